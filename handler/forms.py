@@ -202,8 +202,7 @@ class Form:
                 for extra in (k for k in error.instance if not self._belongs(k, error.instance)):
                     add([extra], keyword)
             else:
-                limit = error.validator_value if not isinstance(error.validator_value, (dict, list, bool)) else None
-                add(path, keyword, limit, error.instance if isinstance(error.instance, str) else None)
+                add(path, keyword, self._limit(path, keyword), error.instance if isinstance(error.instance, str) else None)
 
         if isinstance(data, Mapping):
             failed = {e.field for e in errors.values()}
@@ -212,6 +211,14 @@ class Form:
                 if failed.isdisjoint(involved) and all(k in data for k in involved) and not rule.holds(data, now):
                     add([rule.field], rule.keyword)
         return sorted(errors.values(), key=lambda e: self._order(e.field))
+
+    def _limit(self, path: list[str | int], keyword: str) -> Any:
+        """The limit a keyword enforces on a field or its items, as the field model (and the page) sees it."""
+        found = self.field(path[0]) if path and isinstance(path[0], str) else None
+        if found is None or len(path) > 2:
+            return None
+        limit = (found.schema if len(path) == 1 else found.item_schema).get(keyword)
+        return limit if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
 
     def _belongs(self, name: str, data: Mapping[str, Any]) -> bool:
         found = self.field(name)
@@ -433,9 +440,12 @@ def _collect_fields(schema: Mapping[str, Any], resolve: Any, schema_file: Path, 
     its fields where the person is looking.
     """
     found: dict[str, dict[str, Any]] = {}
+    after: dict[str, set[str]] = {}  # field -> the fields that must come before it on the page
+    required_elsewhere: list[tuple[str, str, Path_]] = []
 
-    def walk(level: Mapping[str, Any], where: str, path: Path_) -> None:
+    def walk(level: Mapping[str, Any], where: str, path: Path_, before: set[str]) -> set[str]:
         required = set(level.get("required", ()))
+        properties = level.get("properties", {})
         branches: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
         for index, branch in enumerate(level.get("allOf", ())):
             test = _branch_test(branch)
@@ -446,17 +456,19 @@ def _collect_fields(schema: Mapping[str, Any], resolve: Any, schema_file: Path, 
                 )
                 continue
             branches.setdefault(test.field, []).append((index, branch))
-        for name, sub in level.get("properties", {}).items():
+        for name, sub in properties.items():
             add(name, resolve(sub), f"{where}/properties/{name}", path, name in required)
+            after.setdefault(name, set()).update(before)
+            before = {name}
             for index, branch in branches.pop(name, []):
-                walk(branch["then"], f"{where}/allOf/{index}/then", (*path, _branch_test(branch)))  # type: ignore[arg-type]
+                test = _branch_test(branch)
+                assert test is not None
+                before = before | walk(branch["then"], f"{where}/allOf/{index}/then", (*path, test), {name})
         for name, rest in branches.items():
             for index, _ in rest:
                 problems.append(f"{schema_file}: {where}/allOf/{index}/if: tests {name!r}, which is not a field here")
-        unknown = set(level.get("required", ())) - set(level.get("properties", {}))
-        for name in sorted(unknown):
-            if name not in found:
-                problems.append(f"{schema_file}: {where}/required: {name!r} is not a field of this branch")
+        required_elsewhere.extend((name, where, path) for name in required - set(properties))
+        return before
 
     def add(name: str, sub: dict[str, Any], where: str, path: Path_, required: bool) -> None:
         entry = found.setdefault(name, {"schema": sub, "where": where, "shown": [], "required": []})
@@ -466,15 +478,35 @@ def _collect_fields(schema: Mapping[str, Any], resolve: Any, schema_file: Path, 
         if required:
             entry["required"].append(path)
 
-    walk(schema, "", ())
+    walk(schema, "", (), set())
+    for name, where, path in required_elsewhere:
+        if name in found:
+            found[name]["required"].append(path)
+        else:
+            problems.append(f"{schema_file}: {where}/required: {name!r} is not a field of this form")
     fields = []
-    for name, entry in found.items():
+    for name in _page_order(list(found), after, schema_file, problems):
+        entry = found[name]
         sub = entry["schema"]
         widget = sub.get("x-widget") or ("select" if "enum" in sub else "text")
         if widget not in WIDGETS:
             problems.append(f"{schema_file}: {entry['where']}/x-widget: {widget!r} is not one of {', '.join(sorted(WIDGETS))}")
         fields.append(Field(name, sub, widget, tuple(entry["shown"]), tuple(entry["required"])))
     return tuple(fields)
+
+
+def _page_order(names: list[str], after: Mapping[str, set[str]], schema_file: Path, problems: list[str]) -> list[str]:
+    """Order fields so each comes after the fields it follows in every branch, else in schema order."""
+    placed: list[str] = []
+    waiting = list(names)
+    while waiting:
+        ready = next((n for n in waiting if after.get(n, set()) - {n} <= set(placed)), None)
+        if ready is None:
+            problems.append(f"{schema_file}: fields {', '.join(waiting)} appear in conflicting orders in different branches")
+            return placed + waiting
+        placed.append(ready)
+        waiting.remove(ready)
+    return placed
 
 
 def _branch_test(branch: Any) -> Condition | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,6 +59,6 @@ class Rule:
             return bool(value > data[self.other or ""])
         if self.rule == "not-before":
             return bool(value >= data[self.other or ""])
-        zone = ZoneInfo(self.time_zone or "UTC")
-        when = datetime.combine(date.fromisoformat(data[self.date or ""]), time.fromisoformat(value), zone)
-        return when >= now.astimezone(zone).replace(second=0, microsecond=0)
+        # Compare wall-clock times in the rule's zone, to the minute, as the page's script does.
+        local_now = now.astimezone(ZoneInfo(self.time_zone or "UTC")).strftime("%Y-%m-%dT%H:%M")
+        return f"{data[self.date or '']}T{value}" >= local_now

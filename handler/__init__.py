@@ -1,0 +1,1 @@
+"""servicedesk-forms handler: validates service requests against the schema and stores them."""

@@ -1,0 +1,45 @@
+"""Runs the site and the API together on one local address, with the embedded storage."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from handler.app import create_app
+from handler.settings import Settings
+
+SITE_DIR = Path(__file__).resolve().parent.parent / "dist" / "site"
+
+
+def local_app(settings: Settings, site_dir: Path = SITE_DIR) -> FastAPI:
+    """The API with the built site mounted at ``/``."""
+    app = create_app(settings)
+    app.mount("/", StaticFiles(directory=site_dir, html=True), name="site")
+    return app
+
+
+def main() -> None:
+    """Parse the command line and serve until interrupted."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--site", type=Path, default=SITE_DIR, help="the folder build.py wrote (default: dist/site)")
+    args = parser.parse_args()
+    if not (args.site / "index.html").exists():
+        parser.error(f"{args.site} has no built site; run 'python build.py' first")
+    settings = Settings.from_env()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    where = f"http://{args.host}:{args.port}"
+    print(f"servicedesk-forms is running:\n  form (nb)  {where}/nb/service-request/\n  form (en)  {where}/en/service-request/")
+    print(f"  API        {where}/v1/requests\n  storage    {settings.storage} in {settings.data_dir.resolve()}")
+    print("Press Ctrl+C to stop.")
+    uvicorn.run(local_app(settings, args.site), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""The handler's settings: read once from the environment, checked when created."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from handler.forms import SCHEMA_DIR
+
+STORAGE_KINDS = ("local", "aws")
+
+
+class ConfigurationError(Exception):
+    """A setting has a value the handler cannot work with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the handler can be told; defaults run the embedded storage under ``./data``."""
+
+    storage: str = "local"
+    data_dir: Path = Path("data")
+    schema_dir: Path = SCHEMA_DIR
+    max_body_bytes: int = 256 * 1024
+    api_base_path: str = "/"
+    allowed_origins: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.storage not in STORAGE_KINDS:
+            raise ConfigurationError(f"SDF_STORAGE is {self.storage!r}; choose one of: {', '.join(STORAGE_KINDS)}")
+        if not 1024 <= self.max_body_bytes <= 6 * 1024 * 1024:
+            raise ConfigurationError("SDF_MAX_BODY_BYTES must be between 1024 and 6291456 (Lambda's payload limit)")
+        if not self.api_base_path.startswith("/"):
+            raise ConfigurationError(f"SDF_API_BASE_PATH must start with '/', got {self.api_base_path!r}")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        """Settings from ``SDF_*`` environment variables."""
+        try:
+            max_body = int(env.get("SDF_MAX_BODY_BYTES", cls.max_body_bytes))
+        except ValueError as exc:
+            raise ConfigurationError("SDF_MAX_BODY_BYTES must be a whole number of bytes") from exc
+        origins = tuple(o.strip() for o in env.get("SDF_ALLOWED_ORIGINS", "").split(",") if o.strip())
+        return cls(
+            storage=env.get("SDF_STORAGE", cls.storage),
+            data_dir=Path(env.get("SDF_DATA_DIR", str(cls.data_dir))),
+            schema_dir=Path(env.get("SDF_SCHEMA_DIR", str(SCHEMA_DIR))),
+            max_body_bytes=max_body,
+            api_base_path=env.get("SDF_API_BASE_PATH", cls.api_base_path),
+            allowed_origins=origins,
+        )

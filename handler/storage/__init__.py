@@ -1,0 +1,12 @@
+"""Where accepted requests are kept: one contract, an embedded default and AWS."""
+
+from handler.storage.base import (
+    IdempotencyConflict,
+    Receipt,
+    RequestStore,
+    StorageUnavailable,
+    StoredRequest,
+    Submission,
+)
+
+__all__ = ["IdempotencyConflict", "Receipt", "RequestStore", "StorageUnavailable", "StoredRequest", "Submission"]
