@@ -1,0 +1,260 @@
+"""Builds the static form site from schema/ into dist/site: one page per form and language."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+
+from handler.forms import EMAIL_PATTERN, SCHEMA_DIR, VALIDATION_KEYWORDS, Catalog, Field, Form, SchemaProblem, load_catalog
+
+ROOT = Path(__file__).resolve().parent
+TEMPLATES = ROOT / "site" / "templates"
+STATIC = ROOT / "site" / "static"
+OUT = ROOT / "dist" / "site"
+
+# What each widget becomes in HTML; the schema's constraints add the rest of the attributes.
+INPUT_TYPES = {"text": "text", "email": "email", "email-list": "email", "tel": "tel", "date": "date", "time": "time"}
+AUTOCOMPLETE = {"email-list": "off", "tel": "off", "email": "off"}
+
+
+class BuildError(Exception):
+    """The site cannot be built; the message says what and where."""
+
+
+def page_fields(form: Form) -> list[Field]:
+    """The fields the page renders. Attachments wait for the upload flow, so the page leaves them out."""
+    return [f for f in form.fields if f.widget != "attachments"]
+
+
+def control_attributes(field: Field, required: bool) -> dict[str, Any]:
+    """HTML constraint attributes taken from the field's schema, so the browser knows the same limits."""
+    schema = field.schema
+    attributes: dict[str, Any] = {}
+    if field.widget in INPUT_TYPES:
+        attributes["type"] = INPUT_TYPES[field.widget]
+    if required:
+        attributes["required"] = True
+    if field.widget == "email-list":
+        attributes["multiple"] = True
+        attributes["maxlength"] = field.item_schema.get("maxLength", 254) * schema.get("maxItems", 1) + 2 * schema.get(
+            "maxItems", 1
+        )
+    for keyword, attribute in (("maxLength", "maxlength"), ("minLength", "minlength"), ("pattern", "pattern")):
+        if keyword in schema and field.widget not in ("select", "radios", "date", "time"):
+            attributes[attribute] = schema[keyword]
+    if field.widget in AUTOCOMPLETE:
+        attributes["autocomplete"] = AUTOCOMPLETE[field.widget]
+    if field.widget in ("text", "textarea"):
+        attributes["spellcheck"] = "true"
+    return attributes
+
+
+def field_params(form: Form, field: Field, language: str) -> dict[str, Any]:
+    """The parameters one component macro needs for ``field`` in ``language``."""
+    texts = form.texts[language]["fields"][field.name]
+    common = form.common[language]
+    required = bool(field.required_when)
+    label = texts["label"] if required else f"{texts['label']} {common['optional']}"
+    items = [
+        {"value": option, "text": form.option_label(language, field.name, option), "id": field.name if i == 0 else f"{field.name}-{i + 1}"}
+        for i, option in enumerate(field.options)
+    ]
+    return {
+        "id": field.name,
+        "name": field.name,
+        "widget": field.widget,
+        "label": label,
+        "hint": texts.get("hint"),
+        "hintId": f"{field.name}-hint",
+        "errorId": f"{field.name}-error",
+        "errorPrefix": common["errorPrefix"],
+        "chooseOption": common["chooseOption"],
+        "items": items,
+        "attributes": control_attributes(field, required and field.required_when == field.shown_when)
+        | {"disabled": not field.always_shown},
+        "shownWhen": [[[c.field, c.value] for c in path] for path in field.shown_when],
+        "hidden": not field.always_shown,
+    }
+
+
+def client_model(form: Form, language: str, api_url: str) -> dict[str, Any]:
+    """What the page's script needs: per field its schema constraints and messages, and the rules."""
+    fields = []
+    for field in page_fields(form):
+        texts = form.texts[language]["fields"][field.name]
+        keywords = field.keywords() | {r.keyword for r in form.rules if r.field == field.name}
+        fields.append(
+            {
+                "name": field.name,
+                "widget": field.widget,
+                "label": texts["label"],
+                "shownWhen": [[[c.field, c.value] for c in path] for path in field.shown_when],
+                "requiredWhen": [[[c.field, c.value] for c in path] for path in field.required_when],
+                "schema": _constraints(field.schema),
+                "items": _constraints(field.item_schema),
+                "messages": {k: form.message_template(language, field.name, k) for k in sorted(keywords)},
+                "hint": texts.get("hint"),
+                "categoryHints": texts.get("categoryHints"),
+            }
+        )
+    common = form.common[language]
+    return {
+        "form": form.id,
+        "api": api_url,
+        "language": language,
+        "discriminator": form.discriminator,
+        "emailPattern": EMAIL_PATTERN,
+        "fields": fields,
+        "rules": [
+            {"rule": r.rule, "field": r.field, "other": r.other, "date": r.date, "timeZone": r.time_zone} for r in form.rules
+        ],
+        "texts": {
+            key: common[key] for key in ("errorSummaryTitle", "sending", "networkError", "errorPrefix")
+        }
+        | {"api": common["api"]},
+    }
+
+
+def _constraints(schema: Any) -> dict[str, Any]:
+    """The validation keywords of a field's schema, in the order the schema gives them."""
+    return {k: v for k, v in schema.items() if k in VALIDATION_KEYWORDS}
+
+
+def api_endpoint(api_url: str) -> str:
+    """The submit address for an API base URL such as ``https://api.example.com/prod``."""
+    if not api_url:
+        return "/v1/requests"
+    parts = urlsplit(api_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise BuildError(f"--api-url must be an http(s) address without query or fragment, got {api_url!r}")
+    return api_url.rstrip("/") + "/v1/requests"
+
+
+def environment() -> Environment:
+    """Jinja with autoescaping and strict undefined variables, so a missing text fails the build."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["tojson_attr"] = lambda value: json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return env
+
+
+def pages(catalog: Catalog, api_url: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Every page to write: its path under the output folder, template and context."""
+    endpoint = api_endpoint(api_url)
+    result: dict[str, tuple[str, dict[str, Any]]] = {}
+    languages = [{"code": lang, "name": catalog.common[lang]["languageName"]} for lang in catalog.languages]
+    for form in catalog.forms.values():
+        for lang in catalog.languages:
+            result[f"{lang}/{form.id}/index.html"] = (
+                "form.html",
+                {
+                    "lang": lang,
+                    "root": "../../",
+                    "page": f"{form.id}/",
+                    "languages": languages,
+                    "common": catalog.common[lang],
+                    "texts": form.texts[lang],
+                    "fields": [field_params(form, f, lang) for f in page_fields(form)],
+                    "model": client_model(form, lang, endpoint),
+                    "form": form,
+                },
+            )
+    result["index.html"] = (
+        "landing.html",
+        {
+            "lang": catalog.default_language,
+            "root": "",
+            "languages": languages,
+            "common": catalog.common,
+            "forms": [
+                {"id": f.id, "titles": {lang: f.texts[lang]["title"] for lang in catalog.languages}}
+                for f in catalog.forms.values()
+            ],
+            "aliases": dict(catalog.language_aliases),
+        },
+    )
+    return result
+
+
+def build(out: Path = OUT, api_url: str = "", schema_dir: Path = SCHEMA_DIR, extra_forms: tuple[Path, ...] = ()) -> list[Path]:
+    """Build the whole site into ``out`` (replaced as a whole) and return the files written."""
+    try:
+        catalog = load_catalog(schema_dir, extra_forms)
+    except SchemaProblem as exc:
+        raise BuildError("the schema has problems:\n  " + "\n  ".join(exc.problems)) from exc
+    env = environment()
+    staging = Path(tempfile.mkdtemp(prefix=".site-", dir=out.parent if out.parent.exists() else None))
+    try:
+        for relative, (template, context) in pages(catalog, api_url).items():
+            target = staging / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(_render(env, template, context), encoding="utf-8")
+        shutil.copytree(STATIC, staging / "static")
+        shutil.copy(STATIC / "favicon.svg", staging / "favicon.svg")
+        if out.exists():
+            shutil.rmtree(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return sorted(p for p in out.rglob("*") if p.is_file())
+
+
+def _render(env: Environment, template: str, context: dict[str, Any]) -> str:
+    try:
+        return env.get_template(template).render(context)
+    except TemplateError as exc:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(str(TEMPLATES))]
+        where = f"{Path(frames[-1].filename).relative_to(ROOT)}:{frames[-1].lineno}" if frames else template
+        raise BuildError(f"{where}: {exc.message or exc}") from exc
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: build once, or keep rebuilding with --watch."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--api-url", default="", help="base address of the API (default: the site's own origin)")
+    parser.add_argument("--out", type=Path, default=OUT, help="output folder (default: dist/site)")
+    parser.add_argument("--schema", type=Path, default=SCHEMA_DIR, help="schema folder (default: schema/)")
+    parser.add_argument("--watch", action="store_true", help="rebuild whenever the schema, templates or assets change")
+    args = parser.parse_args(argv)
+
+    def once() -> bool:
+        try:
+            written = build(args.out, args.api_url, args.schema)
+        except BuildError as exc:
+            print(f"build.py: error: {exc}", file=sys.stderr)
+            return False
+        print(f"built {len(written)} files into {args.out}")
+        return True
+
+    ok = once()
+    if not args.watch:
+        return 0 if ok else 1
+    from watchfiles import watch
+
+    print("watching schema/ and site/ for changes (Ctrl+C to stop)")
+    try:
+        for _ in watch(args.schema, TEMPLATES, STATIC):
+            once()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,300 @@
+// The form page's behaviour, driven by the model build.py embeds from the schema:
+// show the fields of the chosen branch, check the fields with the schema's own constraints and
+// messages, show an error summary, and submit the request as JSON.
+(function () {
+  "use strict";
+
+  var model = JSON.parse(document.getElementById("form-model").textContent);
+  var form = document.getElementById("request-form");
+  var summary = document.getElementById("error-summary");
+  var statusLine = form.querySelector(".status");
+  var button = form.querySelector("button[type=submit]");
+  var emailPattern = new RegExp(model.emailPattern);
+  var fieldsByName = {};
+  model.fields.forEach(function (field) { fieldsByName[field.name] = field; });
+  // One key per filled-in form: a retry after a lost answer returns the first receipt.
+  var idempotencyKey = newKey();
+
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return String(Date.now()) + "-" + Math.random().toString(36).slice(2);
+  }
+
+  function group(name) { return form.querySelector('[data-field="' + name + '"]'); }
+
+  function controls(name) { return group(name).querySelectorAll("input, select, textarea"); }
+
+  // ---- Reading values as the schema expects them -------------------------------------------
+
+  function rawValue(field) {
+    var elements = controls(field.name);
+    if (field.widget === "radios") {
+      for (var i = 0; i < elements.length; i++) if (elements[i].checked) return elements[i].value;
+      return "";
+    }
+    return elements[0].value.trim();
+  }
+
+  function value(field) {
+    var raw = rawValue(field);
+    if (field.widget === "email-list") {
+      var list = raw.split(/[\s,;]+/).filter(function (part) { return part !== ""; });
+      return list.length ? list : undefined;
+    }
+    return raw === "" ? undefined : raw;
+  }
+
+  function collect() {
+    var data = {};
+    model.fields.forEach(function (field) {
+      if (!isShown(field, data)) return;
+      var v = value(field);
+      if (v !== undefined) data[field.name] = v;
+    });
+    return data;
+  }
+
+  // ---- Which fields belong to the form as it is filled in ------------------------------------
+
+  function holds(path, data) {
+    return path.every(function (condition) { return data[condition[0]] === condition[1]; });
+  }
+
+  function isShown(field, data) {
+    return field.shownWhen.some(function (path) { return holds(path, data); });
+  }
+
+  function isRequired(field, data) {
+    return field.requiredWhen.some(function (path) { return holds(path, data); });
+  }
+
+  // Show the fields of the chosen branch; hidden fields are also disabled, so they are never sent.
+  function update() {
+    var data = collect();
+    model.fields.forEach(function (field) {
+      var shown = isShown(field, data);
+      var element = group(field.name);
+      element.hidden = !shown;
+      controls(field.name).forEach(function (control) { control.disabled = !shown; });
+      if (field.categoryHints) {
+        var hint = document.getElementById(field.name + "-hint");
+        hint.textContent = field.categoryHints[data[model.discriminator]] || field.hint;
+      }
+    });
+  }
+
+  // ---- Checking, with the schema's constraints and the schema's messages ---------------------
+
+  function fill(template, field, limit, found) {
+    var params = { label: field.label, limit: limit === undefined ? "" : String(limit), value: found || "" };
+    return template.replace(/\{(label|limit|value)\}/g, function (_, name) { return params[name]; });
+  }
+
+  function length(text) { return Array.from(text).length; }
+
+  // The first keyword of `schema` that `v` fails, in the schema's order (as the server reports it).
+  function failure(schema, v) {
+    var keys = Object.keys(schema);
+    for (var i = 0; i < keys.length; i++) {
+      var keyword = keys[i], limit = schema[keyword];
+      var failed =
+        (keyword === "minLength" && length(v) < limit) ||
+        (keyword === "maxLength" && length(v) > limit) ||
+        (keyword === "pattern" && !new RegExp(limit, "u").test(v)) ||
+        (keyword === "format" && limit === "email" && !emailPattern.test(v)) ||
+        (keyword === "format" && limit === "date" && !isDate(v)) ||
+        (keyword === "enum" && limit.indexOf(v) === -1) ||
+        (keyword === "const" && v !== limit) ||
+        (keyword === "minItems" && v.length < limit) ||
+        (keyword === "maxItems" && v.length > limit) ||
+        (keyword === "uniqueItems" && limit && new Set(v).size !== v.length);
+      if (failed) return { keyword: keyword, limit: typeof limit === "number" ? limit : undefined };
+    }
+    return null;
+  }
+
+  function isDate(v) {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(v)) return false;
+    var d = new Date(v + "T00:00:00Z");
+    return !isNaN(d) && d.toISOString().slice(0, 10) === v;
+  }
+
+  function check(field, v) {
+    var found = failure(field.schema, v);
+    if (!found && Array.isArray(v)) {
+      for (var i = 0; i < v.length && !found; i++) {
+        found = failure(field.items, v[i]);
+        if (found) found.value = v[i];
+      }
+    }
+    return found;
+  }
+
+  function nowIn(timeZone) {
+    var parts = {};
+    new Intl.DateTimeFormat("en-CA", {
+      timeZone: timeZone, year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+    }).formatToParts(new Date()).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.year + "-" + parts.month + "-" + parts.day + "T" + parts.hour + ":" + parts.minute;
+  }
+
+  // The schema's x-rules, as handler/rules.py implements them.
+  function ruleHolds(rule, data) {
+    var v = data[rule.field];
+    if (rule.rule === "after") return v > data[rule.other];
+    if (rule.rule === "not-before") return v >= data[rule.other];
+    if (rule.rule === "not-past") return data[rule.date] + "T" + v >= nowIn(rule.timeZone || "UTC");
+    return true;
+  }
+
+  function validate(data) {
+    var errors = [];
+    var failed = {};
+    model.fields.forEach(function (field) {
+      if (!isShown(field, data)) return;
+      var v = data[field.name];
+      var found = v === undefined ? (isRequired(field, data) ? { keyword: "required" } : null) : check(field, v);
+      if (found) {
+        failed[field.name] = true;
+        errors.push({ field: field.name, message: fill(field.messages[found.keyword], field, found.limit, found.value) });
+      }
+    });
+    model.rules.forEach(function (rule) {
+      var involved = [rule.field, rule.other, rule.date].filter(Boolean);
+      var ready = involved.every(function (name) { return !failed[name] && data[name] !== undefined; });
+      if (ready && !ruleHolds(rule, data)) {
+        var field = fieldsByName[rule.field];
+        errors.push({ field: rule.field, message: fill(field.messages["x-" + rule.rule], field) });
+      }
+    });
+    var order = model.fields.map(function (f) { return f.name; });
+    return errors.sort(function (a, b) { return order.indexOf(a.field) - order.indexOf(b.field); });
+  }
+
+  // ---- Showing errors (GOV.UK's error summary pattern) ---------------------------------------
+
+  function describedBy(control, id, on) {
+    var ids = (control.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+    ids = ids.filter(function (x) { return x !== id; });
+    if (on) ids.push(id);
+    if (ids.length) control.setAttribute("aria-describedby", ids.join(" "));
+    else control.removeAttribute("aria-describedby");
+  }
+
+  function clearErrors() {
+    summary.hidden = true;
+    summary.querySelector("ul").textContent = "";
+    form.querySelectorAll(".form-group--error").forEach(function (g) { g.classList.remove("form-group--error"); });
+    form.querySelectorAll(".error-message").forEach(function (p) { p.hidden = true; });
+    form.querySelectorAll("[aria-invalid]").forEach(function (c) {
+      c.removeAttribute("aria-invalid");
+      describedBy(c, c.name + "-error", false);
+    });
+  }
+
+  // errors: [{field, message}]; a problem with no field of this page is listed without a link.
+  function showErrors(errors) {
+    clearErrors();
+    var list = summary.querySelector("ul");
+    var shown = {};
+    errors.forEach(function (error) {
+      var item = document.createElement("li");
+      var field = error.field && fieldsByName[error.field] && !group(error.field).hidden ? error.field : null;
+      if (field && shown[field]) return;
+      if (field) {
+        shown[field] = true;
+        var link = document.createElement("a");
+        link.href = "#" + field;
+        link.textContent = error.message;
+        link.addEventListener("click", function (event) {
+          event.preventDefault();
+          focusField(field);
+        });
+        item.appendChild(link);
+        markField(field, error.message);
+      } else {
+        item.textContent = error.message;
+      }
+      list.appendChild(item);
+    });
+    summary.hidden = false;
+    summary.focus();
+  }
+
+  function markField(name, message) {
+    var element = group(name);
+    element.classList.add("form-group--error");
+    var text = document.getElementById(name + "-error");
+    text.querySelector(".error-message__text").textContent = message;
+    text.hidden = false;
+    var fieldset = element.querySelector("fieldset");
+    var targets = fieldset ? [fieldset] : controls(name);
+    targets.forEach(function (control) {
+      if (!fieldset) control.setAttribute("aria-invalid", "true");
+      describedBy(control, name + "-error", true);
+    });
+  }
+
+  // Move focus to the field and scroll its label or legend into view, as GOV.UK's summary does.
+  function focusField(name) {
+    var control = document.getElementById(name);
+    var element = group(name);
+    var legend = element.querySelector("legend, label");
+    control.focus({ preventScroll: true });
+    (legend || control).scrollIntoView();
+  }
+
+  // ---- Submitting ------------------------------------------------------------------------------
+
+  function busy(on) {
+    button.disabled = on;
+    statusLine.textContent = on ? model.texts.sending : "";
+  }
+
+  function submit(event) {
+    event.preventDefault();
+    var data = collect();
+    var errors = validate(data);
+    if (errors.length) {
+      showErrors(errors);
+      return;
+    }
+    clearErrors();
+    busy(true);
+    fetch(model.api, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        "Accept-Language": model.language,
+        "Idempotency-Key": idempotencyKey
+      },
+      body: JSON.stringify({ form: model.form, data: data })
+    })
+      .then(function (response) {
+        return response.json().catch(function () { return null; }).then(function (body) {
+          busy(false);
+          if (response.status === 201 && body) return showReceipt(body);
+          var error = body && body.error;
+          if (!error) return showErrors([{ message: model.texts.api.internal_error }]);
+          var details = (error.details || []).filter(function (d) { return d.field; });
+          showErrors(details.length ? details : [{ message: error.message }]);
+        });
+      })
+      .catch(function () {
+        busy(false);
+        showErrors([{ message: model.texts.networkError }]);
+      });
+  }
+
+  function showReceipt(receipt) {
+    document.getElementById("receipt-reference").textContent = receipt.reference;
+    form.hidden = true;
+    document.getElementById("receipt").hidden = false;
+    document.getElementById("receipt-title").focus();
+  }
+
+  form.addEventListener("change", update);
+  form.addEventListener("submit", submit);
+  update();
+})();
