@@ -192,6 +192,7 @@ class Form:
                 (pointer, keyword), FieldError(name, pointer, keyword, self.message(language, name, keyword, limit, value))
             )
 
+        extras: list[str] = []
         for error in self.validator.iter_errors(data):
             path = list(error.absolute_path)
             keyword = str(error.validator)
@@ -199,13 +200,18 @@ class Form:
                 for missing in (p for p in error.validator_value if p not in error.instance):
                     add([*path, missing], "required")
             elif keyword == "unevaluatedProperties" and isinstance(error.instance, Mapping) and not path:
-                for extra in (k for k in error.instance if not self._belongs(k, error.instance)):
-                    add([extra], keyword)
+                extras += [k for k in error.instance if not self._belongs(k, error.instance)]
             else:
                 add(path, keyword, self._limit(path, keyword), error.instance if isinstance(error.instance, str) else None)
 
+        failed = {e.field for e in errors.values()}
+        for extra in extras:
+            # A field of another branch is only reported when the fields choosing the branch are fine;
+            # otherwise the error on the choice itself is the one that helps.
+            known = self.field(extra)
+            if known is None or failed.isdisjoint(c.field for p in known.shown_when for c in p):
+                add([extra], "unevaluatedProperties")
         if isinstance(data, Mapping):
-            failed = {e.field for e in errors.values()}
             for rule in self.rules:
                 involved = rule.fields
                 if failed.isdisjoint(involved) and all(k in data for k in involved) and not rule.holds(data, now):

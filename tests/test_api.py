@@ -1,0 +1,200 @@
+"""The HTTP API through FastAPI's test client: validation per category, errors, and bad input."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from handler.storage.local import LocalStore
+from tests.conftest import TESTS, load_cases
+
+CASES = load_cases(TESTS / "data" / "service-request")
+
+
+def post(client: TestClient, data: Any, **headers: str) -> Any:
+    return client.post("/v1/requests", json={"form": "service-request", "data": data}, headers=headers)
+
+
+def stored_count(store: LocalStore) -> int:
+    return len(list(store.documents.glob("*.json")))
+
+
+@pytest.mark.parametrize(("valid", "case"), CASES)
+def test_submission_cases(client: TestClient, store: LocalStore, valid: bool, case: dict[str, Any]) -> None:
+    response = post(client, case["data"])
+    if valid:
+        assert response.status_code == 201, response.json()
+        receipt = response.json()
+        stored = store.get(receipt["id"])
+        assert stored is not None
+        assert stored.receipt.reference == receipt["reference"]
+        assert stored.data == case["data"]
+        assert stored.category == case["data"]["service"]
+    else:
+        assert response.status_code == 422
+        details = response.json()["error"]["details"]
+        assert {(d["path"], d["keyword"]) for d in details} == {("/data" + e["path"], e["keyword"]) for e in case["errors"]}
+        assert all(d["message"] and "{" not in d["message"] for d in details)
+        assert stored_count(store) == 0
+
+
+def test_receipt_has_a_readable_reference_and_an_id(client: TestClient) -> None:
+    response = post(client, {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"})
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"id", "reference", "status", "receivedAt"}
+    assert body["status"] == "received"
+    prefix, first, second = body["reference"].split("-")
+    assert prefix == "SR" and len(first) == len(second) == 4
+    assert not set(first + second) & set("ILOU")
+
+
+def test_errors_in_a_branch_point_at_the_field_not_the_root(client: TestClient) -> None:
+    response = post(client, {"service": "feature-toggle", "subject": "S", "description": "D"}, **{"Accept-Language": "en"})
+    details = response.json()["error"]["details"]
+    assert [d["field"] for d in details] == ["feature_action", "feature_name", "account"]
+    assert details[1] == {
+        "field": "feature_name",
+        "path": "/data/feature_name",
+        "keyword": "required",
+        "message": "Enter the name of the feature",
+    }
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "expected"),
+    [
+        ({}, "", "Skriv et emne"),
+        ({"Accept-Language": "en-GB,en;q=0.9"}, "", "Enter a subject"),
+        ({"Accept-Language": "de, nn;q=0.5"}, "", "Skriv et emne"),
+        ({"Accept-Language": "nb;q=0.2, en;q=0.8"}, "", "Enter a subject"),
+        ({"Accept-Language": "en"}, "?lang=nb", "Skriv et emne"),
+        ({}, "?lang=en", "Enter a subject"),
+    ],
+)
+def test_messages_follow_the_requested_language(
+    client: TestClient, headers: dict[str, str], query: str, expected: str
+) -> None:
+    data = {"service": "beta-project", "beta_project": "B", "account": "A", "description": "D"}
+    response = client.post(f"/v1/requests{query}", json={"form": "service-request", "data": data}, headers=headers)
+    assert response.json()["error"]["details"][0]["message"] == expected
+    assert response.headers["content-language"] == ("en" if expected.startswith("Enter") else "nb")
+
+
+def test_limits_in_messages_are_the_field_s_own(client: TestClient) -> None:
+    data = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "x" * 151, "description": "D"}
+    details = post(client, data, **{"Accept-Language": "en"}).json()["error"]["details"]
+    assert details == [
+        {"field": "subject", "path": "/data/subject", "keyword": "maxLength", "message": "The subject must be 150 characters or fewer"}
+    ]
+
+
+def test_the_second_form_validates_with_no_code_of_its_own(client: TestClient) -> None:
+    ok = client.post("/v1/requests", json={"form": "incident", "data": {"severity": "minor", "summary": "Slow"}})
+    assert ok.status_code == 201
+    assert ok.json()["reference"].startswith("INC-")
+    bad = client.post(
+        "/v1/requests?lang=en", json={"form": "incident", "data": {"severity": "critical", "summary": "Down", "users_affected": "many"}}
+    )
+    assert bad.json()["error"]["details"] == [
+        {"field": "users_affected", "path": "/data/users_affected", "keyword": "pattern", "message": "Enter the number in digits"}
+    ]
+
+
+def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+    return body["error"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "code"),
+    [
+        (b"{", "application/json", 400, "invalid_json"),
+        (b"", "application/json", 400, "invalid_json"),
+        (b'{"form": "service-request", "data": {}, "data": {}}', "application/json", 400, "invalid_json"),
+        (b'{"form": NaN}', "application/json", 400, "invalid_json"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json", 400, "invalid_json"),
+        ('{"form": "service-request"}'.encode("utf-16"), "application/json", 400, "invalid_encoding"),
+        (b'{"form": "\xff"}', "application/json", 400, "invalid_encoding"),
+        (b"form=service-request", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+        (b"{}", "text/plain", 415, "unsupported_media_type"),
+        (b"{}", "application/json; charset=latin-1", 415, "unsupported_media_type"),
+        (b"[]", "application/json", 422, "invalid_body"),
+        (b'{"form": "service-request"}', "application/json", 422, "invalid_body"),
+        (b'{"form": "service-request", "data": [], "extra": 1}', "application/json", 422, "invalid_body"),
+        (b'{"form": "nope", "data": {}}', "application/json", 422, "unknown_form"),
+        (b'{"form": 7, "data": {}}', "application/json", 422, "unknown_form"),
+        (b'{"form": "service-request", "data": {"subject": 5}}', "application/json", 422, "validation_failed"),
+    ],
+)
+def test_bad_input_gets_a_clear_4xx_and_stores_nothing(
+    client: TestClient, store: LocalStore, content: bytes, content_type: str, status: int, code: str
+) -> None:
+    response = client.post("/v1/requests", content=content, headers={"Content-Type": content_type})
+    assert_error(response, status, code)
+    assert stored_count(store) == 0
+
+
+def test_oversize_bodies_are_refused_before_they_are_read(client: TestClient, store: LocalStore) -> None:
+    big = json.dumps({"form": "service-request", "data": {"description": "x" * 300_000}}).encode()
+    assert_error(client.post("/v1/requests", content=big, headers={"Content-Type": "application/json"}), 413, "payload_too_large")
+
+    def chunks() -> Any:  # no Content-Length: the limit applies while reading
+        for _ in range(300):
+            yield b" " * 1024
+
+    response = client.post("/v1/requests", content=chunks(), headers={"Content-Type": "application/json"})
+    assert_error(response, 413, "payload_too_large")
+    assert stored_count(store) == 0
+
+
+def test_unknown_routes_and_methods_use_the_same_error_shape(client: TestClient) -> None:
+    assert_error(client.get("/v1/nothing-here"), 404, "not_found")
+    assert_error(client.put("/v1/requests"), 405, "method_not_allowed")
+    error = assert_error(client.get("/v1/nothing-here", headers={"Accept-Language": "en"}), 404, "not_found")
+    assert error["message"] == "There is nothing at this address."
+
+
+def test_a_bad_idempotency_key_is_refused(client: TestClient) -> None:
+    response = client.post(
+        "/v1/requests", json={"form": "service-request", "data": {}}, headers={"Idempotency-Key": "short"}
+    )
+    assert_error(response, 400, "invalid_idempotency_key")
+
+
+def test_a_retry_with_the_same_key_returns_the_first_receipt(client: TestClient, store: LocalStore) -> None:
+    data = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
+    first = post(client, data, **{"Idempotency-Key": "form-session-0001"})
+    again = post(client, data, **{"Idempotency-Key": "form-session-0001"})
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    changed = post(client, {**data, "subject": "Other"}, **{"Idempotency-Key": "form-session-0001"})
+    assert_error(changed, 422, "idempotency_conflict")
+    assert stored_count(store) == 1
+
+
+def test_storage_failures_answer_503_and_can_be_retried(client: TestClient, store: LocalStore) -> None:
+    data = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
+    store.database.unlink()
+    store.database.mkdir()  # the database can no longer be opened
+    response = post(client, data, **{"Idempotency-Key": "form-session-0002"})
+    error = assert_error(response, 503, "storage_unavailable")
+    assert response.headers["retry-after"]
+    assert "ikke sendt to ganger" in error["message"] or "to ganger" in error["message"]
+    store.database.rmdir()
+    LocalStore(store.folder)
+    retried = post(client, data, **{"Idempotency-Key": "form-session-0002"})
+    assert retried.status_code == 201
+
+
+def test_the_openapi_document_describes_the_submit_route(client: TestClient) -> None:
+    document = client.get("/v1/openapi.json").json()
+    assert "/v1/requests" in document["paths"]

@@ -1,0 +1,98 @@
+"""The Lambda entry point, driven by API Gateway and Function URL event documents from tests/events."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from handler import lambda_entry
+from handler.storage.local import LocalStore
+from tests.conftest import TESTS
+
+EVENTS = TESTS / "events"
+
+
+def event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def with_body(original: dict[str, Any], body: bytes) -> dict[str, Any]:
+    changed = copy.deepcopy(original)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:  # API Gateway can only pass bytes that are not UTF-8 in base64
+        changed["isBase64Encoded"] = True
+    if changed.get("isBase64Encoded"):
+        changed["body"] = base64.b64encode(body).decode()
+    else:
+        changed["body"] = text
+    for headers in (changed.get("headers") or {},):
+        for key in list(headers):
+            if key.lower() == "content-length":
+                headers[key] = str(len(body))
+    return changed
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("SDF_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SDF_API_BASE_PATH", "/prod")
+    lambda_entry._container_adapter.cache_clear()
+    yield tmp_path
+    lambda_entry._container_adapter.cache_clear()
+
+
+def call(document: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    result = lambda_entry.handler(document, None)
+    body = base64.b64decode(result["body"]) if result.get("isBase64Encoded") else result["body"].encode()
+    return result["statusCode"], json.loads(body), {k.lower(): v for k, v in result["headers"].items()}
+
+
+@pytest.mark.parametrize(
+    ("name", "language"),
+    [
+        ("http-api-v2.json", "en"),
+        ("http-api-v2-stage-base64.json", "en"),
+        ("rest-api-v1.json", "nb"),
+        ("function-url.json", "en"),
+    ],
+)
+def test_each_event_source_stores_a_valid_request(data_dir: Path, name: str, language: str) -> None:
+    status, body, headers = call(event(name))
+    assert status == 201, body
+    assert body["reference"].startswith("SR-")
+    stored = LocalStore(data_dir).get(body["id"])
+    assert stored is not None and stored.language == language
+    assert stored.data["service"] == "premium-feature"
+    assert stored.data["description"] == "Vi ønsker premiumfunksjonen."
+    assert headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize("name", ["http-api-v2.json", "http-api-v2-stage-base64.json", "rest-api-v1.json", "function-url.json"])
+def test_invalid_bodies_get_the_same_errors_through_lambda(data_dir: Path, name: str) -> None:
+    status, body, _ = call(with_body(event(name), b'{"form": "service-request", "data": {"service": "beta-project"}}'))
+    assert status == 422
+    assert {d["field"] for d in body["error"]["details"]} == {"beta_project", "account", "subject", "description"}
+    status, body, _ = call(with_body(event(name), b"\xff\xfe not json"))
+    assert (status, body["error"]["code"]) == (400, "invalid_encoding")
+    assert not list((data_dir / "documents").glob("*.json"))
+
+
+def test_the_idempotency_key_header_reaches_the_handler(data_dir: Path) -> None:
+    first = call(event("http-api-v2.json"))
+    again = call(event("http-api-v2.json"))
+    assert first[1] == again[1]
+    assert again[2]["idempotent-replayed"] == "true"
+
+
+def test_a_path_outside_the_api_is_a_json_404(data_dir: Path) -> None:
+    document = event("http-api-v2-stage-base64.json")
+    document["rawPath"] = document["requestContext"]["http"]["path"] = "/prod/v1/elsewhere"
+    status, body, _ = call(document)
+    assert (status, body["error"]["code"]) == (404, "not_found")
