@@ -139,10 +139,10 @@ def api_endpoint(api_url: str) -> str:
     return api_url.rstrip("/") + "/v1/requests"
 
 
-def environment() -> Environment:
+def environment(templates: Path = TEMPLATES) -> Environment:
     """Jinja with autoescaping and strict undefined variables, so a missing text fails the build."""
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        loader=FileSystemLoader(templates),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -191,19 +191,25 @@ def pages(catalog: Catalog, api_url: str) -> dict[str, tuple[str, dict[str, Any]
     return result
 
 
-def build(out: Path = OUT, api_url: str = "", schema_dir: Path = SCHEMA_DIR, extra_forms: tuple[Path, ...] = ()) -> list[Path]:
+def build(
+    out: Path = OUT,
+    api_url: str = "",
+    schema_dir: Path = SCHEMA_DIR,
+    extra_forms: tuple[Path, ...] = (),
+    templates: Path = TEMPLATES,
+) -> list[Path]:
     """Build the whole site into ``out`` (replaced as a whole) and return the files written."""
     try:
         catalog = load_catalog(schema_dir, extra_forms)
     except SchemaProblem as exc:
         raise BuildError("the schema has problems:\n  " + "\n  ".join(exc.problems)) from exc
-    env = environment()
+    env = environment(templates)
     staging = Path(tempfile.mkdtemp(prefix=".site-", dir=out.parent if out.parent.exists() else None))
     try:
         for relative, (template, context) in pages(catalog, api_url).items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(_render(env, template, context), encoding="utf-8")
+            target.write_text(_render(env, templates, template, context), encoding="utf-8")
         shutil.copytree(STATIC, staging / "static")
         shutil.copy(STATIC / "favicon.svg", staging / "favicon.svg")
         if out.exists():
@@ -215,12 +221,12 @@ def build(out: Path = OUT, api_url: str = "", schema_dir: Path = SCHEMA_DIR, ext
     return sorted(p for p in out.rglob("*") if p.is_file())
 
 
-def _render(env: Environment, template: str, context: dict[str, Any]) -> str:
+def _render(env: Environment, templates: Path, template: str, context: dict[str, Any]) -> str:
     try:
         return env.get_template(template).render(context)
     except TemplateError as exc:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(str(TEMPLATES))]
-        where = f"{Path(frames[-1].filename).relative_to(ROOT)}:{frames[-1].lineno}" if frames else template
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(str(templates))]
+        where = f"{Path(frames[-1].filename).relative_to(templates)}:{frames[-1].lineno}" if frames else template
         raise BuildError(f"{where}: {exc.message or exc}") from exc
 
 

@@ -1,0 +1,80 @@
+"""Helpers for the browser tests: the local server as a subprocess, Chromium, and axe-core."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def chromium_path() -> str | None:
+    """Debian's Chromium, or the one SDF_CHROMIUM names."""
+    return os.environ.get("SDF_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[Any], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answered {url} within {seconds} s")
+
+
+@contextmanager
+def local_server(site: Path, data_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``python -m handler.serve`` on a free loopback port until the block ends; yield its address."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "handler.serve", "--port", str(port), "--site", str(site)],
+        cwd=ROOT,
+        env={**os.environ, "SDF_DATA_DIR": str(data_dir), **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    address = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{address}/v1/health", process)
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def axe_violations(page: Any) -> list[str]:
+    """Run axe-core on the page; one line per violation with the elements it found."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run({runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}" for v in result["violations"]
+    ]

@@ -1,0 +1,286 @@
+"""The form in Chromium, used as a person would, against the local server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from handler.storage.local import LocalStore
+from tests.browser import AXE, CHROMIUM_ARGS, chromium_path, local_server
+from tests.conftest import TESTS
+
+pytestmark = pytest.mark.browser
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is installed by 'make test'")
+CASES = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((TESTS / "data" / "service-request").glob("*.json"))}
+REFERENCE = re.compile(r"^SR-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    executable = chromium_path()
+    if executable is None or not AXE.exists():
+        message = "Chromium or axe-core is missing; 'make test' installs both"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def server(built_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, LocalStore]]:
+    data_dir = tmp_path_factory.mktemp("browser-data")
+    with local_server(built_site, data_dir) as address:
+        yield address, LocalStore(data_dir)
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    context = chromium.new_context(locale="nb-NO")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    # Answers with an error status are part of some tests; anything else on the console is a bug.
+    page.on(
+        "console",
+        lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None,
+    )
+    yield page
+    context.close()
+    assert errors == [], f"the page reported errors: {errors}"
+
+
+def open_form(page: Any, address: str, language: str = "nb") -> None:
+    page.goto(f"{address}/{language}/service-request/")
+
+
+def future(days: int) -> str:
+    return (date.today() + timedelta(days=days)).isoformat()
+
+
+def fill(page: Any, data: dict[str, Any]) -> None:
+    """Fill in the form from a data file's submission, field by field, through each field's widget."""
+    model = json.loads(page.locator("#form-model").text_content())
+    widgets = {f["name"]: f["widget"] for f in model["fields"]}
+    for name, value in data.items():
+        widget = widgets[name]
+        if widget == "select":
+            page.select_option(f"#{name}", value)
+        elif widget == "radios":
+            page.check(f"input[name={name}][value={value}]")
+        elif widget == "email-list":
+            page.fill(f"#{name}", ", ".join(value))
+        else:
+            page.fill(f"#{name}", value)
+
+
+def submit_and_read_reference(page: Any) -> str:
+    page.get_by_role("button", name=re.compile("Send")).click()
+    reference = page.locator("#receipt-reference")
+    reference.wait_for(state="visible")
+    return str(reference.text_content())
+
+
+def test_a_person_fills_in_the_nb_form_and_gets_a_reference(page: Any, server: tuple[str, LocalStore]) -> None:
+    address, store = server
+    open_form(page, address)
+    page.get_by_label("Kopi til epost-adresse").fill("leder@example.no, kollega@example.no")
+    page.get_by_label("Hvilken service gjelder det?").select_option(label="Bestill utvidet support utenfor kontortid")
+    page.get_by_label("Dato").fill(future(14))
+    page.get_by_label("Starttid").fill("18:00")
+    page.get_by_label("Sluttid").fill("22:30")
+    page.get_by_label("Emne").fill("Eksamen på kveldstid")
+    page.get_by_label("Beskrivelse").fill("Vi har digital eksamen og trenger noen å ringe.")
+    page.get_by_role("button", name="Send forespørsel").click()
+
+    receipt = page.get_by_role("heading", name="Forespørselen er sendt")
+    receipt.wait_for()
+    assert page.evaluate("document.activeElement.id") == "receipt-title"
+    reference = page.locator("#receipt-reference").text_content()
+    assert REFERENCE.match(reference)
+    stored = [store.get(p.stem) for p in store.documents.glob("*.json")]
+    mine = [s for s in stored if s is not None and s.receipt.reference == reference]
+    assert len(mine) == 1
+    assert mine[0].language == "nb"
+    assert mine[0].data == {
+        "cc": ["leder@example.no", "kollega@example.no"],
+        "service": "extended-support",
+        "support_date": future(14),
+        "support_start": "18:00",
+        "support_end": "22:30",
+        "subject": "Eksamen på kveldstid",
+        "description": "Vi har digital eksamen og trenger noen å ringe.",
+    }
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+@pytest.mark.parametrize("category", sorted(CASES))
+def test_every_category_can_be_submitted_in_both_languages(
+    page: Any, server: tuple[str, LocalStore], category: str, language: str
+) -> None:
+    address, store = server
+    data = dict(CASES[category]["valid"][0]["data"])
+    if category == "extended-support":
+        data["support_date"] = future(30)
+    open_form(page, address, language)
+    fill(page, data)
+    reference = submit_and_read_reference(page)
+    stored = [s for s in (store.get(p.stem) for p in store.documents.glob("*.json")) if s and s.receipt.reference == reference]
+    assert len(stored) == 1
+    assert stored[0].data == data
+    assert stored[0].language == language
+
+
+def test_choosing_a_service_shows_exactly_its_fields_and_hint(page: Any, server: tuple[str, LocalStore]) -> None:
+    open_form(page, server[0], "en")
+    visible = "[...document.querySelectorAll('#request-form [data-field]')].filter(g => !g.hidden).map(g => g.dataset.field)"
+    assert page.evaluate(visible) == ["cc", "service", "subject", "description"]
+    page.get_by_label("Which service is this about?").select_option("data-extract")
+    assert page.evaluate(visible) == ["cc", "service", "extract_data", "period_from", "period_to", "account", "subject", "description"]
+    assert page.locator("#description-hint").text_content().startswith("Describe the data or report")
+    page.get_by_label("Which service is this about?").select_option("service-desk-user")
+    assert page.evaluate(visible) == ["cc", "service", "user_name", "user_email", "user_action", "subject", "description"]
+    page.get_by_label("Added").check()
+    assert "user_phone" in page.evaluate(visible) and "user_contact_type" in page.evaluate(visible)
+    page.get_by_label("Removed").check()
+    assert "user_phone" not in page.evaluate(visible)
+    assert page.locator("#user_phone").is_disabled()
+
+
+def test_an_empty_form_shows_the_error_summary_and_its_links_move_focus(page: Any, server: tuple[str, LocalStore]) -> None:
+    open_form(page, server[0])
+    page.get_by_role("button", name="Send forespørsel").click()
+    summary = page.locator("#error-summary")
+    summary.wait_for(state="visible")
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    links = summary.get_by_role("link")
+    assert links.all_text_contents() == ["Velg hvilken service forespørselen gjelder", "Skriv et emne", "Skriv en beskrivelse"]
+    for index, field in enumerate(["service", "subject", "description"]):
+        links.nth(index).click()
+        assert page.evaluate("document.activeElement.id") == field
+        control = page.locator(f"#{field}")
+        assert control.get_attribute("aria-invalid") == "true"
+        assert f"{field}-error" in (control.get_attribute("aria-describedby") or "")
+    assert page.locator("#subject-error").text_content() == "Feil: Skriv et emne"
+
+    page.get_by_label("Hvilken service gjelder det?").select_option("feature-toggle")
+    page.get_by_role("button", name="Send forespørsel").click()
+    assert summary.get_by_role("link").first.text_content() == "Velg om funksjonen skal aktiveres eller deaktiveres"
+    summary.get_by_role("link").first.click()
+    assert page.evaluate("document.activeElement.id") == "feature_action"
+
+
+PARITY = [
+    ("service-desk-user", "adding needs phone and contact type"),
+    ("service-desk-user", "bad e-mail and phone"),
+    ("data-extract", "period ends before it starts"),
+    ("extended-support", "end before start"),
+    ("extended-support", "in the past"),
+    ("premium-feature", "feature name too long"),
+    ("beta-project", "common fields missing and CC broken"),
+    ("feature-toggle", "missing action, name and account"),
+]
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+def test_the_page_shows_the_messages_the_server_would(page: Any, server: tuple[str, LocalStore], language: str) -> None:
+    address = server[0]
+    for category, description in PARITY:
+        case = next(c for c in CASES[category]["invalid"] if c["description"] == description)
+        open_form(page, address, language)
+        page.evaluate("document.querySelectorAll('[maxlength]').forEach(e => e.removeAttribute('maxlength'))")
+        fill(page, case["data"])
+        page.get_by_role("button").click()
+        shown = page.locator("#error-summary li").all_text_contents()
+        answer = page.request.post(
+            f"{address}/v1/requests?lang={language}", data={"form": "service-request", "data": case["data"]}
+        ).json()
+        first_per_field: dict[str, str] = {}
+        for detail in answer["error"]["details"]:
+            first_per_field.setdefault(detail["field"], detail["message"])
+        assert shown == list(first_per_field.values()), description
+
+
+def test_a_storage_failure_keeps_what_was_filled_in(page: Any, server: tuple[str, LocalStore]) -> None:
+    address = server[0]
+    open_form(page, address, "en")
+    fill(page, CASES["beta-project"]["valid"][0]["data"])
+    page.route(
+        "**/v1/requests",
+        lambda route: route.fulfill(
+            status=503,
+            content_type="application/json",
+            body=json.dumps({"error": {"code": "storage_unavailable", "message": "The service cannot store it.", "details": []}}),
+        ),
+    )
+    page.get_by_role("button", name="Send request").click()
+    page.locator("#error-summary").wait_for(state="visible")
+    assert page.locator("#error-summary li").all_text_contents() == ["The service cannot store it."]
+    assert page.locator("#subject").input_value() == CASES["beta-project"]["valid"][0]["data"]["subject"]
+    page.unroute("**/v1/requests")
+    assert REFERENCE.match(submit_and_read_reference(page))
+
+
+def test_a_lost_answer_and_a_retry_store_the_request_once(page: Any, server: tuple[str, LocalStore]) -> None:
+    address, store = server
+    open_form(page, address, "en")
+    data = {**CASES["integration-setup"]["valid"][0]["data"], "subject": "Retried after a lost answer"}
+    fill(page, data)
+
+    def lose_the_answer(route: Any) -> None:
+        route.fetch()  # the server stores the request...
+        route.abort("connectionreset")  # ...but the answer never reaches the page
+
+    page.route("**/v1/requests", lose_the_answer)
+    page.get_by_role("button", name="Send request").click()
+    page.locator("#error-summary").wait_for(state="visible")
+    assert "could not reach the service" in page.locator("#error-summary li").first.text_content()
+    page.unroute("**/v1/requests")
+    reference = submit_and_read_reference(page)
+    matching = [s for s in (store.get(p.stem) for p in store.documents.glob("*.json")) if s and s.data == data]
+    assert [s.receipt.reference for s in matching] == [reference]
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+def test_axe_finds_no_violations_before_and_after_errors(page: Any, server: tuple[str, LocalStore], language: str) -> None:
+    from tests.browser import axe_violations
+
+    open_form(page, server[0], language)
+    assert axe_violations(page) == []
+    page.locator("#service").select_option("service-desk-user")
+    page.locator("#user_action").check()
+    page.get_by_role("button").click()
+    page.locator("#error-summary").wait_for(state="visible")
+    assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize(("locale", "expected"), [("en-US", "/en/service-request/"), ("nb-NO", "/nb/service-request/"), ("nn", "/nb/service-request/")])
+def test_the_landing_page_picks_the_browser_s_language(chromium: Any, server: tuple[str, LocalStore], locale: str, expected: str) -> None:
+    context = chromium.new_context(locale=locale)
+    page = context.new_page()
+    page.goto(f"{server[0]}/")
+    page.wait_for_url(f"**{expected}")
+    assert page.evaluate("document.documentElement.lang") == expected.split("/")[1]
+    context.close()
+
+
+def test_the_landing_page_lists_both_languages_without_a_match(chromium: Any, server: tuple[str, LocalStore]) -> None:
+    context = chromium.new_context(locale="de-DE")
+    page = context.new_page()
+    page.goto(f"{server[0]}/")
+    assert page.get_by_role("link", name="Serviceforespørsel").is_visible()
+    assert page.get_by_role("link", name="Service request").is_visible()
+    from tests.browser import axe_violations
+
+    assert axe_violations(page) == []
+    context.close()

@@ -1,0 +1,215 @@
+"""The built site, parsed as HTML: fields, labels, ids and ARIA links; and the build's own failures."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bs4 import BeautifulSoup, Tag
+
+import build
+from handler.forms import Catalog, load_catalog
+from tests.conftest import NOW
+from tests.test_schema import copy_schema, edit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def page(site: Path, language: str, form: str = "service-request") -> BeautifulSoup:
+    return BeautifulSoup((site / language / form / "index.html").read_text(encoding="utf-8"), "html.parser")
+
+
+def model_of(soup: BeautifulSoup) -> dict[str, Any]:
+    script = soup.find("script", id="form-model")
+    assert isinstance(script, Tag)
+    return json.loads(script.string or "")  # type: ignore[no-any-return]
+
+
+def group(soup: BeautifulSoup, name: str) -> Tag:
+    found = soup.find(attrs={"data-field": name})
+    assert isinstance(found, Tag), f"no form group for {name}"
+    return found
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+def test_every_field_is_on_the_page_with_its_label(built_site: Path, catalog: Catalog, language: str) -> None:
+    soup = page(built_site, language)
+    assert soup.html is not None and soup.html["lang"] == language
+    form = catalog.forms["service-request"]
+    rendered = [g["data-field"] for g in soup.select("form [data-field]")]
+    assert rendered == [f.name for f in form.fields if f.widget != "attachments"]
+    for field in form.fields:
+        if field.widget == "attachments":
+            continue
+        element = group(soup, field.name)
+        label = form.texts[language]["fields"][field.name]["label"]
+        if field.widget == "radios":
+            legend = element.find("legend")
+            assert legend is not None and legend.get_text().startswith(label)
+            inputs = element.find_all("input", type="radio")
+            assert inputs[0]["id"] == field.name
+            assert [i["value"] for i in inputs] == list(field.options)
+            for radio in inputs:
+                assert element.find("label", attrs={"for": radio["id"]}) is not None
+        else:
+            control = soup.find(id=field.name)
+            assert isinstance(control, Tag) and control["name"] == field.name
+            tag = element.find("label", attrs={"for": field.name})
+            assert tag is not None and tag.get_text().startswith(label)
+        assert element.find(id=f"{field.name}-error") is not None
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+def test_aria_links_point_at_elements_that_exist(built_site: Path, language: str) -> None:
+    soup = page(built_site, language)
+    ids = [tag["id"] for tag in soup.find_all(id=True)]
+    assert len(ids) == len(set(ids)), "ids must be unique"
+    described = soup.find_all(attrs={"aria-describedby": True})
+    assert described
+    for tag in described:
+        for target in str(tag["aria-describedby"]).split():
+            assert target in ids, f"{tag.get('id')} points at missing {target}"
+    for label in soup.find_all("label"):
+        assert label["for"] in ids
+
+
+def test_hints_and_optional_marks_come_from_the_texts(built_site: Path) -> None:
+    soup = page(built_site, "nb")
+    assert soup.find(id="cc-hint") is not None
+    cc_label = soup.find("label", attrs={"for": "cc"})
+    assert cc_label is not None and cc_label.get_text() == "Kopi til epost-adresse (valgfritt)"
+    subject = soup.find(id="subject")
+    assert isinstance(subject, Tag)
+    assert subject.has_attr("required") and subject["maxlength"] == "150"
+    cc = soup.find(id="cc")
+    assert isinstance(cc, Tag) and cc["type"] == "email" and cc.has_attr("multiple")
+
+
+def test_fields_of_a_branch_start_hidden_and_disabled(built_site: Path) -> None:
+    soup = page(built_site, "en")
+    for name in ("feature_name", "user_phone", "support_start"):
+        element = group(soup, name)
+        assert element.has_attr("hidden")
+        assert all(c.has_attr("disabled") for c in element.find_all(["input", "select", "textarea"]))
+        assert json.loads(str(element["data-shown-when"]))
+    assert not group(soup, "subject").has_attr("hidden")
+
+
+def test_the_page_carries_the_schema_s_rules_and_messages(built_site: Path) -> None:
+    model = model_of(page(built_site, "en"))
+    assert model["api"] == "/v1/requests"
+    fields = {f["name"]: f for f in model["fields"]}
+    assert fields["subject"]["schema"]["maxLength"] == 150
+    assert fields["subject"]["messages"]["required"] == "Enter a subject"
+    assert fields["support_end"]["messages"]["x-after"] == "The end time must be after the start time"
+    assert fields["description"]["categoryHints"]["data-extract"].startswith("Describe the data")
+    assert {r["rule"] for r in model["rules"]} == {"after", "not-before", "not-past"}
+
+
+def test_language_switcher_and_landing_page_link_both_languages(built_site: Path) -> None:
+    soup = page(built_site, "nb")
+    switch = soup.select_one("nav.language-switcher a[hreflang=en]")
+    assert switch is not None
+    assert (built_site / "nb" / "service-request" / str(switch["href"]) / "index.html").resolve().exists()
+    landing = BeautifulSoup((built_site / "index.html").read_text(encoding="utf-8"), "html.parser")
+    links = {str(a["href"]) for a in landing.find_all("a")}
+    assert {"nb/service-request/", "en/service-request/", "nb/incident/", "en/incident/"} <= links
+    for href in links:
+        assert (built_site / href / "index.html").exists()
+    assert {s["lang"] for s in landing.find_all("section")} == {"nb", "en"}
+
+
+def test_the_second_form_is_built_by_the_same_code(built_site: Path) -> None:
+    soup = page(built_site, "en", "incident")
+    legend = group(soup, "severity").find("legend")
+    assert legend is not None and legend.get_text() == "How serious is it?"
+    assert group(soup, "users_affected").has_attr("hidden")
+
+
+def test_api_url_sets_where_the_form_submits(tmp_path: Path) -> None:
+    build.build(tmp_path / "site", api_url="https://api.example.com/prod/")
+    assert model_of(page(tmp_path / "site", "nb"))["api"] == "https://api.example.com/prod/v1/requests"
+    with pytest.raises(build.BuildError, match="--api-url"):
+        build.build(tmp_path / "other", api_url="ftp://api.example.com")
+
+
+def test_a_broken_schema_fails_the_build_saying_where(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = copy_schema(tmp_path)
+    edit(root / "forms" / "service-request.nb.json", lambda d: d["fields"]["subject"].pop("label"))
+    code = build.main(["--schema", str(root), "--out", str(tmp_path / "site")])
+    assert code == 1
+    assert "service-request.nb.json: /fields/subject/label: missing text" in capsys.readouterr().err
+    assert not (tmp_path / "site").exists()
+
+
+def test_an_undefined_template_variable_fails_the_build(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(build.TEMPLATES, templates)
+    hint = templates / "components" / "hint.html"
+    hint.write_text(hint.read_text().replace("{{ params.text }}", "{{ params.txt }}"))
+    with pytest.raises(build.BuildError, match=r"components/hint.html:\d+: .*txt"):
+        build.build(tmp_path / "site", templates=templates)
+
+
+def test_a_failed_build_keeps_the_previous_site(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    build.build(out)
+    root = copy_schema(tmp_path)
+    (root / "site.json").write_text("not json")
+    with pytest.raises(build.BuildError):
+        build.build(out, schema_dir=root)
+    assert (out / "nb" / "service-request" / "index.html").exists()
+
+
+def test_a_new_field_changes_page_and_validation_after_one_rebuild(tmp_path: Path) -> None:
+    root = copy_schema(tmp_path)
+
+    def add_field(schema: dict[str, Any]) -> None:
+        branch = next(b for b in schema["allOf"] if b["if"]["properties"]["service"]["const"] == "beta-project")
+        branch["then"]["properties"]["start_date"] = {"$ref": "#/$defs/date"}
+        branch["then"]["required"].append("start_date")
+
+    edit(root / "forms" / "service-request.schema.json", add_field)
+    for language, label in (("nb", "Ønsket oppstart"), ("en", "Preferred start")):
+        edit(root / "forms" / f"service-request.{language}.json", lambda d, t=label: d["fields"].update(start_date={"label": t}))
+    build.build(tmp_path / "site", schema_dir=root)
+    element = group(page(tmp_path / "site", "en"), "start_date")
+    assert json.loads(str(element["data-shown-when"])) == [[["service", "beta-project"]]]
+    form = load_catalog(root).forms["service-request"]
+    data = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
+    errors = form.validate(data, "en", NOW)
+    assert [(e.field, e.keyword, e.message) for e in errors] == [("start_date", "required", "Enter “Preferred start”")]
+    assert form.validate({**data, "start_date": "2027-01-04"}, "en", NOW) == []
+
+
+def test_watch_rebuilds_when_the_schema_changes(tmp_path: Path) -> None:
+    root = copy_schema(tmp_path)
+    out = tmp_path / "site"
+    watcher = subprocess.Popen(
+        [sys.executable, "build.py", "--watch", "--schema", str(root), "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        target = out / "en" / "service-request" / "index.html"
+        deadline = time.monotonic() + 30
+        while not target.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # let the watcher settle before changing the schema
+        edit(root / "forms" / "service-request.en.json", lambda d: d.update(title="Service request, edited"))
+        while time.monotonic() < deadline:
+            if target.exists() and "Service request, edited" in target.read_text(encoding="utf-8"):
+                break
+            time.sleep(0.2)
+        assert "Service request, edited" in target.read_text(encoding="utf-8")
+    finally:
+        watcher.terminate()
+        watcher.wait(timeout=10)
