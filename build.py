@@ -14,7 +14,16 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
-from handler.forms import EMAIL_PATTERN, SCHEMA_DIR, VALIDATION_KEYWORDS, Catalog, Field, Form, SchemaProblem, load_catalog
+from handler.forms import (
+    EMAIL_PATTERN,
+    SCHEMA_DIR,
+    VALIDATION_KEYWORDS,
+    Catalog,
+    Field,
+    Form,
+    SchemaProblem,
+    load_catalog,
+)
 
 ROOT = Path(__file__).resolve().parent
 TEMPLATES = ROOT / "site" / "templates"
@@ -65,7 +74,11 @@ def field_params(form: Form, field: Field, language: str) -> dict[str, Any]:
     required = bool(field.required_when)
     label = texts["label"] if required else f"{texts['label']} {common['optional']}"
     items = [
-        {"value": option, "text": form.option_label(language, field.name, option), "id": field.name if i == 0 else f"{field.name}-{i + 1}"}
+        {
+            "value": option,
+            "text": form.option_label(language, field.name, option),
+            "id": field.name if i == 0 else f"{field.name}-{i + 1}",
+        }
         for i, option in enumerate(field.options)
     ]
     return {
@@ -115,11 +128,10 @@ def client_model(form: Form, language: str, api_url: str) -> dict[str, Any]:
         "emailPattern": EMAIL_PATTERN,
         "fields": fields,
         "rules": [
-            {"rule": r.rule, "field": r.field, "other": r.other, "date": r.date, "timeZone": r.time_zone} for r in form.rules
+            {"rule": r.rule, "field": r.field, "other": r.other, "date": r.date, "timeZone": r.time_zone}
+            for r in form.rules
         ],
-        "texts": {
-            key: common[key] for key in ("errorSummaryTitle", "sending", "networkError", "errorPrefix")
-        }
+        "texts": {key: common[key] for key in ("errorSummaryTitle", "sending", "networkError", "errorPrefix")}
         | {"api": common["api"]},
     }
 

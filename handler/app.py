@@ -154,7 +154,9 @@ def create_app(
             data=data,
         )
         try:
-            receipt, created = await run_in_threadpool(store.submit, submission, form.reference_prefix, idempotency_key, now)
+            receipt, created = await run_in_threadpool(
+                store.submit, submission, form.reference_prefix, idempotency_key, now
+            )
         except IdempotencyConflict as exc:
             raise ApiError(422, "idempotency_conflict") from exc
         except StorageUnavailable as exc:
@@ -216,9 +218,13 @@ def parse_envelope(body: Any, catalog: Catalog, language: str) -> tuple[Form, di
     """The form and the data of ``{"form": ID, "data": {...}}``, or a 422 naming what is wrong."""
     if not isinstance(body, dict):
         raise ApiError(422, "invalid_body", [_envelope_error(catalog, language, "", "type")])
-    problems = [_envelope_error(catalog, language, f"/{key}", "required") for key in ("form", "data") if key not in body]
+    problems = [
+        _envelope_error(catalog, language, f"/{key}", "required") for key in ("form", "data") if key not in body
+    ]
     problems += [
-        _envelope_error(catalog, language, f"/{key}", "unevaluatedProperties") for key in body if key not in ("form", "data")
+        _envelope_error(catalog, language, f"/{key}", "unevaluatedProperties")
+        for key in body
+        if key not in ("form", "data")
     ]
     if "data" in body and not isinstance(body["data"], dict):
         problems.append(_envelope_error(catalog, language, "/data", "type"))
@@ -231,5 +237,7 @@ def parse_envelope(body: Any, catalog: Catalog, language: str) -> tuple[Form, di
 
 
 def _envelope_error(catalog: Catalog, language: str, path: str, keyword: str) -> FieldError:
-    message = catalog.common[language]["api"]["unknown_form" if path == "/form" and keyword == "enum" else "invalid_body"]
+    message = catalog.common[language]["api"][
+        "unknown_form" if path == "/form" and keyword == "enum" else "invalid_body"
+    ]
     return FieldError(None, path, keyword, message)

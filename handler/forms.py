@@ -189,7 +189,8 @@ class Form:
             name = path[0] if path and isinstance(path[0], str) else None
             pointer = "".join(f"/{_escape(p)}" for p in path)
             errors.setdefault(
-                (pointer, keyword), FieldError(name, pointer, keyword, self.message(language, name, keyword, limit, value))
+                (pointer, keyword),
+                FieldError(name, pointer, keyword, self.message(language, name, keyword, limit, value)),
             )
 
         extras: list[str] = []
@@ -202,7 +203,12 @@ class Form:
             elif keyword == "unevaluatedProperties" and isinstance(error.instance, Mapping) and not path:
                 extras += [k for k in error.instance if not self._belongs(k, error.instance)]
             else:
-                add(path, keyword, self._limit(path, keyword), error.instance if isinstance(error.instance, str) else None)
+                add(
+                    path,
+                    keyword,
+                    self._limit(path, keyword),
+                    error.instance if isinstance(error.instance, str) else None,
+                )
 
         failed = {e.field for e in errors.values()}
         for extra in extras:
@@ -348,7 +354,7 @@ def _check_same_keys(files: Mapping[str, tuple[Path, Any]]) -> list[str]:
         for pointer in sorted(every - pointers[lang]):
             others = ", ".join(sorted(lang2 for lang2, found in pointers.items() if pointer in found))
             problems.append(f"{path}: {pointer}: missing text (present in {others})")
-    for lang, (path, doc) in files.items():
+    for path, doc in files.values():
         for pointer, value in _leaves(doc).items():
             if not isinstance(value, str) or not value.strip():
                 problems.append(f"{path}: {pointer}: must be a non-empty text")
@@ -364,7 +370,9 @@ def _leaves(doc: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: doc}
 
 
-WIDGETS = frozenset({"text", "textarea", "select", "radios", "email", "email-list", "tel", "date", "time", "attachments"})
+WIDGETS = frozenset(
+    {"text", "textarea", "select", "radios", "email", "email-list", "tel", "date", "time", "attachments"}
+)
 FORM_KEYS = {"id", "version", "referencePrefix", "discriminator", "allowedContactTypes"}
 
 
@@ -439,7 +447,9 @@ def _pointer(parts: Any) -> str:
     return "".join(f"/{_escape(p)}" for p in parts) or "/"
 
 
-def _collect_fields(schema: Mapping[str, Any], resolve: Any, schema_file: Path, problems: list[str]) -> tuple[Field, ...]:
+def _collect_fields(
+    schema: Mapping[str, Any], resolve: Any, schema_file: Path, problems: list[str]
+) -> tuple[Field, ...]:
     """Walk the form's properties and its ``if``/``then`` branches into fields, in page order.
 
     The fields of a branch that tests field X come right after X, so choosing a value reveals
@@ -496,7 +506,9 @@ def _collect_fields(schema: Mapping[str, Any], resolve: Any, schema_file: Path, 
         sub = entry["schema"]
         widget = sub.get("x-widget") or ("select" if "enum" in sub else "text")
         if widget not in WIDGETS:
-            problems.append(f"{schema_file}: {entry['where']}/x-widget: {widget!r} is not one of {', '.join(sorted(WIDGETS))}")
+            problems.append(
+                f"{schema_file}: {entry['where']}/x-widget: {widget!r} is not one of {', '.join(sorted(WIDGETS))}"
+            )
         fields.append(Field(name, sub, widget, tuple(entry["shown"]), tuple(entry["required"])))
     return tuple(fields)
 
@@ -508,7 +520,9 @@ def _page_order(names: list[str], after: Mapping[str, set[str]], schema_file: Pa
     while waiting:
         ready = next((n for n in waiting if after.get(n, set()) - {n} <= set(placed)), None)
         if ready is None:
-            problems.append(f"{schema_file}: fields {', '.join(waiting)} appear in conflicting orders in different branches")
+            problems.append(
+                f"{schema_file}: fields {', '.join(waiting)} appear in conflicting orders in different branches"
+            )
             return placed + waiting
         placed.append(ready)
         waiting.remove(ready)
@@ -522,7 +536,7 @@ def _branch_test(branch: Any) -> Condition | None:
     props = test.get("properties", {}) if isinstance(test, Mapping) else {}
     if len(props) != 1 or test.get("required") != list(props):
         return None
-    (name, condition), = props.items()
+    ((name, condition),) = props.items()
     if not isinstance(condition, Mapping) or set(condition) != {"const"}:
         return None
     return Condition(name, condition["const"])
@@ -535,11 +549,15 @@ def _check_conventions(
     problems: list[str] = []
     discriminator = form.field(form.discriminator)
     if discriminator is None or not discriminator.always_shown or not discriminator.options:
-        problems.append(f"{schema_file}: /x-form/discriminator: {form.discriminator!r} must be a choice field on every page")
+        problems.append(
+            f"{schema_file}: /x-form/discriminator: {form.discriminator!r} must be a choice field on every page"
+        )
     else:
         tested = {c.value for f in form.fields for p in f.shown_when for c in p if c.field == form.discriminator}
         for value in sorted(tested - set(discriminator.options)):
-            problems.append(f"{schema_file}: /allOf: a branch tests {form.discriminator}={value!r}, which cannot be chosen")
+            problems.append(
+                f"{schema_file}: /allOf: a branch tests {form.discriminator}={value!r}, which cannot be chosen"
+            )
     for value in form.allowed_contact_types:
         if value not in contact_types:
             problems.append(f"{schema_file}: /x-form/allowedContactTypes: {value!r} is not a contact type")
@@ -557,28 +575,30 @@ def _check_conventions(
         for name in rule.fields:
             if name not in names:
                 problems.append(f"{schema_file}: /x-rules/{index}: {name!r} is not a field")
-    for lang, path in text_files.items():
+    for lang, text_file in text_files.items():
         texts = form.texts[lang]
         for key in ("title", "lead", "submit"):
             if key not in texts:
-                problems.append(f"{path}: /{key}: missing text")
+                problems.append(f"{text_file}: /{key}: missing text")
         field_texts = texts.get("fields", {})
         for f in form.fields:
             own = field_texts.get(f.name)
             if not isinstance(own, Mapping) or "label" not in own:
-                problems.append(f"{path}: /fields/{f.name}/label: missing text")
+                problems.append(f"{text_file}: /fields/{f.name}/label: missing text")
                 continue
             if f.widget in ("select", "radios") and not f.lists_contact_types:
                 for option in f.options:
                     if option not in own.get("options", {}):
-                        problems.append(f"{path}: /fields/{f.name}/options/{option}: missing text")
+                        problems.append(f"{text_file}: /fields/{f.name}/options/{option}: missing text")
             hints = own.get("categoryHints")
             if hints is not None and discriminator is not None:
                 for category in discriminator.options:
                     if category not in hints:
-                        problems.append(f"{path}: /fields/{f.name}/categoryHints/{category}: missing text")
-            for extra in set(own.get("errors", {})) - f.keywords() - {r.keyword for r in form.rules if r.field == f.name}:
-                problems.append(f"{path}: /fields/{f.name}/errors/{extra}: this field cannot fail {extra!r}")
+                        problems.append(f"{text_file}: /fields/{f.name}/categoryHints/{category}: missing text")
+            for extra in (
+                set(own.get("errors", {})) - f.keywords() - {r.keyword for r in form.rules if r.field == f.name}
+            ):
+                problems.append(f"{text_file}: /fields/{f.name}/errors/{extra}: this field cannot fail {extra!r}")
         for name in set(field_texts) - names:
-            problems.append(f"{path}: /fields/{name}: no such field in {schema_file.name}")
+            problems.append(f"{text_file}: /fields/{name}: no such field in {schema_file.name}")
     return problems

@@ -34,11 +34,14 @@ def main() -> None:
         parser.error(f"{args.site} has no built site; run 'python build.py' first")
     settings = Settings.from_env()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    app = local_app(settings, args.site)
     where = f"http://{args.host}:{args.port}"
-    print(f"servicedesk-forms is running:\n  form (nb)  {where}/nb/service-request/\n  form (en)  {where}/en/service-request/")
-    print(f"  API        {where}/v1/requests\n  storage    {settings.storage} in {settings.data_dir.resolve()}")
-    print("Press Ctrl+C to stop.")
-    uvicorn.run(local_app(settings, args.site), host=args.host, port=args.port, log_level="warning")
+    print(f"servicedesk-forms is running on {where}/")
+    for form_id, form in app.state.catalog.forms.items():
+        for language in app.state.catalog.languages:
+            print(f"  {form.texts[language]['title']} ({language}): {where}/{language}/{form_id}/")
+    print(f"  API: {where}/v1/requests\n  requests are stored in {settings.data_dir.resolve()}\nPress Ctrl+C to stop.")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -26,12 +26,19 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     api_base_path: str = "/"
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)
+    bucket: str = ""
+    table: str = ""
+    region: str = ""
+    s3_endpoint_url: str | None = None
+    dynamodb_endpoint_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.storage not in STORAGE_KINDS:
             raise ConfigurationError(f"SDF_STORAGE is {self.storage!r}; choose one of: {', '.join(STORAGE_KINDS)}")
         if not 1024 <= self.max_body_bytes <= 6 * 1024 * 1024:
             raise ConfigurationError("SDF_MAX_BODY_BYTES must be between 1024 and 6291456 (Lambda's payload limit)")
+        if self.storage == "aws" and not (self.bucket and self.table):
+            raise ConfigurationError("SDF_STORAGE=aws needs SDF_BUCKET and SDF_TABLE")
         if not self.api_base_path.startswith("/"):
             raise ConfigurationError(f"SDF_API_BASE_PATH must start with '/', got {self.api_base_path!r}")
 
@@ -50,4 +57,9 @@ class Settings:
             max_body_bytes=max_body,
             api_base_path=env.get("SDF_API_BASE_PATH", cls.api_base_path),
             allowed_origins=origins,
+            bucket=env.get("SDF_BUCKET", ""),
+            table=env.get("SDF_TABLE", ""),
+            region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "")),
+            s3_endpoint_url=env.get("SDF_S3_ENDPOINT_URL") or None,
+            dynamodb_endpoint_url=env.get("SDF_DYNAMODB_ENDPOINT_URL") or None,
         )

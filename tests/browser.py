@@ -74,7 +74,9 @@ def local_server(site: Path, data_dir: Path, env: dict[str, str] | None = None) 
 def axe_violations(page: Any) -> list[str]:
     """Run axe-core on the page; one line per violation with the elements it found."""
     page.add_script_tag(path=str(AXE))
-    result = page.evaluate("axe.run({runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']})")
+    result = page.evaluate(
+        "axe.run({runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']})"
+    )
     return [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}" for v in result["violations"]
     ]

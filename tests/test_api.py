@@ -36,13 +36,17 @@ def test_submission_cases(client: TestClient, store: LocalStore, valid: bool, ca
     else:
         assert response.status_code == 422
         details = response.json()["error"]["details"]
-        assert {(d["path"], d["keyword"]) for d in details} == {("/data" + e["path"], e["keyword"]) for e in case["errors"]}
+        assert {(d["path"], d["keyword"]) for d in details} == {
+            ("/data" + e["path"], e["keyword"]) for e in case["errors"]
+        }
         assert all(d["message"] and "{" not in d["message"] for d in details)
         assert stored_count(store) == 0
 
 
 def test_receipt_has_a_readable_reference_and_an_id(client: TestClient) -> None:
-    response = post(client, {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"})
+    response = post(
+        client, {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
+    )
     assert response.status_code == 201
     body = response.json()
     assert set(body) == {"id", "reference", "status", "receivedAt"}
@@ -53,7 +57,9 @@ def test_receipt_has_a_readable_reference_and_an_id(client: TestClient) -> None:
 
 
 def test_errors_in_a_branch_point_at_the_field_not_the_root(client: TestClient) -> None:
-    response = post(client, {"service": "feature-toggle", "subject": "S", "description": "D"}, **{"Accept-Language": "en"})
+    response = post(
+        client, {"service": "feature-toggle", "subject": "S", "description": "D"}, **{"Accept-Language": "en"}
+    )
     details = response.json()["error"]["details"]
     assert [d["field"] for d in details] == ["feature_action", "feature_name", "account"]
     assert details[1] == {
@@ -88,7 +94,12 @@ def test_limits_in_messages_are_the_field_s_own(client: TestClient) -> None:
     data = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "x" * 151, "description": "D"}
     details = post(client, data, **{"Accept-Language": "en"}).json()["error"]["details"]
     assert details == [
-        {"field": "subject", "path": "/data/subject", "keyword": "maxLength", "message": "The subject must be 150 characters or fewer"}
+        {
+            "field": "subject",
+            "path": "/data/subject",
+            "keyword": "maxLength",
+            "message": "The subject must be 150 characters or fewer",
+        }
     ]
 
 
@@ -97,10 +108,16 @@ def test_the_second_form_validates_with_no_code_of_its_own(client: TestClient) -
     assert ok.status_code == 201
     assert ok.json()["reference"].startswith("INC-")
     bad = client.post(
-        "/v1/requests?lang=en", json={"form": "incident", "data": {"severity": "critical", "summary": "Down", "users_affected": "many"}}
+        "/v1/requests?lang=en",
+        json={"form": "incident", "data": {"severity": "critical", "summary": "Down", "users_affected": "many"}},
     )
     assert bad.json()["error"]["details"] == [
-        {"field": "users_affected", "path": "/data/users_affected", "keyword": "pattern", "message": "Enter the number in digits"}
+        {
+            "field": "users_affected",
+            "path": "/data/users_affected",
+            "keyword": "pattern",
+            "message": "Enter the number in digits",
+        }
     ]
 
 
@@ -144,7 +161,9 @@ def test_bad_input_gets_a_clear_4xx_and_stores_nothing(
 
 def test_oversize_bodies_are_refused_before_they_are_read(client: TestClient, store: LocalStore) -> None:
     big = json.dumps({"form": "service-request", "data": {"description": "x" * 300_000}}).encode()
-    assert_error(client.post("/v1/requests", content=big, headers={"Content-Type": "application/json"}), 413, "payload_too_large")
+    assert_error(
+        client.post("/v1/requests", content=big, headers={"Content-Type": "application/json"}), 413, "payload_too_large"
+    )
 
     def chunks() -> Any:  # no Content-Length: the limit applies while reading
         for _ in range(300):

@@ -19,7 +19,10 @@ from tests.conftest import TESTS
 pytestmark = pytest.mark.browser
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is installed by 'make test'")
-CASES = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((TESTS / "data" / "service-request").glob("*.json"))}
+CASES = {
+    p.stem: json.loads(p.read_text(encoding="utf-8"))
+    for p in sorted((TESTS / "data" / "service-request").glob("*.json"))
+}
 REFERENCE = re.compile(r"^SR-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$")
 
 
@@ -135,7 +138,9 @@ def test_every_category_can_be_submitted_in_both_languages(
     open_form(page, address, language)
     fill(page, data)
     reference = submit_and_read_reference(page)
-    stored = [s for s in (store.get(p.stem) for p in store.documents.glob("*.json")) if s and s.receipt.reference == reference]
+    stored = [
+        s for s in (store.get(p.stem) for p in store.documents.glob("*.json")) if s and s.receipt.reference == reference
+    ]
     assert len(stored) == 1
     assert stored[0].data == data
     assert stored[0].language == language
@@ -143,13 +148,32 @@ def test_every_category_can_be_submitted_in_both_languages(
 
 def test_choosing_a_service_shows_exactly_its_fields_and_hint(page: Any, server: tuple[str, LocalStore]) -> None:
     open_form(page, server[0], "en")
-    visible = "[...document.querySelectorAll('#request-form [data-field]')].filter(g => !g.hidden).map(g => g.dataset.field)"
+    visible = (
+        "[...document.querySelectorAll('#request-form [data-field]')].filter(g => !g.hidden).map(g => g.dataset.field)"
+    )
     assert page.evaluate(visible) == ["cc", "service", "subject", "description"]
     page.get_by_label("Which service is this about?").select_option("data-extract")
-    assert page.evaluate(visible) == ["cc", "service", "extract_data", "period_from", "period_to", "account", "subject", "description"]
+    assert page.evaluate(visible) == [
+        "cc",
+        "service",
+        "extract_data",
+        "period_from",
+        "period_to",
+        "account",
+        "subject",
+        "description",
+    ]
     assert page.locator("#description-hint").text_content().startswith("Describe the data or report")
     page.get_by_label("Which service is this about?").select_option("service-desk-user")
-    assert page.evaluate(visible) == ["cc", "service", "user_name", "user_email", "user_action", "subject", "description"]
+    assert page.evaluate(visible) == [
+        "cc",
+        "service",
+        "user_name",
+        "user_email",
+        "user_action",
+        "subject",
+        "description",
+    ]
     page.get_by_label("Added").check()
     assert "user_phone" in page.evaluate(visible) and "user_contact_type" in page.evaluate(visible)
     page.get_by_label("Removed").check()
@@ -157,14 +181,20 @@ def test_choosing_a_service_shows_exactly_its_fields_and_hint(page: Any, server:
     assert page.locator("#user_phone").is_disabled()
 
 
-def test_an_empty_form_shows_the_error_summary_and_its_links_move_focus(page: Any, server: tuple[str, LocalStore]) -> None:
+def test_an_empty_form_shows_the_error_summary_and_its_links_move_focus(
+    page: Any, server: tuple[str, LocalStore]
+) -> None:
     open_form(page, server[0])
     page.get_by_role("button", name="Send forespørsel").click()
     summary = page.locator("#error-summary")
     summary.wait_for(state="visible")
     assert page.evaluate("document.activeElement.id") == "error-summary"
     links = summary.get_by_role("link")
-    assert links.all_text_contents() == ["Velg hvilken service forespørselen gjelder", "Skriv et emne", "Skriv en beskrivelse"]
+    assert links.all_text_contents() == [
+        "Velg hvilken service forespørselen gjelder",
+        "Skriv et emne",
+        "Skriv en beskrivelse",
+    ]
     for index, field in enumerate(["service", "subject", "description"]):
         links.nth(index).click()
         assert page.evaluate("document.activeElement.id") == field
@@ -220,7 +250,9 @@ def test_a_storage_failure_keeps_what_was_filled_in(page: Any, server: tuple[str
         lambda route: route.fulfill(
             status=503,
             content_type="application/json",
-            body=json.dumps({"error": {"code": "storage_unavailable", "message": "The service cannot store it.", "details": []}}),
+            body=json.dumps(
+                {"error": {"code": "storage_unavailable", "message": "The service cannot store it.", "details": []}}
+            ),
         ),
     )
     page.get_by_role("button", name="Send request").click()
@@ -252,7 +284,9 @@ def test_a_lost_answer_and_a_retry_store_the_request_once(page: Any, server: tup
 
 
 @pytest.mark.parametrize("language", ["nb", "en"])
-def test_axe_finds_no_violations_before_and_after_errors(page: Any, server: tuple[str, LocalStore], language: str) -> None:
+def test_axe_finds_no_violations_before_and_after_errors(
+    page: Any, server: tuple[str, LocalStore], language: str
+) -> None:
     from tests.browser import axe_violations
 
     open_form(page, server[0], language)
@@ -264,8 +298,13 @@ def test_axe_finds_no_violations_before_and_after_errors(page: Any, server: tupl
     assert axe_violations(page) == []
 
 
-@pytest.mark.parametrize(("locale", "expected"), [("en-US", "/en/service-request/"), ("nb-NO", "/nb/service-request/"), ("nn", "/nb/service-request/")])
-def test_the_landing_page_picks_the_browser_s_language(chromium: Any, server: tuple[str, LocalStore], locale: str, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [("en-US", "/en/service-request/"), ("nb-NO", "/nb/service-request/"), ("nn", "/nb/service-request/")],
+)
+def test_the_landing_page_picks_the_browser_s_language(
+    chromium: Any, server: tuple[str, LocalStore], locale: str, expected: str
+) -> None:
     context = chromium.new_context(locale=locale)
     page = context.new_page()
     page.goto(f"{server[0]}/")

@@ -177,7 +177,10 @@ def test_a_new_field_changes_page_and_validation_after_one_rebuild(tmp_path: Pat
 
     edit(root / "forms" / "service-request.schema.json", add_field)
     for language, label in (("nb", "Ønsket oppstart"), ("en", "Preferred start")):
-        edit(root / "forms" / f"service-request.{language}.json", lambda d, t=label: d["fields"].update(start_date={"label": t}))
+        edit(
+            root / "forms" / f"service-request.{language}.json",
+            lambda d, t=label: d["fields"].update(start_date={"label": t}),
+        )
     build.build(tmp_path / "site", schema_dir=root)
     element = group(page(tmp_path / "site", "en"), "start_date")
     assert json.loads(str(element["data-shown-when"])) == [[["service", "beta-project"]]]

@@ -74,7 +74,9 @@ def test_each_event_source_stores_a_valid_request(data_dir: Path, name: str, lan
     assert headers["content-type"] == "application/json"
 
 
-@pytest.mark.parametrize("name", ["http-api-v2.json", "http-api-v2-stage-base64.json", "rest-api-v1.json", "function-url.json"])
+@pytest.mark.parametrize(
+    "name", ["http-api-v2.json", "http-api-v2-stage-base64.json", "rest-api-v1.json", "function-url.json"]
+)
 def test_invalid_bodies_get_the_same_errors_through_lambda(data_dir: Path, name: str) -> None:
     status, body, _ = call(with_body(event(name), b'{"form": "service-request", "data": {"service": "beta-project"}}'))
     assert status == 422

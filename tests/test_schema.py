@@ -94,7 +94,10 @@ def test_an_option_without_a_label_is_a_problem(tmp_path: Path) -> None:
 
 def test_a_branch_for_a_category_that_cannot_be_chosen_is_a_problem(tmp_path: Path) -> None:
     root = copy_schema(tmp_path)
-    edit(root / "forms" / "service-request.schema.json", lambda s: s["properties"]["service"]["enum"].remove("beta-project"))
+    edit(
+        root / "forms" / "service-request.schema.json",
+        lambda s: s["properties"]["service"]["enum"].remove("beta-project"),
+    )
     problems = problems_of(root)
     assert any("service='beta-project'" in p and "cannot be chosen" in p for p in problems)
 
@@ -126,7 +129,10 @@ def test_an_error_text_for_a_rule_the_field_cannot_break_is_a_problem(tmp_path: 
 
 def test_a_widget_the_site_cannot_render_is_a_problem(tmp_path: Path) -> None:
     root = copy_schema(tmp_path)
-    edit(root / "forms" / "service-request.schema.json", lambda s: s["properties"]["subject"].update({"x-widget": "slider"}))
+    edit(
+        root / "forms" / "service-request.schema.json",
+        lambda s: s["properties"]["subject"].update({"x-widget": "slider"}),
+    )
     assert any("/properties/subject/x-widget: 'slider' is not one of" in p for p in problems_of(root))
 
 

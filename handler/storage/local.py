@@ -104,16 +104,28 @@ class LocalStore(RequestStore):
                     try:
                         db.execute(
                             "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?)",
-                            (idempotency.key, idempotency.fingerprint, receipt.request_id,
-                             idempotency.expires_at.isoformat()),
+                            (
+                                idempotency.key,
+                                idempotency.fingerprint,
+                                receipt.request_id,
+                                idempotency.expires_at.isoformat(),
+                            ),
                         )
                     except sqlite3.IntegrityError as exc:
                         raise IdempotencyKeyTaken(idempotency.key) from exc
                 try:
                     db.execute(
                         "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (receipt.request_id, receipt.reference, record.form_id, record.category, receipt.status,
-                         record.requester, receipt.received_at.isoformat(), receipt.received_at.isoformat()),
+                        (
+                            receipt.request_id,
+                            receipt.reference,
+                            record.form_id,
+                            record.category,
+                            receipt.status,
+                            record.requester,
+                            receipt.received_at.isoformat(),
+                            receipt.received_at.isoformat(),
+                        ),
                     )
                 except sqlite3.IntegrityError as exc:
                     raise ReferenceTaken(receipt.reference) from exc
