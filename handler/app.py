@@ -142,7 +142,7 @@ def create_app(
         body = await read_json(request, settings.max_body_bytes)
         form, data = parse_envelope(body, catalog, language)
         now = clock()
-        errors = form.validate(data, language, now)
+        errors = form.validate(data, language, now) or unknown_uploads(form, data, language)
         if errors:
             raise ApiError(422, "validation_failed", [replace(e, path=f"/data{e.path}") for e in errors])
         submission = Submission(
@@ -168,6 +168,16 @@ def create_app(
         return JSONResponse(receipt.as_json(), status_code=201, headers=headers)
 
     return app
+
+
+def unknown_uploads(form: Form, data: dict[str, Any], language: str) -> list[FieldError]:
+    """Attachments must name uploads this requester made; until uploads exist, none can be found."""
+    return [
+        FieldError(field.name, f"/{field.name}/{index}", "x-upload", form.message(language, field.name, "x-upload"))
+        for field in form.fields
+        if field.widget == "attachments"
+        for index, _ in enumerate(data.get(field.name, ()))
+    ]
 
 
 def _envelope() -> dict[str, Any]:

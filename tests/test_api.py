@@ -217,3 +217,17 @@ def test_storage_failures_answer_503_and_can_be_retried(client: TestClient, stor
 def test_the_openapi_document_describes_the_submit_route(client: TestClient) -> None:
     document = client.get("/v1/openapi.json").json()
     assert "/v1/requests" in document["paths"]
+
+
+def test_attachments_must_name_uploads_that_exist(client: TestClient, store: LocalStore) -> None:
+    data = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
+    response = post(client, {**data, "attachments": ["a" * 20]}, **{"Accept-Language": "en"})
+    assert response.json()["error"]["details"] == [
+        {
+            "field": "attachments",
+            "path": "/data/attachments/0",
+            "keyword": "x-upload",
+            "message": "The attachment cannot be found. Upload it again.",
+        }
+    ]
+    assert stored_count(store) == 0
