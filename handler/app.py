@@ -1,88 +1,82 @@
-"""The HTTP API: routes, the one error shape, and reading a submission safely."""
+"""The HTTP API: sign-in, submitting requests and following them."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from handler.forms import Catalog, FieldError, Form, load_catalog
+from handler.bodies import object_with, parse_envelope, read_json
+from handler.contacts import Contact
+from handler.errors import ApiError, error_response, language_of
+from handler.forms import EMAIL_PATTERN, Catalog, FieldError, Form
+from handler.services import Services, build_services, now_utc
 from handler.settings import Settings
-from handler.storage import IdempotencyConflict, RequestStore, StorageUnavailable, Submission
-from handler.storage.factory import make_store
+from handler.signin import InvalidCode, InvalidSession, RateLimited, SessionExpired
+from handler.storage import IdempotencyConflict, StorageUnavailable, Submission
+from handler.storage.base import Store
 
 log = logging.getLogger("servicedesk_forms")
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+EMAIL = re.compile(EMAIL_PATTERN)
+CODE = re.compile(r"^[0-9]{6}$")
+REQUEST_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-class ApiError(Exception):
-    """An answer other than success; carries its HTTP status, its code and the problems found."""
-
-    def __init__(
-        self, status: int, code: str, details: Sequence[FieldError] = (), headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(code)
-        self.status = status
-        self.code = code
-        self.details = details
-        self.headers = headers or {}
-
-
-def language_of(request: Request) -> str:
-    """The language to answer in: the ``lang`` parameter if supported, else ``Accept-Language``."""
-    catalog: Catalog = request.app.state.catalog
-    return catalog.language(request.query_params.get("lang")) or catalog.negotiate(
-        request.headers.get("accept-language")
-    )
-
-
-def _catalog(request: Request) -> Catalog:
-    return request.app.state.catalog  # type: ignore[no-any-return]
-
-
-def _store(request: Request) -> RequestStore:
-    return request.app.state.store  # type: ignore[no-any-return]
+def _services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
 
 
 Language = Annotated[str, Depends(language_of)]
-CatalogDep = Annotated[Catalog, Depends(_catalog)]
-StoreDep = Annotated[RequestStore, Depends(_store)]
+ServicesDep = Annotated[Services, Depends(_services)]
 
 
-def error_response(request: Request, error: ApiError) -> JSONResponse:
-    """The API's one error body: ``{"error": {"code", "message", "details"}}`` in the request's language."""
-    language = language_of(request)
-    catalog: Catalog = request.app.state.catalog
-    body = {
-        "error": {
-            "code": error.code,
-            "message": catalog.common[language]["api"][error.code],
-            "details": [d.as_json() for d in error.details],
-        }
-    }
-    headers = {"Content-Language": language, "Cache-Control": "no-store", **error.headers}
-    return JSONResponse(body, status_code=error.status, headers=headers)
+def signed_in_email(
+    services: ServicesDep, authorization: Annotated[str | None, Header()] = None
+) -> str:
+    """The e-mail address of the session in the ``Authorization: Bearer`` header, or a 401."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "sign_in_required", headers={"WWW-Authenticate": "Bearer"})
+    try:
+        return services.sign_in.verify(token.strip())
+    except SessionExpired as exc:
+        raise ApiError(401, "session_expired", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
+    except InvalidSession as exc:
+        raise ApiError(401, "sign_in_required", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
+
+
+SignedIn = Annotated[str, Depends(signed_in_email)]
+
+
+async def stored(call: Callable[..., Any], *args: Any) -> Any:
+    """Run a blocking store call off the event loop; an unavailable store becomes a retryable 503."""
+    try:
+        return await run_in_threadpool(call, *args)
+    except StorageUnavailable as exc:
+        log.warning("storage unavailable: %s", exc)
+        raise ApiError(503, "storage_unavailable", headers={"Retry-After": "2"}) from exc
 
 
 def create_app(
     settings: Settings,
     catalog: Catalog | None = None,
-    store: RequestStore | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    store: Store | None = None,
+    clock: Callable[[], datetime] = now_utc,
+    services: Services | None = None,
 ) -> FastAPI:
-    """The API with its catalog and store; both are built from ``settings`` unless given."""
+    """The API; its parts are built from ``settings`` unless given."""
     app = FastAPI(
         title="servicedesk-forms",
         summary="Takes service requests validated against the forms in schema/.",
@@ -90,14 +84,13 @@ def create_app(
         redoc_url=None,
         openapi_url="/v1/openapi.json",
     )
-    app.state.catalog = catalog or load_catalog(settings.schema_dir)
-    app.state.store = store or make_store(settings)
+    app.state.services = services or build_services(settings, catalog=catalog, store=store, clock=clock)
     if settings.allowed_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.allowed_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["Content-Type", "Idempotency-Key", "Accept-Language"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Accept-Language"],
             max_age=3600,
         )
 
@@ -124,24 +117,70 @@ def create_app(
         """Answers when the handler is up."""
         return {"status": "ok"}
 
+    @app.post("/v1/session/code", status_code=202, openapi_extra=_body({"email": {"type": "string"}}))
+    async def send_code(request: Request, language: Language, services: ServicesDep) -> JSONResponse:
+        """E-mail a one-time code to a registered contact; the answer never tells whether one was sent."""
+        body = object_with(await read_json(request, 4096), ("email",), services.catalog, language)
+        email = _checked_email(body["email"], services.catalog, language)
+        client = request.client.host if request.client else "unknown"
+        try:
+            await stored(services.sign_in.request_code, email, client, language)
+        except RateLimited as exc:
+            raise ApiError(429, "too_many_codes", headers={"Retry-After": str(exc.retry_after)}) from exc
+        message = services.catalog.common[language]["api"]["code_sent"]
+        return JSONResponse({"message": message}, status_code=202, headers={"Cache-Control": "no-store"})
+
     @app.post(
-        "/v1/requests",
-        status_code=201,
-        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _envelope()}}}},
+        "/v1/session",
+        openapi_extra=_body({"email": {"type": "string"}, "code": {"type": "string"}}),
     )
+    async def open_session(request: Request, language: Language, services: ServicesDep) -> JSONResponse:
+        """Exchange an e-mailed code for a signed session token."""
+        body = object_with(await read_json(request, 4096), ("email", "code"), services.catalog, language)
+        email = _checked_email(body["email"], services.catalog, language)
+        code = body["code"].strip() if isinstance(body["code"], str) else ""
+        if not CODE.match(code):
+            raise ApiError(422, "validation_failed", [_sign_in_error(services.catalog, language, "code", "codeFormat")])
+        try:
+            session = await stored(services.sign_in.exchange, email, code)
+        except InvalidCode as exc:
+            raise ApiError(401, "invalid_code") from exc
+        contact = await stored(services.store.get_contact, email)
+        return JSONResponse(
+            {
+                "token": session.token,
+                "expiresAt": session.expires_at.isoformat(timespec="seconds"),
+                "contact": _contact_json(contact) if contact else None,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @app.get("/v1/session")
+    async def current_session(email: SignedIn, services: ServicesDep) -> JSONResponse:
+        """Who the session belongs to, as the register has them now."""
+        contact = await stored(services.store.get_contact, email)
+        if contact is None:
+            raise ApiError(401, "sign_in_required")
+        return JSONResponse({"contact": _contact_json(contact)}, headers={"Cache-Control": "no-store"})
+
+    @app.post("/v1/requests", status_code=201, openapi_extra=_body({"form": {"type": "string"}, "data": {"type": "object"}}))
     async def submit_request(
         request: Request,
         language: Language,
-        catalog: CatalogDep,
-        store: StoreDep,
+        services: ServicesDep,
+        email: SignedIn,
         idempotency_key: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
         """Validate a submission against its form's schema and store it; answer with a receipt."""
         if idempotency_key is not None and not IDEMPOTENCY_KEY.match(idempotency_key):
             raise ApiError(400, "invalid_idempotency_key")
-        body = await read_json(request, settings.max_body_bytes)
-        form, data = parse_envelope(body, catalog, language)
-        now = clock()
+        body = await read_json(request, services.settings.max_body_bytes)
+        form, data = parse_envelope(body, services.catalog, language)
+        contact = await stored(services.store.get_contact, email)
+        if contact is None or not contact.may_submit(form.allowed_contact_types):
+            names = " / ".join(services.catalog.common[language]["contactTypes"][t] for t in form.allowed_contact_types)
+            raise ApiError(403, "not_authorized", params={"types": names})
+        now = services.clock()
         errors = form.validate(data, language, now) or unknown_uploads(form, data, language)
         if errors:
             raise ApiError(422, "validation_failed", [replace(e, path=f"/data{e.path}") for e in errors])
@@ -150,24 +189,66 @@ def create_app(
             category=data.get(form.discriminator),
             schema_hash=form.schema_hash,
             language=language,
-            requester=None,
+            requester=contact.email,
             data=data,
+            title=data.get(form.title_field),
         )
         try:
-            receipt, created = await run_in_threadpool(
-                store.submit, submission, form.reference_prefix, idempotency_key, now
+            receipt, created = await stored(
+                services.store.submit, submission, form.reference_prefix, idempotency_key, now
             )
         except IdempotencyConflict as exc:
             raise ApiError(422, "idempotency_conflict") from exc
-        except StorageUnavailable as exc:
-            log.warning("storage unavailable: %s", exc)
-            raise ApiError(503, "storage_unavailable", headers={"Retry-After": "2"}) from exc
         headers = {"Content-Language": language, "Cache-Control": "no-store"}
         if not created:
             headers["Idempotent-Replayed"] = "true"
         return JSONResponse(receipt.as_json(), status_code=201, headers=headers)
 
+    @app.get("/v1/requests")
+    async def my_requests(
+        services: ServicesDep,
+        email: SignedIn,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> JSONResponse:
+        """The signed-in contact's requests, newest first, a page at a time."""
+        page, next_cursor = await stored(services.store.list_for_requester, email, limit, cursor)
+        return JSONResponse(
+            {"items": [item.as_json() for item in page], "next": next_cursor}, headers={"Cache-Control": "no-store"}
+        )
+
+    @app.get("/v1/requests/{request_id}")
+    async def one_request(request_id: str, services: ServicesDep, email: SignedIn) -> JSONResponse:
+        """One of the signed-in contact's requests with its fields and status history."""
+        found = await stored(services.store.get, request_id) if REQUEST_ID.match(request_id) else None
+        if found is None or found.requester != email:
+            raise ApiError(404, "not_found")  # someone else's request looks exactly like a missing one
+        summary = await stored(services.store.summary, request_id)
+        history = await stored(services.store.history, request_id)
+        return JSONResponse(
+            {**summary.as_json(), "data": found.data, "history": [event.as_json() for event in history]},
+            headers={"Cache-Control": "no-store"},
+        )
+
     return app
+
+
+def _contact_json(contact: Contact) -> dict[str, Any]:
+    return {"email": contact.email, "name": contact.name, "contactTypes": list(contact.contact_types)}
+
+
+def _checked_email(value: Any, catalog: Catalog, language: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(422, "validation_failed", [_sign_in_error(catalog, language, "email", "emailRequired")])
+    email = value.strip()
+    if len(email) > 254 or not EMAIL.match(email):
+        raise ApiError(422, "validation_failed", [_sign_in_error(catalog, language, "email", "emailFormat")])
+    return email
+
+
+def _sign_in_error(catalog: Catalog, language: str, field: str, text: str) -> FieldError:
+    keyword = "required" if text.endswith("Required") else "format"
+    return FieldError(field, f"/{field}", keyword, str(catalog.common[language]["signIn"][text]))
 
 
 def unknown_uploads(form: Form, data: dict[str, Any], language: str) -> list[FieldError]:
@@ -180,74 +261,6 @@ def unknown_uploads(form: Form, data: dict[str, Any], language: str) -> list[Fie
     ]
 
 
-def _envelope() -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["form", "data"],
-        "additionalProperties": False,
-        "properties": {"form": {"type": "string"}, "data": {"type": "object"}},
-    }
-
-
-async def read_json(request: Request, limit: int) -> Any:
-    """The body as JSON, refusing wrong content types, oversize and malformed bodies with a 4xx."""
-    mime, _, params = request.headers.get("content-type", "").partition(";")
-    charset = params.strip().lower().removeprefix("charset=").strip('"') if "charset=" in params.lower() else "utf-8"
-    if mime.strip().lower() != "application/json" or charset not in ("utf-8", "utf8"):
-        raise ApiError(415, "unsupported_media_type")
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise ApiError(413 if declared.isdigit() else 400, "payload_too_large" if declared.isdigit() else "bad_request")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ApiError(413, "payload_too_large")
-    try:
-        text = bytes(body).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ApiError(400, "invalid_encoding") from exc
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(400, "invalid_json") from exc
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("duplicate key in object")
-    return result
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def parse_envelope(body: Any, catalog: Catalog, language: str) -> tuple[Form, dict[str, Any]]:
-    """The form and the data of ``{"form": ID, "data": {...}}``, or a 422 naming what is wrong."""
-    if not isinstance(body, dict):
-        raise ApiError(422, "invalid_body", [_envelope_error(catalog, language, "", "type")])
-    problems = [
-        _envelope_error(catalog, language, f"/{key}", "required") for key in ("form", "data") if key not in body
-    ]
-    problems += [
-        _envelope_error(catalog, language, f"/{key}", "unevaluatedProperties")
-        for key in body
-        if key not in ("form", "data")
-    ]
-    if "data" in body and not isinstance(body["data"], dict):
-        problems.append(_envelope_error(catalog, language, "/data", "type"))
-    if problems:
-        raise ApiError(422, "invalid_body", problems)
-    form = catalog.forms.get(body["form"]) if isinstance(body["form"], str) else None
-    if form is None:
-        raise ApiError(422, "unknown_form", [_envelope_error(catalog, language, "/form", "enum")])
-    return form, body["data"]
-
-
-def _envelope_error(catalog: Catalog, language: str, path: str, keyword: str) -> FieldError:
-    message = catalog.common[language]["api"][
-        "unknown_form" if path == "/form" and keyword == "enum" else "invalid_body"
-    ]
-    return FieldError(None, path, keyword, message)
+def _body(properties: dict[str, Any]) -> dict[str, Any]:
+    schema = {"type": "object", "required": list(properties), "additionalProperties": False, "properties": properties}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}

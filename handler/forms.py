@@ -143,6 +143,7 @@ class Form:
     fields: tuple[Field, ...]
     rules: tuple[Rule, ...]
     discriminator: str
+    title_field: str
     allowed_contact_types: tuple[str, ...]
     reference_prefix: str
     schema_hash: str
@@ -259,6 +260,7 @@ class Catalog:
     language_aliases: Mapping[str, str]
     common: Mapping[str, Mapping[str, Any]]
     contact_types: tuple[str, ...]
+    statuses: tuple[str, ...]
     forms: Mapping[str, Form]
 
     def language(self, requested: str | None) -> str | None:
@@ -302,10 +304,14 @@ def load_catalog(root: Path = SCHEMA_DIR, extra_forms: tuple[Path, ...] = ()) ->
         raise SchemaProblem(problems)
     problems += _check_same_keys({lang: (root / f"common.{lang}.json", common[lang]) for lang in languages})
     contact_types = tuple(contact_schema.get("enum", ()))
+    statuses = tuple(site.get("statuses", ()))
+    if not statuses:
+        problems.append(f"{root / 'site.json'}: /statuses: list the statuses a request can have, the first for new ones")
     for lang in languages:
-        missing = [t for t in contact_types if t not in common[lang].get("contactTypes", {})]
-        if missing:
-            problems.append(f"{root / f'common.{lang}.json'}: /contactTypes: no label for {', '.join(missing)}")
+        for key, names in (("contactTypes", contact_types), ("statuses", statuses)):
+            missing = [t for t in names if t not in common[lang].get(key, {})]
+            if missing:
+                problems.append(f"{root / f'common.{lang}.json'}: /{key}: no label for {', '.join(missing)}")
 
     registry: Registry[Any] = Registry().with_resource(
         contact_schema["$id"], Resource.from_contents(contact_schema, default_specification=DRAFT202012)
@@ -326,6 +332,7 @@ def load_catalog(root: Path = SCHEMA_DIR, extra_forms: tuple[Path, ...] = ()) ->
         language_aliases=site.get("languageAliases", {}),
         common=common,
         contact_types=contact_types,
+        statuses=statuses,
         forms=forms,
     )
 
@@ -373,7 +380,7 @@ def _leaves(doc: Any, prefix: str = "") -> dict[str, Any]:
 WIDGETS = frozenset(
     {"text", "textarea", "select", "radios", "email", "email-list", "tel", "date", "time", "attachments"}
 )
-FORM_KEYS = {"id", "version", "referencePrefix", "discriminator", "allowedContactTypes"}
+FORM_KEYS = {"id", "version", "referencePrefix", "discriminator", "titleField", "allowedContactTypes"}
 
 
 def _load_form(
@@ -427,6 +434,7 @@ def _load_form(
         fields=fields,
         rules=tuple(Rule.from_schema(r) for r in schema.get("x-rules", ())),
         discriminator=str(meta["discriminator"]),
+        title_field=str(meta["titleField"]),
         allowed_contact_types=tuple(meta["allowedContactTypes"]),
         reference_prefix=str(meta["referencePrefix"]),
         schema_hash=_hash(schema, registry),
@@ -558,6 +566,9 @@ def _check_conventions(
             problems.append(
                 f"{schema_file}: /allOf: a branch tests {form.discriminator}={value!r}, which cannot be chosen"
             )
+    title = form.field(form.title_field)
+    if title is None or not title.always_shown or title.schema.get("type") != "string":
+        problems.append(f"{schema_file}: /x-form/titleField: {form.title_field!r} must be a text field on every page")
     for value in form.allowed_contact_types:
         if value not in contact_types:
             problems.append(f"{schema_file}: /x-form/allowedContactTypes: {value!r} is not a contact type")

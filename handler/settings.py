@@ -31,6 +31,11 @@ class Settings:
     region: str = ""
     s3_endpoint_url: str | None = None
     dynamodb_endpoint_url: str | None = None
+    ses_endpoint_url: str | None = None
+    session_secret: str = field(default="", repr=False)
+    session_secret_arn: str = ""
+    mail_from: str = "Kundeservice <no-reply@localhost>"
+    site_url: str = ""
 
     def __post_init__(self) -> None:
         if self.storage not in STORAGE_KINDS:
@@ -39,6 +44,10 @@ class Settings:
             raise ConfigurationError("SDF_MAX_BODY_BYTES must be between 1024 and 6291456 (Lambda's payload limit)")
         if self.storage == "aws" and not (self.bucket and self.table):
             raise ConfigurationError("SDF_STORAGE=aws needs SDF_BUCKET and SDF_TABLE")
+        if self.storage == "aws" and not (self.session_secret or self.session_secret_arn):
+            raise ConfigurationError("SDF_STORAGE=aws needs SDF_SESSION_SECRET_ARN (or SDF_SESSION_SECRET)")
+        if self.session_secret and len(self.session_secret) < 32:
+            raise ConfigurationError("SDF_SESSION_SECRET must be at least 32 characters")
         if not self.api_base_path.startswith("/"):
             raise ConfigurationError(f"SDF_API_BASE_PATH must start with '/', got {self.api_base_path!r}")
 
@@ -62,4 +71,9 @@ class Settings:
             region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", "")),
             s3_endpoint_url=env.get("SDF_S3_ENDPOINT_URL") or None,
             dynamodb_endpoint_url=env.get("SDF_DYNAMODB_ENDPOINT_URL") or None,
+            ses_endpoint_url=env.get("SDF_SES_ENDPOINT_URL") or None,
+            session_secret=env.get("SDF_SESSION_SECRET", ""),
+            session_secret_arn=env.get("SDF_SESSION_SECRET_ARN", ""),
+            mail_from=env.get("SDF_MAIL_FROM", cls.mail_from),
+            site_url=env.get("SDF_SITE_URL", "").rstrip("/"),
         )

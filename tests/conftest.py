@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from email import policy
+from email.parser import BytesParser
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 import build
 from handler.app import create_app
+from handler.contacts import Contact, make_contact
 from handler.forms import Catalog, load_catalog
 from handler.settings import Settings
 from handler.storage.local import LocalStore
@@ -21,6 +26,7 @@ TESTS = Path(__file__).resolve().parent
 INCIDENT_FORM = TESTS / "forms" / "incident.schema.json"
 # Tests that depend on "now" (a support window must not be in the past) run at this moment.
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+CONTACT_TYPES = ("authorized-for-change", "support-contact", "technical-contact", "billing-contact")
 
 
 def load_cases(folder: Path) -> list[Any]:
@@ -49,10 +55,57 @@ def store(tmp_path: Path) -> LocalStore:
     return LocalStore(tmp_path / "data")
 
 
+AUTHORIZED = "kari.nordmann@example.no"
+
+
+def register(store: LocalStore, email: str, *types: str) -> Contact:
+    """Put a contact in the register with the given contact types."""
+    contact = make_contact(email, "Kari Nordmann", "+47 912 34 567", "Kunde AS", types, CONTACT_TYPES)
+    store.put_contact(contact)
+    return contact
+
+
+def code_from_outbox(outbox: Path, email: str) -> str:
+    """The code in the newest sign-in e-mail to ``email`` in the outbox."""
+    for path in sorted(outbox.glob("*.eml"), reverse=True):
+        message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        if email in str(message["To"]):
+            body = message.get_body(preferencelist=("plain",))
+            assert body is not None
+            found = re.search(r"\b(\d{6})\b", body.get_content())
+            assert found, "no code in the e-mail"
+            return found.group(1)
+    raise AssertionError(f"no e-mail to {email} in {outbox}")
+
+
+def sign_in(client: TestClient, outbox: Path, email: str) -> str:
+    """Sign in through the API with the e-mailed code; return the session token."""
+    assert client.post("/v1/session/code", json={"email": email}).status_code == 202
+    answer = client.post("/v1/session", json={"email": email, "code": code_from_outbox(outbox, email)})
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["token"])
+
+
 @pytest.fixture
-def client(catalog_with_incident: Catalog, store: LocalStore) -> Iterator[TestClient]:
-    app = create_app(Settings(data_dir=store.folder), catalog=catalog_with_incident, store=store, clock=lambda: NOW)
+def app(catalog_with_incident: Catalog, store: LocalStore) -> FastAPI:
+    settings = Settings(data_dir=store.folder, session_secret="test-secret-" + "x" * 32)
+    return create_app(settings, catalog=catalog_with_incident, store=store, clock=lambda: NOW)
+
+
+@pytest.fixture
+def anonymous(app: FastAPI) -> Iterator[TestClient]:
+    """A client that has not signed in."""
     with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def client(app: FastAPI, store: LocalStore) -> Iterator[TestClient]:
+    """A client signed in as a contact authorized for change."""
+    register(store, AUTHORIZED, "authorized-for-change")
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        token = sign_in(test_client, store.folder / "outbox", AUTHORIZED)
+        test_client.headers["Authorization"] = f"Bearer {token}"
         yield test_client
 
 

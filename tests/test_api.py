@@ -202,14 +202,14 @@ def test_a_retry_with_the_same_key_returns_the_first_receipt(client: TestClient,
 
 def test_storage_failures_answer_503_and_can_be_retried(client: TestClient, store: LocalStore) -> None:
     data = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
-    store.database.unlink()
+    saved = store.database.rename(store.database.with_suffix(".saved"))
     store.database.mkdir()  # the database can no longer be opened
     response = post(client, data, **{"Idempotency-Key": "form-session-0002"})
     error = assert_error(response, 503, "storage_unavailable")
     assert response.headers["retry-after"]
     assert "ikke sendt to ganger" in error["message"] or "to ganger" in error["message"]
     store.database.rmdir()
-    LocalStore(store.folder)
+    saved.rename(store.database)
     retried = post(client, data, **{"Idempotency-Key": "form-session-0002"})
     assert retried.status_code == 201
 

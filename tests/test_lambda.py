@@ -5,15 +5,17 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 
 from handler import lambda_entry
 from handler.storage.local import LocalStore
-from tests.conftest import TESTS
+from tests.conftest import AUTHORIZED, TESTS, register
 
 EVENTS = TESTS / "events"
 
@@ -39,17 +41,33 @@ def with_body(original: dict[str, Any], body: bytes) -> dict[str, Any]:
     return changed
 
 
+SECRET = "lambda-test-secret-" + "s" * 32
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("SDF_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("SDF_API_BASE_PATH", "/prod")
+    monkeypatch.setenv("SDF_SESSION_SECRET", SECRET)
+    register(LocalStore(tmp_path), AUTHORIZED, "authorized-for-change")
     lambda_entry._container_adapter.cache_clear()
     yield tmp_path
     lambda_entry._container_adapter.cache_clear()
 
 
-def call(document: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
-    result = lambda_entry.handler(document, None)
+def signed_in(document: dict[str, Any]) -> dict[str, Any]:
+    """The event with a valid session for the authorized contact, as the page would send it."""
+    now = int(time.time())
+    token = jwt.encode({"sub": AUTHORIZED, "iat": now, "exp": now + 600, "typ": "session"}, SECRET, algorithm="HS256")
+    changed = copy.deepcopy(document)
+    changed["headers"]["Authorization" if "Host" in changed["headers"] else "authorization"] = f"Bearer {token}"
+    if "multiValueHeaders" in changed:
+        changed["multiValueHeaders"]["Authorization"] = [f"Bearer {token}"]
+    return changed
+
+
+def call(document: dict[str, Any], session: bool = True) -> tuple[int, dict[str, Any], dict[str, str]]:
+    result = lambda_entry.handler(signed_in(document) if session else document, None)
     body = base64.b64decode(result["body"]) if result.get("isBase64Encoded") else result["body"].encode()
     return result["statusCode"], json.loads(body), {k.lower(): v for k, v in result["headers"].items()}
 
@@ -98,3 +116,10 @@ def test_a_path_outside_the_api_is_a_json_404(data_dir: Path) -> None:
     document["rawPath"] = document["requestContext"]["http"]["path"] = "/prod/v1/elsewhere"
     status, body, _ = call(document)
     assert (status, body["error"]["code"]) == (404, "not_found")
+
+
+def test_without_a_session_the_event_is_refused(data_dir: Path) -> None:
+    status, body, headers = call(event("http-api-v2.json"), session=False)
+    assert (status, body["error"]["code"]) == (401, "sign_in_required")
+    assert headers["www-authenticate"] == "Bearer"
+    assert not list((data_dir / "documents").glob("*.json"))

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from handler.contacts import ContactRegister
+from handler.signin import SignInState
+
 # Crockford's base32 alphabet: no I, L, O or U, so references survive being read aloud or retyped.
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ATTEMPTS = 5
@@ -51,6 +54,7 @@ class Submission:
     language: str
     requester: str | None
     data: Mapping[str, Any]
+    title: str | None = None
 
     def fingerprint(self) -> str:
         """A digest of what was submitted, to tell a retry from a different request."""
@@ -85,6 +89,51 @@ class IndexRecord:
     form_id: str
     category: str | None
     requester: str | None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestSummary:
+    """One line of a list of requests: the index record as it is now."""
+
+    receipt: Receipt
+    form_id: str
+    category: str | None
+    requester: str | None
+    title: str | None
+    updated_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        """The summary as the API returns it."""
+        return {
+            **self.receipt.as_json(),
+            "form": self.form_id,
+            "category": self.category,
+            "title": self.title,
+            "updatedAt": self.updated_at.isoformat(timespec="seconds"),
+        }
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """One step in a request's history: the status it got, when, from which agent, and why."""
+
+    status: str
+    at: datetime
+    agent: str | None = None
+    comment: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The event as the API returns it; the agent's name stays inside the vendor."""
+        return {"status": self.status, "at": self.at.isoformat(timespec="seconds"), "comment": self.comment}
+
+
+class RequestNotFound(Exception):
+    """No visible request has that id or reference."""
+
+
+class StatusConflict(Exception):
+    """The request's status changed while this change was being made; read it again and retry."""
 
 
 @dataclass(frozen=True)
@@ -152,7 +201,9 @@ class RequestStore(ABC):
         for _ in range(_ATTEMPTS):
             receipt = Receipt(str(uuid.uuid4()), new_reference(reference_prefix), "received", now)
             self._put_document(receipt.request_id, document_bytes(submission, receipt))
-            record = IndexRecord(receipt, submission.form_id, submission.category, submission.requester)
+            record = IndexRecord(
+                receipt, submission.form_id, submission.category, submission.requester, submission.title
+            )
             idempotency = (
                 IdempotencyRecord(scoped_key, fingerprint, receipt, now + self.idempotency_ttl) if scoped_key else None
             )
@@ -196,3 +247,7 @@ class RequestStore(ABC):
     @abstractmethod
     def _find_idempotent(self, key: str, now: datetime) -> IdempotencyRecord | None:
         """The unexpired idempotency record for ``key``, if any."""
+
+
+class Store(RequestStore, ContactRegister, SignInState):
+    """Everything the handler keeps: requests, the contact register, sign-in codes and counters."""

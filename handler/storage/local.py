@@ -10,15 +10,22 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from handler.contacts import Contact, normalize_email
+from handler.signin import PendingCode
 from handler.storage.base import (
     IdempotencyKeyTaken,
     IdempotencyRecord,
     IndexRecord,
     Receipt,
     ReferenceTaken,
-    RequestStore,
+    RequestNotFound,
+    RequestSummary,
+    StatusConflict,
+    StatusEvent,
     StorageUnavailable,
+    Store,
     StoredRequest,
 )
 
@@ -30,8 +37,39 @@ CREATE TABLE IF NOT EXISTS requests (
     category TEXT,
     status TEXT NOT NULL,
     requester TEXT,
+    title TEXT,
     received_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS requests_by_status ON requests (status, received_at DESC);
+CREATE TABLE IF NOT EXISTS status_events (
+    request_id TEXT NOT NULL REFERENCES requests (id),
+    seq INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    at TEXT NOT NULL,
+    agent TEXT,
+    comment TEXT,
+    PRIMARY KEY (request_id, seq)
+);
+CREATE TABLE IF NOT EXISTS contacts (
+    email TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    organization TEXT NOT NULL,
+    contact_types TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sign_in_codes (
+    email TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    attempts_left INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (
+    key TEXT NOT NULL,
+    window_start TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    expires_at TEXT NOT NULL,
+    PRIMARY KEY (key, window_start)
 );
 CREATE INDEX IF NOT EXISTS requests_by_requester ON requests (requester, received_at DESC);
 CREATE TABLE IF NOT EXISTS idempotency_keys (
@@ -43,7 +81,7 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 """
 
 
-class LocalStore(RequestStore):
+class LocalStore(Store):
     """Stores requests under one folder, for a laptop or a single small server."""
 
     def __init__(self, folder: Path) -> None:
@@ -115,7 +153,7 @@ class LocalStore(RequestStore):
                         raise IdempotencyKeyTaken(idempotency.key) from exc
                 try:
                     db.execute(
-                        "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             receipt.request_id,
                             receipt.reference,
@@ -123,12 +161,17 @@ class LocalStore(RequestStore):
                             record.category,
                             receipt.status,
                             record.requester,
+                            record.title,
                             receipt.received_at.isoformat(),
                             receipt.received_at.isoformat(),
                         ),
                     )
                 except sqlite3.IntegrityError as exc:
                     raise ReferenceTaken(receipt.reference) from exc
+                db.execute(
+                    "INSERT INTO status_events VALUES (?, 0, ?, ?, NULL, NULL)",
+                    (receipt.request_id, receipt.status, receipt.received_at.isoformat()),
+                )
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -137,8 +180,9 @@ class LocalStore(RequestStore):
     def _find_idempotent(self, key: str, now: datetime) -> IdempotencyRecord | None:
         with self._connect() as db:
             row = db.execute(
-                "SELECT k.fingerprint, k.expires_at, r.id, r.reference, r.status, r.received_at "
+                "SELECT k.fingerprint, k.expires_at, r.id, r.reference, e.status, r.received_at "
                 "FROM idempotency_keys k JOIN requests r ON r.id = k.request_id "
+                "JOIN status_events e ON e.request_id = r.id AND e.seq = 0 "
                 "WHERE k.key = ? AND k.expires_at > ?",
                 (key, now.isoformat()),
             ).fetchone()
@@ -170,3 +214,165 @@ class LocalStore(RequestStore):
             schema_hash=document["schemaHash"],
             data=document["data"],
         )
+
+    # ---- Listing and status -------------------------------------------------------------------
+
+    _SUMMARY = (
+        "SELECT id, reference, status, received_at, form_id, category, requester, title, updated_at FROM requests"
+    )
+
+    @staticmethod
+    def _summary(row: tuple[Any, ...]) -> RequestSummary:
+        request_id, reference, status, received_at, form_id, category, requester, title, updated_at = row
+        receipt = Receipt(request_id, reference, status, datetime.fromisoformat(received_at))
+        return RequestSummary(receipt, form_id, category, requester, title, datetime.fromisoformat(updated_at))
+
+    def summary(self, request_id: str) -> RequestSummary | None:
+        """The index record of one request."""
+        with self._connect() as db:
+            row = db.execute(f"{self._SUMMARY} WHERE id = ?", (request_id,)).fetchone()
+        return self._summary(row) if row else None
+
+    def find_reference(self, reference: str) -> str | None:
+        """The id of the request with this reference number."""
+        with self._connect() as db:
+            row = db.execute("SELECT id FROM requests WHERE reference = ?", (reference.upper(),)).fetchone()
+        return str(row[0]) if row else None
+
+    def list_for_requester(
+        self, requester: str, limit: int, cursor: str | None = None
+    ) -> tuple[list[RequestSummary], str | None]:
+        """One requester's requests, newest first, a page at a time; the cursor continues a list."""
+        after_time, _, after_id = (cursor or "").partition("|")
+        with self._connect() as db:
+            rows = db.execute(
+                f"{self._SUMMARY} WHERE requester = ? AND (? = '' OR (received_at, id) < (?, ?)) "
+                "ORDER BY received_at DESC, id DESC LIMIT ?",
+                (requester, after_time, after_time, after_id, limit + 1),
+            ).fetchall()
+        page = [self._summary(row) for row in rows[:limit]]
+        last = page[-1].receipt if len(rows) > limit else None
+        return page, (f"{last.received_at.isoformat()}|{last.request_id}" if last else None)
+
+    def list_requests(
+        self,
+        status: str | None = None,
+        category: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[RequestSummary]:
+        """Every request matching the filters, newest first, for agents."""
+        clauses, values = [], []
+        for clause, value in (
+            ("status = ?", status),
+            ("category = ?", category),
+            ("received_at >= ?", since.isoformat() if since else None),
+            ("received_at < ?", until.isoformat() if until else None),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                values.append(value)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._connect() as db:
+            rows = db.execute(f"{self._SUMMARY}{where} ORDER BY received_at DESC, id DESC", values).fetchall()
+        return [self._summary(row) for row in rows]
+
+    def history(self, request_id: str) -> list[StatusEvent]:
+        """The request's status changes, oldest first."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT status, at, agent, comment FROM status_events WHERE request_id = ? ORDER BY seq",
+                (request_id,),
+            ).fetchall()
+        return [StatusEvent(status, datetime.fromisoformat(at), agent, comment) for status, at, agent, comment in rows]
+
+    def change_status(self, request_id: str, expected: str, event: StatusEvent) -> RequestSummary:
+        """Move the request from status ``expected`` to ``event.status`` and record the event."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                changed = db.execute(
+                    "UPDATE requests SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+                    (event.status, event.at.isoformat(), request_id, expected),
+                ).rowcount
+                if not changed:
+                    exists = db.execute("SELECT 1 FROM requests WHERE id = ?", (request_id,)).fetchone()
+                    raise StatusConflict(request_id) if exists else RequestNotFound(request_id)
+                db.execute(
+                    "INSERT INTO status_events SELECT ?, COALESCE(MAX(seq), -1) + 1, ?, ?, ?, ? "
+                    "FROM status_events WHERE request_id = ?",
+                    (request_id, event.status, event.at.isoformat(), event.agent, event.comment, request_id),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        found = self.summary(request_id)
+        assert found is not None
+        return found
+
+    # ---- Contact register --------------------------------------------------------------------
+
+    def get_contact(self, email: str) -> Contact | None:
+        """The registered contact with this address (any case)."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM contacts WHERE email = ?", (normalize_email(email),)).fetchone()
+        return Contact(row[0], row[1], row[2], row[3], tuple(json.loads(row[4]))) if row else None
+
+    def put_contact(self, contact: Contact) -> None:
+        """Add or replace a contact."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?, ?)",
+                (contact.email, contact.name, contact.phone, contact.organization, json.dumps(contact.contact_types)),
+            )
+
+    def remove_contact(self, email: str) -> bool:
+        """Remove a contact; whether it existed."""
+        with self._connect() as db:
+            return bool(db.execute("DELETE FROM contacts WHERE email = ?", (normalize_email(email),)).rowcount)
+
+    def list_contacts(self) -> list[Contact]:
+        """All contacts by address."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM contacts ORDER BY email").fetchall()
+        return [Contact(r[0], r[1], r[2], r[3], tuple(json.loads(r[4]))) for r in rows]
+
+    # ---- Sign-in codes and rate limits ---------------------------------------------------------
+
+    def put_code(self, code: PendingCode) -> None:
+        """Keep the address's new code, replacing the old one."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO sign_in_codes VALUES (?, ?, ?, ?)",
+                (code.email, code.digest, code.expires_at.isoformat(), code.attempts_left),
+            )
+
+    def use_attempt(self, email: str, now: datetime) -> PendingCode | None:
+        """Spend an attempt on the unexpired code, if any attempts are left."""
+        with self._connect() as db:
+            row = db.execute(
+                "UPDATE sign_in_codes SET attempts_left = attempts_left - 1 "
+                "WHERE email = ? AND expires_at > ? AND attempts_left > 0 "
+                "RETURNING digest, expires_at, attempts_left",
+                (email, now.isoformat()),
+            ).fetchone()
+        return PendingCode(email, row[0], datetime.fromisoformat(row[1]), row[2]) if row else None
+
+    def delete_code(self, email: str, digest: str) -> bool:
+        """Remove this code; only one caller can succeed."""
+        with self._connect() as db:
+            return bool(
+                db.execute("DELETE FROM sign_in_codes WHERE email = ? AND digest = ?", (email, digest)).rowcount
+            )
+
+    def count(self, key: str, window_start: datetime, expires_at: datetime) -> int:
+        """Add one to the window's counter and return it; old windows are dropped."""
+        with self._connect() as db:
+            db.execute("DELETE FROM counters WHERE expires_at <= ?", (window_start.isoformat(),))
+            row = db.execute(
+                "INSERT INTO counters VALUES (?, ?, 1, ?) ON CONFLICT (key, window_start) "
+                "DO UPDATE SET count = count + 1 RETURNING count",
+                (key, window_start.isoformat(), expires_at.isoformat()),
+            ).fetchone()
+        return int(row[0])

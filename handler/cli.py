@@ -1,0 +1,236 @@
+"""Command line for operators and agents: the contact register, and requests (list, show, export, status).
+
+Uses the same settings as the handler (``SDF_*`` environment variables): the embedded storage in
+``./data`` by default, or AWS when ``SDF_STORAGE=aws``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any, TextIO
+
+from handler.contacts import Contact, InvalidContact, make_contact, parse_csv
+from handler.desk import UnknownStatus, change_status, find
+from handler.services import Services, build_services
+from handler.settings import ConfigurationError, Settings
+from handler.storage.base import RequestNotFound, StatusConflict, StorageUnavailable
+
+EXPORT_COLUMNS = ("reference", "id", "status", "form", "category", "requester", "title", "receivedAt", "updatedAt")
+
+
+class CommandError(Exception):
+    """A command failed in a way the user can fix; the message says how."""
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, services: Services | None = None) -> int:
+    """Run one command; 0 on success, 1 on a problem explained on stderr, 2 on bad usage."""
+    args = parser().parse_args(argv)
+    try:
+        services = services or build_services(Settings.from_env())
+        args.run(services, args, out)
+    except (CommandError, ConfigurationError, InvalidContact, UnknownStatus, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except RequestNotFound as exc:
+        print(f"error: no request has the id or reference {exc}", file=sys.stderr)
+        return 1
+    except StatusConflict:
+        print("error: the status changed while you were changing it; look at the request again", file=sys.stderr)
+        return 1
+    except StorageUnavailable as exc:
+        print(f"error: the store is not available ({exc}); try again", file=sys.stderr)
+        return 1
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line's grammar."""
+    top = argparse.ArgumentParser(prog="python -m handler.cli", description=__doc__.splitlines()[0])
+    groups = top.add_subparsers(dest="group", required=True)
+
+    contacts = groups.add_parser("contacts", help="the contact register").add_subparsers(dest="command", required=True)
+    for name in ("add", "update"):
+        command = contacts.add_parser(name, help=f"{name} a contact")
+        command.add_argument("email")
+        command.add_argument("--name", required=name == "add")
+        command.add_argument("--phone", default=None)
+        command.add_argument("--organization", required=name == "add")
+        command.add_argument(
+            "--type", dest="types", action="append", required=name == "add", help="a contact type (repeatable)"
+        )
+        command.set_defaults(run=_add_contact if name == "add" else _update_contact)
+    command = contacts.add_parser("list", help="list every contact")
+    command.set_defaults(run=_list_contacts)
+    command = contacts.add_parser("remove", help="remove a contact")
+    command.add_argument("email")
+    command.set_defaults(run=_remove_contact)
+    command = contacts.add_parser("import", help="add or update contacts from a CSV file")
+    command.add_argument("file", type=Path, help="CSV with the header email,name,phone,organization,contact_types")
+    command.set_defaults(run=_import_contacts)
+
+    requests = groups.add_parser("requests", help="service requests").add_subparsers(dest="command", required=True)
+    for name, run in (("list", _list_requests), ("export", _export_requests)):
+        command = requests.add_parser(name, help=f"{name} requests, newest first")
+        command.add_argument("--status")
+        command.add_argument("--category")
+        command.add_argument("--since", type=date.fromisoformat, help="received on or after this date (YYYY-MM-DD)")
+        command.add_argument("--until", type=date.fromisoformat, help="received before this date (YYYY-MM-DD)")
+        if name == "export":
+            command.add_argument("--format", choices=("json", "csv"), default="json")
+        command.set_defaults(run=run)
+    command = requests.add_parser("show", help="show one request with its fields and history")
+    command.add_argument("request", help="id or reference number")
+    command.set_defaults(run=_show_request)
+    command = requests.add_parser("status", help="give a request a new status and e-mail the requester")
+    command.add_argument("request", help="id or reference number")
+    command.add_argument("status")
+    command.add_argument("--agent", required=True, help="who is making the change")
+    command.add_argument("--comment", help="a note the requester sees")
+    command.set_defaults(run=_change_status)
+    return top
+
+
+def _known_types(services: Services) -> tuple[str, ...]:
+    return services.catalog.contact_types
+
+
+def _print_contact(contact: Contact, out: TextIO) -> None:
+    print(f"{contact.email}\t{contact.name}\t{contact.phone}\t{contact.organization}\t{','.join(contact.contact_types)}", file=out)
+
+
+def _add_contact(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    if services.store.get_contact(args.email):
+        raise CommandError(f"{args.email} is already registered; use 'contacts update'")
+    contact = make_contact(args.email, args.name, args.phone or "", args.organization, args.types, _known_types(services))
+    services.store.put_contact(contact)
+    _print_contact(contact, out)
+
+
+def _update_contact(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    current = services.store.get_contact(args.email)
+    if current is None:
+        raise CommandError(f"{args.email} is not registered; use 'contacts add'")
+    contact = make_contact(
+        current.email,
+        args.name if args.name is not None else current.name,
+        args.phone if args.phone is not None else current.phone,
+        args.organization if args.organization is not None else current.organization,
+        args.types if args.types else current.contact_types,
+        _known_types(services),
+    )
+    services.store.put_contact(contact)
+    _print_contact(contact, out)
+
+
+def _list_contacts(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    for contact in services.store.list_contacts():
+        _print_contact(contact, out)
+
+
+def _remove_contact(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    if not services.store.remove_contact(args.email):
+        raise CommandError(f"{args.email} is not registered")
+    print(f"removed {args.email}", file=out)
+
+
+def _import_contacts(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"cannot read {args.file}: {exc}") from exc
+    try:
+        contacts = parse_csv(text, _known_types(services))
+    except ValueError as exc:
+        raise CommandError(f"{args.file}: nothing was imported:\n{exc}") from exc
+    for contact in contacts:
+        services.store.put_contact(contact)
+    print(f"imported {len(contacts)} contacts from {args.file}", file=out)
+
+
+def _filtered(services: Services, args: argparse.Namespace) -> list[Any]:
+    if args.status and args.status not in services.catalog.statuses:
+        raise UnknownStatus(f"{args.status!r} is not a status; choose one of {', '.join(services.catalog.statuses)}")
+    since = datetime.combine(args.since, time(), UTC) if args.since else None
+    until = datetime.combine(args.until, time(), UTC) if args.until else None
+    return services.store.list_requests(args.status, args.category, since, until)
+
+
+def _row(summary: Any) -> dict[str, Any]:
+    body = summary.as_json()
+    return {
+        "reference": body["reference"],
+        "id": body["id"],
+        "status": body["status"],
+        "form": body["form"],
+        "category": body["category"],
+        "requester": summary.requester,
+        "title": body["title"],
+        "receivedAt": body["receivedAt"],
+        "updatedAt": body["updatedAt"],
+    }
+
+
+def _list_requests(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    rows = [_row(s) for s in _filtered(services, args)]
+    for row in rows:
+        print(
+            f"{row['reference']}  {row['status']:<21} {row['category'] or '-':<18} {row['receivedAt']}  "
+            f"{row['requester'] or '-'}  {row['title'] or ''}",
+            file=out,
+        )
+    print(f"{len(rows)} requests", file=out)
+
+
+def _export_requests(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    rows = [_row(s) for s in _filtered(services, args)]
+    if args.format == "json":
+        json.dump(rows, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    # Spreadsheets run cells that start with = + - @ as formulas: quote them as text.
+    writer.writerows({k: _csv_safe(v) for k, v in row.items()} for row in rows)
+    out.write(buffer.getvalue())
+
+
+def _csv_safe(value: Any) -> Any:
+    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _show_request(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    request = find(services, args.request)
+    summary = services.store.summary(request.receipt.request_id)
+    assert summary is not None
+    document = {
+        **_row(summary),
+        "language": request.language,
+        "schemaHash": request.schema_hash,
+        "data": dict(request.data),
+        "history": [
+            {**event.as_json(), "agent": event.agent} for event in services.store.history(request.receipt.request_id)
+        ],
+    }
+    json.dump(document, out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+def _change_status(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    change = change_status(services, args.request, args.status, args.agent, args.comment)
+    print(f"{change.summary.receipt.reference} is now {change.event.status}", file=out)
+    if change.notified:
+        print(f"the requester was e-mailed: {change.notified}", file=out)
+    elif change.notice_error:
+        print(f"warning: the e-mail to the requester failed: {change.notice_error}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""What service desk agents do with requests: look them up and move them through their statuses."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from handler.mail import Mail, Recipient
+from handler.services import Services
+from handler.storage.base import RequestNotFound, RequestSummary, StatusEvent, StoredRequest
+
+log = logging.getLogger("servicedesk_forms.desk")
+
+
+class UnknownStatus(ValueError):
+    """The status is not one of the statuses in schema/site.json."""
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """The outcome of a status change: the request as it is now, the event, and the e-mail's fate."""
+
+    summary: RequestSummary
+    event: StatusEvent
+    notified: str | None
+    notice_error: str | None = None
+
+
+def find(services: Services, id_or_reference: str) -> StoredRequest:
+    """The request with this id or reference number."""
+    request_id = services.store.find_reference(id_or_reference) or id_or_reference
+    found = services.store.get(request_id)
+    if found is None:
+        raise RequestNotFound(id_or_reference)
+    return found
+
+
+def status_mail(services: Services, request: StoredRequest, summary: RequestSummary, event: StatusEvent) -> Mail:
+    """The e-mail telling the requester about a new status, in the language they wrote in."""
+    language = request.language if request.language in services.catalog.languages else services.catalog.default_language
+    common = services.catalog.common[language]
+    texts = common["email"]
+    status = common["statuses"][event.status]
+    params = {"reference": summary.receipt.reference, "status": status, "title": summary.title or ""}
+
+    def fill(template: str) -> str:
+        for name, value in params.items():
+            template = template.replace(f"{{{name}}}", value)
+        return template
+
+    contact = services.store.get_contact(request.requester or "")
+    paragraphs = [texts["greeting"].replace("{name}", contact.name if contact else ""), fill(texts["statusBody"])]
+    if event.comment:
+        paragraphs.append(f"{texts['statusComment']}\n{event.comment}")
+    if services.settings.site_url:
+        link = f"{services.settings.site_url}/{language}/my-requests/?id={summary.receipt.request_id}"
+        paragraphs.append(texts["statusLink"].replace("{link}", link))
+    paragraphs.append(texts["signature"])
+    return Mail(
+        to=(Recipient(request.requester or "", contact.name if contact else ""),),
+        subject=fill(texts["statusSubject"]),
+        paragraphs=tuple(paragraphs),
+        language=language,
+    )
+
+
+def change_status(
+    services: Services, id_or_reference: str, status: str, agent: str, comment: str | None = None
+) -> StatusChange:
+    """Give a request a new status, record who did it and why, and e-mail the requester."""
+    if status not in services.catalog.statuses:
+        raise UnknownStatus(f"{status!r} is not a status; choose one of {', '.join(services.catalog.statuses)}")
+    request = find(services, id_or_reference)
+    event = StatusEvent(status, services.clock(), agent.strip() or None, (comment or "").strip() or None)
+    summary = services.store.change_status(request.receipt.request_id, request.receipt.status, event)
+    if not request.requester:
+        return StatusChange(summary, event, None)
+    try:
+        where = services.mailer.send(status_mail(services, request, summary, event))
+    except Exception as exc:  # the change is stored either way; the agent is told the e-mail failed
+        log.warning("status e-mail for %s failed: %s", summary.receipt.reference, exc)
+        return StatusChange(summary, event, None, str(exc))
+    return StatusChange(summary, event, where)

@@ -1,0 +1,115 @@
+"""E-mail: messages in plain text and HTML, sent through SES on AWS or written to a local outbox."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("servicedesk_forms.mail")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    """Text made safe for a header: control characters and line breaks become single spaces."""
+    return _CONTROL.sub(" ", text).strip()
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Someone a message goes to."""
+
+    email: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Mail:
+    """One message: paragraphs become both the plain-text and the HTML body."""
+
+    to: tuple[Recipient, ...]
+    subject: str
+    paragraphs: tuple[str, ...]
+    language: str
+    reply_to: Recipient | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _address(recipient: Recipient) -> Address:
+    local, _, domain = recipient.email.rpartition("@")
+    return Address(display_name=one_line(recipient.name), username=local, domain=domain)
+
+
+def render(mail: Mail, sender: str) -> EmailMessage:
+    """The MIME message; headers are built from parts, so no value can add a header of its own."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = [_address(r) for r in mail.to]
+    message["Subject"] = one_line(mail.subject)
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip(">") or "localhost")
+    if mail.reply_to:
+        message["Reply-To"] = _address(mail.reply_to)
+    for name, value in mail.headers.items():
+        message[name] = one_line(value)
+    message.set_content("\n\n".join(mail.paragraphs) + "\n")
+    body = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>\n" for p in mail.paragraphs)
+    message.add_alternative(
+        f'<!doctype html>\n<html lang="{html.escape(mail.language)}"><head><meta charset="utf-8">'
+        f"<title>{html.escape(one_line(mail.subject))}</title></head>\n<body>\n{body}</body></html>\n",
+        subtype="html",
+    )
+    message["Content-Language"] = mail.language  # after the bodies: setting content resets Content-* headers
+    return message
+
+
+class Mailer(ABC):
+    """Sends messages."""
+
+    def __init__(self, sender: str) -> None:
+        self.sender = sender
+
+    def send(self, mail: Mail) -> str:
+        """Send ``mail``; return where it went (a message id or a file path)."""
+        return self._deliver(render(mail, self.sender), [r.email for r in mail.to])
+
+    @abstractmethod
+    def _deliver(self, message: EmailMessage, recipients: list[str]) -> str:
+        """Hand the rendered message to the transport."""
+
+
+class OutboxMailer(Mailer):
+    """The embedded default: each message becomes an .eml file in a folder, and the path is logged."""
+
+    def __init__(self, sender: str, folder: Path) -> None:
+        super().__init__(sender)
+        self.folder = folder
+
+    def _deliver(self, message: EmailMessage, recipients: list[str]) -> str:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        path = self.folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+        path.write_bytes(bytes(message))
+        log.info("e-mail to %s: %s", ", ".join(recipients), path.resolve())
+        return str(path)
+
+
+class SesMailer(Mailer):
+    """Amazon SES through boto3's ``send_raw_email``."""
+
+    def __init__(self, sender: str, ses: Any) -> None:
+        super().__init__(sender)
+        self.ses = ses
+
+    def _deliver(self, message: EmailMessage, recipients: list[str]) -> str:
+        answer = self.ses.send_raw_email(Source=self.sender, Destinations=recipients, RawMessage={"Data": bytes(message)})
+        return str(answer["MessageId"])

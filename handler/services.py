@@ -1,0 +1,100 @@
+"""Wires the parts the settings ask for: schema catalog, store, mailer and sign-in, built once."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from handler.contacts import Contact
+from handler.forms import Catalog, load_catalog
+from handler.mail import Mail, Mailer, OutboxMailer, Recipient, SesMailer
+from handler.settings import Settings
+from handler.signin import CODE_LIFETIME, SignIn
+from handler.storage.base import Store
+from handler.storage.factory import make_store
+
+
+def now_utc() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    """Everything a request handler or the command line needs."""
+
+    settings: Settings
+    catalog: Catalog
+    store: Store
+    mailer: Mailer
+    sign_in: SignIn
+    clock: Callable[[], datetime]
+
+
+def code_mail(catalog: Catalog, contact: Contact, code: str, language: str) -> Mail:
+    """The e-mail with a sign-in code, in the language the person asked in."""
+    texts = catalog.common[language]["email"]
+    minutes = str(int(CODE_LIFETIME.total_seconds() // 60))
+    return Mail(
+        to=(Recipient(contact.email, contact.name),),
+        subject=texts["codeSubject"],
+        paragraphs=(
+            texts["greeting"].replace("{name}", contact.name),
+            texts["codeBody"].replace("{code}", code).replace("{minutes}", minutes),
+            texts["codeIgnore"],
+            texts["signature"],
+        ),
+        language=language,
+    )
+
+
+def session_secret(settings: Settings) -> bytes:
+    """The key sessions and codes are signed with: from the settings, from AWS Secrets Manager,
+    or (embedded default only) a random key kept in the data folder."""
+    if settings.session_secret:
+        return settings.session_secret.encode()
+    if settings.session_secret_arn:
+        import boto3
+
+        client = boto3.client("secretsmanager", region_name=settings.region or None)
+        return str(client.get_secret_value(SecretId=settings.session_secret_arn)["SecretString"]).encode()
+    path = settings.data_dir / "session-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+    return path.read_text().strip().encode()
+
+
+def make_mailer(settings: Settings) -> Mailer:
+    """SES on AWS, else the outbox folder under the data folder."""
+    if settings.storage == "aws":
+        import boto3
+
+        ses = boto3.client("ses", region_name=settings.region or None, endpoint_url=settings.ses_endpoint_url)
+        return SesMailer(settings.mail_from, ses)
+    return OutboxMailer(settings.mail_from, Path(settings.data_dir) / "outbox")
+
+
+def build_services(
+    settings: Settings,
+    catalog: Catalog | None = None,
+    store: Store | None = None,
+    mailer: Mailer | None = None,
+    clock: Callable[[], datetime] = now_utc,
+) -> Services:
+    """The services for ``settings``; any part given is used instead of the one the settings name."""
+    catalog = catalog or load_catalog(settings.schema_dir)
+    store = store or make_store(settings)
+    mailer = mailer or make_mailer(settings)
+
+    def send_code(contact: Contact, code: str, language: str) -> None:
+        mailer.send(code_mail(catalog, contact, code, language))
+
+    sign_in = SignIn(store, store, session_secret(settings), send_code, clock)
+    return Services(settings, catalog, store, mailer, sign_in, clock)
