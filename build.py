@@ -99,8 +99,8 @@ def field_params(form: Form, field: Field, language: str) -> dict[str, Any]:
     }
 
 
-def client_model(form: Form, language: str, api_url: str) -> dict[str, Any]:
-    """What the page's script needs: per field its schema constraints and messages, and the rules."""
+def form_model(form: Form, language: str) -> dict[str, Any]:
+    """What the form page's script needs: per field its schema constraints and messages, and the rules."""
     fields = []
     for field in page_fields(form):
         texts = form.texts[language]["fields"][field.name]
@@ -119,20 +119,81 @@ def client_model(form: Form, language: str, api_url: str) -> dict[str, Any]:
                 "categoryHints": texts.get("categoryHints"),
             }
         )
-    common = form.common[language]
     return {
         "form": form.id,
-        "api": api_url,
-        "language": language,
         "discriminator": form.discriminator,
-        "emailPattern": EMAIL_PATTERN,
         "fields": fields,
         "rules": [
             {"rule": r.rule, "field": r.field, "other": r.other, "date": r.date, "timeZone": r.time_zone}
             for r in form.rules
         ],
-        "texts": {key: common[key] for key in ("errorSummaryTitle", "sending", "networkError", "errorPrefix")}
-        | {"api": common["api"]},
+    }
+
+
+def page_model(catalog: Catalog, language: str, api_base: str, texts: dict[str, Any]) -> dict[str, Any]:
+    """What every page's script needs: the API, the language and the shared texts."""
+    common = catalog.common[language]
+    shared = {key: common[key] for key in ("errorSummaryTitle", "sending", "networkError", "errorPrefix")}
+    return {
+        "apiBase": api_base,
+        "language": language,
+        "locale": language,
+        "emailPattern": EMAIL_PATTERN,
+        "texts": shared | {"api": common["api"], "signedInAs": common["account"]["signedInAs"]} | texts,
+    }
+
+
+def summary_model(catalog: Catalog, language: str) -> dict[str, Any]:
+    """Labels "My requests" needs to show any form's requests: titles, categories, fields and choices."""
+    return {
+        form.id: {
+            "title": form.texts[language]["title"],
+            "categories": {c: form.option_label(language, form.discriminator, c) for c in form.categories},
+            "fields": {
+                f.name: {
+                    "label": form.label(language, f.name),
+                    "options": {o: form.option_label(language, f.name, o) for o in f.options},
+                }
+                for f in form.fields
+            },
+        }
+        for form in catalog.forms.values()
+    }
+
+
+def sign_in_fields(catalog: Catalog, language: str) -> dict[str, dict[str, Any]]:
+    """The sign-in page's two fields, drawn with the same components as a form's fields."""
+    common = catalog.common[language]
+    texts = common["signIn"]
+    base = {"widget": "text", "errorPrefix": common["errorPrefix"], "items": [], "shownWhen": [[]], "hidden": False}
+    return {
+        name: base
+        | {
+            "id": name,
+            "name": name,
+            "label": texts[f"{name}Label"],
+            "hint": texts[f"{name}Hint"],
+            "hintId": f"{name}-hint",
+            "errorId": f"{name}-error",
+            "chooseOption": "",
+            "attributes": attributes,
+        }
+        for name, attributes in (
+            (
+                "email",
+                {"type": "email", "autocomplete": "email", "required": True, "maxlength": 254, "spellcheck": "false"},
+            ),
+            (
+                "code",
+                {
+                    "type": "text",
+                    "inputmode": "numeric",
+                    "autocomplete": "one-time-code",
+                    "required": True,
+                    "maxlength": 6,
+                },
+            ),
+        )
     }
 
 
@@ -141,14 +202,23 @@ def _constraints(schema: Any) -> dict[str, Any]:
     return {k: v for k, v in schema.items() if k in VALIDATION_KEYWORDS}
 
 
-def api_endpoint(api_url: str) -> str:
-    """The submit address for an API base URL such as ``https://api.example.com/prod``."""
+def api_base(api_url: str) -> str:
+    """The API's base address for ``--api-url`` such as ``https://api.example.com/prod`` ("" = same origin)."""
     if not api_url:
-        return "/v1/requests"
+        return ""
     parts = urlsplit(api_url)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise BuildError(f"--api-url must be an http(s) address without query or fragment, got {api_url!r}")
-    return api_url.rstrip("/") + "/v1/requests"
+    return api_url.rstrip("/")
+
+
+def content_security_policy(api: str) -> str:
+    """Scripts, styles and images from the site only; calls to the site and the API; no native form posts."""
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(api)) if api else ""
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        f"connect-src 'self'{' ' + origin if origin else ''}; base-uri 'none'; form-action 'none'"
+    )
 
 
 def environment(templates: Path = TEMPLATES) -> Environment:
@@ -167,30 +237,53 @@ def environment(templates: Path = TEMPLATES) -> Environment:
 
 def pages(catalog: Catalog, api_url: str) -> dict[str, tuple[str, dict[str, Any]]]:
     """Every page to write: its path under the output folder, template and context."""
-    endpoint = api_endpoint(api_url)
+    base = api_base(api_url)
+    csp = content_security_policy(base)
     result: dict[str, tuple[str, dict[str, Any]]] = {}
     languages = [{"code": lang, "name": catalog.common[lang]["languageName"]} for lang in catalog.languages]
-    for form in catalog.forms.values():
-        for lang in catalog.languages:
+    for lang in catalog.languages:
+        common = catalog.common[lang]
+        shared = {"lang": lang, "root": "../../", "languages": languages, "common": common, "csp": csp}
+        for form in catalog.forms.values():
             result[f"{lang}/{form.id}/index.html"] = (
                 "form.html",
-                {
-                    "lang": lang,
-                    "root": "../../",
+                shared
+                | {
                     "page": f"{form.id}/",
-                    "languages": languages,
-                    "common": catalog.common[lang],
+                    "scripts": ["form.js"],
                     "texts": form.texts[lang],
                     "fields": [field_params(form, f, lang) for f in page_fields(form)],
-                    "model": client_model(form, lang, endpoint),
+                    "model": page_model(catalog, lang, base, {}) | form_model(form, lang),
                     "form": form,
                 },
             )
+        result[f"{lang}/sign-in/index.html"] = (
+            "sign-in.html",
+            shared
+            | {
+                "page": "sign-in/",
+                "scripts": ["signin.js"],
+                "model": page_model(catalog, lang, base, common["signIn"]) | {"pages": [*catalog.forms, "my-requests"]},
+            }
+            | sign_in_fields(catalog, lang),
+        )
+        result[f"{lang}/my-requests/index.html"] = (
+            "my-requests.html",
+            shared
+            | {
+                "page": "my-requests/",
+                "scripts": ["my-requests.js"],
+                "forms": [{"id": f.id, "title": f.texts[lang]["title"]} for f in catalog.forms.values()],
+                "model": page_model(catalog, lang, base, common["myRequests"] | {"statuses": common["statuses"]})
+                | {"forms": summary_model(catalog, lang)},
+            },
+        )
     result["index.html"] = (
         "landing.html",
         {
             "lang": catalog.default_language,
             "root": "",
+            "csp": csp,
             "languages": languages,
             "common": catalog.common,
             "forms": [

@@ -82,8 +82,10 @@ def parse_csv(text: str, known_types: Iterable[str]) -> list[Contact]:
     problems: list[str] = []
     seen: dict[str, int] = {}
     for row_number, row in enumerate(reader, start=2):
-        if None in row or any(value is None for value in row.values()):
-            problems.append(f"row {row_number}: has {len(row)} columns instead of {len(CSV_COLUMNS)}")
+        extra = row.pop(None, [])  # type: ignore[call-overload]
+        columns = sum(value is not None for value in row.values()) + len(extra)
+        if columns != len(CSV_COLUMNS):
+            problems.append(f"row {row_number}: has {columns} columns instead of {len(CSV_COLUMNS)}")
             continue
         try:
             contact = make_contact(

@@ -306,7 +306,9 @@ def load_catalog(root: Path = SCHEMA_DIR, extra_forms: tuple[Path, ...] = ()) ->
     contact_types = tuple(contact_schema.get("enum", ()))
     statuses = tuple(site.get("statuses", ()))
     if not statuses:
-        problems.append(f"{root / 'site.json'}: /statuses: list the statuses a request can have, the first for new ones")
+        problems.append(
+            f"{root / 'site.json'}: /statuses: list the statuses a request can have, the first for new ones"
+        )
     for lang in languages:
         for key, names in (("contactTypes", contact_types), ("statuses", statuses)):
             missing = [t for t in names if t not in common[lang].get(key, {})]
@@ -379,6 +381,23 @@ def _leaves(doc: Any, prefix: str = "") -> dict[str, Any]:
 
 WIDGETS = frozenset(
     {"text", "textarea", "select", "radios", "email", "email-list", "tel", "date", "time", "attachments"}
+)
+# Ids the page itself uses; a field with one of these names would collide with them.
+RESERVED_NAMES = frozenset(
+    {
+        "main",
+        "site-account",
+        "error-summary",
+        "error-summary-title",
+        "request-form",
+        "sign-in-needed",
+        "receipt",
+        "receipt-title",
+        "receipt-reference",
+        "page-model",
+        "form",
+        "data",
+    }
 )
 FORM_KEYS = {"id", "version", "referencePrefix", "discriminator", "titleField", "allowedContactTypes"}
 
@@ -582,6 +601,8 @@ def _check_conventions(
                         "which cannot be chosen"
                     )
     names = {f.name for f in form.fields}
+    for name in sorted(names & RESERVED_NAMES):
+        problems.append(f"{schema_file}: field {name!r}: the name is used by the page itself; choose another")
     for index, rule in enumerate(form.rules):
         for name in rule.fields:
             if name not in names:

@@ -96,7 +96,7 @@ class OutboxMailer(Mailer):
 
     def _deliver(self, message: EmailMessage, recipients: list[str]) -> str:
         self.folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         path = self.folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
         path.write_bytes(bytes(message))
         log.info("e-mail to %s: %s", ", ".join(recipients), path.resolve())

@@ -37,8 +37,9 @@ def main() -> None:
     app = local_app(settings, args.site)
     where = f"http://{args.host}:{args.port}"
     print(f"servicedesk-forms is running on {where}/")
-    for form_id, form in app.state.catalog.forms.items():
-        for language in app.state.catalog.languages:
+    catalog = app.state.services.catalog
+    for form_id, form in catalog.forms.items():
+        for language in catalog.languages:
             print(f"  {form.texts[language]['title']} ({language}): {where}/{language}/{form_id}/")
     print(f"  API: {where}/v1/requests\n  requests are stored in {settings.data_dir.resolve()}\nPress Ctrl+C to stop.")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

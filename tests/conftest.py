@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from email import policy
 from email.parser import BytesParser
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -86,10 +86,32 @@ def sign_in(client: TestClient, outbox: Path, email: str) -> str:
     return str(answer.json()["token"])
 
 
+class Clock:
+    """A clock the tests move by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+SECRET = "test-secret-" + "x" * 32
+
+
 @pytest.fixture
-def app(catalog_with_incident: Catalog, store: LocalStore) -> FastAPI:
-    settings = Settings(data_dir=store.folder, session_secret="test-secret-" + "x" * 32)
-    return create_app(settings, catalog=catalog_with_incident, store=store, clock=lambda: NOW)
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+@pytest.fixture
+def app(catalog_with_incident: Catalog, store: LocalStore, clock: Clock) -> FastAPI:
+    return create_app(
+        Settings(data_dir=store.folder, session_secret=SECRET), catalog=catalog_with_incident, store=store, clock=clock
+    )
 
 
 @pytest.fixture

@@ -5,16 +5,22 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from handler.contacts import make_contact
 from handler.storage.local import LocalStore
-from tests.browser import AXE, CHROMIUM_ARGS, chromium_path, local_server
-from tests.conftest import TESTS
+from tests.browser import AXE, CHROMIUM_ARGS, axe_violations, chromium_path, local_server
+from tests.conftest import AUTHORIZED, CONTACT_TYPES, TESTS, code_from_outbox, register
 
 pytestmark = pytest.mark.browser
 
@@ -43,13 +49,38 @@ def chromium() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def server(built_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, LocalStore]]:
     data_dir = tmp_path_factory.mktemp("browser-data")
+    store = LocalStore(data_dir)
+    register(store, AUTHORIZED, "authorized-for-change")
     with local_server(built_site, data_dir) as address:
-        yield address, LocalStore(data_dir)
+        yield address, store
+
+
+@pytest.fixture(scope="session")
+def session(server: tuple[str, LocalStore]) -> dict[str, Any]:
+    """A session for the authorized contact, obtained through the API with the e-mailed code."""
+    address, store = server
+    with httpx.Client(base_url=address) as api:
+        assert api.post("/v1/session/code", json={"email": AUTHORIZED}).status_code == 202
+        code = code_from_outbox(store.folder / "outbox", AUTHORIZED)
+        answer = api.post("/v1/session", json={"email": AUTHORIZED, "code": code})
+    assert answer.status_code == 200
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def signed_in_context(chromium: Any, session: dict[str, Any], locale: str = "nb-NO", axe: bool = False) -> Any:
+    """A browser context whose tab already holds the session, as after signing in.
+
+    axe-core is injected as a script, which the pages' Content-Security-Policy forbids: only the
+    accessibility checks turn the policy off.
+    """
+    context = chromium.new_context(locale=locale, bypass_csp=axe)
+    context.add_init_script(f"sessionStorage.setItem('servicedesk-forms-session', {json.dumps(json.dumps(session))})")
+    return context
 
 
 @pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(locale="nb-NO")
+def page(chromium: Any, session: dict[str, Any]) -> Iterator[Any]:
+    context = signed_in_context(chromium, session)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -73,7 +104,7 @@ def future(days: int) -> str:
 
 def fill(page: Any, data: dict[str, Any]) -> None:
     """Fill in the form from a data file's submission, field by field, through each field's widget."""
-    model = json.loads(page.locator("#form-model").text_content())
+    model = json.loads(page.locator("#page-model").text_content())
     widgets = {f["name"]: f["widget"] for f in model["fields"]}
     for name, value in data.items():
         widget = widgets[name]
@@ -223,17 +254,21 @@ PARITY = [
 
 
 @pytest.mark.parametrize("language", ["nb", "en"])
-def test_the_page_shows_the_messages_the_server_would(page: Any, server: tuple[str, LocalStore], language: str) -> None:
+def test_the_page_shows_the_messages_the_server_would(
+    page: Any, server: tuple[str, LocalStore], session: dict[str, Any], language: str
+) -> None:
     address = server[0]
     for category, description in PARITY:
         case = next(c for c in CASES[category]["invalid"] if c["description"] == description)
         open_form(page, address, language)
         page.evaluate("document.querySelectorAll('[maxlength]').forEach(e => e.removeAttribute('maxlength'))")
         fill(page, case["data"])
-        page.get_by_role("button").click()
+        page.locator("#request-form button[type=submit]").click()
         shown = page.locator("#error-summary li").all_text_contents()
         answer = page.request.post(
-            f"{address}/v1/requests?lang={language}", data={"form": "service-request", "data": case["data"]}
+            f"{address}/v1/requests?lang={language}",
+            data={"form": "service-request", "data": case["data"]},
+            headers={"Authorization": f"Bearer {session['token']}"},
         ).json()
         first_per_field: dict[str, str] = {}
         for detail in answer["error"]["details"]:
@@ -283,19 +318,45 @@ def test_a_lost_answer_and_a_retry_store_the_request_once(page: Any, server: tup
     assert [s.receipt.reference for s in matching] == [reference]
 
 
-@pytest.mark.parametrize("language", ["nb", "en"])
-def test_axe_finds_no_violations_before_and_after_errors(
-    page: Any, server: tuple[str, LocalStore], language: str
-) -> None:
-    from tests.browser import axe_violations
+@pytest.fixture
+def axe_page(chromium: Any, session: dict[str, Any]) -> Iterator[Any]:
+    context = signed_in_context(chromium, session, axe=True)
+    yield context.new_page()
+    context.close()
 
-    open_form(page, server[0], language)
-    assert axe_violations(page) == []
-    page.locator("#service").select_option("service-desk-user")
-    page.locator("#user_action").check()
-    page.get_by_role("button").click()
-    page.locator("#error-summary").wait_for(state="visible")
-    assert axe_violations(page) == []
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+def test_axe_finds_no_violations_on_the_form_before_and_after_errors(
+    axe_page: Any, server: tuple[str, LocalStore], language: str
+) -> None:
+    open_form(axe_page, server[0], language)
+    assert axe_violations(axe_page) == []
+    axe_page.locator("#service").select_option("service-desk-user")
+    axe_page.locator("#user_action").check()
+    axe_page.locator("#request-form button[type=submit]").click()
+    axe_page.locator("#error-summary").wait_for(state="visible")
+    assert axe_violations(axe_page) == []
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+def test_axe_finds_no_violations_on_sign_in_and_my_requests(
+    axe_page: Any, server: tuple[str, LocalStore], session: dict[str, Any], language: str
+) -> None:
+    address = server[0]
+    with httpx.Client(base_url=address, headers={"Authorization": f"Bearer {session['token']}"}) as api:
+        data = CASES["premium-feature"]["valid"][0]["data"]
+        assert api.post("/v1/requests", json={"form": "service-request", "data": data}).status_code == 201
+    axe_page.goto(f"{address}/{language}/my-requests/")
+    axe_page.locator("#request-list tbody tr").first.wait_for()
+    assert axe_violations(axe_page) == []
+    axe_page.locator("#request-list tbody a").first.click()
+    axe_page.locator("#request-detail").wait_for(state="visible")
+    assert axe_violations(axe_page) == []
+    axe_page.goto(f"{address}/{language}/sign-in/")
+    assert axe_violations(axe_page) == []
+    axe_page.locator("#email-step button[type=submit]").click()
+    axe_page.locator("#error-summary").wait_for(state="visible")
+    assert axe_violations(axe_page) == []
 
 
 @pytest.mark.parametrize(
@@ -314,12 +375,88 @@ def test_the_landing_page_picks_the_browser_s_language(
 
 
 def test_the_landing_page_lists_both_languages_without_a_match(chromium: Any, server: tuple[str, LocalStore]) -> None:
-    context = chromium.new_context(locale="de-DE")
+    context = chromium.new_context(locale="de-DE", bypass_csp=True)
     page = context.new_page()
     page.goto(f"{server[0]}/")
     assert page.get_by_role("link", name="Serviceforespørsel").is_visible()
     assert page.get_by_role("link", name="Service request").is_visible()
-    from tests.browser import axe_violations
-
     assert axe_violations(page) == []
     context.close()
+
+
+def test_the_whole_journey_sign_in_submit_follow_and_a_status_change(
+    chromium: Any, server: tuple[str, LocalStore]
+) -> None:
+    address, store = server
+    email = "ola.nordmann@example.no"
+    store.put_contact(make_contact(email, "Ola Nordmann", "", "Kunde AS", ["authorized-for-change"], CONTACT_TYPES))
+    context = chromium.new_context(locale="nb-NO")
+    page = context.new_page()
+
+    page.goto(f"{address}/nb/service-request/")
+    assert page.locator("#sign-in-needed").is_visible()
+    assert page.locator("#request-form").is_hidden()
+    page.locator("#sign-in-needed a").click()
+    page.get_by_label("E-postadresse").fill(email)
+    page.get_by_role("button", name="Send kode").click()
+    page.get_by_label("Engangskode").wait_for()
+    page.get_by_label("Engangskode").fill(code_from_outbox(store.folder / "outbox", email))
+    page.get_by_role("button", name="Logg inn", exact=True).click()
+    page.wait_for_url("**/nb/service-request/")
+    assert page.locator("#site-account [data-name]").text_content() == "Logget inn som Ola Nordmann"
+
+    fill(page, {**CASES["data-extract"]["valid"][0]["data"], "subject": "Rapport over innleveringer"})
+    reference = submit_and_read_reference(page)
+    page.get_by_role("link", name="Mine forespørsler").last.click()
+    row = page.locator("#request-list tbody tr", has_text=reference)
+    row.wait_for()
+    assert "Mottatt" in row.text_content()
+    assert "Rapport over innleveringer" in row.text_content()
+    assert "Bestill datauttrekk" in row.text_content()
+
+    agent = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "handler.cli",
+            "requests",
+            "status",
+            reference,
+            "in-progress",
+            "--agent",
+            "Agent Smith",
+            "--comment",
+            "Vi ser på det i dag.",
+        ],
+        env={**os.environ, "SDF_DATA_DIR": str(store.folder)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert agent.returncode == 0, agent.stderr
+    assert f"{reference} is now in-progress" in agent.stdout
+
+    page.reload()
+    row.wait_for()
+    assert "Under behandling" in row.text_content()
+    row.get_by_role("link").click()
+    page.locator("#request-detail").wait_for(state="visible")
+    history = page.locator("#detail-history li")
+    assert history.count() == 2
+    assert "Under behandling" in history.first.text_content()
+    assert "Vi ser på det i dag." in history.first.text_content()
+    assert "Agent Smith" not in page.content()
+    assert page.locator("#detail-fields").get_by_text("Rapport over innleveringer").is_visible()
+
+    mail = newest_mail(store.folder / "outbox", email)
+    assert mail["Subject"] == f"{reference}: Under behandling"
+    assert "Vi ser på det i dag." in mail.get_body(preferencelist=("plain",)).get_content()
+    context.close()
+
+
+def newest_mail(outbox: Path, email: str) -> Any:
+    for path in sorted(outbox.glob("*.eml"), reverse=True):
+        message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        if email in str(message["To"]):
+            return message
+    raise AssertionError(f"no e-mail to {email}")

@@ -26,7 +26,7 @@ def page(site: Path, language: str, form: str = "service-request") -> BeautifulS
 
 
 def model_of(soup: BeautifulSoup) -> dict[str, Any]:
-    script = soup.find("script", id="form-model")
+    script = soup.find("script", id="page-model")
     assert isinstance(script, Tag)
     return json.loads(script.string or "")  # type: ignore[no-any-return]
 
@@ -103,7 +103,7 @@ def test_fields_of_a_branch_start_hidden_and_disabled(built_site: Path) -> None:
 
 def test_the_page_carries_the_schema_s_rules_and_messages(built_site: Path) -> None:
     model = model_of(page(built_site, "en"))
-    assert model["api"] == "/v1/requests"
+    assert model["apiBase"] == ""
     fields = {f["name"]: f for f in model["fields"]}
     assert fields["subject"]["schema"]["maxLength"] == 150
     assert fields["subject"]["messages"]["required"] == "Enter a subject"
@@ -119,7 +119,7 @@ def test_language_switcher_and_landing_page_link_both_languages(built_site: Path
     assert (built_site / "nb" / "service-request" / str(switch["href"]) / "index.html").resolve().exists()
     landing = BeautifulSoup((built_site / "index.html").read_text(encoding="utf-8"), "html.parser")
     links = {str(a["href"]) for a in landing.find_all("a")}
-    assert {"nb/service-request/", "en/service-request/", "nb/incident/", "en/incident/"} <= links
+    assert {"nb/service-request/", "en/service-request/", "nb/incident/", "en/incident/", "nb/my-requests/"} <= links
     for href in links:
         assert (built_site / href / "index.html").exists()
     assert {s["lang"] for s in landing.find_all("section")} == {"nb", "en"}
@@ -134,7 +134,10 @@ def test_the_second_form_is_built_by_the_same_code(built_site: Path) -> None:
 
 def test_api_url_sets_where_the_form_submits(tmp_path: Path) -> None:
     build.build(tmp_path / "site", api_url="https://api.example.com/prod/")
-    assert model_of(page(tmp_path / "site", "nb"))["api"] == "https://api.example.com/prod/v1/requests"
+    soup = page(tmp_path / "site", "nb")
+    assert model_of(soup)["apiBase"] == "https://api.example.com/prod"
+    csp = soup.find("meta", attrs={"http-equiv": "Content-Security-Policy"})
+    assert csp is not None and "connect-src 'self' https://api.example.com;" in str(csp["content"])
     with pytest.raises(build.BuildError, match="--api-url"):
         build.build(tmp_path / "other", api_url="ftp://api.example.com")
 

@@ -4,9 +4,9 @@
 (function () {
   "use strict";
 
-  var model = JSON.parse(document.getElementById("form-model").textContent);
+  var model = SDF.model;
   var form = document.getElementById("request-form");
-  var summary = document.getElementById("error-summary");
+  var errors = SDF.errors(form);
   var statusLine = form.querySelector(".status");
   var button = form.querySelector("button[type=submit]");
   var emailPattern = new RegExp(model.emailPattern);
@@ -20,7 +20,7 @@
     return String(Date.now()) + "-" + Math.random().toString(36).slice(2);
   }
 
-  function group(name) { return form.querySelector('[data-field="' + name + '"]'); }
+  function group(name) { return errors.group(name); }
 
   function controls(name) { return group(name).querySelectorAll("input, select, textarea"); }
 
@@ -149,7 +149,7 @@
   }
 
   function validate(data) {
-    var errors = [];
+    var problems = [];
     var failed = {};
     model.fields.forEach(function (field) {
       if (!isShown(field, data)) return;
@@ -157,7 +157,7 @@
       var found = v === undefined ? (isRequired(field, data) ? { keyword: "required" } : null) : check(field, v);
       if (found) {
         failed[field.name] = true;
-        errors.push({ field: field.name, message: fill(field.messages[found.keyword], field, found.limit, found.value) });
+        problems.push({ field: field.name, message: fill(field.messages[found.keyword], field, found.limit, found.value) });
       }
     });
     model.rules.forEach(function (rule) {
@@ -165,84 +165,11 @@
       var ready = involved.every(function (name) { return !failed[name] && data[name] !== undefined; });
       if (ready && !ruleHolds(rule, data)) {
         var field = fieldsByName[rule.field];
-        errors.push({ field: rule.field, message: fill(field.messages["x-" + rule.rule], field) });
+        problems.push({ field: rule.field, message: fill(field.messages["x-" + rule.rule], field) });
       }
     });
     var order = model.fields.map(function (f) { return f.name; });
-    return errors.sort(function (a, b) { return order.indexOf(a.field) - order.indexOf(b.field); });
-  }
-
-  // ---- Showing errors (GOV.UK's error summary pattern) ---------------------------------------
-
-  function describedBy(control, id, on) {
-    var ids = (control.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
-    ids = ids.filter(function (x) { return x !== id; });
-    if (on) ids.push(id);
-    if (ids.length) control.setAttribute("aria-describedby", ids.join(" "));
-    else control.removeAttribute("aria-describedby");
-  }
-
-  function clearErrors() {
-    summary.hidden = true;
-    summary.querySelector("ul").textContent = "";
-    form.querySelectorAll(".form-group--error").forEach(function (g) { g.classList.remove("form-group--error"); });
-    form.querySelectorAll(".error-message").forEach(function (p) { p.hidden = true; });
-    form.querySelectorAll("[aria-invalid]").forEach(function (c) {
-      c.removeAttribute("aria-invalid");
-      describedBy(c, c.name + "-error", false);
-    });
-  }
-
-  // errors: [{field, message}]; a problem with no field of this page is listed without a link.
-  function showErrors(errors) {
-    clearErrors();
-    var list = summary.querySelector("ul");
-    var shown = {};
-    errors.forEach(function (error) {
-      var item = document.createElement("li");
-      var field = error.field && fieldsByName[error.field] && !group(error.field).hidden ? error.field : null;
-      if (field && shown[field]) return;
-      if (field) {
-        shown[field] = true;
-        var link = document.createElement("a");
-        link.href = "#" + field;
-        link.textContent = error.message;
-        link.addEventListener("click", function (event) {
-          event.preventDefault();
-          focusField(field);
-        });
-        item.appendChild(link);
-        markField(field, error.message);
-      } else {
-        item.textContent = error.message;
-      }
-      list.appendChild(item);
-    });
-    summary.hidden = false;
-    summary.focus();
-  }
-
-  function markField(name, message) {
-    var element = group(name);
-    element.classList.add("form-group--error");
-    var text = document.getElementById(name + "-error");
-    text.querySelector(".error-message__text").textContent = message;
-    text.hidden = false;
-    var fieldset = element.querySelector("fieldset");
-    var targets = fieldset ? [fieldset] : controls(name);
-    targets.forEach(function (control) {
-      if (!fieldset) control.setAttribute("aria-invalid", "true");
-      describedBy(control, name + "-error", true);
-    });
-  }
-
-  // Move focus to the field and scroll its label or legend into view, as GOV.UK's summary does.
-  function focusField(name) {
-    var control = document.getElementById(name);
-    var element = group(name);
-    var legend = element.querySelector("legend, label");
-    control.focus({ preventScroll: true });
-    (legend || control).scrollIntoView();
+    return problems.sort(function (a, b) { return order.indexOf(a.field) - order.indexOf(b.field); });
   }
 
   // ---- Submitting ------------------------------------------------------------------------------
@@ -255,36 +182,31 @@
   function submit(event) {
     event.preventDefault();
     var data = collect();
-    var errors = validate(data);
-    if (errors.length) {
-      showErrors(errors);
+    var problems = validate(data);
+    if (problems.length) {
+      errors.show(problems);
       return;
     }
-    clearErrors();
+    errors.clear();
     busy(true);
-    fetch(model.api, {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/json",
-        "Accept-Language": model.language,
-        "Idempotency-Key": idempotencyKey
-      },
-      body: JSON.stringify({ form: model.form, data: data })
-    })
-      .then(function (response) {
-        return response.json().catch(function () { return null; }).then(function (body) {
-          busy(false);
-          if (response.status === 201 && body) return showReceipt(body);
-          var error = body && body.error;
-          if (!error) return showErrors([{ message: model.texts.api.internal_error }]);
-          var details = (error.details || []).filter(function (d) { return d.field; });
-          showErrors(details.length ? details : [{ message: error.message }]);
-        });
+    SDF.api("POST", "/v1/requests", { form: model.form, data: data }, { "Idempotency-Key": idempotencyKey })
+      .then(function (answer) {
+        busy(false);
+        if (answer.status === 201 && answer.body) return showReceipt(answer.body);
+        if (answer.status === 401) return needSignIn();
+        errors.show(errors.fromAnswer(answer));
       })
       .catch(function () {
         busy(false);
-        showErrors([{ message: model.texts.networkError }]);
+        errors.show([{ message: model.texts.networkError }]);
       });
+  }
+
+  // Without a session the form cannot be sent: say so and link to the sign-in page.
+  function needSignIn() {
+    errors.clear();
+    document.getElementById("sign-in-needed").hidden = false;
+    form.hidden = true;
   }
 
   function showReceipt(receipt) {
@@ -297,4 +219,5 @@
   form.addEventListener("change", update);
   form.addEventListener("submit", submit);
   update();
+  if (!SDF.session()) needSignIn();
 })();

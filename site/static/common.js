@@ -1,0 +1,172 @@
+// Shared by every page: the page's model, the session kept in this browser tab, calls to the API,
+// the account links in the header, and the error summary (GOV.UK's pattern).
+var SDF = (function () {
+  "use strict";
+
+  var modelElement = document.getElementById("page-model");
+  var model = modelElement ? JSON.parse(modelElement.textContent) : {};
+  var SESSION_KEY = "servicedesk-forms-session";
+
+  // ---- The session: kept in sessionStorage, so it ends with the tab ------------------------
+
+  function session() {
+    try {
+      var stored = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+      if (stored && stored.token && Date.parse(stored.expiresAt) > Date.now()) return stored;
+    } catch (e) { /* a damaged entry counts as signed out */ }
+    sessionStorage.removeItem(SESSION_KEY);
+    return null;
+  }
+
+  function saveSession(answer) {
+    sessionStorage.setItem(SESSION_KEY, JSON.stringify({
+      token: answer.token, expiresAt: answer.expiresAt, contact: answer.contact
+    }));
+  }
+
+  function signOut() { sessionStorage.removeItem(SESSION_KEY); }
+
+  // ---- The API ---------------------------------------------------------------------------------
+
+  // Resolves to {status, body}; rejects only when the service cannot be reached.
+  function api(method, path, body, headers) {
+    var all = { "Accept-Language": model.language };
+    var current = session();
+    if (current) all.Authorization = "Bearer " + current.token;
+    if (body !== undefined) all["Content-Type"] = "application/json";
+    Object.keys(headers || {}).forEach(function (name) { all[name] = headers[name]; });
+    return fetch(model.apiBase + path, {
+      method: method, headers: all, body: body === undefined ? undefined : JSON.stringify(body)
+    }).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (parsed) {
+        if (response.status === 401) signOut();
+        return { status: response.status, body: parsed };
+      });
+    });
+  }
+
+  function fill(template, params) {
+    return String(template).replace(/\{(\w+)\}/g, function (whole, name) {
+      return Object.prototype.hasOwnProperty.call(params, name) ? params[name] : whole;
+    });
+  }
+
+  // ---- The header's account links ----------------------------------------------------------------
+
+  function showAccount() {
+    var area = document.getElementById("site-account");
+    if (!area) return;
+    var current = session();
+    area.querySelector("[data-signed-in]").hidden = !current;
+    area.querySelector("[data-signed-out]").hidden = !!current;
+    if (current) {
+      area.querySelector("[data-name]").textContent = fill(model.texts.signedInAs, {
+        name: current.contact ? current.contact.name : ""
+      });
+    }
+    area.querySelector("[data-sign-out]").addEventListener("click", function () {
+      signOut();
+      location.reload();
+    });
+  }
+
+  // ---- Errors: summary at the top, message at each field ---------------------------------------
+
+  function errors(container) {
+    var summary = document.getElementById("error-summary");
+    var list = summary.querySelector("ul");
+
+    function group(name) { return container.querySelector('[data-field="' + name + '"]'); }
+
+    function describedBy(control, id, on) {
+      var ids = (control.getAttribute("aria-describedby") || "").split(" ").filter(function (x) {
+        return x && x !== id;
+      });
+      if (on) ids.push(id);
+      if (ids.length) control.setAttribute("aria-describedby", ids.join(" "));
+      else control.removeAttribute("aria-describedby");
+    }
+
+    function clear() {
+      summary.hidden = true;
+      list.textContent = "";
+      container.querySelectorAll(".form-group--error").forEach(function (g) {
+        g.classList.remove("form-group--error");
+      });
+      container.querySelectorAll(".error-message").forEach(function (p) { p.hidden = true; });
+      container.querySelectorAll("[aria-invalid]").forEach(function (c) { c.removeAttribute("aria-invalid"); });
+      container.querySelectorAll("[aria-describedby]").forEach(function (c) {
+        (c.getAttribute("aria-describedby") || "").split(" ").forEach(function (id) {
+          if (/-error$/.test(id)) describedBy(c, id, false);
+        });
+      });
+    }
+
+    function mark(name, message) {
+      var element = group(name);
+      element.classList.add("form-group--error");
+      var text = document.getElementById(name + "-error");
+      text.querySelector(".error-message__text").textContent = message;
+      text.hidden = false;
+      var fieldset = element.querySelector("fieldset");
+      if (fieldset) {
+        describedBy(fieldset, name + "-error", true);
+        return;
+      }
+      element.querySelectorAll("input, select, textarea").forEach(function (control) {
+        control.setAttribute("aria-invalid", "true");
+        describedBy(control, name + "-error", true);
+      });
+    }
+
+    // Move focus to the field and bring its label or legend into view.
+    function focus(name) {
+      var element = group(name);
+      var label = element.querySelector("legend, label");
+      document.getElementById(name).focus({ preventScroll: true });
+      (label || element).scrollIntoView();
+    }
+
+    // problems: [{field, message}]; one without a field of this page is listed without a link.
+    function show(problems) {
+      clear();
+      var linked = {};
+      problems.forEach(function (problem) {
+        var element = problem.field ? group(problem.field) : null;
+        var field = element && !element.hidden ? problem.field : null;
+        if (field && linked[field]) return;
+        var item = document.createElement("li");
+        if (field) {
+          linked[field] = true;
+          var link = document.createElement("a");
+          link.href = "#" + field;
+          link.textContent = problem.message;
+          link.addEventListener("click", function (event) {
+            event.preventDefault();
+            focus(field);
+          });
+          item.appendChild(link);
+          mark(field, problem.message);
+        } else {
+          item.textContent = problem.message;
+        }
+        list.appendChild(item);
+      });
+      summary.hidden = false;
+      summary.focus();
+    }
+
+    // The problems in an API error answer, or its message when no detail names a field.
+    function fromAnswer(answer) {
+      var error = answer.body && answer.body.error;
+      if (!error) return [{ message: model.texts.api.internal_error }];
+      var details = (error.details || []).filter(function (d) { return d.field; });
+      return details.length ? details : [{ message: error.message }];
+    }
+
+    return { show: show, clear: clear, fromAnswer: fromAnswer, group: group };
+  }
+
+  showAccount();
+  return { model: model, session: session, saveSession: saveSession, signOut: signOut, api: api, fill: fill, errors: errors };
+})();

@@ -1,0 +1,72 @@
+// The sign-in page: ask for a one-time code by e-mail, then exchange it for a session.
+(function () {
+  "use strict";
+
+  var model = SDF.model;
+  var texts = model.texts;
+  var emailStep = document.getElementById("email-step");
+  var codeStep = document.getElementById("code-step");
+  var emailErrors = SDF.errors(emailStep);
+  var codeErrors = SDF.errors(codeStep);
+  var email = document.getElementById("email");
+  var code = document.getElementById("code");
+  var emailPattern = new RegExp(model.emailPattern);
+
+  // Where to go afterwards: only pages of this site, named by the page itself, never a free address.
+  function next() {
+    var wanted = new URLSearchParams(location.search).get("next");
+    return model.pages.indexOf(wanted) !== -1 ? "../" + wanted + "/" : "../my-requests/";
+  }
+
+  function busy(form, on) {
+    form.querySelector("button[type=submit]").disabled = on;
+    form.querySelector(".status").textContent = on ? texts.sending : "";
+  }
+
+  function failed(errors, form) {
+    return function () {
+      busy(form, false);
+      errors.show([{ message: texts.networkError }]);
+    };
+  }
+
+  emailStep.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var value = email.value.trim();
+    if (!value) return emailErrors.show([{ field: "email", message: texts.emailRequired }]);
+    if (!emailPattern.test(value)) return emailErrors.show([{ field: "email", message: texts.emailFormat }]);
+    emailErrors.clear();
+    busy(emailStep, true);
+    SDF.api("POST", "/v1/session/code", { email: value }).then(function (answer) {
+      busy(emailStep, false);
+      if (answer.status !== 202) return emailErrors.show(emailErrors.fromAnswer(answer));
+      document.getElementById("code-sent").textContent = SDF.fill(texts.codeSent, { email: value });
+      emailStep.hidden = true;
+      codeStep.hidden = false;
+      code.focus();
+    }, failed(emailErrors, emailStep));
+  });
+
+  codeStep.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var value = code.value.replace(/\s+/g, "");
+    if (!value) return codeErrors.show([{ field: "code", message: texts.codeRequired }]);
+    if (!/^[0-9]{6}$/.test(value)) return codeErrors.show([{ field: "code", message: texts.codeFormat }]);
+    codeErrors.clear();
+    busy(codeStep, true);
+    SDF.api("POST", "/v1/session", { email: email.value.trim(), code: value }).then(function (answer) {
+      busy(codeStep, false);
+      if (answer.status !== 200) return codeErrors.show(codeErrors.fromAnswer(answer));
+      SDF.saveSession(answer.body);
+      location.assign(next());
+    }, failed(codeErrors, codeStep));
+  });
+
+  document.getElementById("other-address").addEventListener("click", function () {
+    codeErrors.clear();
+    code.value = "";
+    codeStep.hidden = true;
+    emailStep.hidden = false;
+    email.focus();
+  });
+})();
