@@ -77,7 +77,10 @@
       [[texts.service, category(item)], [texts.status, status(item.status)], [texts.received, when(item.receivedAt)]]
         .forEach(function (pair) { addFact(facts, pair[0], pair[1]); });
       var fields = document.getElementById("detail-fields");
-      Object.keys(item.data).forEach(function (name) {
+      // The form's own order first, then anything the form no longer has.
+      var names = Object.keys(form.fields).filter(function (name) { return name in item.data; });
+      Object.keys(item.data).forEach(function (name) { if (names.indexOf(name) === -1) names.push(name); });
+      names.forEach(function (name) {
         var field = form.fields[name] || { label: name, options: {} };
         var value = item.data[name];
         var shown = Array.isArray(value) ? value.join(", ") : (field.options[value] || String(value));
