@@ -20,6 +20,7 @@ from handler.bodies import object_with, parse_envelope, read_json
 from handler.contacts import Contact
 from handler.errors import ApiError, error_response, language_of
 from handler.forms import EMAIL_PATTERN, Catalog, FieldError, Form
+from handler.receipts import send_receipts
 from handler.services import Services, build_services, now_utc
 from handler.settings import Settings
 from handler.signin import InvalidCode, InvalidSession, RateLimited, SessionExpired
@@ -42,9 +43,7 @@ Language = Annotated[str, Depends(language_of)]
 ServicesDep = Annotated[Services, Depends(_services)]
 
 
-def signed_in_email(
-    services: ServicesDep, authorization: Annotated[str | None, Header()] = None
-) -> str:
+def signed_in_email(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> str:
     """The e-mail address of the session in the ``Authorization: Bearer`` header, or a 401."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -163,7 +162,9 @@ def create_app(
             raise ApiError(401, "sign_in_required")
         return JSONResponse({"contact": _contact_json(contact)}, headers={"Cache-Control": "no-store"})
 
-    @app.post("/v1/requests", status_code=201, openapi_extra=_body({"form": {"type": "string"}, "data": {"type": "object"}}))
+    @app.post(
+        "/v1/requests", status_code=201, openapi_extra=_body({"form": {"type": "string"}, "data": {"type": "object"}})
+    )
     async def submit_request(
         request: Request,
         language: Language,
@@ -200,7 +201,9 @@ def create_app(
         except IdempotencyConflict as exc:
             raise ApiError(422, "idempotency_conflict") from exc
         headers = {"Content-Language": language, "Cache-Control": "no-store"}
-        if not created:
+        if created:
+            await run_in_threadpool(send_receipts, services, form, receipt, contact, language, data, [])
+        else:
             headers["Idempotent-Replayed"] = "true"
         return JSONResponse(receipt.as_json(), status_code=201, headers=headers)
 

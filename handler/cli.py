@@ -29,9 +29,10 @@ class CommandError(Exception):
     """A command failed in a way the user can fix; the message says how."""
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, services: Services | None = None) -> int:
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, services: Services | None = None) -> int:
     """Run one command; 0 on success, 1 on a problem explained on stderr, 2 on bad usage."""
     args = parser().parse_args(argv)
+    out = out or sys.stdout
     try:
         services = services or build_services(Settings.from_env())
         args.run(services, args, out)
@@ -94,6 +95,12 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--agent", required=True, help="who is making the change")
     command.add_argument("--comment", help="a note the requester sees")
     command.set_defaults(run=_change_status)
+
+    mail = groups.add_parser("mail", help="e-mail that could not be sent").add_subparsers(dest="command", required=True)
+    command = mail.add_parser("retry", help="try the kept messages again")
+    command.set_defaults(run=_retry_mail)
+    command = mail.add_parser("list", help="list the messages waiting for another try")
+    command.set_defaults(run=_list_failed_mail)
     return top
 
 
@@ -102,13 +109,18 @@ def _known_types(services: Services) -> tuple[str, ...]:
 
 
 def _print_contact(contact: Contact, out: TextIO) -> None:
-    print(f"{contact.email}\t{contact.name}\t{contact.phone}\t{contact.organization}\t{','.join(contact.contact_types)}", file=out)
+    print(
+        f"{contact.email}\t{contact.name}\t{contact.phone}\t{contact.organization}\t{','.join(contact.contact_types)}",
+        file=out,
+    )
 
 
 def _add_contact(services: Services, args: argparse.Namespace, out: TextIO) -> None:
     if services.store.get_contact(args.email):
         raise CommandError(f"{args.email} is already registered; use 'contacts update'")
-    contact = make_contact(args.email, args.name, args.phone or "", args.organization, args.types, _known_types(services))
+    contact = make_contact(
+        args.email, args.name, args.phone or "", args.organization, args.types, _known_types(services)
+    )
     services.store.put_contact(contact)
     _print_contact(contact, out)
 
@@ -230,6 +242,20 @@ def _change_status(services: Services, args: argparse.Namespace, out: TextIO) ->
         print(f"the requester was e-mailed: {change.notified}", file=out)
     elif change.notice_error:
         print(f"warning: the e-mail to the requester failed: {change.notice_error}", file=sys.stderr)
+
+
+def _retry_mail(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    sent, waiting = services.retry_mail()
+    print(f"sent {sent}, still waiting {waiting}", file=out)
+
+
+def _list_failed_mail(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    for failed in services.store.failed_mails(1000):
+        print(
+            f"{failed.id}  {failed.first_failed_at.isoformat(timespec='seconds')}  attempts {failed.attempts}  "
+            f"to {', '.join(failed.recipients)}  ({failed.last_error})",
+            file=out,
+        )
 
 
 if __name__ == "__main__":

@@ -41,7 +41,12 @@ class Mail:
     paragraphs: tuple[str, ...]
     language: str
     reply_to: Recipient | None = None
+    cc: tuple[Recipient, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)
+
+    def recipients(self) -> list[str]:
+        """Every address the message is delivered to."""
+        return [r.email for r in (*self.to, *self.cc)]
 
 
 def _address(recipient: Recipient) -> Address:
@@ -54,6 +59,8 @@ def render(mail: Mail, sender: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = [_address(r) for r in mail.to]
+    if mail.cc:
+        message["Cc"] = [_address(r) for r in mail.cc]
     message["Subject"] = one_line(mail.subject)
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip(">") or "localhost")
@@ -80,11 +87,11 @@ class Mailer(ABC):
 
     def send(self, mail: Mail) -> str:
         """Send ``mail``; return where it went (a message id or a file path)."""
-        return self._deliver(render(mail, self.sender), [r.email for r in mail.to])
+        return self.deliver(bytes(render(mail, self.sender)), mail.recipients())
 
     @abstractmethod
-    def _deliver(self, message: EmailMessage, recipients: list[str]) -> str:
-        """Hand the rendered message to the transport."""
+    def deliver(self, message: bytes, recipients: list[str]) -> str:
+        """Hand a rendered message to the transport."""
 
 
 class OutboxMailer(Mailer):
@@ -94,11 +101,12 @@ class OutboxMailer(Mailer):
         super().__init__(sender)
         self.folder = folder
 
-    def _deliver(self, message: EmailMessage, recipients: list[str]) -> str:
+    def deliver(self, message: bytes, recipients: list[str]) -> str:
+        """Write the message to the outbox folder."""
         self.folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         path = self.folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
-        path.write_bytes(bytes(message))
+        path.write_bytes(message)
         log.info("e-mail to %s: %s", ", ".join(recipients), path.resolve())
         return str(path)
 
@@ -110,6 +118,35 @@ class SesMailer(Mailer):
         super().__init__(sender)
         self.ses = ses
 
-    def _deliver(self, message: EmailMessage, recipients: list[str]) -> str:
-        answer = self.ses.send_raw_email(Source=self.sender, Destinations=recipients, RawMessage={"Data": bytes(message)})
+    def deliver(self, message: bytes, recipients: list[str]) -> str:
+        """Send the message through SES."""
+        answer = self.ses.send_raw_email(Source=self.sender, Destinations=recipients, RawMessage={"Data": message})
         return str(answer["MessageId"])
+
+
+@dataclass(frozen=True)
+class FailedMail:
+    """A message that could not be sent yet, kept for a later try."""
+
+    id: str
+    recipients: tuple[str, ...]
+    message: bytes
+    attempts: int
+    last_error: str
+    first_failed_at: datetime
+
+
+class MailQueue(ABC):
+    """Where messages that failed to send wait for the next try."""
+
+    @abstractmethod
+    def keep_failed_mail(self, mail: FailedMail) -> None:
+        """Keep (or update) a failed message."""
+
+    @abstractmethod
+    def failed_mails(self, limit: int) -> list[FailedMail]:
+        """The oldest failed messages, at most ``limit``."""
+
+    @abstractmethod
+    def forget_failed_mail(self, mail_id: str) -> None:
+        """Drop a message that has now been sent."""

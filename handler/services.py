@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from handler.contacts import Contact
 from handler.forms import Catalog, load_catalog
-from handler.mail import Mail, Mailer, OutboxMailer, Recipient, SesMailer
+from handler.mail import FailedMail, Mail, Mailer, OutboxMailer, Recipient, SesMailer, render
 from handler.settings import Settings
 from handler.signin import CODE_LIFETIME, SignIn
 from handler.storage.base import Store
 from handler.storage.factory import make_store
+
+
+log = logging.getLogger("servicedesk_forms.mail")
 
 
 def now_utc() -> datetime:
@@ -33,6 +38,36 @@ class Services:
     mailer: Mailer
     sign_in: SignIn
     clock: Callable[[], datetime]
+
+    def deliver(self, mail: Mail, about: str) -> bool:
+        """Send ``mail`` now; if that fails, keep it for ``retry_mail`` and say so. Never raises."""
+        message = bytes(render(mail, self.mailer.sender))
+        recipients = mail.recipients()
+        try:
+            self.mailer.deliver(message, recipients)
+            return True
+        except Exception as exc:  # any transport failure: the request is stored, the mail waits
+            log.warning("e-mail about %s to %s failed, kept for a retry: %s", about, ", ".join(recipients), exc)
+            try:
+                failed = FailedMail(uuid.uuid4().hex, tuple(recipients), message, 1, str(exc)[:500], self.clock())
+                self.store.keep_failed_mail(failed)
+            except Exception:
+                log.exception("could not keep the failed e-mail about %s", about)
+            return False
+
+    def retry_mail(self, limit: int = 100) -> tuple[int, int]:
+        """Try the kept messages again; return how many were sent and how many still wait."""
+        sent = waiting = 0
+        for failed in self.store.failed_mails(limit):
+            try:
+                self.mailer.deliver(failed.message, list(failed.recipients))
+            except Exception as exc:
+                waiting += 1
+                self.store.keep_failed_mail(replace(failed, attempts=failed.attempts + 1, last_error=str(exc)[:500]))
+                continue
+            sent += 1
+            self.store.forget_failed_mail(failed.id)
+        return sent, waiting
 
 
 def code_mail(catalog: Catalog, contact: Contact, code: str, language: str) -> Mail:

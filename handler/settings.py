@@ -36,6 +36,8 @@ class Settings:
     session_secret_arn: str = ""
     mail_from: str = "Kundeservice <no-reply@localhost>"
     site_url: str = ""
+    desk_inbox: str = ""
+    desk_language: str = ""
 
     def __post_init__(self) -> None:
         if self.storage not in STORAGE_KINDS:
@@ -76,4 +78,6 @@ class Settings:
             session_secret_arn=env.get("SDF_SESSION_SECRET_ARN", ""),
             mail_from=env.get("SDF_MAIL_FROM", cls.mail_from),
             site_url=env.get("SDF_SITE_URL", "").rstrip("/"),
+            desk_inbox=env.get("SDF_DESK_INBOX", ""),
+            desk_language=env.get("SDF_DESK_LANGUAGE", ""),
         )

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from handler.contacts import ContactRegister
+from handler.mail import MailQueue
 from handler.signin import SignInState
 
 # Crockford's base32 alphabet: no I, L, O or U, so references survive being read aloud or retyped.
@@ -249,5 +250,5 @@ class RequestStore(ABC):
         """The unexpired idempotency record for ``key``, if any."""
 
 
-class Store(RequestStore, ContactRegister, SignInState):
-    """Everything the handler keeps: requests, the contact register, sign-in codes and counters."""
+class Store(RequestStore, ContactRegister, SignInState, MailQueue):
+    """Everything the handler keeps: requests, contacts, sign-in codes, counters and unsent mail."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from handler.contacts import Contact, normalize_email
+from handler.mail import FailedMail
 from handler.signin import PendingCode
 from handler.storage.base import (
     IdempotencyKeyTaken,
@@ -63,6 +64,14 @@ CREATE TABLE IF NOT EXISTS sign_in_codes (
     digest TEXT NOT NULL,
     expires_at TEXT NOT NULL,
     attempts_left INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS failed_mail (
+    id TEXT PRIMARY KEY,
+    recipients TEXT NOT NULL,
+    message BLOB NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_error TEXT NOT NULL,
+    first_failed_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS counters (
     key TEXT NOT NULL,
@@ -376,3 +385,34 @@ class LocalStore(Store):
                 (key, window_start.isoformat(), expires_at.isoformat()),
             ).fetchone()
         return int(row[0])
+
+    # ---- Mail that could not be sent yet ---------------------------------------------------------
+
+    def keep_failed_mail(self, mail: FailedMail) -> None:
+        """Keep or update a message that failed to send."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO failed_mail VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    mail.id,
+                    json.dumps(mail.recipients),
+                    mail.message,
+                    mail.attempts,
+                    mail.last_error,
+                    mail.first_failed_at.isoformat(),
+                ),
+            )
+
+    def failed_mails(self, limit: int) -> list[FailedMail]:
+        """The oldest messages waiting for another try."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM failed_mail ORDER BY first_failed_at LIMIT ?", (limit,)).fetchall()
+        return [
+            FailedMail(r[0], tuple(json.loads(r[1])), bytes(r[2]), r[3], r[4], datetime.fromisoformat(r[5]))
+            for r in rows
+        ]
+
+    def forget_failed_mail(self, mail_id: str) -> None:
+        """Drop a message that has been sent."""
+        with self._connect() as db:
+            db.execute("DELETE FROM failed_mail WHERE id = ?", (mail_id,))

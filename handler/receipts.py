@@ -1,0 +1,148 @@
+"""E-mails about an accepted request: the receipt (copied to CC addresses) and the desk's notification."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from handler.contacts import Contact
+from handler.forms import Form
+from handler.mail import Mail, Recipient
+from handler.services import Services
+from handler.storage.base import Receipt
+
+log = logging.getLogger("servicedesk_forms.receipts")
+
+
+def _fill(template: str, params: Mapping[str, str]) -> str:
+    for name, value in params.items():
+        template = template.replace(f"{{{name}}}", value)
+    return template
+
+
+def field_lines(form: Form, language: str, data: Mapping[str, Any]) -> list[str]:
+    """The submitted fields as ``Label: value`` lines, in the form's order, with choices by label."""
+    lines = []
+    for field in form.fields:
+        if field.name not in data or field.widget == "attachments":
+            continue
+        value = data[field.name]
+        if isinstance(value, list):
+            shown = ", ".join(str(v) for v in value)
+        elif field.options:
+            shown = form.option_label(language, field.name, str(value))
+        else:
+            shown = str(value)
+        label = form.label(language, field.name)
+        label = label if label.endswith(("?", ":")) else f"{label}:"  # a question needs no colon
+        lines.append(f"{label}{chr(10) if field.widget == 'textarea' else ' '}{shown}")
+    return lines
+
+
+def attachment_lines(attachments: list[Mapping[str, Any]]) -> list[str]:
+    """One line per attachment: its name, type and size."""
+    return [f"- {a['name']} ({a['type']}, {max(1, round(a['size'] / 1024))} KB)" for a in attachments]
+
+
+def receipt_mail(
+    services: Services,
+    form: Form,
+    receipt: Receipt,
+    contact: Contact,
+    language: str,
+    data: Mapping[str, Any],
+    attachments: list[Mapping[str, Any]],
+) -> Mail:
+    """The receipt to the requester in their language, with the CC addresses as copies."""
+    texts = services.catalog.common[language]["email"]
+    params = {"reference": receipt.reference, "title": str(data.get(form.title_field, ""))}
+    # Every address in the form's e-mail list fields (the CC field) gets a copy; the schema caps their number.
+    cc = tuple(
+        Recipient(address)
+        for field in form.fields
+        if field.widget == "email-list"
+        for address in data.get(field.name, ())
+        if address.lower() != contact.email
+    )
+    paragraphs = [
+        texts["greeting"].replace("{name}", contact.name),
+        _fill(texts["receiptIntro"], params),
+        "\n".join([texts["receiptFields"], *field_lines(form, language, data)]),
+    ]
+    if attachments:
+        paragraphs.append("\n".join([texts["attachments"], *attachment_lines(attachments)]))
+    paragraphs += [texts["receiptFollow"], texts["signature"]]
+    return Mail(
+        to=(Recipient(contact.email, contact.name),),
+        cc=cc,
+        subject=_fill(texts["receiptSubject"], params),
+        paragraphs=tuple(paragraphs),
+        language=language,
+        headers={"X-Servicedesk-Reference": receipt.reference},
+    )
+
+
+def desk_mail(
+    services: Services,
+    form: Form,
+    receipt: Receipt,
+    contact: Contact,
+    data: Mapping[str, Any],
+    attachments: list[Mapping[str, Any]],
+) -> Mail | None:
+    """The notification to the desk's inbox, shaped for an e-mail-to-ticket channel, or None without an inbox.
+
+    The subject carries the reference and category, Reply-To is the requester (so a ticket's replies
+    reach them), and the fields come as one ``Label: value`` block.
+    """
+    inbox = services.settings.desk_inbox
+    if not inbox:
+        return None
+    language = services.settings.desk_language or services.catalog.default_language
+    texts = services.catalog.common[language]["email"]
+    category = data.get(form.discriminator)
+    params = {
+        "reference": receipt.reference,
+        "title": str(data.get(form.title_field, "")),
+        "category": form.option_label(language, form.discriminator, category)
+        if category
+        else form.texts[language]["title"],
+        "name": contact.name,
+        "organization": contact.organization,
+    }
+    facts = [
+        f"{texts['reference']}: {receipt.reference}",
+        f"{texts['form']}: {form.texts[language]['title']}",
+        f"{texts['requester']}: {contact.name} <{contact.email}>" + (f", {contact.phone}" if contact.phone else ""),
+        f"{texts['received']}: {receipt.received_at.isoformat(timespec='seconds')}",
+    ]
+    paragraphs = [_fill(texts["deskIntro"], params), "\n".join(facts), "\n".join(field_lines(form, language, data))]
+    if attachments:
+        paragraphs.append("\n".join([texts["attachments"], *attachment_lines(attachments)]))
+    return Mail(
+        to=(Recipient(inbox),),
+        subject=_fill(texts["deskSubject"], params),
+        paragraphs=tuple(paragraphs),
+        language=language,
+        reply_to=Recipient(contact.email, contact.name),
+        headers={"X-Servicedesk-Reference": receipt.reference, "X-Servicedesk-Category": str(category or "")},
+    )
+
+
+def send_receipts(
+    services: Services,
+    form: Form,
+    receipt: Receipt,
+    contact: Contact,
+    language: str,
+    data: Mapping[str, Any],
+    attachments: list[Mapping[str, Any]],
+) -> None:
+    """Send the receipt and the desk's notification; a failure is kept for a later retry, never raised."""
+    mails = [receipt_mail(services, form, receipt, contact, language, data, attachments)]
+    notification = desk_mail(services, form, receipt, contact, data, attachments)
+    if notification:
+        mails.append(notification)
+    for mail in mails:
+        services.deliver(mail, receipt.reference)

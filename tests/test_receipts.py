@@ -1,0 +1,140 @@
+"""E-mails for an accepted request: the receipt with its copies, and the desk's notification."""
+
+from __future__ import annotations
+
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from handler import cli
+from handler.app import create_app
+from handler.forms import Catalog
+from handler.mail import OutboxMailer
+from handler.settings import Settings
+from handler.storage.local import LocalStore
+from tests.conftest import AUTHORIZED, SECRET, Clock, register, sign_in
+
+DATA = {
+    "cc": ["leder@example.no", "kollega@example.no"],
+    "service": "data-extract",
+    "extract_data": "Alle innleveringer",
+    "period_from": "2026-01-01",
+    "period_to": "2026-06-30",
+    "account": "Kunde AS",
+    "subject": "Rapport for våren",
+    "description": "Vi trenger en CSV-fil.\nHelst før fredag.",
+}
+DESK = "desk@vendor.example"
+
+
+class FlakyOutbox(OutboxMailer):
+    """An outbox that fails while ``broken`` is set, like a mail service that is down."""
+
+    broken = False
+
+    def deliver(self, message: bytes, recipients: list[str]) -> str:
+        if self.broken:
+            raise ConnectionError("mail service unreachable")
+        return super().deliver(message, recipients)
+
+
+@pytest.fixture
+def mailer(store: LocalStore) -> FlakyOutbox:
+    return FlakyOutbox("Kundeservice <no-reply@vendor.example>", store.folder / "outbox")
+
+
+@pytest.fixture
+def desk_app(catalog_with_incident: Catalog, store: LocalStore, clock: Clock, mailer: FlakyOutbox) -> FastAPI:
+    from handler.services import build_services
+
+    settings = Settings(data_dir=store.folder, session_secret=SECRET, desk_inbox=DESK, desk_language="en")
+    services = build_services(settings, catalog=catalog_with_incident, store=store, mailer=mailer, clock=clock)
+    return create_app(settings, services=services)
+
+
+@pytest.fixture
+def desk_client(desk_app: FastAPI, store: LocalStore) -> Any:
+    register(store, AUTHORIZED, "authorized-for-change")
+    with TestClient(desk_app, raise_server_exceptions=False) as client:
+        client.headers["Authorization"] = "Bearer " + sign_in(client, store.folder / "outbox", AUTHORIZED)
+        yield client
+
+
+def sent(store: LocalStore) -> list[Any]:
+    parse = BytesParser(policy=policy.default).parsebytes
+    return [parse(p.read_bytes()) for p in sorted((store.folder / "outbox").glob("*.eml"))]
+
+
+def test_the_receipt_goes_to_the_requester_with_copies_to_cc(desk_client: Any, store: LocalStore) -> None:
+    answer = desk_client.post("/v1/requests?lang=nb", json={"form": "service-request", "data": DATA})
+    reference = answer.json()["reference"]
+    receipt = next(m for m in sent(store) if m["X-Servicedesk-Reference"] == reference and DESK not in str(m["To"]))
+    assert str(receipt["To"]) == f"Kari Nordmann <{AUTHORIZED}>"
+    assert [a.addr_spec for a in receipt["Cc"].addresses] == DATA["cc"]
+    assert receipt["Subject"] == f"Kvittering {reference}: Rapport for våren"
+    assert receipt["Content-Language"] == "nb"
+    text = receipt.get_body(preferencelist=("plain",)).get_content()
+    assert f"Referansenummeret er {reference}." in text
+    assert "Hvilken service gjelder det? Bestill datauttrekk" in text
+    assert "Beskrivelse:\nVi trenger en CSV-fil.\nHelst før fredag." in text
+    html = receipt.get_body(preferencelist=("html",)).get_content()
+    assert "Bestill datauttrekk" in html and "<br>" in html
+
+
+def test_the_desk_gets_a_notification_a_ticketing_system_can_ingest(desk_client: Any, store: LocalStore) -> None:
+    reference = desk_client.post("/v1/requests", json={"form": "service-request", "data": DATA}).json()["reference"]
+    (notice,) = [m for m in sent(store) if str(m["To"]) == DESK]
+    assert notice["Subject"] == f"[{reference}] Order a data extract: Rapport for våren"
+    assert str(notice["Reply-To"]) == f"Kari Nordmann <{AUTHORIZED}>"
+    assert notice["X-Servicedesk-Category"] == "data-extract"
+    text = notice.get_body(preferencelist=("plain",)).get_content()
+    assert f"Reference: {reference}" in text
+    assert f"Requester: Kari Nordmann <{AUTHORIZED}>, +47 912 34 567" in text
+    assert "Period from: 2026-01-01" in text
+
+
+def test_a_replayed_submission_sends_nothing_again(desk_client: Any, store: LocalStore) -> None:
+    for _ in range(2):
+        desk_client.post(
+            "/v1/requests", json={"form": "service-request", "data": DATA}, headers={"Idempotency-Key": "same-form-1"}
+        )
+    assert len([m for m in sent(store) if m["X-Servicedesk-Reference"]]) == 2  # one receipt, one notification
+
+
+def test_no_mail_for_a_refused_request(desk_client: Any, store: LocalStore) -> None:
+    before = len(sent(store))
+    answer = desk_client.post("/v1/requests", json={"form": "service-request", "data": {**DATA, "subject": ""}})
+    assert answer.status_code == 422
+    assert len(sent(store)) == before
+
+
+def test_a_failed_send_keeps_the_request_and_is_retried(
+    desk_client: Any, store: LocalStore, mailer: FlakyOutbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mailer.broken = True
+    answer = desk_client.post("/v1/requests", json={"form": "service-request", "data": DATA})
+    assert answer.status_code == 201
+    assert store.get(answer.json()["id"]) is not None
+    assert len(store.failed_mails(10)) == 2
+    services = desk_client.app.state.services
+    assert services.retry_mail() == (0, 2)
+    assert [f.attempts for f in store.failed_mails(10)] == [2, 2]
+    mailer.broken = False
+    assert cli.main(["mail", "retry"], services=services) == 0
+    assert "sent 2, still waiting 0" in capsys.readouterr().out
+    assert store.failed_mails(10) == []
+    assert len([m for m in sent(store) if m["X-Servicedesk-Reference"] == answer.json()["reference"]]) == 2
+
+
+def test_the_outbox_path_is_logged_for_a_local_user(
+    desk_client: Any, store: LocalStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="servicedesk_forms.mail")
+    desk_client.post("/v1/requests", json={"form": "service-request", "data": DATA})
+    paths = [Path(r.args[1]) for r in caplog.records if r.name == "servicedesk_forms.mail" and r.args]  # type: ignore[index]
+    assert paths and all(p.exists() for p in paths)
