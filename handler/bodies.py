@@ -64,8 +64,12 @@ def parse_envelope(body: Any, catalog: Catalog, language: str) -> tuple[Form, di
     """The form and the data of ``{"form": ID, "data": {...}}``, or a 422 naming what is wrong."""
     body = object_with(body, ("form", "data"), catalog, language)
     if not isinstance(body["data"], dict):
-        raise ApiError(422, "invalid_body", [FieldError(None, "/data", "type", catalog.common[language]["api"]["invalid_body"])])
+        raise ApiError(
+            422, "invalid_body", [FieldError(None, "/data", "type", catalog.common[language]["api"]["invalid_body"])]
+        )
     form = catalog.forms.get(body["form"]) if isinstance(body["form"], str) else None
     if form is None:
-        raise ApiError(422, "unknown_form", [FieldError(None, "/form", "enum", catalog.common[language]["api"]["unknown_form"])])
+        raise ApiError(
+            422, "unknown_form", [FieldError(None, "/form", "enum", catalog.common[language]["api"]["unknown_form"])]
+        )
     return form, body["data"]
