@@ -24,6 +24,7 @@ from handler.forms import (
     SchemaProblem,
     load_catalog,
 )
+from handler.uploads import Limits
 
 ROOT = Path(__file__).resolve().parent
 TEMPLATES = ROOT / "site" / "templates"
@@ -40,8 +41,8 @@ class BuildError(Exception):
 
 
 def page_fields(form: Form) -> list[Field]:
-    """The fields the page renders. Attachments wait for the upload flow, so the page leaves them out."""
-    return [f for f in form.fields if f.widget != "attachments"]
+    """The fields the page renders: all of them."""
+    return list(form.fields)
 
 
 def control_attributes(field: Field, required: bool) -> dict[str, Any]:
@@ -60,6 +61,11 @@ def control_attributes(field: Field, required: bool) -> dict[str, Any]:
     for keyword, attribute in (("maxLength", "maxlength"), ("minLength", "minlength"), ("pattern", "pattern")):
         if keyword in schema and field.widget not in ("select", "radios", "date", "time"):
             attributes[attribute] = schema[keyword]
+    if field.widget == "attachments":
+        limits = Limits.of(field)
+        attributes["type"] = "file"
+        attributes["multiple"] = True
+        attributes["accept"] = ",".join([*limits.types, *(e for exts in limits.types.values() for e in exts)])
     if field.widget in AUTOCOMPLETE:
         attributes["autocomplete"] = AUTOCOMPLETE[field.widget]
     if field.widget in ("text", "textarea"):
@@ -118,6 +124,7 @@ def form_model(form: Form, language: str) -> dict[str, Any]:
                 "hint": texts.get("hint"),
                 "categoryHints": texts.get("categoryHints"),
             }
+            | _upload_model(field)
         )
     return {
         "form": form.id,
@@ -130,6 +137,13 @@ def form_model(form: Form, language: str) -> dict[str, Any]:
     }
 
 
+def _upload_model(field: Field) -> dict[str, Any]:
+    if field.widget != "attachments":
+        return {}
+    limits = Limits.of(field)
+    return {"upload": {"maxBytes": limits.max_bytes, "limitText": limits.human_size(), "types": dict(limits.types)}}
+
+
 def page_model(catalog: Catalog, language: str, api_base: str, texts: dict[str, Any]) -> dict[str, Any]:
     """What every page's script needs: the API, the language and the shared texts."""
     common = catalog.common[language]
@@ -139,7 +153,9 @@ def page_model(catalog: Catalog, language: str, api_base: str, texts: dict[str, 
         "language": language,
         "locale": language,
         "emailPattern": EMAIL_PATTERN,
-        "texts": shared | {"api": common["api"], "signedInAs": common["account"]["signedInAs"]} | texts,
+        "texts": shared
+        | {"api": common["api"], "signedInAs": common["account"]["signedInAs"], "upload": common["upload"]}
+        | texts,
     }
 
 
@@ -212,12 +228,12 @@ def api_base(api_url: str) -> str:
     return api_url.rstrip("/")
 
 
-def content_security_policy(api: str) -> str:
-    """Scripts, styles and images from the site only; calls to the site and the API; no native form posts."""
-    origin = "{0.scheme}://{0.netloc}".format(urlsplit(api)) if api else ""
+def content_security_policy(api: str, upload_origin: str = "") -> str:
+    """Scripts, styles and images from the site only; calls to the site, the API and the upload bucket."""
+    origins = ["'self'", *("{0.scheme}://{0.netloc}".format(urlsplit(u)) for u in (api, upload_origin) if u)]
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        f"connect-src 'self'{' ' + origin if origin else ''}; base-uri 'none'; form-action 'none'"
+        f"connect-src {' '.join(origins)}; base-uri 'none'; form-action 'none'"
     )
 
 
@@ -235,10 +251,10 @@ def environment(templates: Path = TEMPLATES) -> Environment:
     return env
 
 
-def pages(catalog: Catalog, api_url: str) -> dict[str, tuple[str, dict[str, Any]]]:
+def pages(catalog: Catalog, api_url: str, upload_origin: str = "") -> dict[str, tuple[str, dict[str, Any]]]:
     """Every page to write: its path under the output folder, template and context."""
     base = api_base(api_url)
-    csp = content_security_policy(base)
+    csp = content_security_policy(base, api_base(upload_origin))
     result: dict[str, tuple[str, dict[str, Any]]] = {}
     languages = [{"code": lang, "name": catalog.common[lang]["languageName"]} for lang in catalog.languages]
     for lang in catalog.languages:
@@ -302,6 +318,7 @@ def build(
     schema_dir: Path = SCHEMA_DIR,
     extra_forms: tuple[Path, ...] = (),
     templates: Path = TEMPLATES,
+    upload_origin: str = "",
 ) -> list[Path]:
     """Build the whole site into ``out`` (replaced as a whole) and return the files written."""
     try:
@@ -311,7 +328,7 @@ def build(
     env = environment(templates)
     staging = Path(tempfile.mkdtemp(prefix=".site-", dir=out.parent if out.parent.exists() else None))
     try:
-        for relative, (template, context) in pages(catalog, api_url).items():
+        for relative, (template, context) in pages(catalog, api_url, upload_origin).items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(_render(env, templates, template, context), encoding="utf-8")
@@ -339,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: build once, or keep rebuilding with --watch."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--api-url", default="", help="base address of the API (default: the site's own origin)")
+    parser.add_argument(
+        "--upload-origin", default="", help="origin of the bucket files are uploaded to (the stack's UploadOrigin)"
+    )
     parser.add_argument("--out", type=Path, default=OUT, help="output folder (default: dist/site)")
     parser.add_argument("--schema", type=Path, default=SCHEMA_DIR, help="schema folder (default: schema/)")
     parser.add_argument("--watch", action="store_true", help="rebuild whenever the schema, templates or assets change")
@@ -346,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def once() -> bool:
         try:
-            written = build(args.out, args.api_url, args.schema)
+            written = build(args.out, args.api_url, args.schema, upload_origin=args.upload_origin)
         except BuildError as exc:
             print(f"build.py: error: {exc}", file=sys.stderr)
             return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -26,6 +27,8 @@ from handler.settings import Settings
 from handler.signin import InvalidCode, InvalidSession, RateLimited, SessionExpired
 from handler.storage import IdempotencyConflict, StorageUnavailable, Submission
 from handler.storage.base import Store
+from handler.storage.local import LocalBlobs
+from handler.uploads import SNIFF_BYTES, Limits, Upload, UploadRefused, content_matches, new_upload, slot_signature
 
 log = logging.getLogger("servicedesk_forms")
 
@@ -177,14 +180,14 @@ def create_app(
             raise ApiError(400, "invalid_idempotency_key")
         body = await read_json(request, services.settings.max_body_bytes)
         form, data = parse_envelope(body, services.catalog, language)
-        contact = await stored(services.store.get_contact, email)
-        if contact is None or not contact.may_submit(form.allowed_contact_types):
-            names = " / ".join(services.catalog.common[language]["contactTypes"][t] for t in form.allowed_contact_types)
-            raise ApiError(403, "not_authorized", params={"types": names})
+        contact = await authorized_contact(services, email, form, language)
         now = services.clock()
-        errors = form.validate(data, language, now) or unknown_uploads(form, data, language)
+        errors = form.validate(data, language, now)
         if errors:
             raise ApiError(422, "validation_failed", [replace(e, path=f"/data{e.path}") for e in errors])
+        attachments, problems = await stored(check_attachments, services, form, email, data, language)
+        if problems:
+            raise ApiError(422, "validation_failed", [replace(e, path=f"/data{e.path}") for e in problems])
         submission = Submission(
             form_id=form.id,
             category=data.get(form.discriminator),
@@ -193,6 +196,7 @@ def create_app(
             requester=contact.email,
             data=data,
             title=data.get(form.title_field),
+            attachments=tuple(attachments),
         )
         try:
             receipt, created = await stored(
@@ -202,10 +206,90 @@ def create_app(
             raise ApiError(422, "idempotency_conflict") from exc
         headers = {"Content-Language": language, "Cache-Control": "no-store"}
         if created:
-            await run_in_threadpool(send_receipts, services, form, receipt, contact, language, data, [])
+            await run_in_threadpool(send_receipts, services, form, receipt, contact, language, data, attachments)
         else:
             headers["Idempotent-Replayed"] = "true"
         return JSONResponse(receipt.as_json(), status_code=201, headers=headers)
+
+    @app.post(
+        "/v1/uploads",
+        status_code=201,
+        openapi_extra=_body(
+            {
+                "form": {"type": "string"},
+                "field": {"type": "string"},
+                "name": {"type": "string"},
+                "type": {"type": "string"},
+                "size": {"type": "integer"},
+            }
+        ),
+    )
+    async def upload_slot(request: Request, language: Language, services: ServicesDep, email: SignedIn) -> JSONResponse:
+        """A slot for one attachment: where to send the file, bounded in size and type."""
+        keys = ("form", "field", "name", "type", "size")
+        body = object_with(await read_json(request, 4096), keys, services.catalog, language)
+        form = services.catalog.forms.get(body["form"]) if isinstance(body["form"], str) else None
+        field = form.field(body["field"]) if form and isinstance(body["field"], str) else None
+        if form is None or field is None or field.widget != "attachments":
+            raise ApiError(
+                422,
+                "unknown_form",
+                [FieldError(None, "/field", "enum", services.catalog.common[language]["api"]["unknown_form"])],
+            )
+        await authorized_contact(services, email, form, language)
+        if not isinstance(body["name"], str) or not isinstance(body["type"], str):
+            raise ApiError(422, "invalid_body")
+        try:
+            upload = new_upload(email, form.id, field, body["name"], body["type"], body["size"], services.clock())
+        except UploadRefused as exc:
+            message = form.message(language, field.name, exc.keyword, exc.limit, exc.value)
+            raise ApiError(
+                422, "validation_failed", [FieldError(field.name, f"/{field.name}", exc.keyword, message)]
+            ) from exc
+        await stored(services.store.put_upload, upload)
+        target = services.blobs.upload_target(
+            upload, str(request.url_for("receive_upload", upload_id=upload.id)), services.secret
+        )
+        return JSONResponse(
+            {
+                "id": upload.id,
+                "name": upload.name,
+                "expiresAt": upload.expires_at.isoformat(timespec="seconds"),
+                **target,
+            },
+            status_code=201,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @app.post("/v1/uploads/{upload_id}/file", name="receive_upload", status_code=204)
+    async def receive_upload(upload_id: str, request: Request, services: ServicesDep) -> Response:
+        """The embedded default's stand-in for S3: takes a file for a signed, unexpired slot."""
+        blobs = services.blobs
+        if not isinstance(blobs, LocalBlobs):
+            raise ApiError(404, "not_found")
+        upload = await stored(services.store.get_upload, upload_id)
+        declared = request.headers.get("content-length", "")
+        if upload is None:
+            raise ApiError(403, "upload_refused")
+        if not declared.isdigit() or int(declared) > upload.max_bytes + 65536:
+            raise ApiError(413, "payload_too_large")
+        form = await request.form(max_files=1, max_fields=5)
+        file = form.get("file")
+        signature = str(form.get("signature", ""))
+        if (
+            services.clock() > upload.expires_at
+            or not hmac.compare_digest(signature, slot_signature(services.secret, upload))
+            or form.get("Content-Type") != upload.content_type
+            or form.get("expires") != str(int(upload.expires_at.timestamp()))
+            or isinstance(file, str)
+            or file is None
+        ):
+            raise ApiError(403, "upload_refused")
+        try:
+            await run_in_threadpool(blobs.receive, upload, iter(lambda: file.file.read(65536), b""))
+        except ValueError as exc:
+            raise ApiError(413, "payload_too_large") from exc
+        return Response(status_code=204)
 
     @app.get("/v1/requests")
     async def my_requests(
@@ -254,14 +338,51 @@ def _sign_in_error(catalog: Catalog, language: str, field: str, text: str) -> Fi
     return FieldError(field, f"/{field}", keyword, str(catalog.common[language]["signIn"][text]))
 
 
-def unknown_uploads(form: Form, data: dict[str, Any], language: str) -> list[FieldError]:
-    """Attachments must name uploads this requester made; until uploads exist, none can be found."""
+async def authorized_contact(services: Services, email: str, form: Form, language: str) -> Contact:
+    """The signed-in contact, if the register gives them a contact type the form allows; else a 403."""
+    contact = await stored(services.store.get_contact, email)
+    if contact is None or not contact.may_submit(form.allowed_contact_types):
+        names = " / ".join(services.catalog.common[language]["contactTypes"][t] for t in form.allowed_contact_types)
+        raise ApiError(403, "not_authorized", params={"types": names})
+    return contact
+
+
+def check_attachments(
+    services: Services, form: Form, requester: str, data: dict[str, Any], language: str
+) -> tuple[list[dict[str, Any]], list[FieldError]]:
+    """Check every named upload, then link them all; nothing is linked if any is refused."""
+    checked: list[Upload] = []
+    problems: list[FieldError] = []
+    for field in (f for f in form.fields if f.widget == "attachments"):
+        for index, upload_id in enumerate(data.get(field.name, ())):
+            upload = services.store.get_upload(upload_id)
+            try:
+                if (
+                    upload is None
+                    or upload.requester != requester
+                    or (upload.form_id, upload.field) != (form.id, field.name)
+                ):
+                    raise UploadRefused("x-upload")
+                size = services.blobs.size(upload.pending_key)
+                if size is None:
+                    raise UploadRefused("x-upload-failed", upload.name)
+                if size > upload.max_bytes:
+                    raise UploadRefused("x-upload-size", upload.name, Limits.of(field).human_size())
+                if not content_matches(upload.content_type, services.blobs.head(upload.pending_key, SNIFF_BYTES)):
+                    raise UploadRefused("x-upload-content", upload.name)
+            except UploadRefused as exc:
+                message = form.message(language, field.name, exc.keyword, exc.limit, exc.value)
+                problems.append(FieldError(field.name, f"/{field.name}/{index}", exc.keyword, message))
+                continue
+            checked.append(replace(upload, max_bytes=size))
+    if problems:
+        return [], problems
+    for upload in checked:
+        services.blobs.link(upload)
     return [
-        FieldError(field.name, f"/{field.name}/{index}", "x-upload", form.message(language, field.name, "x-upload"))
-        for field in form.fields
-        if field.widget == "attachments"
-        for index, _ in enumerate(data.get(field.name, ()))
-    ]
+        {"id": u.id, "name": u.name, "type": u.content_type, "size": u.max_bytes, "key": u.attachment_key}
+        for u in checked
+    ], []
 
 
 def _body(properties: dict[str, Any]) -> dict[str, Any]:

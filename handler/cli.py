@@ -89,6 +89,10 @@ def parser() -> argparse.ArgumentParser:
     command = requests.add_parser("show", help="show one request with its fields and history")
     command.add_argument("request", help="id or reference number")
     command.set_defaults(run=_show_request)
+    command = requests.add_parser("download", help="where to get one of a request's attachments")
+    command.add_argument("request", help="id or reference number")
+    command.add_argument("attachment", help="the attachment's name, or its number (1 for the first)")
+    command.set_defaults(run=_download)
     command = requests.add_parser("status", help="give a request a new status and e-mail the requester")
     command.add_argument("request", help="id or reference number")
     command.add_argument("status")
@@ -227,12 +231,24 @@ def _show_request(services: Services, args: argparse.Namespace, out: TextIO) -> 
         "language": request.language,
         "schemaHash": request.schema_hash,
         "data": dict(request.data),
+        "attachments": [{k: a[k] for k in ("name", "type", "size")} for a in request.attachments],
         "history": [
             {**event.as_json(), "agent": event.agent} for event in services.store.history(request.receipt.request_id)
         ],
     }
     json.dump(document, out, ensure_ascii=False, indent=2)
     out.write("\n")
+
+
+def _download(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    attachments = find(services, args.request).attachments
+    chosen = [a for a in attachments if a["name"] == args.attachment]
+    if not chosen and args.attachment.isdigit() and 0 < int(args.attachment) <= len(attachments):
+        chosen = [attachments[int(args.attachment) - 1]]
+    if not chosen:
+        names = ", ".join(a["name"] for a in attachments) or "none"
+        raise CommandError(f"the request has no attachment {args.attachment!r}; it has: {names}")
+    print(services.blobs.download(chosen[0]["key"], chosen[0]["name"], chosen[0]["type"]), file=out)
 
 
 def _change_status(services: Services, args: argparse.Namespace, out: TextIO) -> None:

@@ -106,6 +106,8 @@ class Field:
         found |= {k for k in self.item_schema if k in VALIDATION_KEYWORDS}
         if self.required_when:
             found.add("required")
+        if self.widget == "attachments":
+            found |= UPLOAD_KEYWORDS
         return found
 
 
@@ -113,6 +115,8 @@ def _holds(path: Path_, data: Mapping[str, Any]) -> bool:
     return all(data.get(c.field) == c.value for c in path)
 
 
+# The checks of the upload flow (handler/uploads.py), reported on an attachments field.
+UPLOAD_KEYWORDS = frozenset({"x-upload", "x-upload-size", "x-upload-type", "x-upload-content", "x-upload-failed"})
 VALIDATION_KEYWORDS = frozenset(
     {"type", "enum", "const", "minLength", "maxLength", "pattern", "format", "minItems", "maxItems", "uniqueItems"}
 )

@@ -18,7 +18,7 @@ from handler.settings import Settings
 from handler.signin import CODE_LIFETIME, SignIn
 from handler.storage.base import Store
 from handler.storage.factory import make_store
-
+from handler.uploads import Blobs
 
 log = logging.getLogger("servicedesk_forms.mail")
 
@@ -38,6 +38,8 @@ class Services:
     mailer: Mailer
     sign_in: SignIn
     clock: Callable[[], datetime]
+    blobs: Blobs
+    secret: bytes
 
     def deliver(self, mail: Mail, about: str) -> bool:
         """Send ``mail`` now; if that fails, keep it for ``retry_mail`` and say so. Never raises."""
@@ -116,12 +118,24 @@ def make_mailer(settings: Settings) -> Mailer:
     return OutboxMailer(settings.mail_from, Path(settings.data_dir) / "outbox")
 
 
+def make_blobs(settings: Settings) -> Blobs:
+    """The bucket on AWS, else a folder under the data folder."""
+    if settings.storage == "aws":
+        from handler.storage.aws import S3Blobs
+
+        return S3Blobs.from_settings(settings)
+    from handler.storage.local import LocalBlobs
+
+    return LocalBlobs(Path(settings.data_dir) / "blobs")
+
+
 def build_services(
     settings: Settings,
     catalog: Catalog | None = None,
     store: Store | None = None,
     mailer: Mailer | None = None,
     clock: Callable[[], datetime] = now_utc,
+    blobs: Blobs | None = None,
 ) -> Services:
     """The services for ``settings``; any part given is used instead of the one the settings name."""
     catalog = catalog or load_catalog(settings.schema_dir)
@@ -131,5 +145,6 @@ def build_services(
     def send_code(contact: Contact, code: str, language: str) -> None:
         mailer.send(code_mail(catalog, contact, code, language))
 
-    sign_in = SignIn(store, store, session_secret(settings), send_code, clock)
-    return Services(settings, catalog, store, mailer, sign_in, clock)
+    secret = session_secret(settings)
+    sign_in = SignIn(store, store, secret, send_code, clock)
+    return Services(settings, catalog, store, mailer, sign_in, clock, blobs or make_blobs(settings), secret)

@@ -227,7 +227,7 @@ def test_attachments_must_name_uploads_that_exist(client: TestClient, store: Loc
             "field": "attachments",
             "path": "/data/attachments/0",
             "keyword": "x-upload",
-            "message": "The attachment cannot be found. Upload it again.",
+            "message": "The attachment cannot be found or is not yours. Upload it again.",
         }
     ]
     assert stored_count(store) == 0

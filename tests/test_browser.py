@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -29,10 +30,14 @@ CASES = {
     p.stem: json.loads(p.read_text(encoding="utf-8"))
     for p in sorted((TESTS / "data" / "service-request").glob("*.json"))
 }
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\x08free" + b"\x00" * 4096
 REFERENCE = re.compile(r"^SR-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # Playwright's event loop must be gone before other modules run theirs
 def chromium() -> Iterator[Any]:
     executable = chromium_path()
     if executable is None or not AXE.exists():
@@ -182,7 +187,7 @@ def test_choosing_a_service_shows_exactly_its_fields_and_hint(page: Any, server:
     visible = (
         "[...document.querySelectorAll('#request-form [data-field]')].filter(g => !g.hidden).map(g => g.dataset.field)"
     )
-    assert page.evaluate(visible) == ["cc", "service", "subject", "description"]
+    assert page.evaluate(visible) == ["cc", "service", "subject", "description", "attachments"]
     page.get_by_label("Which service is this about?").select_option("data-extract")
     assert page.evaluate(visible) == [
         "cc",
@@ -193,6 +198,7 @@ def test_choosing_a_service_shows_exactly_its_fields_and_hint(page: Any, server:
         "account",
         "subject",
         "description",
+        "attachments",
     ]
     assert page.locator("#description-hint").text_content().startswith("Describe the data or report")
     page.get_by_label("Which service is this about?").select_option("service-desk-user")
@@ -204,6 +210,7 @@ def test_choosing_a_service_shows_exactly_its_fields_and_hint(page: Any, server:
         "user_action",
         "subject",
         "description",
+        "attachments",
     ]
     page.get_by_label("Added").check()
     assert "user_phone" in page.evaluate(visible) and "user_contact_type" in page.evaluate(visible)
@@ -460,3 +467,55 @@ def newest_mail(outbox: Path, email: str) -> Any:
         if email in str(message["To"]):
             return message
     raise AssertionError(f"no e-mail to {email}")
+
+
+def test_a_screenshot_and_a_video_are_uploaded_with_progress_and_attached(
+    page: Any, server: tuple[str, LocalStore]
+) -> None:
+    address, store = server
+    open_form(page, address)
+    fill(page, {**CASES["beta-project"]["valid"][0]["data"], "subject": "Med vedlegg"})
+    page.get_by_label("Vedlegg").set_input_files(
+        [
+            {"name": "skjermbilde.png", "mimeType": "image/png", "buffer": PNG},
+            {"name": "opptak.mp4", "mimeType": "video/mp4", "buffer": MP4},
+        ]
+    )
+    items = page.locator("#attachments-list li")
+    assert items.count() == 2
+    assert items.nth(0).locator("progress").count() == 1
+    page.locator("#attachments-list li[data-id]").nth(1).wait_for()
+    page.locator("#attachments-list li[data-id]").nth(0).wait_for()
+    assert [p.get_attribute("value") for p in page.locator("#attachments-list progress").all()] == ["100", "100"]
+    page.set_input_files("#attachments", [{"name": "feil.png", "mimeType": "image/png", "buffer": PNG}])
+    page.locator("#attachments-list li", has_text="feil.png").wait_for()
+    page.get_by_role("button", name="Fjern feil.png").click()
+    assert items.count() == 2
+    reference = submit_and_read_reference(page)
+    stored = [s for s in (store.get(p.stem) for p in store.documents.glob("*.json")) if s and s.receipt.reference == reference]
+    assert [a["name"] for a in stored[0].attachments] == ["skjermbilde.png", "opptak.mp4"]
+
+
+def test_a_file_that_is_too_large_or_of_a_wrong_type_is_refused_before_sending(
+    page: Any, server: tuple[str, LocalStore]
+) -> None:
+    open_form(page, server[0], "en")
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if "/v1/uploads" in r.url else None)
+    page.set_input_files("#attachments", [{"name": "setup.exe", "mimeType": "application/x-msdownload", "buffer": b"MZ"}])
+    summary = page.locator("#error-summary")
+    summary.wait_for(state="visible")
+    assert summary.locator("li").all_text_contents() == [
+        "“setup.exe” is a type of file we do not accept. Use images, videos, PDF, Office documents, text, logs or CSV."
+    ]
+    page.evaluate(
+        """() => {
+        const input = document.getElementById('attachments');
+        const big = new File([new Uint8Array(26 * 1024 * 1024)], 'huge.mp4', {type: 'video/mp4'});
+        const list = new DataTransfer(); list.items.add(big); input.files = list.files;
+        input.dispatchEvent(new Event('change', {bubbles: true}));
+    }"""
+    )
+    assert summary.locator("li").all_text_contents() == ["“huge.mp4” is too large. Each file can be at most 25 MB."]
+    assert page.locator("#attachments-list li").count() == 0
+    assert requests == []

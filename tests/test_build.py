@@ -43,10 +43,8 @@ def test_every_field_is_on_the_page_with_its_label(built_site: Path, catalog: Ca
     assert soup.html is not None and soup.html["lang"] == language
     form = catalog.forms["service-request"]
     rendered = [g["data-field"] for g in soup.select("form [data-field]")]
-    assert rendered == [f.name for f in form.fields if f.widget != "attachments"]
+    assert rendered == [f.name for f in form.fields]
     for field in form.fields:
-        if field.widget == "attachments":
-            continue
         element = group(soup, field.name)
         label = form.texts[language]["fields"][field.name]["label"]
         if field.widget == "radios":

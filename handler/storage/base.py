@@ -22,6 +22,7 @@ from typing import Any
 
 from handler.contacts import ContactRegister
 from handler.mail import MailQueue
+from handler.uploads import UploadRegistry
 from handler.signin import SignInState
 
 # Crockford's base32 alphabet: no I, L, O or U, so references survive being read aloud or retyped.
@@ -56,6 +57,7 @@ class Submission:
     requester: str | None
     data: Mapping[str, Any]
     title: str | None = None
+    attachments: tuple[Mapping[str, Any], ...] = ()
 
     def fingerprint(self) -> str:
         """A digest of what was submitted, to tell a retry from a different request."""
@@ -158,6 +160,7 @@ class StoredRequest:
     language: str
     schema_hash: str
     data: Mapping[str, Any]
+    attachments: tuple[Mapping[str, Any], ...] = ()
 
 
 def new_reference(prefix: str) -> str:
@@ -178,6 +181,7 @@ def document_bytes(submission: Submission, receipt: Receipt) -> bytes:
         "requester": submission.requester,
         "receivedAt": receipt.received_at.isoformat(timespec="seconds"),
         "data": submission.data,
+        "attachments": list(submission.attachments),
     }
     return json.dumps(document, ensure_ascii=False, sort_keys=True, indent=1).encode()
 
@@ -250,5 +254,5 @@ class RequestStore(ABC):
         """The unexpired idempotency record for ``key``, if any."""
 
 
-class Store(RequestStore, ContactRegister, SignInState, MailQueue):
+class Store(RequestStore, ContactRegister, SignInState, MailQueue, UploadRegistry):
     """Everything the handler keeps: requests, contacts, sign-in codes, counters and unsent mail."""

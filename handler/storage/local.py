@@ -29,6 +29,7 @@ from handler.storage.base import (
     Store,
     StoredRequest,
 )
+from handler.uploads import Blobs, Upload, slot_signature
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -72,6 +73,16 @@ CREATE TABLE IF NOT EXISTS failed_mail (
     attempts INTEGER NOT NULL,
     last_error TEXT NOT NULL,
     first_failed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY,
+    requester TEXT NOT NULL,
+    form_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    name TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    max_bytes INTEGER NOT NULL,
+    expires_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS counters (
     key TEXT NOT NULL,
@@ -222,6 +233,7 @@ class LocalStore(Store):
             language=document["language"],
             schema_hash=document["schemaHash"],
             data=document["data"],
+            attachments=tuple(document.get("attachments", ())),
         )
 
     # ---- Listing and status -------------------------------------------------------------------
@@ -416,3 +428,102 @@ class LocalStore(Store):
         """Drop a message that has been sent."""
         with self._connect() as db:
             db.execute("DELETE FROM failed_mail WHERE id = ?", (mail_id,))
+
+    # ---- Upload slots --------------------------------------------------------------------------
+
+    def put_upload(self, upload: Upload) -> None:
+        """Keep a new upload slot."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    upload.id,
+                    upload.requester,
+                    upload.form_id,
+                    upload.field,
+                    upload.name,
+                    upload.content_type,
+                    upload.max_bytes,
+                    upload.expires_at.isoformat(),
+                ),
+            )
+
+    def get_upload(self, upload_id: str) -> Upload | None:
+        """The slot with this id."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM uploads WHERE id = ?", (upload_id,)).fetchone()
+        return Upload(*row[:7], datetime.fromisoformat(row[7])) if row else None
+
+
+class LocalBlobs(Blobs):
+    """Uploaded files in a folder; the local server's upload address stands in for S3's presigned POST."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path(self, key: str) -> Path:
+        """The file for a key (keys are made by the handler, never by a client)."""
+        return self.folder / key
+
+    def upload_target(self, upload: Upload, local_url: str, secret: bytes) -> dict[str, Any]:
+        """The local server's upload address with a signed slot."""
+        return {
+            "url": local_url,
+            "fields": {
+                "Content-Type": upload.content_type,
+                "expires": str(int(upload.expires_at.timestamp())),
+                "signature": slot_signature(secret, upload),
+            },
+        }
+
+    def receive(self, upload: Upload, chunks: Any) -> None:
+        """Write an uploaded file, refusing it past the size limit; nothing is left of a refused file."""
+        target = self.path(upload.pending_key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        written = 0
+        try:
+            with os.fdopen(handle, "wb") as out:
+                for chunk in chunks:
+                    written += len(chunk)
+                    if written > upload.max_bytes:
+                        raise ValueError("too large")
+                    out.write(chunk)
+            os.replace(temporary, target)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+
+    def size(self, key: str) -> int | None:
+        """The file's size, if it exists."""
+        path = self.path(key)
+        return path.stat().st_size if path.is_file() else None
+
+    def head(self, key: str, length: int) -> bytes:
+        """The first bytes of the file."""
+        with self.path(key).open("rb") as source:
+            return source.read(length)
+
+    def link(self, upload: Upload) -> None:
+        """Hard-link the checked file to its attachment key (already linked is fine)."""
+        target = self.path(upload.attachment_key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(self.path(upload.pending_key), target)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise StorageUnavailable(str(exc)) from exc
+
+    def download(self, key: str, name: str, content_type: str) -> str:
+        """The attachment's path on this machine."""
+        return str(self.path(key).resolve())
+
+    def remove_abandoned(self, older_than: datetime) -> int:
+        """Delete pending uploads last changed before ``older_than``; return how many."""
+        removed = 0
+        for path in (self.folder / "uploads" / "pending").glob("*"):
+            if path.is_file() and datetime.fromtimestamp(path.stat().st_mtime, older_than.tzinfo) < older_than:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed

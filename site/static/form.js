@@ -36,6 +36,10 @@
   }
 
   function value(field) {
+    if (field.widget === "attachments") {
+      var ids = uploadIds(field.name);
+      return ids.length ? ids : undefined;
+    }
     var raw = rawValue(field);
     if (field.widget === "email-list") {
       var list = raw.split(/[\s,;]+/).filter(function (part) { return part !== ""; });
@@ -172,6 +176,127 @@
     return problems.sort(function (a, b) { return order.indexOf(a.field) - order.indexOf(b.field); });
   }
 
+  // ---- Attachments: each file goes straight to storage through an upload slot -----------------
+
+  function uploadItems(name) {
+    return Array.prototype.slice.call(document.getElementById(name + "-list").children);
+  }
+
+  function uploadIds(name) {
+    return uploadItems(name).filter(function (item) { return item.dataset.id; }).map(function (item) {
+      return item.dataset.id;
+    });
+  }
+
+  function uploading() {
+    return model.fields.some(function (field) {
+      return field.widget === "attachments" && uploadItems(field.name).some(function (item) { return !item.dataset.id; });
+    });
+  }
+
+  function announce(field, text) { document.getElementById(field.name + "-status").textContent = text; }
+
+  function typeOf(field, file) {
+    var types = field.upload.types;
+    if (types[file.type]) return file.type;
+    var extension = (file.name.match(/\.[^.]+$/) || [""])[0].toLowerCase();
+    return Object.keys(types).filter(function (type) { return types[type].indexOf(extension) !== -1; })[0] || "";
+  }
+
+  // The same checks the handler makes when it gives out a slot, with the same messages.
+  function refuse(field, file, count) {
+    var message = null;
+    if (field.schema.maxItems !== undefined && count > field.schema.maxItems) {
+      message = fill(field.messages.maxItems, field, field.schema.maxItems);
+    } else if (!typeOf(field, file)) {
+      message = fill(field.messages["x-upload-type"], field, undefined, file.name);
+    } else if (file.size < 1 || file.size > field.upload.maxBytes) {
+      message = fill(field.messages["x-upload-size"], field, field.upload.limitText, file.name);
+    }
+    return message && { field: field.name, message: message };
+  }
+
+  function addFile(field, file) {
+    var item = document.createElement("li");
+    item.className = "uploads__item";
+    var name = document.createElement("span");
+    name.className = "uploads__name";
+    name.textContent = file.name;
+    var remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "link-button";
+    remove.textContent = model.texts.upload.remove;
+    remove.setAttribute("aria-label", model.texts.upload.remove + " " + file.name);
+    var progress = document.createElement("progress");
+    progress.max = 100;
+    progress.value = 0;
+    progress.setAttribute("aria-label", SDF.fill(model.texts.upload.uploading, { name: file.name }));
+    item.append(name, remove, progress);
+    document.getElementById(field.name + "-list").appendChild(item);
+    var request = null;
+
+    function fail() {
+      item.remove();
+      errors.show([{ field: field.name, message: fill(field.messages["x-upload-failed"], field, undefined, file.name) }]);
+    }
+
+    remove.addEventListener("click", function () {
+      if (request) request.abort();
+      item.remove();
+      announce(field, SDF.fill(model.texts.upload.removed, { name: file.name }));
+      document.getElementById(field.name).focus();
+    });
+    var slot = { form: model.form, field: field.name, name: file.name, type: typeOf(field, file), size: file.size };
+    SDF.api("POST", "/v1/uploads", slot).then(function (answer) {
+      if (!item.isConnected) return;
+      if (answer.status !== 201) {
+        item.remove();
+        return errors.show(errors.fromAnswer(answer));
+      }
+      var body = new FormData();
+      Object.keys(answer.body.fields).forEach(function (key) { body.append(key, answer.body.fields[key]); });
+      body.append("file", file);
+      request = new XMLHttpRequest();
+      request.open("POST", answer.body.url);
+      request.upload.addEventListener("progress", function (event) {
+        if (event.lengthComputable) progress.value = Math.round((event.loaded / event.total) * 100);
+      });
+      request.addEventListener("load", function () {
+        if (request.status < 200 || request.status >= 300) return fail();
+        progress.value = 100;
+        item.dataset.id = answer.body.id;
+        announce(field, SDF.fill(model.texts.upload.uploaded, { name: file.name }));
+      });
+      request.addEventListener("error", fail);
+      request.send(body);
+    }, fail);
+  }
+
+  function chooseFiles(field, input) {
+    var files = Array.prototype.slice.call(input.files);
+    var count = uploadItems(field.name).length;
+    var problems = [];
+    files.forEach(function (file) {
+      var problem = refuse(field, file, count + 1);
+      if (problem) problems.push(problem);
+      else {
+        count += 1;
+        addFile(field, file);
+      }
+    });
+    input.value = "";
+    if (problems.length) errors.show(problems);
+    else errors.clear();
+  }
+
+  model.fields.forEach(function (field) {
+    if (field.widget !== "attachments") return;
+    document.getElementById(field.name).addEventListener("change", function (event) {
+      event.stopPropagation();
+      chooseFiles(field, event.target);
+    });
+  });
+
   // ---- Submitting ------------------------------------------------------------------------------
 
   function busy(on) {
@@ -181,6 +306,11 @@
 
   function submit(event) {
     event.preventDefault();
+    if (uploading()) {
+      var attachments = model.fields.filter(function (f) { return f.widget === "attachments"; })[0];
+      errors.show([{ field: attachments.name, message: model.texts.upload.waiting }]);
+      return;
+    }
     var data = collect();
     var problems = validate(data);
     if (problems.length) {

@@ -1,0 +1,185 @@
+"""Attachments: upload slots, where uploaded files are kept, and the checks before a request takes them.
+
+Files never pass through the handler on AWS: the page asks for a slot, gets a presigned S3 POST
+bounded in size and content type, and sends the file straight to the bucket under a pending prefix.
+On submit, each named upload is checked (whose it is, that it exists, its size, its real type by its
+first bytes) and copied under ``attachments/`` before the request is committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import unicodedata
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import filetype  # type: ignore[import-untyped]
+
+from handler.forms import Field
+
+UPLOAD_LIFETIME = timedelta(minutes=10)  # how long a slot may be used to upload
+SNIFF_BYTES = 8192
+# Types whose files are ZIP or OLE containers: a sniffer may only see the container.
+_OOXML = {
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+_OLE = {"application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint"}
+_TEXT = {"text/plain", "text/csv"}
+_ALIASES = {"video/x-m4v": "video/mp4"}
+
+
+class UploadRefused(Exception):
+    """An upload slot or an uploaded file is refused; ``keyword`` says why, ``value`` names the file."""
+
+    def __init__(self, keyword: str, value: str = "", limit: str | None = None) -> None:
+        super().__init__(keyword)
+        self.keyword = keyword
+        self.value = value
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A slot a requester got for one file: where it goes, what it may be, until when."""
+
+    id: str
+    requester: str
+    form_id: str
+    field: str
+    name: str
+    content_type: str
+    max_bytes: int
+    expires_at: datetime
+
+    @property
+    def pending_key(self) -> str:
+        """Where the browser puts the file (a prefix the bucket's lifecycle rule empties)."""
+        return f"uploads/pending/{self.id}"
+
+    @property
+    def attachment_key(self) -> str:
+        """Where a checked file is kept once a request takes it."""
+        return f"attachments/{self.id}"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A field's upload limits, from its ``x-upload`` in the schema."""
+
+    max_bytes: int
+    types: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, field: Field) -> Limits:
+        """The limits of an attachments field."""
+        raw = field.schema["x-upload"]
+        return cls(int(raw["maxBytes"]), {t: tuple(e) for t, e in raw["types"].items()})
+
+    def human_size(self) -> str:
+        """The size limit as people write it, like ``25 MB``."""
+        return (
+            f"{self.max_bytes // (1024 * 1024)} MB" if self.max_bytes >= 1024 * 1024 else f"{self.max_bytes // 1024} KB"
+        )
+
+
+def sanitize_name(name: str) -> str:
+    """A file name safe to show and to put in a header: no folders, no control or odd characters."""
+    name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C")
+    name = re.sub(r'[<>:"|?*;]', "_", name).strip(" .")
+    stem, dot, extension = name.rpartition(".")
+    if dot and len(extension) <= 10:
+        return f"{stem[: 119 - len(extension)]}.{extension}" if stem else f"file.{extension}"
+    return name[:120] or "file"
+
+
+def new_upload(
+    requester: str, form_id: str, field: Field, name: str, content_type: str, size: Any, now: datetime
+) -> Upload:
+    """A slot for one file, or ``UploadRefused`` when its declared size or type is not allowed."""
+    limits = Limits.of(field)
+    clean = sanitize_name(name)
+    if content_type not in limits.types:
+        raise UploadRefused("x-upload-type", clean)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1 or size > limits.max_bytes:
+        raise UploadRefused("x-upload-size", clean, limits.human_size())
+    return Upload(
+        secrets.token_urlsafe(24),
+        requester,
+        form_id,
+        field.name,
+        clean,
+        content_type,
+        limits.max_bytes,
+        now + UPLOAD_LIFETIME,
+    )
+
+
+def content_matches(declared: str, head: bytes) -> bool:
+    """Whether a file's first bytes show it really is of the declared type."""
+    if declared in _TEXT:
+        if b"\x00" in head or filetype.guess_mime(head):
+            return False
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as exc:  # a multi-byte character cut at the end is fine
+            if exc.start < len(head) - 3:
+                return False
+        return True
+    detected = filetype.guess_mime(head)
+    detected = _ALIASES.get(detected, detected)
+    if detected == _ALIASES.get(declared, declared):
+        return True
+    if declared in _OOXML:
+        return detected in ("application/zip", *_OOXML) and head.startswith(b"PK\x03\x04")
+    return declared in _OLE and (detected in _OLE or head.startswith(bytes.fromhex("d0cf11e0a1b11ae1")))
+
+
+def slot_signature(secret: bytes, upload: Upload) -> str:
+    """Signs a local upload slot, like a presigned POST's policy signature on S3."""
+    message = f"{upload.id}\n{upload.content_type}\n{upload.max_bytes}\n{int(upload.expires_at.timestamp())}"
+    return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
+
+
+class UploadRegistry(ABC):
+    """Where upload slots are kept, so a submit can tell whose an upload is."""
+
+    @abstractmethod
+    def put_upload(self, upload: Upload) -> None:
+        """Keep a new slot."""
+
+    @abstractmethod
+    def get_upload(self, upload_id: str) -> Upload | None:
+        """The slot with this id, if any."""
+
+
+class Blobs(ABC):
+    """Where uploaded files are kept: S3 on AWS, a folder in the embedded default."""
+
+    @abstractmethod
+    def upload_target(self, upload: Upload, local_url: str, secret: bytes) -> dict[str, Any]:
+        """Where and how the browser sends the file: ``{"url", "fields"}`` for a multipart POST."""
+
+    @abstractmethod
+    def size(self, key: str) -> int | None:
+        """The stored file's size, or None if there is none."""
+
+    @abstractmethod
+    def head(self, key: str, length: int) -> bytes:
+        """The file's first ``length`` bytes."""
+
+    @abstractmethod
+    def link(self, upload: Upload) -> None:
+        """Copy a checked upload to its attachment key, with its name and type (again is fine)."""
+
+    @abstractmethod
+    def download(self, key: str, name: str, content_type: str) -> str:
+        """Where an agent gets the file: a presigned address or a local path."""

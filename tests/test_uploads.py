@@ -1,0 +1,165 @@
+"""Attachments in the embedded default: upload slots, the signed local upload address, and the checks on submit."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from handler import cli
+from handler.storage.local import LocalStore
+from handler.uploads import content_matches, sanitize_name
+from tests.conftest import AUTHORIZED, Clock, register, sign_in
+
+# A real 1x1 PNG and the start of a real MP4 (ftyp box), as a browser would send them.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\x08free" + b"\x00" * 64
+EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 64
+VALID = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "Skjermbilde", "description": "D"}
+
+
+def slot(client: TestClient, name: str, content_type: str, size: int, **headers: str) -> Any:
+    body = {"form": "service-request", "field": "attachments", "name": name, "type": content_type, "size": size}
+    return client.post("/v1/uploads", json=body, headers=headers)
+
+
+def send(client: TestClient, target: dict[str, Any], content: bytes, **changes: str) -> Any:
+    fields = {**target["fields"], **changes}
+    return client.post(target["url"], data=fields, files={"file": ("blob", content, fields["Content-Type"])})
+
+
+def upload(client: TestClient, name: str, content_type: str, content: bytes) -> str:
+    target = slot(client, name, content_type, len(content))
+    assert target.status_code == 201, target.text
+    assert send(client, target.json(), content).status_code == 204
+    return str(target.json()["id"])
+
+
+def submit(client: TestClient, *ids: str, **headers: str) -> Any:
+    return client.post(
+        "/v1/requests", json={"form": "service-request", "data": {**VALID, "attachments": list(ids)}}, headers=headers
+    )
+
+
+def test_a_screenshot_and_a_video_are_attached(client: TestClient, store: LocalStore) -> None:
+    png = upload(client, "skjerm bilde.png", "image/png", PNG)
+    mp4 = upload(client, "opptak.mp4", "video/mp4", MP4)
+    answer = submit(client, png, mp4)
+    assert answer.status_code == 201, answer.text
+    stored = store.get(answer.json()["id"])
+    assert stored is not None
+    assert [(a["name"], a["type"], a["size"]) for a in stored.attachments] == [
+        ("skjerm bilde.png", "image/png", len(PNG)),
+        ("opptak.mp4", "video/mp4", len(MP4)),
+    ]
+    blobs = client.app.state.services.blobs  # type: ignore[attr-defined]
+    assert blobs.path(f"attachments/{png}").read_bytes() == PNG
+
+
+def test_the_slot_refuses_oversize_and_unknown_types_before_any_upload(client: TestClient) -> None:
+    big = slot(client, "film.mp4", "video/mp4", 26 * 1024 * 1024, **{"Accept-Language": "en"})
+    assert big.status_code == 422
+    assert big.json()["error"]["details"][0]["message"] == "“film.mp4” is too large. Each file can be at most 25 MB."
+    exe = slot(client, "setup.exe", "application/x-msdownload", 100)
+    assert exe.json()["error"]["details"][0]["keyword"] == "x-upload-type"
+    assert slot(client, "x.png", "image/png", 0).status_code == 422
+
+
+def test_only_signed_in_authorized_contacts_get_slots(anonymous: TestClient, store: LocalStore) -> None:
+    assert slot(anonymous, "x.png", "image/png", 10).status_code == 401
+    register(store, "tech@example.no", "technical-contact")
+    token = sign_in(anonymous, store.folder / "outbox", "tech@example.no")
+    assert slot(anonymous, "x.png", "image/png", 10, Authorization=f"Bearer {token}").status_code == 403
+
+
+def test_the_local_upload_address_enforces_its_slot(client: TestClient, clock: Clock) -> None:
+    target = slot(client, "x.png", "image/png", len(PNG)).json()
+    assert send(client, target, PNG, signature="0" * 64).status_code == 403
+    assert send(client, target, PNG, **{"Content-Type": "image/gif"}).status_code == 403
+    assert send(client, target, PNG + b"\x00" * (25 * 1024 * 1024)).status_code == 413
+    clock.advance(minutes=11)
+    assert send(client, target, PNG).status_code == 403
+
+
+def test_an_executable_named_png_is_refused_and_nothing_is_stored(client: TestClient, store: LocalStore) -> None:
+    fake = upload(client, "cat.png", "image/png", EXE)
+    good = upload(client, "real.png", "image/png", PNG)
+    answer = submit(client, good, fake, **{"Accept-Language": "en"})
+    assert answer.status_code == 422
+    (detail,) = answer.json()["error"]["details"]
+    assert detail == {
+        "field": "attachments",
+        "path": "/data/attachments/1",
+        "keyword": "x-upload-content",
+        "message": "“cat.png” is not what its name says it is. Upload the right file.",
+    }
+    assert not list(store.documents.glob("*.json"))
+    blobs = client.app.state.services.blobs  # type: ignore[attr-defined]
+    assert not (blobs.folder / "attachments").exists()  # nothing half-linked
+
+
+def test_another_requester_s_upload_is_refused(client: TestClient, store: LocalStore) -> None:
+    mine = upload(client, "mine.png", "image/png", PNG)
+    register(store, "other@example.no", "authorized-for-change")
+    other = sign_in(client, store.folder / "outbox", "other@example.no")
+    answer = submit(client, mine, Authorization=f"Bearer {other}")
+    assert answer.json()["error"]["details"][0]["keyword"] == "x-upload"
+    never_uploaded = slot(client, "gone.png", "image/png", 10).json()["id"]
+    assert submit(client, never_uploaded).json()["error"]["details"][0]["keyword"] == "x-upload-failed"
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\kari\\Desktop\\bilde.png", "bilde.png"),
+        ("ond\r\nBcc: x@example.com.png", "ondBcc_ x@example.com.png"),
+        ("\u202egnp.exe", "gnp.exe"),
+        ("...", "file"),
+        ("a" * 300 + ".pdf", "a" * 116 + ".pdf"),
+    ],
+)
+def test_file_names_are_sanitized(raw: str, clean: str) -> None:
+    assert sanitize_name(raw) == clean
+
+
+@pytest.mark.parametrize(
+    ("declared", "content", "ok"),
+    [
+        ("image/png", PNG, True),
+        ("image/jpeg", PNG, False),
+        ("video/mp4", MP4, True),
+        ("application/pdf", b"%PDF-1.7\n", True),
+        ("text/plain", "2026-11-27 12:00 ERROR ødelagt\n".encode(), True),
+        ("text/csv", b"a,b\n1,2\n", True),
+        ("text/plain", EXE, False),
+        ("text/plain", PNG, False),
+        ("application/pdf", EXE, False),
+    ],
+)
+def test_the_real_type_comes_from_the_first_bytes(declared: str, content: bytes, ok: bool) -> None:
+    assert content_matches(declared, content) is ok
+
+
+def test_agents_see_and_download_attachments(client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
+    png = upload(client, "skjerm.png", "image/png", PNG)
+    reference = submit(client, png).json()["reference"]
+    services = client.app.state.services  # type: ignore[attr-defined]
+    assert cli.main(["requests", "show", reference], services=services) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [a["name"] for a in shown["attachments"]] == ["skjerm.png"]
+    assert cli.main(["requests", "download", reference, "skjerm.png"], services=services) == 0
+    path = capsys.readouterr().out.strip()
+    assert open(path, "rb").read() == PNG
+
+
+def test_the_receipt_lists_the_attachments(client: TestClient, store: LocalStore) -> None:
+    png = upload(client, "skjerm.png", "image/png", PNG)
+    reference = submit(client, png).json()["reference"]
+    receipts = [p.read_text() for p in (store.folder / "outbox").glob("*.eml") if reference in p.read_text()]
+    assert any("- skjerm.png (image/png, 1 KB)" in text for text in receipts)
