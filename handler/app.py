@@ -26,7 +26,7 @@ from handler.services import Services, build_services, now_utc
 from handler.settings import Settings
 from handler.signin import InvalidCode, InvalidSession, RateLimited, SessionExpired
 from handler.storage import IdempotencyConflict, StorageUnavailable, Submission
-from handler.storage.base import Store
+from handler.storage.base import InvalidCursor, Store
 from handler.storage.local import LocalBlobs
 from handler.uploads import SNIFF_BYTES, Limits, Upload, UploadRefused, content_matches, new_upload, slot_signature
 
@@ -299,7 +299,10 @@ def create_app(
         cursor: Annotated[str | None, Query(max_length=200)] = None,
     ) -> JSONResponse:
         """The signed-in contact's requests, newest first, a page at a time."""
-        page, next_cursor = await stored(services.store.list_for_requester, email, limit, cursor)
+        try:
+            page, next_cursor = await stored(services.store.list_for_requester, email, limit, cursor)
+        except InvalidCursor as exc:
+            raise ApiError(400, "bad_request") from exc
         return JSONResponse(
             {"items": [item.as_json() for item in page], "next": next_cursor}, headers={"Cache-Control": "no-store"}
         )
@@ -340,7 +343,7 @@ def _sign_in_error(catalog: Catalog, language: str, field: str, text: str) -> Fi
 
 async def authorized_contact(services: Services, email: str, form: Form, language: str) -> Contact:
     """The signed-in contact, if the register gives them a contact type the form allows; else a 403."""
-    contact = await stored(services.store.get_contact, email)
+    contact: Contact | None = await stored(services.store.get_contact, email)
     if contact is None or not contact.may_submit(form.allowed_contact_types):
         names = " / ".join(services.catalog.common[language]["contactTypes"][t] for t in form.allowed_contact_types)
         raise ApiError(403, "not_authorized", params={"types": names})

@@ -20,7 +20,7 @@ from handler.contacts import Contact, InvalidContact, make_contact, parse_csv
 from handler.desk import UnknownStatus, change_status, find
 from handler.services import Services, build_services
 from handler.settings import ConfigurationError, Settings
-from handler.storage.base import RequestNotFound, StatusConflict, StorageUnavailable
+from handler.storage.base import RequestNotFound, RequestSummary, StatusConflict, StorageUnavailable
 
 EXPORT_COLUMNS = ("reference", "id", "status", "form", "category", "requester", "title", "receivedAt", "updatedAt")
 
@@ -170,7 +170,7 @@ def _import_contacts(services: Services, args: argparse.Namespace, out: TextIO) 
     print(f"imported {len(contacts)} contacts from {args.file}", file=out)
 
 
-def _filtered(services: Services, args: argparse.Namespace) -> list[Any]:
+def _filtered(services: Services, args: argparse.Namespace) -> list[RequestSummary]:
     if args.status and args.status not in services.catalog.statuses:
         raise UnknownStatus(f"{args.status!r} is not a status; choose one of {', '.join(services.catalog.statuses)}")
     since = datetime.combine(args.since, time(), UTC) if args.since else None

@@ -54,7 +54,7 @@ def make_contact(
         raise InvalidContact("email", f"{email!r} is not a valid e-mail address")
     for field, value, limit in (("name", name, 200), ("organization", organization, 200)):
         if not value.strip() or len(value) > limit or _CONTROL.search(value):
-            raise InvalidContact(field, f"must be 1–{limit} characters on one line")
+            raise InvalidContact(field, f"must be 1-{limit} characters on one line")
     phone = phone.strip()
     if phone and not _PHONE.match(phone):
         raise InvalidContact("phone", f"{phone!r} is not a phone number (digits and spaces, optional leading +)")
@@ -82,7 +82,7 @@ def parse_csv(text: str, known_types: Iterable[str]) -> list[Contact]:
     problems: list[str] = []
     seen: dict[str, int] = {}
     for row_number, row in enumerate(reader, start=2):
-        extra = row.pop(None, [])  # type: ignore[call-overload]
+        extra = row.pop(None, [])
         columns = sum(value is not None for value in row.values()) + len(extra)
         if columns != len(CSV_COLUMNS):
             problems.append(f"row {row_number}: has {columns} columns instead of {len(CSV_COLUMNS)}")

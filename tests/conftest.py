@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,18 @@ from handler.settings import Settings
 from handler.storage.local import LocalStore
 
 TESTS = Path(__file__).resolve().parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep every AWS client on this machine: a client the tests do not point at a local server fails
+    at once on a closed loopback port, and no credentials are looked up on the network."""
+    os.environ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "eu-north-1")
+
+
 INCIDENT_FORM = TESTS / "forms" / "incident.schema.json"
 # Tests that depend on "now" (a support window must not be in the past) run at this moment.
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

@@ -103,6 +103,12 @@ def open_form(page: Any, address: str, language: str = "nb") -> None:
     page.goto(f"{address}/{language}/service-request/")
 
 
+def stored_by_reference(store: LocalStore, reference: str) -> list[Any]:
+    """The stored requests with this reference (one, if all is well)."""
+    found = (store.get(path.stem) for path in store.documents.glob("*.json"))
+    return [s for s in found if s is not None and s.receipt.reference == reference]
+
+
 def future(days: int) -> str:
     return (date.today() + timedelta(days=days)).isoformat()
 
@@ -147,8 +153,7 @@ def test_a_person_fills_in_the_nb_form_and_gets_a_reference(page: Any, server: t
     assert page.evaluate("document.activeElement.id") == "receipt-title"
     reference = page.locator("#receipt-reference").text_content()
     assert REFERENCE.match(reference)
-    stored = [store.get(p.stem) for p in store.documents.glob("*.json")]
-    mine = [s for s in stored if s is not None and s.receipt.reference == reference]
+    mine = stored_by_reference(store, reference)
     assert len(mine) == 1
     assert mine[0].language == "nb"
     assert mine[0].data == {
@@ -174,9 +179,7 @@ def test_every_category_can_be_submitted_in_both_languages(
     open_form(page, address, language)
     fill(page, data)
     reference = submit_and_read_reference(page)
-    stored = [
-        s for s in (store.get(p.stem) for p in store.documents.glob("*.json")) if s and s.receipt.reference == reference
-    ]
+    stored = stored_by_reference(store, reference)
     assert len(stored) == 1
     assert stored[0].data == data
     assert stored[0].language == language
@@ -492,7 +495,7 @@ def test_a_screenshot_and_a_video_are_uploaded_with_progress_and_attached(
     page.get_by_role("button", name="Fjern feil.png").click()
     assert items.count() == 2
     reference = submit_and_read_reference(page)
-    stored = [s for s in (store.get(p.stem) for p in store.documents.glob("*.json")) if s and s.receipt.reference == reference]
+    stored = stored_by_reference(store, reference)
     assert [a["name"] for a in stored[0].attachments] == ["skjermbilde.png", "opptak.mp4"]
 
 
@@ -502,7 +505,8 @@ def test_a_file_that_is_too_large_or_of_a_wrong_type_is_refused_before_sending(
     open_form(page, server[0], "en")
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url) if "/v1/uploads" in r.url else None)
-    page.set_input_files("#attachments", [{"name": "setup.exe", "mimeType": "application/x-msdownload", "buffer": b"MZ"}])
+    exe = {"name": "setup.exe", "mimeType": "application/x-msdownload", "buffer": b"MZ"}
+    page.set_input_files("#attachments", [exe])
     summary = page.locator("#error-summary")
     summary.wait_for(state="visible")
     assert summary.locator("li").all_text_contents() == [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from fastapi.testclient import TestClient
 from handler import cli
 from handler.storage.local import LocalStore
 from handler.uploads import content_matches, sanitize_name
-from tests.conftest import AUTHORIZED, Clock, register, sign_in
+from tests.conftest import Clock, register, sign_in
 
 # A real 1x1 PNG and the start of a real MP4 (ftyp box), as a browser would send them.
 PNG = base64.b64decode(
@@ -155,7 +156,7 @@ def test_agents_see_and_download_attachments(client: TestClient, capsys: pytest.
     assert [a["name"] for a in shown["attachments"]] == ["skjerm.png"]
     assert cli.main(["requests", "download", reference, "skjerm.png"], services=services) == 0
     path = capsys.readouterr().out.strip()
-    assert open(path, "rb").read() == PNG
+    assert Path(path).read_bytes() == PNG
 
 
 def test_the_receipt_lists_the_attachments(client: TestClient, store: LocalStore) -> None:

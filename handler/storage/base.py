@@ -22,8 +22,8 @@ from typing import Any
 
 from handler.contacts import ContactRegister
 from handler.mail import MailQueue
-from handler.uploads import UploadRegistry
 from handler.signin import SignInState
+from handler.uploads import UploadRegistry
 
 # Crockford's base32 alphabet: no I, L, O or U, so references survive being read aloud or retyped.
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -135,6 +135,10 @@ class RequestNotFound(Exception):
     """No visible request has that id or reference."""
 
 
+class InvalidCursor(ValueError):
+    """A page cursor that this listing did not hand out."""
+
+
 class StatusConflict(Exception):
     """The request's status changed while this change was being made; read it again and retry."""
 
@@ -233,6 +237,38 @@ class RequestStore(ABC):
     @abstractmethod
     def get(self, request_id: str) -> StoredRequest | None:
         """The request with this id, or None if there is no visible request with it."""
+
+    @abstractmethod
+    def summary(self, request_id: str) -> RequestSummary | None:
+        """The index record of one request as it is now."""
+
+    @abstractmethod
+    def find_reference(self, reference: str) -> str | None:
+        """The id of the request with this reference number."""
+
+    @abstractmethod
+    def list_for_requester(
+        self, requester: str, limit: int, cursor: str | None = None
+    ) -> tuple[list[RequestSummary], str | None]:
+        """One requester's requests, newest first, a page at a time; raises ``InvalidCursor``."""
+
+    @abstractmethod
+    def list_requests(
+        self,
+        status: str | None = None,
+        category: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[RequestSummary]:
+        """Every request matching the filters, newest first (for agents)."""
+
+    @abstractmethod
+    def history(self, request_id: str) -> list[StatusEvent]:
+        """The request's status changes, oldest first."""
+
+    @abstractmethod
+    def change_status(self, request_id: str, expected: str, event: StatusEvent) -> RequestSummary:
+        """Move the request from ``expected`` to ``event.status``; ``StatusConflict`` if it moved meanwhile."""
 
     @abstractmethod
     def _put_document(self, request_id: str, body: bytes) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -19,6 +20,7 @@ from handler.storage.base import (
     IdempotencyKeyTaken,
     IdempotencyRecord,
     IndexRecord,
+    InvalidCursor,
     Receipt,
     ReferenceTaken,
     RequestNotFound,
@@ -264,7 +266,7 @@ class LocalStore(Store):
         self, requester: str, limit: int, cursor: str | None = None
     ) -> tuple[list[RequestSummary], str | None]:
         """One requester's requests, newest first, a page at a time; the cursor continues a list."""
-        after_time, _, after_id = (cursor or "").partition("|")
+        after_time, after_id = _decode_cursor(cursor, requester) if cursor else ("", "")
         with self._connect() as db:
             rows = db.execute(
                 f"{self._SUMMARY} WHERE requester = ? AND (? = '' OR (received_at, id) < (?, ?)) "
@@ -273,7 +275,7 @@ class LocalStore(Store):
             ).fetchall()
         page = [self._summary(row) for row in rows[:limit]]
         last = page[-1].receipt if len(rows) > limit else None
-        return page, (f"{last.received_at.isoformat()}|{last.request_id}" if last else None)
+        return page, (_encode_cursor(requester, last.received_at.isoformat(), last.request_id) if last else None)
 
     def list_requests(
         self,
@@ -452,7 +454,30 @@ class LocalStore(Store):
         """The slot with this id."""
         with self._connect() as db:
             row = db.execute("SELECT * FROM uploads WHERE id = ?", (upload_id,)).fetchone()
-        return Upload(*row[:7], datetime.fromisoformat(row[7])) if row else None
+        if row is None:
+            return None
+        upload_id, requester, form_id, field, name, content_type, max_bytes, expires_at = row
+        return Upload(
+            upload_id, requester, form_id, field, name, content_type, max_bytes, datetime.fromisoformat(expires_at)
+        )
+
+
+def _encode_cursor(requester: str, received_at: str, request_id: str) -> str:
+    """A page cursor: where the page ended, and whose list it is, opaque to clients."""
+    plain = json.dumps([requester, received_at, request_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(plain.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, requester: str) -> tuple[str, str]:
+    """Where the page a cursor continues starts; it must belong to the requester's own list."""
+    try:
+        owner, received_at, request_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        datetime.fromisoformat(received_at)
+    except (ValueError, TypeError) as exc:
+        raise InvalidCursor(cursor) from exc
+    if owner != requester:
+        raise InvalidCursor(cursor)
+    return str(received_at), str(request_id)
 
 
 class LocalBlobs(Blobs):

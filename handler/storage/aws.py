@@ -1,0 +1,849 @@
+"""The AWS store: documents in S3, index, references and idempotency keys in one DynamoDB table.
+
+See docs/storage.md for the data model. The submit flow itself lives in ``base.RequestStore``; this
+module only writes the document (S3, never overwritten), commits the three DynamoDB items in one
+transaction, reads them back, and turns throttling, timeouts and outages into ``StorageUnavailable``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from handler.contacts import Contact, normalize_email
+from handler.mail import FailedMail
+from handler.signin import PendingCode
+from handler.storage.base import (
+    IdempotencyKeyTaken,
+    IdempotencyRecord,
+    IndexRecord,
+    InvalidCursor,
+    Receipt,
+    ReferenceTaken,
+    RequestNotFound,
+    RequestSummary,
+    StatusConflict,
+    StatusEvent,
+    StorageUnavailable,
+    Store,
+    StoredRequest,
+)
+from handler.uploads import Blobs, Upload
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, CreateTableInputTypeDef, TransactWriteItemTypeDef
+    from mypy_boto3_s3.client import S3Client
+
+    from handler.settings import Settings
+
+log = logging.getLogger("servicedesk_forms")
+
+REQUESTER_INDEX = "byRequester"
+# Lists every item of one kind (requests by time received, contacts by address, unsent mail by age),
+# for agents and operators, without a scan.
+KIND_INDEX = "byKind"
+TTL_ATTRIBUTE = "expiresAt"
+
+# Error codes (from either service) that mean "busy, overloaded or briefly down": the client may retry.
+_RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "InternalError",
+        "ServiceUnavailable",
+        "TransactionConflict",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "OperationAborted",
+        "ConditionalRequestConflict",
+    }
+)
+# Codes a cancelled transaction may give for one of its items when the cause is transient.
+_RETRYABLE_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+# The transport failing: EndpointConnectionError and ConnectTimeoutError are ConnectionErrors,
+# ReadTimeoutError and ConnectionClosedError are HTTPClientErrors.
+_TRANSPORT_ERRORS = (BotoConnectionError, ReadTimeoutError, ConnectionClosedError)
+
+# Positions of the items in the commit transaction, to read its CancellationReasons.
+_REQUEST, _REFERENCE, _IDEMPOTENCY = 0, 1, 2
+
+
+def table_definition(name: str) -> CreateTableInputTypeDef:
+    """The ``create_table`` arguments for the store's table (the SAM template must declare the same)."""
+    return {
+        "TableName": name,
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "requesterKey", "AttributeType": "S"},
+            {"AttributeName": "receivedKey", "AttributeType": "S"},
+            {"AttributeName": "kind", "AttributeType": "S"},
+            {"AttributeName": "sortKey", "AttributeType": "S"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": REQUESTER_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "requesterKey", "KeyType": "HASH"},
+                    {"AttributeName": "receivedKey", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": KIND_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "kind", "KeyType": "HASH"},
+                    {"AttributeName": "sortKey", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
+def document_key(request_id: str) -> str:
+    """The S3 key of a request's document."""
+    return f"requests/{request_id}.json"
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether a botocore error means the store is unreachable, overloaded or briefly failing."""
+    if isinstance(exc, _TRANSPORT_ERRORS):
+        return True
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in _RETRYABLE_CODES or status >= 500 or status == 429
+    return False
+
+
+@contextmanager
+def _unavailable_on_transient_errors(action: str) -> Iterator[None]:
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        if is_retryable(exc):
+            raise StorageUnavailable(f"{action}: {exc}") from exc
+        raise
+
+
+def _timestamp(moment: datetime) -> str:
+    # One fixed format in UTC, so the strings sort in time order (the GSI's sort key relies on it).
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _s(value: str) -> AttributeValueTypeDef:
+    return {"S": value}
+
+
+def _text(item: Mapping[str, AttributeValueTypeDef], name: str) -> str:
+    return item[name]["S"]
+
+
+class AwsStore(Store):
+    """Requests in an S3 bucket (documents) and a DynamoDB table (everything that makes them visible),
+    and in the same table the contact register, sign-in codes, rate counters, upload slots and unsent mail."""
+
+    def __init__(self, s3: S3Client, dynamodb: DynamoDBClient, bucket: str, table: str) -> None:
+        self.s3 = s3
+        self.dynamodb = dynamodb
+        self.bucket = bucket
+        self.table = table
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AwsStore:
+        """The store the settings describe, with its clients created once (a Lambda container reuses them)."""
+        config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+        s3_config = config
+        if settings.s3_endpoint_url:  # an S3-compatible server (tests, local runs): path-style, SigV4
+            s3_config = config.merge(Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+        session = boto3.session.Session()
+        s3 = session.client(
+            "s3", region_name=settings.region or None, endpoint_url=settings.s3_endpoint_url, config=s3_config
+        )
+        dynamodb = session.client(
+            "dynamodb", region_name=settings.region or None, endpoint_url=settings.dynamodb_endpoint_url, config=config
+        )
+        return cls(s3, dynamodb, settings.bucket, settings.table)
+
+    # The document --------------------------------------------------------------------------------
+
+    def _put_document(self, request_id: str, body: bytes) -> None:
+        try:
+            with _unavailable_on_transient_errors("writing the document"):
+                # IfNoneMatch="*": S3 refuses the write if the key exists, so a document is never overwritten.
+                self.s3.put_object(
+                    Bucket=self.bucket,
+                    Key=document_key(request_id),
+                    Body=body,
+                    ContentType="application/json",
+                    IfNoneMatch="*",
+                )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+                # Only possible if the id was already used; the submit can be retried with a fresh id.
+                raise StorageUnavailable(f"the document for {request_id} already exists") from exc
+            raise
+
+    def _discard_document(self, request_id: str) -> None:
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=document_key(request_id))
+        except (ClientError, BotoCoreError) as exc:  # best effort: an unreferenced document is invisible
+            log.warning("could not discard the unreferenced document %s: %s", request_id, exc)
+
+    # The index -----------------------------------------------------------------------------------
+
+    def _commit(self, record: IndexRecord, idempotency: IdempotencyRecord | None, now: datetime) -> None:
+        receipt = record.receipt
+        received = _timestamp(receipt.received_at)
+        request: dict[str, AttributeValueTypeDef] = {
+            "pk": _s(f"REQUEST#{receipt.request_id}"),
+            "sk": _s("REQUEST"),
+            "id": _s(receipt.request_id),
+            "reference": _s(receipt.reference),
+            "status": _s(receipt.status),
+            "form": _s(record.form_id),
+            "receivedAt": _s(received),
+            "updatedAt": _s(received),
+            "documentKey": _s(document_key(receipt.request_id)),
+            "kind": _s("REQUEST"),
+            "sortKey": _s(f"{received}#{receipt.request_id}"),
+        }
+        if record.category is not None:
+            request["category"] = _s(record.category)
+        if record.title is not None:
+            request["title"] = _s(record.title)
+        if record.requester is not None:
+            request["requester"] = _s(record.requester)
+            # Only requests with a requester carry the GSI's keys: the index stays sparse.
+            request["requesterKey"] = _s(record.requester)
+            request["receivedKey"] = _s(f"{received}#{receipt.request_id}")
+        items: list[TransactWriteItemTypeDef] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": request,
+                    # A new request, never a replacement (the id is a fresh UUID; this makes sure of it).
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {
+                        "pk": _s(f"REFERENCE#{receipt.reference}"),
+                        "sk": _s("REFERENCE"),
+                        "requestId": _s(receipt.request_id),
+                    },
+                    # The reference is unique: if another request holds it, the whole transaction fails.
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+        if idempotency is not None:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {
+                            "pk": _s(f"IDEMPOTENCY#{idempotency.key}"),
+                            "sk": _s("IDEMPOTENCY"),
+                            "fingerprint": _s(idempotency.fingerprint),
+                            "requestId": _s(receipt.request_id),
+                            "reference": _s(receipt.reference),
+                            "status": _s(receipt.status),
+                            "receivedAt": _s(received),
+                            TTL_ATTRIBUTE: {"N": str(_epoch(idempotency.expires_at))},
+                        },
+                        # The key is free if nobody holds it, or if its holder expired: TTL deletes
+                        # expired items late, so an expired item may still be there and counts as absent.
+                        "ConditionExpression": "attribute_not_exists(pk) OR #expires <= :now",
+                        "ExpressionAttributeNames": {"#expires": TTL_ATTRIBUTE},
+                        "ExpressionAttributeValues": {":now": {"N": str(_epoch(now))}},
+                    }
+                }
+            )
+        # The first step of the request's history, last so the positions above stay fixed.
+        items.append(
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": self._event_item(receipt.request_id, StatusEvent(receipt.status, receipt.received_at)),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        )
+        try:
+            with _unavailable_on_transient_errors("committing the request"):
+                self.dynamodb.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            self._raise_cancellation(exc, record, idempotency)
+
+    @staticmethod
+    def _raise_cancellation(exc: ClientError, record: IndexRecord, idempotency: IdempotencyRecord | None) -> None:
+        reasons = [reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])]
+
+        def failed(position: int) -> bool:
+            return len(reasons) > position and reasons[position] == "ConditionalCheckFailed"
+
+        if idempotency is not None and failed(_IDEMPOTENCY):
+            raise IdempotencyKeyTaken(idempotency.key) from exc
+        if failed(_REFERENCE) or failed(_REQUEST):  # an id collision is retried like a reference collision
+            raise ReferenceTaken(record.receipt.reference) from exc
+        if any(code in _RETRYABLE_CANCELLATIONS for code in reasons):
+            # Another transaction touched the same items at the same moment (or throttling): retryable.
+            raise StorageUnavailable(f"the transaction was cancelled: {reasons}") from exc
+        raise exc
+
+    def _find_idempotent(self, key: str, now: datetime) -> IdempotencyRecord | None:
+        with _unavailable_on_transient_errors("reading the idempotency key"):
+            answer = self.dynamodb.get_item(
+                TableName=self.table,
+                Key={"pk": _s(f"IDEMPOTENCY#{key}"), "sk": _s("IDEMPOTENCY")},
+                ConsistentRead=True,
+            )
+        item = answer.get("Item")
+        if item is None:
+            return None
+        expires = int(item[TTL_ATTRIBUTE]["N"])
+        if expires <= _epoch(now):  # expired but not yet deleted by TTL: absent
+            return None
+        receipt = Receipt(
+            _text(item, "requestId"),
+            _text(item, "reference"),
+            _text(item, "status"),
+            datetime.fromisoformat(_text(item, "receivedAt")),
+        )
+        return IdempotencyRecord(key, _text(item, "fingerprint"), receipt, datetime.fromtimestamp(expires, UTC))
+
+    def get(self, request_id: str) -> StoredRequest | None:
+        """The request with this id, joined with its document."""
+        with _unavailable_on_transient_errors("reading the request"):
+            answer = self.dynamodb.get_item(
+                TableName=self.table,
+                Key={"pk": _s(f"REQUEST#{request_id}"), "sk": _s("REQUEST")},
+                ConsistentRead=True,
+            )
+        item = answer.get("Item")
+        if item is None:
+            return None
+        try:
+            with _unavailable_on_transient_errors("reading the document"):
+                body = self.s3.get_object(Bucket=self.bucket, Key=_text(item, "documentKey"))["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise StorageUnavailable(f"the document of {request_id} is missing") from exc
+            raise
+        document: dict[str, Any] = json.loads(body)
+        return StoredRequest(
+            receipt=Receipt(
+                request_id,
+                _text(item, "reference"),
+                _text(item, "status"),
+                datetime.fromisoformat(_text(item, "receivedAt")),
+            ),
+            form_id=document["form"],
+            category=document["category"],
+            requester=document["requester"],
+            language=document["language"],
+            schema_hash=document["schemaHash"],
+            data=document["data"],
+            attachments=tuple(document.get("attachments", ())),
+        )
+
+    # Items in general ------------------------------------------------------------------------------
+
+    def _get(self, pk: str, sk: str, action: str) -> dict[str, AttributeValueTypeDef] | None:
+        with _unavailable_on_transient_errors(action):
+            answer = self.dynamodb.get_item(TableName=self.table, Key={"pk": _s(pk), "sk": _s(sk)}, ConsistentRead=True)
+        return answer.get("Item")
+
+    def _put(self, item: dict[str, AttributeValueTypeDef], action: str) -> None:
+        with _unavailable_on_transient_errors(action):
+            self.dynamodb.put_item(TableName=self.table, Item=item)
+
+    def _query_kind(
+        self,
+        kind: str,
+        limit: int | None = None,
+        newest_first: bool = False,
+        start: str | None = None,
+        end: str | None = None,
+    ) -> Iterator[dict[str, AttributeValueTypeDef]]:
+        condition = "kind = :kind"
+        values: dict[str, AttributeValueTypeDef] = {":kind": _s(kind)}
+        if start is not None and end is not None:
+            condition += " AND sortKey BETWEEN :start AND :end"
+        elif start is not None:
+            condition += " AND sortKey >= :start"
+        elif end is not None:
+            condition += " AND sortKey < :end"
+        if start is not None:
+            values[":start"] = _s(start)
+        if end is not None:
+            values[":end"] = _s(end)
+        arguments: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": KIND_INDEX,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": not newest_first,
+        }
+        if limit:
+            arguments["Limit"] = limit
+        while True:
+            with _unavailable_on_transient_errors(f"listing {kind.lower()} items"):
+                answer = self.dynamodb.query(**arguments)
+            yield from answer.get("Items", [])
+            if limit or "LastEvaluatedKey" not in answer:
+                return
+            arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    # Listing and status ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _summary(item: Mapping[str, AttributeValueTypeDef]) -> RequestSummary:
+        receipt = Receipt(
+            _text(item, "id"),
+            _text(item, "reference"),
+            _text(item, "status"),
+            datetime.fromisoformat(_text(item, "receivedAt")),
+        )
+        optional = {name: item[name]["S"] if name in item else None for name in ("category", "requester", "title")}
+        return RequestSummary(
+            receipt,
+            _text(item, "form"),
+            optional["category"],
+            optional["requester"],
+            optional["title"],
+            datetime.fromisoformat(_text(item, "updatedAt")),
+        )
+
+    def summary(self, request_id: str) -> RequestSummary | None:
+        """The index record of one request."""
+        item = self._get(f"REQUEST#{request_id}", "REQUEST", "reading the request")
+        return self._summary(item) if item else None
+
+    def find_reference(self, reference: str) -> str | None:
+        """The id of the request with this reference number."""
+        item = self._get(f"REFERENCE#{reference.upper()}", "REFERENCE", "reading the reference")
+        return _text(item, "requestId") if item else None
+
+    def list_for_requester(
+        self, requester: str, limit: int, cursor: str | None = None
+    ) -> tuple[list[RequestSummary], str | None]:
+        """One requester's requests, newest first, from the ``byRequester`` index; no scan."""
+        arguments: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": REQUESTER_INDEX,
+            "KeyConditionExpression": "requesterKey = :requester",
+            "ExpressionAttributeValues": {":requester": _s(requester)},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            arguments["ExclusiveStartKey"] = _decode_cursor(cursor, requester)
+        with _unavailable_on_transient_errors("listing the requester's requests"):
+            answer = self.dynamodb.query(**arguments)
+        last = answer.get("LastEvaluatedKey")
+        return [self._summary(item) for item in answer.get("Items", [])], _encode_cursor(last) if last else None
+
+    def list_requests(
+        self,
+        status: str | None = None,
+        category: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[RequestSummary]:
+        """Every request matching the filters, newest first, from the ``byKind`` index."""
+        start = _timestamp(since) if since else None
+        end = _timestamp(until) if until else None
+        found = (self._summary(item) for item in self._query_kind("REQUEST", newest_first=True, start=start, end=end))
+        return [
+            s
+            for s in found
+            if (status is None or s.receipt.status == status) and (category is None or s.category == category)
+        ]
+
+    @staticmethod
+    def _event_item(request_id: str, event: StatusEvent) -> dict[str, AttributeValueTypeDef]:
+        at = _timestamp(event.at)
+        item: dict[str, AttributeValueTypeDef] = {
+            "pk": _s(f"REQUEST#{request_id}"),
+            "sk": _s(f"STATUS#{at}#{uuid.uuid4().hex[:8]}"),
+            "status": _s(event.status),
+            "at": _s(at),
+        }
+        if event.agent:
+            item["agent"] = _s(event.agent)
+        if event.comment:
+            item["comment"] = _s(event.comment)
+        return item
+
+    def history(self, request_id: str) -> list[StatusEvent]:
+        """The request's status changes, oldest first."""
+        with _unavailable_on_transient_errors("reading the history"):
+            answer = self.dynamodb.query(
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :status)",
+                ExpressionAttributeValues={":pk": _s(f"REQUEST#{request_id}"), ":status": _s("STATUS#")},
+                ConsistentRead=True,
+            )
+        return [
+            StatusEvent(
+                _text(item, "status"),
+                datetime.fromisoformat(_text(item, "at")),
+                item["agent"]["S"] if "agent" in item else None,
+                item["comment"]["S"] if "comment" in item else None,
+            )
+            for item in answer.get("Items", [])
+        ]
+
+    def change_status(self, request_id: str, expected: str, event: StatusEvent) -> RequestSummary:
+        """Move the request from ``expected`` to the event's status and record the event, in one transaction."""
+        key: dict[str, AttributeValueTypeDef] = {"pk": _s(f"REQUEST#{request_id}"), "sk": _s("REQUEST")}
+        try:
+            with _unavailable_on_transient_errors("changing the status"):
+                self.dynamodb.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Update": {
+                                "TableName": self.table,
+                                "Key": key,
+                                "UpdateExpression": "SET #status = :new, updatedAt = :at",
+                                # Only from the status the agent saw: a change in between is not overwritten.
+                                "ConditionExpression": "attribute_exists(pk) AND #status = :expected",
+                                "ExpressionAttributeNames": {"#status": "status"},
+                                "ExpressionAttributeValues": {
+                                    ":new": _s(event.status),
+                                    ":at": _s(_timestamp(event.at)),
+                                    ":expected": _s(expected),
+                                },
+                            }
+                        },
+                        {"Put": {"TableName": self.table, "Item": self._event_item(request_id, event)}},
+                    ]
+                )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            if self.summary(request_id) is None:
+                raise RequestNotFound(request_id) from exc
+            raise StatusConflict(request_id) from exc
+        found = self.summary(request_id)
+        assert found is not None
+        return found
+
+    # Contact register --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _contact(item: Mapping[str, AttributeValueTypeDef]) -> Contact:
+        return Contact(
+            _text(item, "email"),
+            _text(item, "name"),
+            _text(item, "phone"),
+            _text(item, "organization"),
+            tuple(value["S"] for value in item["contactTypes"]["L"]),
+        )
+
+    def get_contact(self, email: str) -> Contact | None:
+        """The registered contact with this address (any case)."""
+        item = self._get(f"CONTACT#{normalize_email(email)}", "CONTACT", "reading the contact")
+        return self._contact(item) if item else None
+
+    def put_contact(self, contact: Contact) -> None:
+        """Add or replace a contact."""
+        self._put(
+            {
+                "pk": _s(f"CONTACT#{contact.email}"),
+                "sk": _s("CONTACT"),
+                "kind": _s("CONTACT"),
+                "sortKey": _s(contact.email),
+                "email": _s(contact.email),
+                "name": _s(contact.name),
+                "phone": _s(contact.phone),
+                "organization": _s(contact.organization),
+                "contactTypes": {"L": [_s(t) for t in contact.contact_types]},
+            },
+            "writing the contact",
+        )
+
+    def remove_contact(self, email: str) -> bool:
+        """Remove a contact; whether it existed."""
+        with _unavailable_on_transient_errors("removing the contact"):
+            answer = self.dynamodb.delete_item(
+                TableName=self.table,
+                Key={"pk": _s(f"CONTACT#{normalize_email(email)}"), "sk": _s("CONTACT")},
+                ReturnValues="ALL_OLD",
+            )
+        return "Attributes" in answer
+
+    def list_contacts(self) -> list[Contact]:
+        """All contacts by address."""
+        return [self._contact(item) for item in self._query_kind("CONTACT")]
+
+    # Sign-in codes and rate limits --------------------------------------------------------------------
+
+    def put_code(self, code: PendingCode) -> None:
+        """Keep the address's new code (replacing the old one); TTL removes it after it expires."""
+        self._put(
+            {
+                "pk": _s(f"CODE#{code.email}"),
+                "sk": _s("CODE"),
+                "digest": _s(code.digest),
+                "attemptsLeft": {"N": str(code.attempts_left)},
+                TTL_ATTRIBUTE: {"N": str(_epoch(code.expires_at))},
+            },
+            "writing the sign-in code",
+        )
+
+    def use_attempt(self, email: str, now: datetime) -> PendingCode | None:
+        """Spend one attempt on the unexpired code, atomically; None when none is left."""
+        try:
+            with _unavailable_on_transient_errors("checking the sign-in code"):
+                answer = self.dynamodb.update_item(
+                    TableName=self.table,
+                    Key={"pk": _s(f"CODE#{email}"), "sk": _s("CODE")},
+                    UpdateExpression="SET attemptsLeft = attemptsLeft - :one",
+                    # Attempts left, and not expired (TTL deletes late: an expired item still counts as absent).
+                    ConditionExpression="attemptsLeft > :zero AND #expires > :now",
+                    ExpressionAttributeNames={"#expires": TTL_ATTRIBUTE},
+                    ExpressionAttributeValues={
+                        ":one": {"N": "1"},
+                        ":zero": {"N": "0"},
+                        ":now": {"N": str(_epoch(now))},
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return None
+            raise
+        item = answer["Attributes"]
+        return PendingCode(
+            email,
+            item["digest"]["S"],
+            datetime.fromtimestamp(int(item[TTL_ATTRIBUTE]["N"]), UTC),
+            int(item["attemptsLeft"]["N"]),
+        )
+
+    def delete_code(self, email: str, digest: str) -> bool:
+        """Remove this very code; only one caller can succeed, so a code signs in once."""
+        try:
+            with _unavailable_on_transient_errors("using the sign-in code"):
+                self.dynamodb.delete_item(
+                    TableName=self.table,
+                    Key={"pk": _s(f"CODE#{email}"), "sk": _s("CODE")},
+                    ConditionExpression="digest = :digest",
+                    ExpressionAttributeValues={":digest": _s(digest)},
+                )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def count(self, key: str, window_start: datetime, expires_at: datetime) -> int:
+        """An atomic counter per key and window; TTL removes old windows."""
+        with _unavailable_on_transient_errors("counting"):
+            answer = self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"pk": _s(f"COUNTER#{key}"), "sk": _s(_timestamp(window_start))},
+                UpdateExpression="ADD hits :one SET #expires = :expires",
+                ExpressionAttributeNames={"#expires": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={":one": {"N": "1"}, ":expires": {"N": str(_epoch(expires_at))}},
+                ReturnValues="UPDATED_NEW",
+            )
+        return int(answer["Attributes"]["hits"]["N"])
+
+    # Unsent mail ----------------------------------------------------------------------------------
+
+    def keep_failed_mail(self, mail: FailedMail) -> None:
+        """Keep or update a message that failed to send."""
+        self._put(
+            {
+                "pk": _s(f"MAIL#{mail.id}"),
+                "sk": _s("MAIL"),
+                "kind": _s("MAIL"),
+                "sortKey": _s(f"{_timestamp(mail.first_failed_at)}#{mail.id}"),
+                "recipients": {"L": [_s(r) for r in mail.recipients]},
+                "message": {"B": mail.message},
+                "attempts": {"N": str(mail.attempts)},
+                "lastError": _s(mail.last_error or "-"),
+                "firstFailedAt": _s(_timestamp(mail.first_failed_at)),
+            },
+            "keeping the unsent e-mail",
+        )
+
+    def failed_mails(self, limit: int) -> list[FailedMail]:
+        """The oldest messages waiting for another try."""
+        return [
+            FailedMail(
+                _text(item, "pk").removeprefix("MAIL#"),
+                tuple(value["S"] for value in item["recipients"]["L"]),
+                bytes(item["message"]["B"]),
+                int(item["attempts"]["N"]),
+                _text(item, "lastError"),
+                datetime.fromisoformat(_text(item, "firstFailedAt")),
+            )
+            for item in self._query_kind("MAIL", limit=limit)
+        ]
+
+    def forget_failed_mail(self, mail_id: str) -> None:
+        """Drop a message that has been sent."""
+        with _unavailable_on_transient_errors("forgetting the sent e-mail"):
+            self.dynamodb.delete_item(TableName=self.table, Key={"pk": _s(f"MAIL#{mail_id}"), "sk": _s("MAIL")})
+
+    # Upload slots -----------------------------------------------------------------------------------
+
+    def put_upload(self, upload: Upload) -> None:
+        """Keep a new upload slot; TTL removes it a while after the pending file has expired too."""
+        self._put(
+            {
+                "pk": _s(f"UPLOAD#{upload.id}"),
+                "sk": _s("UPLOAD"),
+                "requester": _s(upload.requester),
+                "form": _s(upload.form_id),
+                "field": _s(upload.field),
+                "name": _s(upload.name),
+                "contentType": _s(upload.content_type),
+                "maxBytes": {"N": str(upload.max_bytes)},
+                "slotExpiresAt": _s(_timestamp(upload.expires_at)),
+                TTL_ATTRIBUTE: {"N": str(_epoch(upload.expires_at + UPLOAD_RECORD_LIFETIME))},
+            },
+            "keeping the upload slot",
+        )
+
+    def get_upload(self, upload_id: str) -> Upload | None:
+        """The slot with this id."""
+        item = self._get(f"UPLOAD#{upload_id}", "UPLOAD", "reading the upload slot")
+        if item is None:
+            return None
+        return Upload(
+            upload_id,
+            _text(item, "requester"),
+            _text(item, "form"),
+            _text(item, "field"),
+            _text(item, "name"),
+            _text(item, "contentType"),
+            int(item["maxBytes"]["N"]),
+            datetime.fromisoformat(_text(item, "slotExpiresAt")),
+        )
+
+
+# Upload records outlive the pending file (removed by the bucket's lifecycle rule after a day).
+UPLOAD_RECORD_LIFETIME = timedelta(days=3)
+
+
+def _encode_cursor(key: Mapping[str, Any]) -> str:
+    """A page cursor: the last key of the page, opaque to clients."""
+    plain = {name: value["S"] for name, value in key.items()}
+    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, requester: str) -> dict[str, AttributeValueTypeDef]:
+    """The key a cursor stands for; it must belong to the requester's own listing."""
+    try:
+        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(plain, dict) or plain.get("requesterKey") != requester:
+            raise ValueError("not this requester's cursor")
+        if set(plain) != {"pk", "sk", "requesterKey", "receivedKey"}:
+            raise ValueError("not a listing cursor")
+        return {name: _s(str(value)) for name, value in plain.items()}
+    except ValueError as exc:
+        raise InvalidCursor(cursor) from exc
+
+
+class S3Blobs(Blobs):
+    """Uploads in the bucket: presigned POSTs bounded by their policy, checks by HEAD and ranged GET."""
+
+    def __init__(self, s3: S3Client, bucket: str) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> S3Blobs:
+        """The blobs of the store's bucket, sharing the store's S3 settings."""
+        store = AwsStore.from_settings(settings)
+        return cls(store.s3, settings.bucket)
+
+    def upload_target(self, upload: Upload, local_url: str, secret: bytes) -> dict[str, Any]:
+        """A presigned POST: the key is fixed, the size and content type bounded, valid until the slot expires."""
+        seconds = max(1, int((upload.expires_at - datetime.now(UTC)).total_seconds()))
+        with _unavailable_on_transient_errors("signing the upload"):
+            post = self.s3.generate_presigned_post(
+                Bucket=self.bucket,
+                Key=upload.pending_key,
+                Fields={"Content-Type": upload.content_type},
+                Conditions=[{"Content-Type": upload.content_type}, ["content-length-range", 1, upload.max_bytes]],
+                ExpiresIn=seconds,
+            )
+        return {"url": post["url"], "fields": post["fields"]}
+
+    def size(self, key: str) -> int | None:
+        """The object's size, or None if there is none."""
+        try:
+            with _unavailable_on_transient_errors("looking at the upload"):
+                return int(self.s3.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    def head(self, key: str, length: int) -> bytes:
+        """The object's first bytes (a ranged GET: the file never passes through whole)."""
+        with _unavailable_on_transient_errors("reading the upload"):
+            return self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{length - 1}")["Body"].read()
+
+    def link(self, upload: Upload) -> None:
+        """Copy the checked upload under ``attachments/`` with its sanitized name as metadata."""
+        with _unavailable_on_transient_errors("linking the attachment"):
+            self.s3.copy_object(
+                Bucket=self.bucket,
+                Key=upload.attachment_key,
+                CopySource={"Bucket": self.bucket, "Key": upload.pending_key},
+                MetadataDirective="REPLACE",
+                ContentType=upload.content_type,
+                Metadata={"original-name": quote(upload.name), "requester": quote(upload.requester)},
+            )
+
+    def download(self, key: str, name: str, content_type: str) -> str:
+        """A presigned GET valid for five minutes that saves the file under its name."""
+        disposition = f"attachment; filename=\"{quote(name)}\"; filename*=UTF-8''{quote(name)}"
+        return self.s3.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": key,
+                "ResponseContentDisposition": disposition,
+                "ResponseContentType": content_type,
+            },
+            ExpiresIn=300,
+        )

@@ -1,0 +1,447 @@
+"""One contract for every store: the embedded one, and the AWS one on SeaweedFS + DynamoDB Local."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from handler.settings import Settings
+from handler.storage import base
+from handler.storage.aws import AwsStore, table_definition
+from handler.contacts import make_contact
+from handler.mail import FailedMail
+from handler.signin import PendingCode
+from handler.storage.base import (
+    IdempotencyConflict,
+    InvalidCursor,
+    Receipt,
+    RequestNotFound,
+    RequestStore,
+    StatusConflict,
+    StatusEvent,
+    StorageUnavailable,
+    Store,
+    Submission,
+)
+from handler.uploads import Upload
+from handler.storage.local import LocalStore
+from tests.conftest import CONTACT_TYPES, NOW
+from tests.servers import (  # noqa: F401  (the fixtures seaweedfs and dynamodb_local)
+    ACCESS_KEY,
+    REGION,
+    SECRET_KEY,
+    Server,
+    admin_dynamodb,
+    aws_document,
+    aws_document_ids,
+    aws_items,
+    aws_request_ids,
+    dynamodb_local_server,
+    fresh_aws_store,
+    seaweedfs_server,
+)
+
+DATA = {"service": "beta-project", "beta_project": "Ny rapportmotor", "account": "Kunde AS", "subject": "Æøå"}
+ATTACHMENT = {"id": "u-1", "name": "skjermbilde.png", "contentType": "image/png", "size": 1234}
+
+
+def submission(requester: str | None = None, **changes: Any) -> Submission:
+    return Submission(
+        form_id="service-request",
+        category="beta-project",
+        schema_hash="sha256:0f1e2d3c",
+        language="nb",
+        requester=requester,
+        data={**DATA, **changes},
+    )
+
+
+@dataclass
+class Harness:
+    """A store and a look behind it: which documents exist and which requests are visible."""
+
+    store: RequestStore
+    document_ids: Callable[[], set[str]]
+    request_ids: Callable[[], set[str]]
+    document: Callable[[str], bytes]
+
+
+def local_harness(folder: Path) -> Harness:
+    store = LocalStore(folder)
+
+    def request_ids() -> set[str]:
+        with sqlite3.connect(store.database) as db:
+            return {row[0] for row in db.execute("SELECT id FROM requests")}
+
+    return Harness(
+        store,
+        lambda: {path.stem for path in store.documents.glob("*.json")},
+        request_ids,
+        lambda request_id: (store.documents / f"{request_id}.json").read_bytes(),
+    )
+
+
+@pytest.fixture(params=["local", "aws"])
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    if request.param == "local":
+        yield local_harness(tmp_path)
+        return
+    seaweedfs: Server = request.getfixturevalue("seaweedfs")
+    dynamodb: Server = request.getfixturevalue("dynamodb_local")
+    with fresh_aws_store(seaweedfs, dynamodb) as store:
+        yield Harness(
+            store,
+            lambda: aws_document_ids(store),
+            lambda: aws_request_ids(store),
+            lambda request_id: aws_document(store, request_id),
+        )
+
+
+@pytest.fixture
+def aws_store(seaweedfs: Server, dynamodb_local: Server) -> Iterator[AwsStore]:
+    with fresh_aws_store(seaweedfs, dynamodb_local) as store:
+        yield store
+
+
+def test_an_accepted_submission_is_stored_once_and_reads_back_the_same(harness: Harness) -> None:
+    with_attachment = replace(submission(), title="Æøå", attachments=(ATTACHMENT,))
+    receipt, created = harness.store.submit(with_attachment, "SR", None, NOW)
+    assert created
+    assert receipt.status == "received" and receipt.received_at == NOW and receipt.reference.startswith("SR-")
+    assert harness.request_ids() == harness.document_ids() == {receipt.request_id}
+    stored = harness.store.get(receipt.request_id)
+    assert stored is not None
+    assert stored.receipt == receipt
+    assert stored.receipt.as_json() == receipt.as_json()
+    assert stored.data == DATA
+    assert stored.attachments == (ATTACHMENT,)
+    assert (stored.form_id, stored.category, stored.language, stored.schema_hash, stored.requester) == (
+        "service-request",
+        "beta-project",
+        "nb",
+        "sha256:0f1e2d3c",
+        None,
+    )
+
+
+def test_documents_are_never_overwritten(harness: Harness) -> None:
+    harness.store._put_document("0b7c1d2e-same-id", b'{"first": true}')
+    with pytest.raises(StorageUnavailable):
+        harness.store._put_document("0b7c1d2e-same-id", b'{"second": true}')
+    assert harness.document("0b7c1d2e-same-id") == b'{"first": true}'
+    assert harness.request_ids() == set()  # a document alone is not a visible request
+
+
+def test_a_retry_with_the_same_key_and_body_returns_the_first_receipt(harness: Harness) -> None:
+    first, created = harness.store.submit(submission(), "SR", "form-session-0001", NOW)
+    again, created_again = harness.store.submit(submission(), "SR", "form-session-0001", NOW + timedelta(minutes=5))
+    assert (created, created_again) == (True, False)
+    assert again == first
+    assert harness.request_ids() == harness.document_ids() == {first.request_id}
+
+
+def test_the_same_key_with_a_different_body_is_refused(harness: Harness) -> None:
+    first, _ = harness.store.submit(submission(), "SR", "form-session-0002", NOW)
+    with pytest.raises(IdempotencyConflict):
+        harness.store.submit(submission(subject="Something else"), "SR", "form-session-0002", NOW)
+    assert harness.request_ids() == harness.document_ids() == {first.request_id}
+
+
+def test_keys_belong_to_their_requester(harness: Harness) -> None:
+    alice, _ = harness.store.submit(submission("alice@example.com"), "SR", "form-session-0003", NOW)
+    bob, created = harness.store.submit(submission("bob@example.com"), "SR", "form-session-0003", NOW)
+    assert created and bob.request_id != alice.request_id
+
+
+def test_concurrent_submissions_with_one_key_create_one_request(harness: Harness) -> None:
+    threads, results, retries = 8, [], []
+    start = threading.Barrier(threads)
+    lock = threading.Lock()
+
+    def submit() -> None:
+        start.wait()
+        for attempt in range(5):  # as a client does on 503: a conflicting transaction is retryable
+            try:
+                outcome = harness.store.submit(submission(), "SR", "form-session-0004", NOW)
+            except StorageUnavailable:
+                with lock:
+                    retries.append(attempt)
+                time.sleep(0.05)
+                continue
+            with lock:
+                results.append(outcome)
+            return
+
+    workers = [threading.Thread(target=submit) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert len(results) == threads, f"{threads - len(results)} threads never got a receipt ({retries=})"
+    receipts = {receipt for receipt, _ in results}
+    assert len(receipts) == 1
+    assert sum(created for _, created in results) == 1
+    (receipt,) = receipts
+    assert harness.request_ids() == harness.document_ids() == {receipt.request_id}
+
+
+def test_an_expired_key_counts_as_free(harness: Harness) -> None:
+    ttl = harness.store.idempotency_ttl
+    first, _ = harness.store.submit(submission(), "SR", "form-session-0005", NOW)
+    with pytest.raises(IdempotencyConflict):  # not expired yet, one second before
+        harness.store.submit(submission(subject="Later"), "SR", "form-session-0005", NOW + ttl - timedelta(seconds=1))
+    later = NOW + ttl + timedelta(seconds=1)
+    second, created = harness.store.submit(submission(subject="Later"), "SR", "form-session-0005", later)
+    assert created and second.request_id != first.request_id
+    # The key now belongs to the second request.
+    again, created_again = harness.store.submit(
+        submission(subject="Later"), "SR", "form-session-0005", later + timedelta(seconds=1)
+    )
+    assert (again, created_again) == (second, False)
+    assert harness.request_ids() == harness.document_ids() == {first.request_id, second.request_id}
+
+
+def test_a_reference_collision_is_retried_and_leaves_no_orphan(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, _ = harness.store.submit(submission(), "SR", None, NOW)
+    original = base.new_reference
+    handed_out: list[str] = []
+
+    def colliding(prefix: str) -> str:
+        handed_out.append(first.reference if not handed_out else original(prefix))
+        return handed_out[-1]
+
+    monkeypatch.setattr(base, "new_reference", colliding)
+    second, created = harness.store.submit(submission(subject="Second"), "SR", None, NOW)
+    assert created
+    assert len(handed_out) == 2 and handed_out[0] == first.reference
+    assert second.reference == handed_out[1] != first.reference
+    assert harness.request_ids() == harness.document_ids() == {first.request_id, second.request_id}
+    first_stored = harness.store.get(first.request_id)
+    assert first_stored is not None and first_stored.receipt == first and first_stored.data == DATA
+
+
+def test_an_unknown_id_is_none(harness: Harness) -> None:
+    harness.store.submit(submission(), "SR", None, NOW)
+    assert harness.store.get("9c4a0c4e-0000-4000-8000-000000000000") is None
+
+
+# AWS only: the shape of what is written ------------------------------------------------------------
+
+
+def test_the_idempotency_item_expires_with_a_number(aws_store: AwsStore) -> None:
+    titled = replace(submission("alice@example.com"), title="Æøå")
+    receipt, _ = aws_store.submit(titled, "SR", "form-session-0006", NOW)
+    (item,) = aws_items(aws_store, "IDEMPOTENCY")
+    expires = NOW + aws_store.idempotency_ttl
+    assert item["expiresAt"] == {"N": str(int(expires.timestamp()))}
+    assert item["pk"] == {"S": "IDEMPOTENCY#alice@example.com:form-session-0006"}
+    assert item["requestId"] == {"S": receipt.request_id}
+    (reference,) = aws_items(aws_store, "REFERENCE")
+    assert reference["pk"] == {"S": f"REFERENCE#{receipt.reference}"}
+    assert reference["requestId"] == {"S": receipt.request_id}
+    (request,) = aws_items(aws_store, "REQUEST")
+    assert request["documentKey"] == {"S": f"requests/{receipt.request_id}.json"}
+    assert request["requesterKey"] == {"S": "alice@example.com"}
+    assert request["receivedKey"] == {"S": f"{request['receivedAt']['S']}#{receipt.request_id}"}
+    assert request["title"] == {"S": "Æøå"} and request["category"] == {"S": "beta-project"}
+
+
+def test_the_index_lists_a_requester_s_requests_newest_first(aws_store: AwsStore) -> None:
+    alice = {}
+    for hours in (1, 3, 0, 2):  # written out of order
+        receipt, _ = aws_store.submit(
+            submission("alice@example.com", subject=f"{hours}"), "SR", None, NOW + timedelta(hours=hours)
+        )
+        alice[hours] = receipt.request_id
+    bob, _ = aws_store.submit(submission("bob@example.com"), "SR", None, NOW + timedelta(hours=5))
+    anonymous, _ = aws_store.submit(submission(), "SR", None, NOW + timedelta(hours=6))
+    query = admin_dynamodb(aws_store.dynamodb.meta.endpoint_url).query(
+        TableName=aws_store.table,
+        IndexName="byRequester",
+        KeyConditionExpression="requesterKey = :requester",
+        ExpressionAttributeValues={":requester": {"S": "alice@example.com"}},
+        ScanIndexForward=False,
+    )
+    assert [item["id"]["S"] for item in query["Items"]] == [alice[3], alice[2], alice[1], alice[0]]
+    assert query["Items"][0]["reference"]["S"].startswith("SR-")  # projection ALL
+    listed = admin_dynamodb(aws_store.dynamodb.meta.endpoint_url).scan(
+        TableName=aws_store.table, IndexName="byRequester"
+    )
+    ids = {item["id"]["S"] for item in listed["Items"]}
+    assert bob.request_id in ids and anonymous.request_id not in ids  # sparse: no requester, not indexed
+
+
+def test_from_settings_builds_clients_that_work(aws_store: AwsStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    settings = Settings(
+        storage="aws",
+        bucket=aws_store.bucket,
+        table=aws_store.table,
+        region=REGION,
+        s3_endpoint_url=aws_store.s3.meta.endpoint_url,
+        dynamodb_endpoint_url=aws_store.dynamodb.meta.endpoint_url,
+        session_secret="contract-test-secret-" + "x" * 32,
+    )
+    store = AwsStore.from_settings(settings)
+    for client in (store.s3, store.dynamodb):
+        config: Any = client.meta.config
+        assert (config.connect_timeout, config.read_timeout) == (2, 5)
+        # botocore's max_attempts counts retries: 3 retries after the first try.
+        assert config.retries == {"mode": "standard", "total_max_attempts": 4}
+        assert client.meta.region_name == REGION
+    s3_config: Any = store.s3.meta.config
+    assert (s3_config.s3, s3_config.signature_version) == ({"addressing_style": "path"}, "s3v4")
+    receipt, _ = store.submit(submission(), "SR", "form-session-0007", NOW)
+    stored = aws_store.get(receipt.request_id)
+    assert stored is not None and stored.receipt == receipt
+
+
+def test_a_receipt_round_trips_through_the_idempotency_item(aws_store: AwsStore) -> None:
+    first, _ = aws_store.submit(submission(), "SR", "form-session-0008", NOW + timedelta(microseconds=250))
+    found = aws_store._find_idempotent("-:form-session-0008", NOW)
+    assert found is not None and found.receipt == first
+    assert found.receipt == Receipt(first.request_id, first.reference, "received", first.received_at)
+    assert aws_store._find_idempotent("-:form-session-0008", found.expires_at) is None
+
+
+# The rest of the store: listing and status, contacts, sign-in state, unsent mail, upload slots -------
+
+
+def store_of(harness: Harness) -> Store:
+    assert isinstance(harness.store, Store)
+    return harness.store
+
+
+def test_a_requester_s_requests_are_listed_newest_first_a_page_at_a_time(harness: Harness) -> None:
+    store = store_of(harness)
+    mine = [
+        store.submit(submission("kari@example.no", subject=f"S{i}"), "SR", None, NOW + timedelta(minutes=i))[0]
+        for i in range(5)
+    ]
+    store.submit(submission("ola@example.no"), "SR", None, NOW + timedelta(minutes=9))
+    pages, cursor, listed = 0, None, []
+    while True:
+        page, cursor = store.list_for_requester("kari@example.no", 2, cursor)
+        listed += page
+        pages += 1
+        if cursor is None:
+            break
+    assert [s.receipt for s in listed] == mine[::-1]
+    assert pages in (3, 4)  # a store may end with an empty page
+    with pytest.raises(InvalidCursor):
+        store.list_for_requester("kari@example.no", 2, "not-a-cursor")
+    store.submit(submission("ola@example.no", subject="again"), "SR", None, NOW + timedelta(minutes=10))
+    _, foreign = store.list_for_requester("ola@example.no", 1)
+    assert foreign is not None
+    with pytest.raises(InvalidCursor):  # one requester's cursor does not page through another's list
+        store.list_for_requester("kari@example.no", 2, foreign)
+
+
+def test_agents_list_requests_by_status_category_and_time(harness: Harness) -> None:
+    store = store_of(harness)
+    early = store.submit(submission("kari@example.no"), "SR", None, NOW)[0]
+    late = store.submit(
+        replace(submission("kari@example.no"), category="data-extract"), "SR", None, NOW + timedelta(days=2)
+    )[0]
+    assert [s.receipt.request_id for s in store.list_requests()] == [late.request_id, early.request_id]
+    assert [s.receipt.request_id for s in store.list_requests(category="data-extract")] == [late.request_id]
+    assert [s.receipt.request_id for s in store.list_requests(since=NOW + timedelta(days=1))] == [late.request_id]
+    assert [s.receipt.request_id for s in store.list_requests(until=NOW + timedelta(days=1))] == [early.request_id]
+    assert store.list_requests(status="resolved") == []
+    assert store.find_reference(late.reference.lower()) == late.request_id
+    assert store.find_reference("SR-0000-0000") is None
+
+
+def test_a_status_change_is_recorded_once_and_never_overwrites_a_newer_one(harness: Harness) -> None:
+    store = store_of(harness)
+    receipt = store.submit(replace(submission("kari@example.no"), title="Tittel"), "SR", None, NOW)[0]
+    event = StatusEvent("in-progress", NOW + timedelta(hours=1), "Agent A", "Vi ser på det")
+    summary = store.change_status(receipt.request_id, "received", event)
+    assert (summary.receipt.status, summary.updated_at, summary.title) == ("in-progress", event.at, "Tittel")
+    with pytest.raises(StatusConflict):
+        store.change_status(receipt.request_id, "received", StatusEvent("rejected", NOW + timedelta(hours=2)))
+    with pytest.raises(RequestNotFound):
+        store.change_status("00000000-0000-4000-8000-000000000000", "received", event)
+    assert store.history(receipt.request_id) == [StatusEvent("received", NOW), event]
+    stored = store.get(receipt.request_id)
+    assert stored is not None and stored.receipt.status == "in-progress"
+
+
+def test_contacts_are_unique_by_address_whatever_the_case(harness: Harness) -> None:
+    store = store_of(harness)
+    kari = make_contact("Kari@Example.no", "Kari", "", "Kunde AS", ["technical-contact"], CONTACT_TYPES)
+    store.put_contact(kari)
+    store.put_contact(replace(kari, contact_types=("authorized-for-change",)))
+    store.put_contact(
+        make_contact("ola@example.no", "Ola", "+47 22 33 44 55", "Kunde AS", ["billing-contact"], CONTACT_TYPES)
+    )
+    assert store.get_contact("KARI@example.NO") == replace(kari, contact_types=("authorized-for-change",))
+    assert [c.email for c in store.list_contacts()] == ["kari@example.no", "ola@example.no"]
+    assert store.remove_contact("KARI@example.no") is True
+    assert store.remove_contact("kari@example.no") is False
+    assert store.get_contact("kari@example.no") is None
+
+
+def test_a_code_has_few_attempts_expires_and_works_once(harness: Harness) -> None:
+    store = store_of(harness)
+    store.put_code(PendingCode("kari@example.no", "digest-1", NOW + timedelta(minutes=10), 2))
+    first = store.use_attempt("kari@example.no", NOW)
+    assert first is not None and first.digest == "digest-1" and first.attempts_left == 1
+    assert store.use_attempt("kari@example.no", NOW + timedelta(minutes=10)) is None  # expired (TTL deletes late)
+    assert store.use_attempt("kari@example.no", NOW) is not None
+    assert store.use_attempt("kari@example.no", NOW) is None  # no attempts left
+    store.put_code(PendingCode("kari@example.no", "digest-2", NOW + timedelta(minutes=10), 5))
+    assert store.delete_code("kari@example.no", "digest-1") is False  # an older code is gone
+    assert store.delete_code("kari@example.no", "digest-2") is True
+    assert store.delete_code("kari@example.no", "digest-2") is False
+    assert store.use_attempt("nobody@example.no", NOW) is None
+
+
+def test_counters_count_per_key_and_window_even_when_concurrent(harness: Harness) -> None:
+    store = store_of(harness)
+    window, later = NOW, NOW + timedelta(minutes=15)
+    results: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(store.count("address:kari", window, later))) for _ in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [1, 2, 3, 4, 5, 6]
+    assert store.count("address:ola", window, later) == 1
+    assert store.count("address:kari", later, later + timedelta(minutes=15)) == 1
+
+
+def test_unsent_mail_is_kept_in_order_until_forgotten(harness: Harness) -> None:
+    store = store_of(harness)
+    older = FailedMail("m1", ("a@example.no",), b"Subject: 1\r\n\r\nx\xff", 1, "down", NOW)
+    newer = FailedMail(
+        "m2", ("b@example.no", "c@example.no"), b"Subject: 2\r\n\r\ny", 1, "down", NOW + timedelta(minutes=1)
+    )
+    store.keep_failed_mail(newer)
+    store.keep_failed_mail(older)
+    store.keep_failed_mail(replace(older, attempts=2, last_error="still down"))
+    assert store.failed_mails(10) == [replace(older, attempts=2, last_error="still down"), newer]
+    assert store.failed_mails(1) == [replace(older, attempts=2, last_error="still down")]
+    store.forget_failed_mail("m1")
+    assert store.failed_mails(10) == [newer]
+
+
+def test_upload_slots_are_kept_for_their_requester(harness: Harness) -> None:
+    store = store_of(harness)
+    upload = Upload("u" * 32, "kari@example.no", "service-request", "attachments", "bilde.png", "image/png", 1000, NOW)
+    store.put_upload(upload)
+    assert store.get_upload(upload.id) == upload
+    assert store.get_upload("v" * 32) is None
