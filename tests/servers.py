@@ -12,8 +12,6 @@ exposed so that a test can pause it (``with server.paused(): ...``) to play an o
 from __future__ import annotations
 
 import contextlib
-from email import policy
-from email.parser import BytesParser
 import functools
 import json
 import os
@@ -28,6 +26,8 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from handler.settings import Settings
-from handler.storage import base
-from handler.storage.aws import AwsStore, table_definition
 from handler.contacts import make_contact
 from handler.mail import FailedMail
+from handler.settings import Settings
 from handler.signin import PendingCode
+from handler.storage import base
+from handler.storage.aws import AwsStore
 from handler.storage.base import (
     IdempotencyConflict,
     InvalidCursor,
@@ -31,8 +31,8 @@ from handler.storage.base import (
     Store,
     Submission,
 )
-from handler.uploads import Upload
 from handler.storage.local import LocalStore
+from handler.uploads import Upload
 from tests.conftest import CONTACT_TYPES, NOW
 from tests.servers import (  # noqa: F401  (the fixtures seaweedfs and dynamodb_local)
     ACCESS_KEY,
