@@ -1,7 +1,8 @@
-"""AWS Lambda entry point (``handler.lambda_entry.handler``) for API Gateway and Function URLs."""
+"""AWS Lambda entry point (``handler.lambda_entry.handler``): API Gateway, Function URLs and the schedule."""
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 from typing import Any
 
@@ -9,7 +10,10 @@ from fastapi import FastAPI
 from mangum import Mangum
 
 from handler.app import create_app
+from handler.services import Services
 from handler.settings import Settings
+
+log = logging.getLogger("servicedesk_forms")
 
 
 def adapter_for(app: FastAPI, settings: Settings) -> Mangum:
@@ -18,12 +22,19 @@ def adapter_for(app: FastAPI, settings: Settings) -> Mangum:
 
 
 @cache
-def _container_adapter() -> Mangum:
+def _container() -> tuple[Services, Mangum]:
     # Built on the first event of a container and reused by every later one, with its clients.
     settings = Settings.from_env()
-    return adapter_for(create_app(settings), settings)
+    app = create_app(settings)
+    return app.state.services, adapter_for(app, settings)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Serve one event from API Gateway (HTTP API v2 or REST API v1) or a Lambda Function URL."""
-    return _container_adapter()(event, context)
+    """Serve one event from API Gateway (HTTP API v2 or REST API v1) or a Lambda Function URL; an
+    EventBridge schedule event retries the e-mail that could not be sent."""
+    services, adapter = _container()
+    if event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event":
+        sent, waiting = services.retry_mail()
+        log.info("retried unsent e-mail: %d sent, %d still waiting", sent, waiting)
+        return {"sent": sent, "waiting": waiting}
+    return adapter(event, context)

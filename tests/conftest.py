@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 import build
 from handler.app import create_app
-from handler.contacts import Contact, make_contact
+from handler.contacts import Contact, ContactRegister, make_contact
 from handler.forms import Catalog, load_catalog
 from handler.settings import Settings
 from handler.storage.local import LocalStore
@@ -71,7 +71,7 @@ def store(tmp_path: Path) -> LocalStore:
 AUTHORIZED = "kari.nordmann@example.no"
 
 
-def register(store: LocalStore, email: str, *types: str) -> Contact:
+def register(store: ContactRegister, email: str, *types: str) -> Contact:
     """Put a contact in the register with the given contact types."""
     contact = make_contact(email, "Kari Nordmann", "+47 912 34 567", "Kunde AS", types, CONTACT_TYPES)
     store.put_contact(contact)

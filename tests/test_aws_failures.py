@@ -303,9 +303,9 @@ def aws_environment(
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("AWS_PROFILE", raising=False)
         monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-        lambda_entry._container_adapter.cache_clear()
+        lambda_entry._container.cache_clear()
         yield aws
-        lambda_entry._container_adapter.cache_clear()
+        lambda_entry._container.cache_clear()
 
 
 def test_the_environment_selects_the_aws_store(aws_environment: AwsStore) -> None:
@@ -321,7 +321,7 @@ def test_the_environment_selects_the_aws_store(aws_environment: AwsStore) -> Non
 def test_the_lambda_entry_point_stores_an_api_gateway_event_in_s3_and_dynamodb(
     aws_environment: AwsStore, ses: MailServer
 ) -> None:
-    register(aws_environment, AUTHORIZED, "authorized-for-change")  # type: ignore[arg-type]
+    register(aws_environment, AUTHORIZED, "authorized-for-change")
     result = lambda_entry.handler(signed_in(event("http-api-v2.json")), None)
     body = json.loads(result["body"])
     assert result["statusCode"] == 201, body

@@ -6,6 +6,7 @@ import base64
 import copy
 import json
 import time
+from datetime import UTC, datetime
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import jwt
 import pytest
 
 from handler import lambda_entry
+from handler.mail import FailedMail
 from handler.storage.local import LocalStore
 from tests.conftest import AUTHORIZED, TESTS, register
 
@@ -50,9 +52,9 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("SDF_API_BASE_PATH", "/prod")
     monkeypatch.setenv("SDF_SESSION_SECRET", SECRET)
     register(LocalStore(tmp_path), AUTHORIZED, "authorized-for-change")
-    lambda_entry._container_adapter.cache_clear()
+    lambda_entry._container.cache_clear()
     yield tmp_path
-    lambda_entry._container_adapter.cache_clear()
+    lambda_entry._container.cache_clear()
 
 
 def signed_in(document: dict[str, Any]) -> dict[str, Any]:
@@ -123,3 +125,14 @@ def test_without_a_session_the_event_is_refused(data_dir: Path) -> None:
     assert (status, body["error"]["code"]) == (401, "sign_in_required")
     assert headers["www-authenticate"] == "Bearer"
     assert not list((data_dir / "documents").glob("*.json"))
+
+
+def test_the_schedule_retries_unsent_mail(data_dir: Path) -> None:
+    store = LocalStore(data_dir)
+    message = b"From: a@example.no\r\nTo: kari@example.no\r\nSubject: retry\r\n\r\nHei\r\n"
+    store.keep_failed_mail(
+        FailedMail("m1", ("kari@example.no",), message, 1, "down", datetime(2026, 11, 27, tzinfo=UTC))
+    )
+    assert lambda_entry.handler(event("scheduled.json"), None) == {"sent": 1, "waiting": 0}
+    assert store.failed_mails(10) == []
+    assert [p.read_bytes() for p in (data_dir / "outbox").glob("*.eml")] == [message]

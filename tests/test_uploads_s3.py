@@ -1,0 +1,164 @@
+"""Uploads on S3 for real: SeaweedFS enforces the presigned POST's policy, and the whole API runs on AWS parts."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from handler.app import create_app
+from handler.forms import Catalog
+from handler.mail import SesMailer
+from handler.services import build_services
+from handler.settings import Settings
+from handler.storage.aws import AwsStore, S3Blobs
+from handler.uploads import Upload, new_upload
+from tests.conftest import AUTHORIZED, SECRET, register
+from tests.servers import (  # noqa: F401  (the fixtures seaweedfs, dynamodb_local and ses)
+    SENDER,
+    MailServer,
+    Server,
+    dynamodb_local_server,
+    fresh_aws_store,
+    seaweedfs_server,
+    ses_server,
+)
+from tests.test_uploads import EXE, MP4, PNG, VALID
+
+
+@pytest.fixture
+def aws(seaweedfs: Server, dynamodb_local: Server) -> Iterator[AwsStore]:
+    with fresh_aws_store(seaweedfs, dynamodb_local) as store:
+        yield store
+
+
+def slot(aws: AwsStore, catalog: Catalog, content_type: str, size: int, now: datetime | None = None) -> Upload:
+    field = catalog.forms["service-request"].field("attachments")
+    assert field is not None
+    return new_upload(AUTHORIZED, "service-request", field, "fil", content_type, size, now or datetime.now(UTC))
+
+
+def post(target: dict[str, Any], content: bytes, content_type: str) -> httpx.Response:
+    return httpx.post(target["url"], data=target["fields"], files={"file": ("fil", content, content_type)}, timeout=30)
+
+
+def test_the_presigned_post_policy_is_enforced_by_s3(aws: AwsStore, catalog: Catalog) -> None:
+    blobs = S3Blobs(aws.s3, aws.bucket)
+    upload = slot(aws, catalog, "image/png", len(PNG))
+    target = blobs.upload_target(upload, "unused", b"")
+    assert set(target["fields"]) >= {"key", "policy", "Content-Type"}
+    assert target["fields"]["key"] == upload.pending_key  # the server chose the key
+    assert post(target, PNG, "image/png").status_code in (200, 204)
+    assert blobs.size(upload.pending_key) == len(PNG)
+
+    small = slot(aws, catalog, "image/png", 10)
+    too_big = post(blobs.upload_target(replace_max(small, 10), "unused", b""), PNG, "image/png")
+    assert too_big.status_code == 400 and "EntityTooLarge" in too_big.text
+    wrong_type = blobs.upload_target(slot(aws, catalog, "image/png", len(PNG)), "unused", b"")
+    assert (
+        post(
+            {**wrong_type, "fields": {**wrong_type["fields"], "Content-Type": "text/html"}}, PNG, "text/html"
+        ).status_code
+        == 403
+    )
+    other_key = blobs.upload_target(slot(aws, catalog, "image/png", len(PNG)), "unused", b"")
+    assert (
+        post(
+            {**other_key, "fields": {**other_key["fields"], "key": "requests/forged.json"}}, PNG, "image/png"
+        ).status_code
+        == 403
+    )
+    assert blobs.size("requests/forged.json") is None
+
+
+def replace_max(upload: Upload, max_bytes: int) -> Upload:
+    from dataclasses import replace
+
+    return replace(upload, max_bytes=max_bytes)
+
+
+def test_an_expired_presigned_post_is_refused(aws: AwsStore, catalog: Catalog) -> None:
+    blobs = S3Blobs(aws.s3, aws.bucket)
+    upload = slot(
+        aws, catalog, "image/png", len(PNG), now=datetime.now(UTC) - timedelta(minutes=10) + timedelta(seconds=1)
+    )
+    target = blobs.upload_target(upload, "unused", b"")
+    time.sleep(2.5)
+    assert post(target, PNG, "image/png").status_code == 403
+    assert blobs.size(upload.pending_key) is None
+
+
+@pytest.fixture
+def aws_client(aws: AwsStore, ses: MailServer, catalog_with_incident: Catalog, tmp_path: Any) -> Iterator[TestClient]:
+    settings = Settings(
+        storage="aws", bucket=aws.bucket, table=aws.table, session_secret=SECRET, desk_inbox="desk@vendor.example"
+    )
+    services = build_services(
+        settings,
+        catalog=catalog_with_incident,
+        store=aws,
+        mailer=SesMailer(SENDER, ses.client()),
+        blobs=S3Blobs(aws.s3, aws.bucket),
+    )
+    register(aws, AUTHORIZED, "authorized-for-change")
+    with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client:
+        assert client.post("/v1/session/code", json={"email": AUTHORIZED}).status_code == 202
+        code_mail = [m for m in ses.sent() if AUTHORIZED in str(m["To"]) and m["X-Servicedesk-Reference"] is None][-1]
+        code = re.search(r"\b(\d{6})\b", code_mail.get_body(preferencelist=("plain",)).get_content())
+        assert code is not None
+        answer = client.post("/v1/session", json={"email": AUTHORIZED, "code": code.group(1)})
+        client.headers["Authorization"] = f"Bearer {answer.json()['token']}"
+        yield client
+
+
+def upload(client: TestClient, name: str, content_type: str, content: bytes) -> str:
+    body = {"form": "service-request", "field": "attachments", "name": name, "type": content_type, "size": len(content)}
+    target = client.post("/v1/uploads", json=body)
+    assert target.status_code == 201, target.text
+    assert target.json()["url"].startswith("http://127.0.0.1:")  # straight to the bucket, not the handler
+    assert post(target.json(), content, content_type).status_code in (200, 204)
+    return str(target.json()["id"])
+
+
+def test_the_whole_flow_on_aws_parts(aws_client: TestClient, aws: AwsStore, ses: MailServer) -> None:
+    png = upload(aws_client, "skjermbilde.png", "image/png", PNG)
+    mp4 = upload(aws_client, "opptak.mp4", "video/mp4", MP4)
+    answer = aws_client.post(
+        "/v1/requests", json={"form": "service-request", "data": {**VALID, "attachments": [png, mp4]}}
+    )
+    assert answer.status_code == 201, answer.text
+    stored = aws.get(answer.json()["id"])
+    assert stored is not None and [a["name"] for a in stored.attachments] == ["skjermbilde.png", "opptak.mp4"]
+    linked = aws.s3.head_object(Bucket=aws.bucket, Key=f"attachments/{png}")
+    assert linked["ContentType"] == "image/png" and linked["Metadata"]["original-name"] == "skjermbilde.png"
+    mails = [m for m in ses.sent() if m["X-Servicedesk-Reference"] == answer.json()["reference"]]
+    assert sorted(str(m["To"]) for m in mails) == [f"Kari Nordmann <{AUTHORIZED}>", "desk@vendor.example"]
+    assert "- opptak.mp4 (video/mp4" in mails[0].get_body(preferencelist=("plain",)).get_content()
+    listed = aws_client.get("/v1/requests").json()["items"]
+    assert [item["reference"] for item in listed] == [answer.json()["reference"]]
+
+
+def test_an_executable_named_png_is_refused_on_s3_and_nothing_is_linked(aws_client: TestClient, aws: AwsStore) -> None:
+    fake = upload(aws_client, "katt.png", "image/png", EXE)
+    answer = aws_client.post("/v1/requests", json={"form": "service-request", "data": {**VALID, "attachments": [fake]}})
+    assert answer.status_code == 422
+    assert answer.json()["error"]["details"][0]["keyword"] == "x-upload-content"
+    listed = aws.s3.list_objects_v2(Bucket=aws.bucket, Prefix="attachments/")
+    assert listed.get("KeyCount", 0) == 0
+    assert aws.s3.list_objects_v2(Bucket=aws.bucket, Prefix="requests/").get("KeyCount", 0) == 0
+
+
+def test_agents_get_a_presigned_download_that_saves_the_file(aws_client: TestClient, aws: AwsStore) -> None:
+    png = upload(aws_client, "skjerm bilde.png", "image/png", PNG)
+    aws_client.post("/v1/requests", json={"form": "service-request", "data": {**VALID, "attachments": [png]}})
+    url = S3Blobs(aws.s3, aws.bucket).download(f"attachments/{png}", "skjerm bilde.png", "image/png")
+    answer = httpx.get(url, timeout=30)
+    assert answer.status_code == 200 and answer.content == PNG
+    assert answer.headers["content-disposition"].startswith("attachment;")
+    assert "skjerm%20bilde.png" in answer.headers["content-disposition"]
