@@ -11,8 +11,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from handler.app import create_app
+from handler.contacts import make_contact
 from handler.settings import Settings
 
+DEMO_EMAIL = "demo@example.com"
 SITE_DIR = Path(__file__).resolve().parent.parent / "dist" / "site"
 
 
@@ -28,6 +30,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--no-demo-contact",
+        dest="demo_contact",
+        action="store_false",
+        help=f"do not add {DEMO_EMAIL} when the contact register is empty",
+    )
     parser.add_argument("--site", type=Path, default=SITE_DIR, help="the folder build.py wrote (default: dist/site)")
     args = parser.parse_args()
     if not (args.site / "index.html").exists():
@@ -35,13 +43,25 @@ def main() -> None:
     settings = Settings.from_env()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     app = local_app(settings, args.site)
+    services = app.state.services
+    if args.demo_contact and not services.store.list_contacts():
+        services.store.put_contact(
+            make_contact(
+                DEMO_EMAIL, "Demo Kontakt", "", "Demo AS", ["authorized-for-change"], services.catalog.contact_types
+            )
+        )
+        print(f"The contact register was empty: added {DEMO_EMAIL} (Authorized for change) to sign in with.")
     where = f"http://{args.host}:{args.port}"
     print(f"servicedesk-forms is running on {where}/")
     catalog = app.state.services.catalog
     for form_id, form in catalog.forms.items():
         for language in catalog.languages:
             print(f"  {form.texts[language]['title']} ({language}): {where}/{language}/{form_id}/")
-    print(f"  API: {where}/v1/requests\n  requests are stored in {settings.data_dir.resolve()}\nPress Ctrl+C to stop.")
+    print(f"  API: {where}/v1/requests\n  requests are stored in {settings.data_dir.resolve()}")
+    print(
+        f"Sign-in codes and receipts are written to {(settings.data_dir / 'outbox').resolve()}; each path is shown here."
+    )
+    print("Press Ctrl+C to stop.")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
