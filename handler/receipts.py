@@ -40,9 +40,10 @@ def field_lines(form: Form, language: str, data: Mapping[str, Any]) -> list[str]
     return lines
 
 
-def attachment_lines(attachments: list[Mapping[str, Any]]) -> list[str]:
-    """One line per attachment: its name, type and size."""
-    return [f"- {a['name']} ({a['type']}, {max(1, round(a['size'] / 1024))} KB)" for a in attachments]
+def attachments_paragraph(texts: Mapping[str, str], attachments: list[Mapping[str, Any]]) -> list[str]:
+    """A heading and one line per attachment (name, type, size), or nothing without attachments."""
+    lines = [f"- {a['name']} ({a['type']}, {max(1, round(a['size'] / 1024))} KB)" for a in attachments]
+    return ["\n".join([texts["attachments"], *lines])] if attachments else []
 
 
 def receipt_mail(
@@ -70,9 +71,7 @@ def receipt_mail(
         _fill(texts["receiptIntro"], params),
         "\n".join([texts["receiptFields"], *field_lines(form, language, data)]),
     ]
-    if attachments:
-        paragraphs.append("\n".join([texts["attachments"], *attachment_lines(attachments)]))
-    paragraphs += [texts["receiptFollow"], texts["signature"]]
+    paragraphs += [*attachments_paragraph(texts, attachments), texts["receiptFollow"], texts["signature"]]
     return Mail(
         to=(Recipient(contact.email, contact.name),),
         cc=cc,
@@ -117,9 +116,12 @@ def desk_mail(
         f"{texts['requester']}: {contact.name} <{contact.email}>" + (f", {contact.phone}" if contact.phone else ""),
         f"{texts['received']}: {receipt.received_at.isoformat(timespec='seconds')}",
     ]
-    paragraphs = [_fill(texts["deskIntro"], params), "\n".join(facts), "\n".join(field_lines(form, language, data))]
-    if attachments:
-        paragraphs.append("\n".join([texts["attachments"], *attachment_lines(attachments)]))
+    paragraphs = [
+        _fill(texts["deskIntro"], params),
+        "\n".join(facts),
+        "\n".join(field_lines(form, language, data)),
+        *attachments_paragraph(texts, attachments),
+    ]
     return Mail(
         to=(Recipient(inbox),),
         subject=_fill(texts["deskSubject"], params),
