@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 
-.PHONY: run test build watch check lint typecheck clean help
+.PHONY: run test build watch check lint typecheck package bench clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -22,11 +22,17 @@ build: $(VENV)/.run  ## build the static site into dist/site (API_URL=https://..
 watch: $(VENV)/.run  ## rebuild the site whenever schema/ or site/ changes
 	$(BIN)/python build.py --watch
 
+package: $(VENV)/.run  ## build dist/lambda.zip for AWS Lambda (python3.12/arm64); LAMBDA_PYTHON=python3.12 adds bytecode
+	$(BIN)/python scripts/package_lambda.py $(if $(LAMBDA_PYTHON),--python $(LAMBDA_PYTHON))
+
+bench: $(VENV)/.run  ## Lambda cold import, warm latency and zip size (docs/performance.md)
+	$(BIN)/python bench/bench_lambda.py
+
 check: lint typecheck  ## ruff and mypy
 
 lint: $(VENV)/.test
-	$(BIN)/ruff check handler tests build.py
-	$(BIN)/ruff format --check handler tests build.py
+	$(BIN)/ruff check handler tests build.py scripts bench
+	$(BIN)/ruff format --check handler tests build.py scripts bench
 
 typecheck: $(VENV)/.test
 	$(BIN)/mypy

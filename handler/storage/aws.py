@@ -813,7 +813,8 @@ class S3Blobs(Blobs):
             with _unavailable_on_transient_errors("looking at the upload"):
                 return int(self.s3.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            # Without s3:ListBucket (which the function is not given) S3 answers 403 for a missing key.
+            if exc.response.get("Error", {}).get("Code") in ("403", "404", "NoSuchKey", "NotFound", "Forbidden"):
                 return None
             raise
 
