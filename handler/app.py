@@ -21,7 +21,7 @@ from handler.bodies import object_with, parse_envelope, read_json
 from handler.contacts import Contact
 from handler.errors import ApiError, error_response, language_of
 from handler.forms import EMAIL_PATTERN, Catalog, FieldError, Form
-from handler.receipts import send_receipts
+from handler.receipts import queue_receipts
 from handler.services import Services, build_services, now_utc
 from handler.settings import Settings
 from handler.signin import InvalidCode, InvalidSession, RateLimited, SessionExpired
@@ -206,7 +206,7 @@ def create_app(
             raise ApiError(422, "idempotency_conflict") from exc
         headers = {"Content-Language": language, "Cache-Control": "no-store"}
         if created:
-            await run_in_threadpool(send_receipts, services, form, receipt, contact, language, data, attachments)
+            await run_in_threadpool(queue_receipts, services, form, receipt, contact, language, data, attachments)
         else:
             headers["Idempotent-Replayed"] = "true"
         return JSONResponse(receipt.as_json(), status_code=201, headers=headers)

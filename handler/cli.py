@@ -101,10 +101,10 @@ def parser() -> argparse.ArgumentParser:
     command.set_defaults(run=_change_status)
 
     mail = groups.add_parser("mail", help="e-mail that could not be sent").add_subparsers(dest="command", required=True)
-    command = mail.add_parser("retry", help="try the kept messages again")
-    command.set_defaults(run=_retry_mail)
-    command = mail.add_parser("list", help="list the messages waiting for another try")
-    command.set_defaults(run=_list_failed_mail)
+    command = mail.add_parser("retry", help="send the queued messages now")
+    command.set_defaults(run=_send_mail)
+    command = mail.add_parser("list", help="list the messages waiting to be sent")
+    command.set_defaults(run=_list_queued_mail)
     return top
 
 
@@ -256,20 +256,20 @@ def _change_status(services: Services, args: argparse.Namespace, out: TextIO) ->
     print(f"{change.summary.receipt.reference} is now {change.event.status}", file=out)
     if change.notified:
         print(f"the requester was e-mailed: {change.notified}", file=out)
-    elif change.notice_error:
-        print(f"warning: the e-mail to the requester failed: {change.notice_error}", file=sys.stderr)
+    elif change.summary.requester:
+        print("warning: the e-mail to the requester failed; it is queued ('mail retry' sends it)", file=sys.stderr)
 
 
-def _retry_mail(services: Services, args: argparse.Namespace, out: TextIO) -> None:
-    sent, waiting = services.retry_mail()
-    print(f"sent {sent}, still waiting {waiting}", file=out)
+def _send_mail(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    sent, failed = services.send_queued_mail()
+    print(f"sent {sent}, failed again {failed}", file=out)
 
 
-def _list_failed_mail(services: Services, args: argparse.Namespace, out: TextIO) -> None:
-    for failed in services.store.failed_mails(1000):
+def _list_queued_mail(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    for queued in services.store.queued_mails(1000, services.clock()):
         print(
-            f"{failed.id}  {failed.first_failed_at.isoformat(timespec='seconds')}  attempts {failed.attempts}  "
-            f"to {', '.join(failed.recipients)}  ({failed.last_error})",
+            f"{queued.id}  {queued.queued_at.isoformat(timespec='seconds')}  attempts {queued.attempts}  "
+            f"to {', '.join(queued.recipients)}  {queued.last_error}",
             file=out,
         )
 

@@ -18,12 +18,12 @@ class UnknownStatus(ValueError):
 
 @dataclass(frozen=True)
 class StatusChange:
-    """The outcome of a status change: the request as it is now, the event, and the e-mail's fate."""
+    """The outcome of a status change: the request as it is now, the event, and where the e-mail went
+    (None when it failed and was queued for a retry)."""
 
     summary: RequestSummary
     event: StatusEvent
     notified: str | None
-    notice_error: str | None = None
 
 
 def find(services: Services, id_or_reference: str) -> StoredRequest:
@@ -75,9 +75,5 @@ def change_status(
     summary = services.store.change_status(request.receipt.request_id, request.receipt.status, event)
     if not request.requester:
         return StatusChange(summary, event, None)
-    try:
-        where = services.mailer.send(status_mail(services, request, summary, event))
-    except Exception as exc:  # the change is stored either way; the agent is told the e-mail failed
-        log.warning("status e-mail for %s failed: %s", summary.receipt.reference, exc)
-        return StatusChange(summary, event, None, str(exc))
+    where = services.send_now(status_mail(services, request, summary, event), summary.receipt.reference)
     return StatusChange(summary, event, where)

@@ -29,12 +29,20 @@ def _container() -> tuple[Services, Mangum]:
     return app.state.services, adapter_for(app, settings)
 
 
+def is_mail_event(event: dict[str, Any]) -> bool:
+    """Whether the event asks for queued e-mail to be sent: new items in the table's stream (the
+    template filters the stream to queued e-mail) or the retry schedule."""
+    records = event.get("Records") or [{}]
+    from_stream = all(record.get("eventSource") == "aws:dynamodb" for record in records) and "Records" in event
+    return from_stream or (event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event")
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Serve one event from API Gateway (HTTP API v2 or REST API v1) or a Lambda Function URL; an
-    EventBridge schedule event retries the e-mail that could not be sent."""
+    """Serve one event from API Gateway (HTTP API v2 or REST API v1) or a Lambda Function URL, or send
+    the queued e-mail when the table's stream or the schedule says so."""
     services, adapter = _container()
-    if event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event":
-        sent, waiting = services.retry_mail()
-        log.info("retried unsent e-mail: %d sent, %d still waiting", sent, waiting)
-        return {"sent": sent, "waiting": waiting}
+    if is_mail_event(event):
+        sent, failed = services.send_queued_mail()
+        log.info("queued e-mail: %d sent, %d failed and wait for the next try", sent, failed)
+        return {"sent": sent, "failed": failed}
     return adapter(event, context)

@@ -125,28 +125,32 @@ class SesMailer(Mailer):
 
 
 @dataclass(frozen=True)
-class FailedMail:
-    """A message that could not be sent yet, kept for a later try."""
+class QueuedMail:
+    """A rendered message waiting to be sent, with how often sending it failed and why."""
 
     id: str
     recipients: tuple[str, ...]
     message: bytes
     attempts: int
     last_error: str
-    first_failed_at: datetime
+    queued_at: datetime
 
 
 class MailQueue(ABC):
-    """Where messages that failed to send wait for the next try."""
+    """Messages wait here, so that sending them never holds up or fails the answer to a request."""
 
     @abstractmethod
-    def keep_failed_mail(self, mail: FailedMail) -> None:
-        """Keep (or update) a failed message."""
+    def queue_mail(self, mail: QueuedMail) -> None:
+        """Add a message, or replace it (which also lets go of any claim on it)."""
 
     @abstractmethod
-    def failed_mails(self, limit: int) -> list[FailedMail]:
-        """The oldest failed messages, at most ``limit``."""
+    def queued_mails(self, limit: int, now: datetime) -> list[QueuedMail]:
+        """The oldest messages nobody is sending right now, at most ``limit``."""
 
     @abstractmethod
-    def forget_failed_mail(self, mail_id: str) -> None:
-        """Drop a message that has now been sent."""
+    def claim_mail(self, mail_id: str, until: datetime, now: datetime) -> bool:
+        """Take a message for sending until ``until``; False if it is gone or another sender has it."""
+
+    @abstractmethod
+    def forget_mail(self, mail_id: str) -> None:
+        """Drop a message that has been sent."""

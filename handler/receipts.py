@@ -132,7 +132,7 @@ def desk_mail(
     )
 
 
-def send_receipts(
+def queue_receipts(
     services: Services,
     form: Form,
     receipt: Receipt,
@@ -141,10 +141,11 @@ def send_receipts(
     data: Mapping[str, Any],
     attachments: list[Mapping[str, Any]],
 ) -> None:
-    """Send the receipt and the desk's notification; a failure is kept for a later retry, never raised."""
+    """Queue the receipt and the desk's notification: the sender takes them from there, so the answer to
+    the request neither waits for nor fails with the mail service."""
     mails = [receipt_mail(services, form, receipt, contact, language, data, attachments)]
     notification = desk_mail(services, form, receipt, contact, data, attachments)
     if notification:
         mails.append(notification)
     for mail in mails:
-        services.deliver(mail, receipt.reference)
+        services.queue(mail, receipt.reference)

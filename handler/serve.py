@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import threading
 from pathlib import Path
 
 import uvicorn
@@ -12,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from handler.app import create_app
 from handler.contacts import make_contact
+from handler.services import Services
 from handler.settings import Settings
 
 DEMO_EMAIL = "demo@example.com"
@@ -23,6 +25,24 @@ def local_app(settings: Settings, site_dir: Path = SITE_DIR) -> FastAPI:
     app = create_app(settings)
     app.mount("/", StaticFiles(directory=site_dir, html=True), name="site")
     return app
+
+
+def start_mail_sender(services: Services) -> None:
+    """Send queued e-mail from a background thread, woken whenever a request queues some."""
+    wake = threading.Event()
+
+    def run() -> None:
+        while True:
+            wake.wait(timeout=60)  # also retries failed messages now and then
+            wake.clear()
+            try:
+                services.send_queued_mail()
+            except Exception:
+                logging.getLogger("servicedesk_forms.mail").exception("sending queued e-mail failed")
+
+    services.mail_queued = wake.set
+    threading.Thread(target=run, name="mail-sender", daemon=True).start()
+    wake.set()
 
 
 def main() -> None:
@@ -51,6 +71,7 @@ def main() -> None:
             )
         )
         print(f"The contact register was empty: added {DEMO_EMAIL} (Authorized for change) to sign in with.")
+    start_mail_sender(services)
     where = f"http://{args.host}:{args.port}"
     print(f"servicedesk-forms is running on {where}/")
     catalog = app.state.services.catalog
@@ -58,9 +79,8 @@ def main() -> None:
         for language in catalog.languages:
             print(f"  {form.texts[language]['title']} ({language}): {where}/{language}/{form_id}/")
     print(f"  API: {where}/v1/requests\n  requests are stored in {settings.data_dir.resolve()}")
-    print(
-        f"Sign-in codes and receipts are written to {(settings.data_dir / 'outbox').resolve()}; each path is shown here."
-    )
+    outbox = (settings.data_dir / "outbox").resolve()
+    print(f"Sign-in codes and receipts are written to {outbox}; each path is shown here.")
     print("Press Ctrl+C to stop.")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 

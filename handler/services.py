@@ -7,13 +7,13 @@ import os
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from handler.contacts import Contact
 from handler.forms import Catalog, load_catalog
-from handler.mail import FailedMail, Mail, Mailer, OutboxMailer, Recipient, SesMailer, render
+from handler.mail import Mail, Mailer, OutboxMailer, QueuedMail, Recipient, SesMailer, render
 from handler.settings import Settings
 from handler.signin import CODE_LIFETIME, SignIn
 from handler.storage.base import Store
@@ -21,6 +21,7 @@ from handler.storage.factory import make_store
 from handler.uploads import Blobs
 
 log = logging.getLogger("servicedesk_forms.mail")
+MAIL_CLAIM = timedelta(minutes=2)  # how long a sender holds a queued message
 
 
 def now_utc() -> datetime:
@@ -41,35 +42,48 @@ class Services:
     blobs: Blobs
     secret: bytes
 
-    def deliver(self, mail: Mail, about: str) -> bool:
-        """Send ``mail`` now; if that fails, keep it for ``retry_mail`` and say so. Never raises."""
-        message = bytes(render(mail, self.mailer.sender))
-        recipients = mail.recipients()
-        try:
-            self.mailer.deliver(message, recipients)
-            return True
-        except Exception as exc:  # any transport failure: the request is stored, the mail waits
-            log.warning("e-mail about %s to %s failed, kept for a retry: %s", about, ", ".join(recipients), exc)
-            try:
-                failed = FailedMail(uuid.uuid4().hex, tuple(recipients), message, 1, str(exc)[:500], self.clock())
-                self.store.keep_failed_mail(failed)
-            except Exception:
-                log.exception("could not keep the failed e-mail about %s", about)
-            return False
+    mail_queued: Callable[[], None] = field(default=lambda: None)
 
-    def retry_mail(self, limit: int = 100) -> tuple[int, int]:
-        """Try the kept messages again; return how many were sent and how many still wait."""
-        sent = waiting = 0
-        for failed in self.store.failed_mails(limit):
+    def queue(self, mail: Mail, about: str) -> None:
+        """Queue ``mail`` for the sender and wake it; never raises (the request is stored either way)."""
+        try:
+            queued = QueuedMail(
+                uuid.uuid4().hex, tuple(mail.recipients()), bytes(render(mail, self.mailer.sender)), 0, "", self.clock()
+            )
+            self.store.queue_mail(queued)
+        except Exception:
+            log.exception("could not queue the e-mail about %s", about)
+            return
+        self.mail_queued()
+
+    def send_now(self, mail: Mail, about: str) -> str | None:
+        """Send ``mail`` while the caller waits; if that fails, queue it for a retry. Never raises."""
+        try:
+            return self.mailer.send(mail)
+        except Exception as exc:  # any transport failure: the mail waits in the queue
+            log.warning(
+                "e-mail about %s to %s failed, queued for a retry: %s", about, ", ".join(mail.recipients()), exc
+            )
+            self.queue(mail, about)
+            return None
+
+    def send_queued_mail(self, limit: int = 100) -> tuple[int, int]:
+        """Send what is queued; return how many were sent and how many still wait after failing."""
+        sent = failed = 0
+        for queued in self.store.queued_mails(limit, self.clock()):
+            now = self.clock()
+            if not self.store.claim_mail(queued.id, now + MAIL_CLAIM, now):
+                continue  # another sender has it
             try:
-                self.mailer.deliver(failed.message, list(failed.recipients))
+                self.mailer.deliver(queued.message, list(queued.recipients))
             except Exception as exc:
-                waiting += 1
-                self.store.keep_failed_mail(replace(failed, attempts=failed.attempts + 1, last_error=str(exc)[:500]))
+                failed += 1
+                log.warning("queued e-mail %s failed (attempt %d): %s", queued.id, queued.attempts + 1, exc)
+                self.store.queue_mail(replace(queued, attempts=queued.attempts + 1, last_error=str(exc)[:500]))
                 continue
             sent += 1
-            self.store.forget_failed_mail(failed.id)
-        return sent, waiting
+            self.store.forget_mail(queued.id)
+        return sent, failed
 
 
 def code_mail(catalog: Catalog, contact: Contact, code: str, language: str) -> Mail:
@@ -142,9 +156,10 @@ def build_services(
     store = store or make_store(settings)
     mailer = mailer or make_mailer(settings)
 
-    def send_code(contact: Contact, code: str, language: str) -> None:
-        mailer.send(code_mail(catalog, contact, code, language))
+    def send_code(contact: Contact, code: str, language: str) -> None:  # called once ``services`` exists
+        services.send_now(code_mail(catalog, contact, code, language), f"a sign-in code for {contact.email}")
 
     secret = session_secret(settings)
     sign_in = SignIn(store, store, secret, send_code, clock)
-    return Services(settings, catalog, store, mailer, sign_in, clock, blobs or make_blobs(settings), secret)
+    services = Services(settings, catalog, store, mailer, sign_in, clock, blobs or make_blobs(settings), secret)
+    return services

@@ -329,5 +329,8 @@ def test_the_lambda_entry_point_stores_an_api_gateway_event_in_s3_and_dynamodb(
     stored = aws_environment.get(body["id"])
     assert stored is not None and stored.language == "en" and stored.data["service"] == "premium-feature"
     assert stored.requester == AUTHORIZED
+    assert [m for m in ses.sent() if m["X-Servicedesk-Reference"] == body["reference"]] == []  # only queued
+    # The table's stream wakes the function for the queued e-mail, which goes out through SES.
+    assert lambda_entry.handler(event("dynamodb-stream.json"), None) == {"sent": 2, "failed": 0}
     mails = [m for m in ses.sent() if m["X-Servicedesk-Reference"] == body["reference"]]
     assert sorted(str(m["To"]) for m in mails) == ["Kari Nordmann <kari.nordmann@example.no>", "desk@vendor.example"]

@@ -15,7 +15,7 @@ import jwt
 import pytest
 
 from handler import lambda_entry
-from handler.mail import FailedMail
+from handler.mail import QueuedMail
 from handler.storage.local import LocalStore
 from tests.conftest import AUTHORIZED, TESTS, register
 
@@ -127,12 +127,19 @@ def test_without_a_session_the_event_is_refused(data_dir: Path) -> None:
     assert not list((data_dir / "documents").glob("*.json"))
 
 
-def test_the_schedule_retries_unsent_mail(data_dir: Path) -> None:
+@pytest.mark.parametrize("name", ["scheduled.json", "dynamodb-stream.json"])
+def test_the_stream_and_the_schedule_send_queued_mail(data_dir: Path, name: str) -> None:
     store = LocalStore(data_dir)
-    message = b"From: a@example.no\r\nTo: kari@example.no\r\nSubject: retry\r\n\r\nHei\r\n"
-    store.keep_failed_mail(
-        FailedMail("m1", ("kari@example.no",), message, 1, "down", datetime(2026, 11, 27, tzinfo=UTC))
-    )
-    assert lambda_entry.handler(event("scheduled.json"), None) == {"sent": 1, "waiting": 0}
-    assert store.failed_mails(10) == []
+    message = b"From: a@example.no\r\nTo: kari@example.no\r\nSubject: queued\r\n\r\nHei\r\n"
+    store.queue_mail(QueuedMail("m1", ("kari@example.no",), message, 0, "", datetime(2026, 11, 27, tzinfo=UTC)))
+    assert lambda_entry.handler(event(name), None) == {"sent": 1, "failed": 0}
+    assert store.queued_mails(10, datetime.now(UTC)) == []
     assert [p.read_bytes() for p in (data_dir / "outbox").glob("*.eml")] == [message]
+
+
+def test_a_submission_through_lambda_only_queues_its_mail(data_dir: Path) -> None:
+    status, _, _ = call(event("http-api-v2.json"))
+    assert status == 201
+    queued = LocalStore(data_dir).queued_mails(10, datetime.now(UTC))
+    assert [m.recipients for m in queued] == [(AUTHORIZED,)]
+    assert not list((data_dir / "outbox").glob("*.eml"))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from handler.contacts import make_contact
-from handler.mail import FailedMail
+from handler.mail import QueuedMail
 from handler.settings import Settings
 from handler.signin import PendingCode
 from handler.storage import base
@@ -424,19 +424,25 @@ def test_counters_count_per_key_and_window_even_when_concurrent(harness: Harness
     assert store.count("address:kari", later, later + timedelta(minutes=15)) == 1
 
 
-def test_unsent_mail_is_kept_in_order_until_forgotten(harness: Harness) -> None:
+def test_queued_mail_is_taken_by_one_sender_at_a_time(harness: Harness) -> None:
     store = store_of(harness)
-    older = FailedMail("m1", ("a@example.no",), b"Subject: 1\r\n\r\nx\xff", 1, "down", NOW)
-    newer = FailedMail(
-        "m2", ("b@example.no", "c@example.no"), b"Subject: 2\r\n\r\ny", 1, "down", NOW + timedelta(minutes=1)
+    older = QueuedMail("m1", ("a@example.no",), b"Subject: 1\r\n\r\nx\xff", 0, "", NOW)
+    newer = QueuedMail(
+        "m2", ("b@example.no", "c@example.no"), b"Subject: 2\r\n\r\ny", 0, "", NOW + timedelta(minutes=1)
     )
-    store.keep_failed_mail(newer)
-    store.keep_failed_mail(older)
-    store.keep_failed_mail(replace(older, attempts=2, last_error="still down"))
-    assert store.failed_mails(10) == [replace(older, attempts=2, last_error="still down"), newer]
-    assert store.failed_mails(1) == [replace(older, attempts=2, last_error="still down")]
-    store.forget_failed_mail("m1")
-    assert store.failed_mails(10) == [newer]
+    store.queue_mail(newer)
+    store.queue_mail(older)
+    assert store.queued_mails(10, NOW) == [older, newer]
+    assert store.queued_mails(1, NOW) == [older]
+    assert store.claim_mail("m1", NOW + timedelta(minutes=2), NOW) is True
+    assert store.claim_mail("m1", NOW + timedelta(minutes=2), NOW) is False  # another sender has it
+    assert store.queued_mails(10, NOW) == [newer]
+    assert store.queued_mails(10, NOW + timedelta(minutes=3)) == [older, newer]  # the hold ran out
+    store.queue_mail(replace(older, attempts=1, last_error="down"))  # a failed send puts it back
+    assert store.queued_mails(10, NOW)[0] == replace(older, attempts=1, last_error="down")
+    store.forget_mail("m1")
+    assert store.queued_mails(10, NOW) == [newer]
+    assert store.claim_mail("m1", NOW + timedelta(minutes=2), NOW) is False
 
 
 def test_upload_slots_are_kept_for_their_requester(harness: Harness) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +37,11 @@ ALLOWED_ACTIONS = {
     "dynamodb:DeleteItem",
     "dynamodb:ConditionCheckItem",  # for a transaction's ConditionCheck, should the store use one
     "dynamodb:Query",
+    # The stream of queued e-mail, read by the function's event source mapping.
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
     "secretsmanager:GetSecretValue",
     "ses:SendRawEmail",
 }
@@ -46,6 +52,7 @@ TRANSACTION_ITEM_ACTIONS = {
     "Delete": "dynamodb:DeleteItem",
     "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
+STREAM_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
 SERVICES = {"s3": "s3", "dynamodb": "dynamodb", "ses": "ses", "secretsmanager": "secretsmanager"}
 # Presigning makes no call, but what the presigned request does is authorized as the signer's action.
 PRESIGNED = {"generate_presigned_post": "s3:PutObject", "generate_presigned_url": "s3:GetObject"}
@@ -224,7 +231,7 @@ def test_the_api_routes_are_exactly_the_handlers_routes(template: dict[str, Any]
     api_events = [e for e in events if e["Type"] == "HttpApi"]
     routes = {normalized(e["Properties"]["Method"], e["Properties"]["Path"]) for e in api_events}
     assert all(e["Properties"]["ApiId"] == {"Ref": "HttpApi"} for e in api_events)
-    assert {e["Type"] for e in events} <= {"HttpApi", "Schedule"}
+    assert {e["Type"] for e in events} <= {"HttpApi", "Schedule", "DynamoDB"}
     app = create_app(Settings(data_dir=tmp_path))
     handled = {normalized(m, r.path) for r in app.routes if isinstance(r, APIRoute) for m in r.methods or ()}
     assert routes == handled - LOCAL_ONLY_ROUTES
@@ -275,6 +282,8 @@ def test_the_role_grants_each_action_on_its_own_resources(template: dict[str, An
             indexes = template["Resources"]["RequestsTable"]["Properties"]["GlobalSecondaryIndexes"]
             expected = ["<RequestsTable.Arn>"] + [f"<RequestsTable.Arn>/index/{i['IndexName']}" for i in indexes]
             assert sorted(resources) == sorted(expected), action
+        elif action in STREAM_ACTIONS:
+            assert resources == ["<RequestsTable.StreamArn>"], action
         elif action.startswith("dynamodb:"):
             assert resources == ["<RequestsTable.Arn>"], action
         elif action.startswith("logs:"):
@@ -326,7 +335,20 @@ def test_every_aws_call_the_handler_makes_is_allowed(template: dict[str, Any]) -
 def test_the_role_grants_nothing_the_handler_does_not_use(template: dict[str, Any]) -> None:
     granted = {action for _, statement in statements(template) for action in as_list(statement["Action"])}
     used = set().union(*boto3_calls().values())
-    assert granted - used - {"logs:CreateLogStream", "logs:PutLogEvents"} == set()
+    assert granted - used - {"logs:CreateLogStream", "logs:PutLogEvents"} - STREAM_ACTIONS == set()
+
+
+def test_queued_mail_on_the_tables_stream_wakes_the_function(template: dict[str, Any]) -> None:
+    table = template["Resources"]["RequestsTable"]["Properties"]
+    assert table["StreamSpecification"] == {"StreamViewType": "KEYS_ONLY"}
+    events = template["Resources"]["RequestsFunction"]["Properties"]["Events"].values()
+    (stream,) = [e["Properties"] for e in events if e["Type"] == "DynamoDB"]
+    assert stream["Stream"] == {"Fn::GetAtt": ["RequestsTable", "StreamArn"]}
+    (pattern,) = [json.loads(f["Pattern"]) for f in stream["FilterCriteria"]["Filters"]]
+    assert pattern == {"eventName": ["INSERT"], "dynamodb": {"Keys": {"pk": {"S": [{"prefix": "MAIL#"}]}}}}
+    # the keys the store gives queued e-mail match the filter
+    source = (ROOT / "handler" / "storage" / "aws.py").read_text(encoding="utf-8")
+    assert '"pk": _s(f"MAIL#{mail.id}")' in source
 
 
 def test_the_functions_settings_are_complete_and_known(template: dict[str, Any]) -> None:

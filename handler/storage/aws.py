@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedErro
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from handler.contacts import Contact, normalize_email
-from handler.mail import FailedMail
+from handler.mail import QueuedMail
 from handler.signin import PendingCode
 from handler.storage.base import (
     IdempotencyKeyTaken,
@@ -683,40 +683,66 @@ class AwsStore(Store):
             )
         return int(answer["Attributes"]["hits"]["N"])
 
-    # Unsent mail ----------------------------------------------------------------------------------
+    # Mail waiting to be sent --------------------------------------------------------------------
 
-    def keep_failed_mail(self, mail: FailedMail) -> None:
-        """Keep or update a message that failed to send."""
+    def queue_mail(self, mail: QueuedMail) -> None:
+        """Add or replace a message (a replaced item has no claim); its INSERT wakes the sender through the
+        table's stream."""
         self._put(
             {
                 "pk": _s(f"MAIL#{mail.id}"),
                 "sk": _s("MAIL"),
                 "kind": _s("MAIL"),
-                "sortKey": _s(f"{_timestamp(mail.first_failed_at)}#{mail.id}"),
+                "sortKey": _s(f"{_timestamp(mail.queued_at)}#{mail.id}"),
                 "recipients": {"L": [_s(r) for r in mail.recipients]},
                 "message": {"B": mail.message},
                 "attempts": {"N": str(mail.attempts)},
                 "lastError": _s(mail.last_error or "-"),
-                "firstFailedAt": _s(_timestamp(mail.first_failed_at)),
+                "queuedAt": _s(_timestamp(mail.queued_at)),
             },
-            "keeping the unsent e-mail",
+            "queueing the e-mail",
         )
 
-    def failed_mails(self, limit: int) -> list[FailedMail]:
-        """The oldest messages waiting for another try."""
+    def queued_mails(self, limit: int, now: datetime) -> list[QueuedMail]:
+        """The oldest messages that no sender holds."""
+        free = (
+            item
+            for item in self._query_kind("MAIL")
+            if "claimedUntil" not in item or _text(item, "claimedUntil") <= _timestamp(now)
+        )
         return [
-            FailedMail(
+            QueuedMail(
                 _text(item, "pk").removeprefix("MAIL#"),
                 tuple(value["S"] for value in item["recipients"]["L"]),
                 bytes(item["message"]["B"]),
                 int(item["attempts"]["N"]),
-                _text(item, "lastError"),
-                datetime.fromisoformat(_text(item, "firstFailedAt")),
+                "" if _text(item, "lastError") == "-" else _text(item, "lastError"),
+                datetime.fromisoformat(_text(item, "queuedAt")),
             )
-            for item in self._query_kind("MAIL", limit=limit)
+            for item, _ in zip(free, range(limit), strict=False)
         ]
 
-    def forget_failed_mail(self, mail_id: str) -> None:
+    def claim_mail(self, mail_id: str, until: datetime, now: datetime) -> bool:
+        """Take the message for sending: only one sender (stream, schedule or command) gets it."""
+        try:
+            with _unavailable_on_transient_errors("claiming the e-mail"):
+                self.dynamodb.update_item(
+                    TableName=self.table,
+                    Key={"pk": _s(f"MAIL#{mail_id}"), "sk": _s("MAIL")},
+                    UpdateExpression="SET claimedUntil = :until",
+                    # Still queued, and nobody holds it (or their hold ran out).
+                    ConditionExpression=(
+                        "attribute_exists(pk) AND (attribute_not_exists(claimedUntil) OR claimedUntil <= :now)"
+                    ),
+                    ExpressionAttributeValues={":until": _s(_timestamp(until)), ":now": _s(_timestamp(now))},
+                )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def forget_mail(self, mail_id: str) -> None:
         """Drop a message that has been sent."""
         with _unavailable_on_transient_errors("forgetting the sent e-mail"):
             self.dynamodb.delete_item(TableName=self.table, Key={"pk": _s(f"MAIL#{mail_id}"), "sk": _s("MAIL")})

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from handler.contacts import Contact, normalize_email
-from handler.mail import FailedMail
+from handler.mail import QueuedMail
 from handler.signin import PendingCode
 from handler.storage.base import (
     IdempotencyKeyTaken,
@@ -68,13 +68,14 @@ CREATE TABLE IF NOT EXISTS sign_in_codes (
     expires_at TEXT NOT NULL,
     attempts_left INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS failed_mail (
+CREATE TABLE IF NOT EXISTS mail_queue (
     id TEXT PRIMARY KEY,
     recipients TEXT NOT NULL,
     message BLOB NOT NULL,
     attempts INTEGER NOT NULL,
     last_error TEXT NOT NULL,
-    first_failed_at TEXT NOT NULL
+    queued_at TEXT NOT NULL,
+    claimed_until TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS uploads (
     id TEXT PRIMARY KEY,
@@ -400,36 +401,50 @@ class LocalStore(Store):
             ).fetchone()
         return int(row[0])
 
-    # ---- Mail that could not be sent yet ---------------------------------------------------------
+    # ---- Mail waiting to be sent -------------------------------------------------------------------
 
-    def keep_failed_mail(self, mail: FailedMail) -> None:
-        """Keep or update a message that failed to send."""
+    def queue_mail(self, mail: QueuedMail) -> None:
+        """Add or replace a message; replacing lets go of any claim."""
         with self._connect() as db:
             db.execute(
-                "INSERT OR REPLACE INTO failed_mail VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO mail_queue VALUES (?, ?, ?, ?, ?, ?, '')",
                 (
                     mail.id,
                     json.dumps(mail.recipients),
                     mail.message,
                     mail.attempts,
                     mail.last_error,
-                    mail.first_failed_at.isoformat(),
+                    mail.queued_at.isoformat(),
                 ),
             )
 
-    def failed_mails(self, limit: int) -> list[FailedMail]:
-        """The oldest messages waiting for another try."""
+    def queued_mails(self, limit: int, now: datetime) -> list[QueuedMail]:
+        """The oldest messages that no sender holds."""
         with self._connect() as db:
-            rows = db.execute("SELECT * FROM failed_mail ORDER BY first_failed_at LIMIT ?", (limit,)).fetchall()
+            rows = db.execute(
+                "SELECT id, recipients, message, attempts, last_error, queued_at FROM mail_queue "
+                "WHERE claimed_until <= ? ORDER BY queued_at, id LIMIT ?",
+                (now.isoformat(), limit),
+            ).fetchall()
         return [
-            FailedMail(r[0], tuple(json.loads(r[1])), bytes(r[2]), r[3], r[4], datetime.fromisoformat(r[5]))
+            QueuedMail(r[0], tuple(json.loads(r[1])), bytes(r[2]), r[3], r[4], datetime.fromisoformat(r[5]))
             for r in rows
         ]
 
-    def forget_failed_mail(self, mail_id: str) -> None:
+    def claim_mail(self, mail_id: str, until: datetime, now: datetime) -> bool:
+        """Take the message unless another sender holds it."""
+        with self._connect() as db:
+            return bool(
+                db.execute(
+                    "UPDATE mail_queue SET claimed_until = ? WHERE id = ? AND claimed_until <= ?",
+                    (until.isoformat(), mail_id, now.isoformat()),
+                ).rowcount
+            )
+
+    def forget_mail(self, mail_id: str) -> None:
         """Drop a message that has been sent."""
         with self._connect() as db:
-            db.execute("DELETE FROM failed_mail WHERE id = ?", (mail_id,))
+            db.execute("DELETE FROM mail_queue WHERE id = ?", (mail_id,))
 
     # ---- Upload slots --------------------------------------------------------------------------
 
