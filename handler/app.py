@@ -25,7 +25,7 @@ from handler.receipts import queue_receipts
 from handler.services import Services, build_services, now_utc
 from handler.settings import Settings
 from handler.signin import InvalidCode, InvalidSession, RateLimited, SessionExpired
-from handler.storage import IdempotencyConflict, StorageUnavailable, Submission
+from handler.storage import IdempotencyConflict, Receipt, StorageUnavailable, Submission
 from handler.storage.base import InvalidCursor, Store
 from handler.storage.local import LocalBlobs
 from handler.uploads import SNIFF_BYTES, Limits, Upload, UploadRefused, content_matches, new_upload, slot_signature
@@ -38,15 +38,21 @@ CODE = re.compile(r"^[0-9]{6}$")
 REQUEST_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-def _services(request: Request) -> Services:
+# The dependencies are coroutines: FastAPI runs plain functions in a thread pool, a hop each request
+# would pay for nothing (none of them blocks).
+async def _services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-Language = Annotated[str, Depends(language_of)]
+async def _language(request: Request) -> str:
+    return language_of(request)
+
+
+Language = Annotated[str, Depends(_language)]
 ServicesDep = Annotated[Services, Depends(_services)]
 
 
-def signed_in_email(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> str:
+async def signed_in_email(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> str:
     """The e-mail address of the session in the ``Authorization: Bearer`` header, or a 401."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -180,34 +186,9 @@ def create_app(
             raise ApiError(400, "invalid_idempotency_key")
         body = await read_json(request, services.settings.max_body_bytes)
         form, data = parse_envelope(body, services.catalog, language)
-        contact = await authorized_contact(services, email, form, language)
-        now = services.clock()
-        errors = form.validate(data, language, now)
-        if errors:
-            raise ApiError(422, "validation_failed", [replace(e, path=f"/data{e.path}") for e in errors])
-        attachments, problems = await stored(check_attachments, services, form, email, data, language)
-        if problems:
-            raise ApiError(422, "validation_failed", [replace(e, path=f"/data{e.path}") for e in problems])
-        submission = Submission(
-            form_id=form.id,
-            category=data.get(form.discriminator),
-            schema_hash=form.schema_hash,
-            language=language,
-            requester=contact.email,
-            data=data,
-            title=data.get(form.title_field),
-            attachments=tuple(attachments),
-        )
-        try:
-            receipt, created = await stored(
-                services.store.submit, submission, form.reference_prefix, idempotency_key, now
-            )
-        except IdempotencyConflict as exc:
-            raise ApiError(422, "idempotency_conflict") from exc
+        receipt, created = await stored(accept, services, form, data, email, language, idempotency_key)
         headers = {"Content-Language": language, "Cache-Control": "no-store"}
-        if created:
-            await run_in_threadpool(queue_receipts, services, form, receipt, contact, language, data, attachments)
-        else:
+        if not created:
             headers["Idempotent-Replayed"] = "true"
         return JSONResponse(receipt.as_json(), status_code=201, headers=headers)
 
@@ -236,7 +217,7 @@ def create_app(
                 "unknown_form",
                 [FieldError(None, "/field", "enum", services.catalog.common[language]["api"]["unknown_form"])],
             )
-        await authorized_contact(services, email, form, language)
+        await stored(authorized_contact, services, email, form, language)
         if not isinstance(body["name"], str) or not isinstance(body["type"], str):
             raise ApiError(422, "invalid_body")
         try:
@@ -341,9 +322,41 @@ def _sign_in_error(catalog: Catalog, language: str, field: str, text: str) -> Fi
     return FieldError(field, f"/{field}", keyword, str(catalog.common[language]["signIn"][text]))
 
 
-async def authorized_contact(services: Services, email: str, form: Form, language: str) -> Contact:
+def accept(
+    services: Services, form: Form, data: dict[str, Any], email: str, language: str, idempotency_key: str | None
+) -> tuple[Receipt, bool]:
+    """Everything accepting a submission asks of the store, in one trip off the event loop: who is
+    sending, whether the data and the attachments pass, storing it, and queueing the e-mails."""
+    contact = authorized_contact(services, email, form, language)
+    now = services.clock()
+    errors = form.validate(data, language, now)
+    if errors:
+        raise ApiError(422, "validation_failed", [replace(e, path=f"/data{e.path}") for e in errors])
+    attachments, problems = check_attachments(services, form, email, data, language)
+    if problems:
+        raise ApiError(422, "validation_failed", [replace(e, path=f"/data{e.path}") for e in problems])
+    submission = Submission(
+        form_id=form.id,
+        category=data.get(form.discriminator),
+        schema_hash=form.schema_hash,
+        language=language,
+        requester=contact.email,
+        data=data,
+        title=data.get(form.title_field),
+        attachments=tuple(attachments),
+    )
+    try:
+        receipt, created = services.store.submit(submission, form.reference_prefix, idempotency_key, now)
+    except IdempotencyConflict as exc:
+        raise ApiError(422, "idempotency_conflict") from exc
+    if created:
+        queue_receipts(services, form, receipt, contact, language, data, attachments)
+    return receipt, created
+
+
+def authorized_contact(services: Services, email: str, form: Form, language: str) -> Contact:
     """The signed-in contact, if the register gives them a contact type the form allows; else a 403."""
-    contact: Contact | None = await stored(services.store.get_contact, email)
+    contact = services.store.get_contact(email)
     if contact is None or not contact.may_submit(form.allowed_contact_types):
         names = " / ".join(services.catalog.common[language]["contactTypes"][t] for t in form.allowed_contact_types)
         raise ApiError(403, "not_authorized", params={"types": names})

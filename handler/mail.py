@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 import uuid
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -47,6 +49,18 @@ class Mail:
     def recipients(self) -> list[str]:
         """Every address the message is delivered to."""
         return [r.email for r in (*self.to, *self.cc)]
+
+    def to_json(self) -> bytes:
+        """The message as JSON, to wait in a queue; rendering waits for the sender."""
+        return json.dumps(asdict(self), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Mail:
+        """A message read back from ``to_json``."""
+        fields = json.loads(raw)
+        people = {k: tuple(Recipient(**r) for r in fields[k]) for k in ("to", "cc")}
+        reply_to = Recipient(**fields["reply_to"]) if fields["reply_to"] else None
+        return cls(**{**fields, **people, "paragraphs": tuple(fields["paragraphs"]), "reply_to": reply_to})
 
 
 def _address(recipient: Recipient) -> Address:
@@ -126,7 +140,7 @@ class SesMailer(Mailer):
 
 @dataclass(frozen=True)
 class QueuedMail:
-    """A rendered message waiting to be sent, with how often sending it failed and why."""
+    """A message waiting to be sent (``Mail.to_json``), with how often sending it failed and why."""
 
     id: str
     recipients: tuple[str, ...]
@@ -140,8 +154,8 @@ class MailQueue(ABC):
     """Messages wait here, so that sending them never holds up or fails the answer to a request."""
 
     @abstractmethod
-    def queue_mail(self, mail: QueuedMail) -> None:
-        """Add a message, or replace it (which also lets go of any claim on it)."""
+    def queue_mails(self, mails: Sequence[QueuedMail]) -> None:
+        """Add messages, or replace them (which also lets go of any claim on them)."""
 
     @abstractmethod
     def queued_mails(self, limit: int, now: datetime) -> list[QueuedMail]:

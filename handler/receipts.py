@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from handler.contacts import Contact
@@ -40,7 +40,7 @@ def field_lines(form: Form, language: str, data: Mapping[str, Any]) -> list[str]
     return lines
 
 
-def attachments_paragraph(texts: Mapping[str, str], attachments: list[Mapping[str, Any]]) -> list[str]:
+def attachments_paragraph(texts: Mapping[str, str], attachments: Sequence[Mapping[str, Any]]) -> list[str]:
     """A heading and one line per attachment (name, type, size), or nothing without attachments."""
     lines = [f"- {a['name']} ({a['type']}, {max(1, round(a['size'] / 1024))} KB)" for a in attachments]
     return ["\n".join([texts["attachments"], *lines])] if attachments else []
@@ -53,7 +53,7 @@ def receipt_mail(
     contact: Contact,
     language: str,
     data: Mapping[str, Any],
-    attachments: list[Mapping[str, Any]],
+    attachments: Sequence[Mapping[str, Any]],
 ) -> Mail:
     """The receipt to the requester in their language, with the CC addresses as copies."""
     texts = services.catalog.common[language]["email"]
@@ -88,7 +88,7 @@ def desk_mail(
     receipt: Receipt,
     contact: Contact,
     data: Mapping[str, Any],
-    attachments: list[Mapping[str, Any]],
+    attachments: Sequence[Mapping[str, Any]],
 ) -> Mail | None:
     """The notification to the desk's inbox, shaped for an e-mail-to-ticket channel, or None without an inbox.
 
@@ -139,7 +139,7 @@ def queue_receipts(
     contact: Contact,
     language: str,
     data: Mapping[str, Any],
-    attachments: list[Mapping[str, Any]],
+    attachments: Sequence[Mapping[str, Any]],
 ) -> None:
     """Queue the receipt and the desk's notification: the sender takes them from there, so the answer to
     the request neither waits for nor fails with the mail service."""
@@ -147,5 +147,4 @@ def queue_receipts(
     notification = desk_mail(services, form, receipt, contact, data, attachments)
     if notification:
         mails.append(notification)
-    for mail in mails:
-        services.queue(mail, receipt.reference)
+    services.queue(mails, receipt.reference)

@@ -6,14 +6,14 @@ import logging
 import os
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from handler.contacts import Contact
 from handler.forms import Catalog, load_catalog
-from handler.mail import Mail, Mailer, OutboxMailer, QueuedMail, Recipient, SesMailer, render
+from handler.mail import Mail, Mailer, OutboxMailer, QueuedMail, Recipient, SesMailer
 from handler.settings import Settings
 from handler.signin import CODE_LIFETIME, SignIn
 from handler.storage.base import Store
@@ -44,13 +44,12 @@ class Services:
 
     mail_queued: Callable[[], None] = field(default=lambda: None)
 
-    def queue(self, mail: Mail, about: str) -> None:
-        """Queue ``mail`` for the sender and wake it; never raises (the request is stored either way)."""
+    def queue(self, mails: Sequence[Mail], about: str) -> None:
+        """Queue ``mails`` for the sender and wake it; never raises (the request is stored either way)."""
         try:
-            queued = QueuedMail(
-                uuid.uuid4().hex, tuple(mail.recipients()), bytes(render(mail, self.mailer.sender)), 0, "", self.clock()
-            )
-            self.store.queue_mail(queued)
+            now = self.clock()
+            queued = [QueuedMail(uuid.uuid4().hex, tuple(m.recipients()), m.to_json(), 0, "", now) for m in mails]
+            self.store.queue_mails(queued)
         except Exception:
             log.exception("could not queue the e-mail about %s", about)
             return
@@ -64,7 +63,7 @@ class Services:
             log.warning(
                 "e-mail about %s to %s failed, queued for a retry: %s", about, ", ".join(mail.recipients()), exc
             )
-            self.queue(mail, about)
+            self.queue([mail], about)
             return None
 
     def send_queued_mail(self, limit: int = 100) -> tuple[int, int]:
@@ -75,11 +74,11 @@ class Services:
             if not self.store.claim_mail(queued.id, now + MAIL_CLAIM, now):
                 continue  # another sender has it
             try:
-                self.mailer.deliver(queued.message, list(queued.recipients))
+                self.mailer.send(Mail.from_json(queued.message))
             except Exception as exc:
                 failed += 1
                 log.warning("queued e-mail %s failed (attempt %d): %s", queued.id, queued.attempts + 1, exc)
-                self.store.queue_mail(replace(queued, attempts=queued.attempts + 1, last_error=str(exc)[:500]))
+                self.store.queue_mails([replace(queued, attempts=queued.attempts + 1, last_error=str(exc)[:500])])
                 continue
             sent += 1
             self.store.forget_mail(queued.id)

@@ -430,15 +430,15 @@ def test_queued_mail_is_taken_by_one_sender_at_a_time(harness: Harness) -> None:
     newer = QueuedMail(
         "m2", ("b@example.no", "c@example.no"), b"Subject: 2\r\n\r\ny", 0, "", NOW + timedelta(minutes=1)
     )
-    store.queue_mail(newer)
-    store.queue_mail(older)
+    store.queue_mails([newer])
+    store.queue_mails([older])
     assert store.queued_mails(10, NOW) == [older, newer]
     assert store.queued_mails(1, NOW) == [older]
     assert store.claim_mail("m1", NOW + timedelta(minutes=2), NOW) is True
     assert store.claim_mail("m1", NOW + timedelta(minutes=2), NOW) is False  # another sender has it
     assert store.queued_mails(10, NOW) == [newer]
     assert store.queued_mails(10, NOW + timedelta(minutes=3)) == [older, newer]  # the hold ran out
-    store.queue_mail(replace(older, attempts=1, last_error="down"))  # a failed send puts it back
+    store.queue_mails([replace(older, attempts=1, last_error="down")])  # a failed send puts it back
     assert store.queued_mails(10, NOW)[0] == replace(older, attempts=1, last_error="down")
     store.forget_mail("m1")
     assert store.queued_mails(10, NOW) == [newer]

@@ -11,7 +11,7 @@ import base64
 import json
 import logging
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -685,9 +685,13 @@ class AwsStore(Store):
 
     # Mail waiting to be sent --------------------------------------------------------------------
 
-    def queue_mail(self, mail: QueuedMail) -> None:
-        """Add or replace a message (a replaced item has no claim); its INSERT wakes the sender through the
-        table's stream."""
+    def queue_mails(self, mails: Sequence[QueuedMail]) -> None:
+        """Add or replace messages (a replaced item has no claim); each INSERT wakes the sender through
+        the table's stream."""
+        for mail in mails:
+            self._queue(mail)
+
+    def _queue(self, mail: QueuedMail) -> None:
         self._put(
             {
                 "pk": _s(f"MAIL#{mail.id}"),

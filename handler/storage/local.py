@@ -8,7 +8,7 @@ import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -403,19 +403,15 @@ class LocalStore(Store):
 
     # ---- Mail waiting to be sent -------------------------------------------------------------------
 
-    def queue_mail(self, mail: QueuedMail) -> None:
-        """Add or replace a message; replacing lets go of any claim."""
+    def queue_mails(self, mails: Sequence[QueuedMail]) -> None:
+        """Add or replace messages in one transaction; replacing lets go of any claim."""
         with self._connect() as db:
-            db.execute(
+            db.executemany(
                 "INSERT OR REPLACE INTO mail_queue VALUES (?, ?, ?, ?, ?, ?, '')",
-                (
-                    mail.id,
-                    json.dumps(mail.recipients),
-                    mail.message,
-                    mail.attempts,
-                    mail.last_error,
-                    mail.queued_at.isoformat(),
-                ),
+                [
+                    (m.id, json.dumps(m.recipients), m.message, m.attempts, m.last_error, m.queued_at.isoformat())
+                    for m in mails
+                ],
             )
 
     def queued_mails(self, limit: int, now: datetime) -> list[QueuedMail]:
