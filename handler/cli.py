@@ -12,7 +12,7 @@ import io
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,6 +21,7 @@ from handler.desk import UnknownStatus, change_status, find
 from handler.services import Services, build_services
 from handler.settings import ConfigurationError, Settings
 from handler.storage.base import RequestNotFound, RequestSummary, StatusConflict, StorageUnavailable
+from handler.storage.local import LocalBlobs
 
 EXPORT_COLUMNS = ("reference", "id", "status", "form", "category", "requester", "title", "receivedAt", "updatedAt")
 
@@ -99,6 +100,13 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--agent", required=True, help="who is making the change")
     command.add_argument("--comment", help="a note the requester sees")
     command.set_defaults(run=_change_status)
+
+    uploads = groups.add_parser("uploads", help="uploaded files").add_subparsers(dest="command", required=True)
+    command = uploads.add_parser(
+        "cleanup", help="delete uploads no request took (embedded storage; S3 expires them itself)"
+    )
+    command.add_argument("--older-than-hours", type=float, default=24.0)
+    command.set_defaults(run=_cleanup_uploads)
 
     mail = groups.add_parser("mail", help="e-mail that could not be sent").add_subparsers(dest="command", required=True)
     command = mail.add_parser("retry", help="send the queued messages now")
@@ -258,6 +266,13 @@ def _change_status(services: Services, args: argparse.Namespace, out: TextIO) ->
         print(f"the requester was e-mailed: {change.notified}", file=out)
     elif change.summary.requester:
         print("warning: the e-mail to the requester failed; it is queued ('mail retry' sends it)", file=sys.stderr)
+
+
+def _cleanup_uploads(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    if not isinstance(services.blobs, LocalBlobs):
+        raise CommandError("on AWS the bucket's lifecycle rule removes abandoned uploads")
+    removed = services.blobs.remove_abandoned(services.clock() - timedelta(hours=args.older_than_hours))
+    print(f"removed {removed} abandoned uploads", file=out)
 
 
 def _send_mail(services: Services, args: argparse.Namespace, out: TextIO) -> None:

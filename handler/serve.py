@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
@@ -15,6 +16,7 @@ from handler.app import create_app
 from handler.contacts import make_contact
 from handler.services import Services
 from handler.settings import Settings
+from handler.storage.local import LocalBlobs
 
 DEMO_EMAIL = "demo@example.com"
 SITE_DIR = Path(__file__).resolve().parent.parent / "dist" / "site"
@@ -28,17 +30,20 @@ def local_app(settings: Settings, site_dir: Path = SITE_DIR) -> FastAPI:
 
 
 def start_mail_sender(services: Services) -> None:
-    """Send queued e-mail from a background thread, woken whenever a request queues some."""
+    """Send queued e-mail from a background thread, woken whenever a request queues some; now and then
+    it also retries failed messages and removes uploads no request took (a day old)."""
     wake = threading.Event()
 
     def run() -> None:
         while True:
-            wake.wait(timeout=60)  # also retries failed messages now and then
+            wake.wait(timeout=60)
             wake.clear()
             try:
                 services.send_queued_mail()
+                if isinstance(services.blobs, LocalBlobs):
+                    services.blobs.remove_abandoned(services.clock() - timedelta(days=1))
             except Exception:
-                logging.getLogger("servicedesk_forms.mail").exception("sending queued e-mail failed")
+                logging.getLogger("servicedesk_forms").exception("background work failed")
 
     services.mail_queued = wake.set
     threading.Thread(target=run, name="mail-sender", daemon=True).start()

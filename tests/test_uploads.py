@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +168,18 @@ def test_the_receipt_lists_the_attachments(client: TestClient, store: LocalStore
     client.app.state.services.send_queued_mail()  # type: ignore[attr-defined]
     receipts = [p.read_text() for p in (store.folder / "outbox").glob("*.eml") if reference in p.read_text()]
     assert any("- skjerm.png (image/png, 1 KB)" in text for text in receipts)
+
+
+def test_abandoned_uploads_are_removed_and_taken_ones_kept(client: TestClient, clock: Clock) -> None:
+    taken = upload(client, "tatt.png", "image/png", PNG)
+    submit(client, taken)
+    abandoned = upload(client, "glemt.png", "image/png", PNG)
+    services = client.app.state.services  # type: ignore[attr-defined]
+    blobs = services.blobs
+    old = time.time() - 2 * 86400
+    os.utime(blobs.path(f"uploads/pending/{abandoned}"), (old, old))
+    out = io.StringIO()
+    assert cli.main(["uploads", "cleanup"], out=out, services=services) == 0
+    assert out.getvalue() == "removed 1 abandoned uploads\n"
+    assert not blobs.path(f"uploads/pending/{abandoned}").exists()
+    assert blobs.path(f"attachments/{taken}").read_bytes() == PNG

@@ -179,13 +179,16 @@ class AwsStore(Store):
     def from_settings(cls, settings: Settings) -> AwsStore:
         """The store the settings describe, with its clients created once (a Lambda container reuses them)."""
         config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
-        s3_config = config
-        if settings.s3_endpoint_url:  # an S3-compatible server (tests, local runs): path-style, SigV4
+        s3_config = config.merge(Config(signature_version="s3v4", s3={"addressing_style": "virtual"}))
+        s3_endpoint = settings.s3_endpoint_url
+        if s3_endpoint:  # an S3-compatible server (tests, local runs): path-style
             s3_config = config.merge(Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+        elif settings.region:
+            # The regional endpoint, so presigned uploads go to https://<bucket>.s3.<region>.amazonaws.com,
+            # the template's UploadOrigin, which the site's Content-Security-Policy allows.
+            s3_endpoint = f"https://s3.{settings.region}.amazonaws.com"
         session = boto3.session.Session()
-        s3 = session.client(
-            "s3", region_name=settings.region or None, endpoint_url=settings.s3_endpoint_url, config=s3_config
-        )
+        s3 = session.client("s3", region_name=settings.region or None, endpoint_url=s3_endpoint, config=s3_config)
         dynamodb = session.client(
             "dynamodb", region_name=settings.region or None, endpoint_url=settings.dynamodb_endpoint_url, config=config
         )
