@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
@@ -35,6 +35,7 @@ log = logging.getLogger("servicedesk_forms")
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 EMAIL = re.compile(EMAIL_PATTERN)
 CODE = re.compile(r"^[0-9]{6}$")
+UPLOADS_PER_HOUR = 100  # upload slots one contact may ask for in an hour
 REQUEST_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -218,6 +219,17 @@ def create_app(
                 [FieldError(None, "/field", "enum", services.catalog.common[language]["api"]["unknown_form"])],
             )
         await stored(authorized_contact, services, email, form, language)
+        now = services.clock()
+        window = datetime.fromtimestamp(now.timestamp() // 3600 * 3600, now.tzinfo)
+        if (
+            await stored(services.store.count, f"uploads:{email}", window, window + timedelta(hours=1))
+            > UPLOADS_PER_HOUR
+        ):
+            raise ApiError(
+                429,
+                "too_many_uploads",
+                headers={"Retry-After": str(int((window + timedelta(hours=1) - now).total_seconds()) or 1)},
+            )
         if not isinstance(body["name"], str) or not isinstance(body["type"], str):
             raise ApiError(422, "invalid_body")
         try:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -25,7 +26,36 @@ EMAIL_PATTERN = (
     r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
     r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
 )
-_EMAIL = re.compile(EMAIL_PATTERN)
+
+
+@functools.cache
+def browser_regex(pattern: str) -> re.Pattern[str]:
+    """A schema pattern compiled to mean what it means in the page's JavaScript: there ``$`` is the
+    end of the text, while Python's ``$`` also matches before a final line break."""
+    translated, in_class, escaped = [], False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "$" and not in_class:
+            char = r"\Z"
+        translated.append(char)
+    return re.compile("".join(translated))
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not browser_regex(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+# JSON Schema's own validator, with ``pattern`` read as the browser reads it (see browser_regex).
+FormValidator = validators.extend(Draft202012Validator, {"pattern": _pattern})  # type: ignore[no-untyped-call]
+_EMAIL = browser_regex(EMAIL_PATTERN)
 _PLACEHOLDER = re.compile(r"\{(label|limit|value)\}")
 
 CONTACT_TYPES_ID = "urn:servicedesk-forms:contact-types"
@@ -461,7 +491,7 @@ def _load_form(
         allowed_contact_types=tuple(meta["allowedContactTypes"]),
         reference_prefix=str(meta["referencePrefix"]),
         schema_hash=_hash(schema, registry),
-        validator=Draft202012Validator(schema, registry=registry, format_checker=FORMAT_CHECKER),
+        validator=FormValidator(schema, registry=registry, format_checker=FORMAT_CHECKER),
     )
     problems += _check_conventions(form, schema_file, text_files, contact_types)
     return form

@@ -22,6 +22,8 @@ SESSION_LIFETIME = timedelta(hours=8)
 CODES_PER_ADDRESS = 3
 CODES_PER_CLIENT = 10
 RATE_WINDOW = timedelta(minutes=15)
+# Every code gets a few attempts, but an address gets at most this many attempts a day in all.
+ATTEMPTS_PER_DAY = 30
 
 
 class RateLimited(Exception):
@@ -133,6 +135,9 @@ class SignIn:
         """A session for a correct, unexpired, unused code; ``InvalidCode`` otherwise."""
         now = self.clock()
         email = normalize_email(email)
+        day = datetime.combine(now.date(), datetime.min.time(), now.tzinfo)
+        if self.state.count(f"attempts:{email}", day, day + timedelta(days=1)) > ATTEMPTS_PER_DAY:
+            raise InvalidCode()
         pending = self.state.use_attempt(email, now)
         if pending is None:
             raise InvalidCode()

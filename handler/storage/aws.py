@@ -809,6 +809,11 @@ def _decode_cursor(cursor: str, requester: str) -> dict[str, AttributeValueTypeD
             raise ValueError("not this requester's cursor")
         if set(plain) != {"pk", "sk", "requesterKey", "receivedKey"}:
             raise ValueError("not a listing cursor")
+        request_id = str(plain["pk"]).removeprefix("REQUEST#")
+        received, _, suffix = str(plain["receivedKey"]).rpartition("#")
+        if plain["sk"] != "REQUEST" or suffix != request_id or not request_id:
+            raise ValueError("not a key of this listing")
+        datetime.fromisoformat(received)
         return {name: _s(str(value)) for name, value in plain.items()}
     except ValueError as exc:
         raise InvalidCursor(cursor) from exc

@@ -143,6 +143,7 @@ class LocalStore(Store):
                 out.flush()
                 os.fsync(out.fileno())
             os.link(temporary, target)
+            _sync_folder(self.documents)  # the new name is durable too, not only the bytes
         except OSError as exc:
             raise StorageUnavailable(str(exc)) from exc
         finally:
@@ -471,6 +472,14 @@ class LocalStore(Store):
         return Upload(
             upload_id, requester, form_id, field, name, content_type, max_bytes, datetime.fromisoformat(expires_at)
         )
+
+
+def _sync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _encode_cursor(requester: str, received_at: str, request_id: str) -> str:
