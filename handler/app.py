@@ -21,7 +21,8 @@ from handler.bodies import object_with, parse_envelope, read_json
 from handler.contacts import Contact
 from handler.errors import ApiError, error_response, language_of
 from handler.forms import EMAIL_PATTERN, Catalog, FieldError, Form
-from handler.receipts import queue_receipts
+from handler.mail import QueuedMail
+from handler.receipts import receipt_mails
 from handler.services import Services, build_services, now_utc
 from handler.settings import Settings
 from handler.signin import InvalidCode, InvalidSession, RateLimited, SessionExpired
@@ -341,12 +342,6 @@ def accept(
     sending, whether the data and the attachments pass, storing it, and queueing the e-mails."""
     contact = authorized_contact(services, email, form, language)
     now = services.clock()
-    errors = form.validate(data, language, now)
-    if errors:
-        raise ApiError(422, "validation_failed", [replace(e, path=f"/data{e.path}") for e in errors])
-    attachments, problems = check_attachments(services, form, email, data, language)
-    if problems:
-        raise ApiError(422, "validation_failed", [replace(e, path=f"/data{e.path}") for e in problems])
     submission = Submission(
         form_id=form.id,
         category=data.get(form.discriminator),
@@ -355,14 +350,31 @@ def accept(
         requester=contact.email,
         data=data,
         title=data.get(form.title_field),
-        attachments=tuple(attachments),
     )
     try:
-        receipt, created = services.store.submit(submission, form.reference_prefix, idempotency_key, now)
+        # A retry is answered with the first receipt before anything is checked again: the data
+        # passed when it was stored, even if "now" has moved past a start time since.
+        if earlier := services.store.replay(submission, idempotency_key, now):
+            return earlier, False
+    except IdempotencyConflict as exc:
+        raise ApiError(422, "idempotency_conflict") from exc
+    errors = form.validate(data, language, now)
+    if errors:
+        raise ApiError(422, "validation_failed", [replace(e, path=f"/data{e.path}") for e in errors])
+    attachments, problems = check_attachments(services, form, email, data, language)
+    if problems:
+        raise ApiError(422, "validation_failed", [replace(e, path=f"/data{e.path}") for e in problems])
+    submission = replace(submission, attachments=tuple(attachments))
+
+    def mails(receipt: Receipt) -> list[QueuedMail]:
+        return services.queued(receipt_mails(services, form, receipt, contact, language, data, attachments))
+
+    try:
+        receipt, created = services.store.submit(submission, form.reference_prefix, idempotency_key, now, mails)
     except IdempotencyConflict as exc:
         raise ApiError(422, "idempotency_conflict") from exc
     if created:
-        queue_receipts(services, form, receipt, contact, language, data, attachments)
+        services.mail_queued()
     return receipt, created
 
 

@@ -132,7 +132,7 @@ def desk_mail(
     )
 
 
-def queue_receipts(
+def receipt_mails(
     services: Services,
     form: Form,
     receipt: Receipt,
@@ -140,11 +140,9 @@ def queue_receipts(
     language: str,
     data: Mapping[str, Any],
     attachments: Sequence[Mapping[str, Any]],
-) -> None:
-    """Queue the receipt and the desk's notification: the sender takes them from there, so the answer to
-    the request neither waits for nor fails with the mail service."""
+) -> list[Mail]:
+    """The receipt and, when the desk has an inbox, its notification: queued with the request, so the
+    answer neither waits for nor fails with the mail service."""
     mails = [receipt_mail(services, form, receipt, contact, language, data, attachments)]
     notification = desk_mail(services, form, receipt, contact, data, attachments)
-    if notification:
-        mails.append(notification)
-    services.queue(mails, receipt.reference)
+    return [*mails, notification] if notification else mails

@@ -44,12 +44,15 @@ class Services:
 
     mail_queued: Callable[[], None] = field(default=lambda: None)
 
+    def queued(self, mails: Sequence[Mail]) -> list[QueuedMail]:
+        """``mails`` as queue entries; the sender renders them."""
+        now = self.clock()
+        return [QueuedMail(uuid.uuid4().hex, tuple(m.recipients()), m.to_json(), 0, "", now) for m in mails]
+
     def queue(self, mails: Sequence[Mail], about: str) -> None:
-        """Queue ``mails`` for the sender and wake it; never raises (the request is stored either way)."""
+        """Queue ``mails`` for the sender and wake it; never raises."""
         try:
-            now = self.clock()
-            queued = [QueuedMail(uuid.uuid4().hex, tuple(m.recipients()), m.to_json(), 0, "", now) for m in mails]
-            self.store.queue_mails(queued)
+            self.store.queue_mails(self.queued(mails))
         except Exception:
             log.exception("could not queue the e-mail about %s", about)
             return

@@ -24,9 +24,8 @@ from handler.app import create_app
 from handler.forms import Catalog
 from handler.settings import Settings
 from handler.storage.aws import AwsStore
-from handler.storage.base import Receipt, StorageUnavailable, StoredRequest, Submission
+from handler.storage.base import StorageUnavailable, Submission
 from handler.storage.factory import make_store
-from handler.storage.local import LocalStore
 from tests.conftest import AUTHORIZED, NOW, register, sign_in
 from tests.servers import (  # noqa: F401  (the fixtures seaweedfs, dynamodb_local and ses)
     ACCESS_KEY,
@@ -48,26 +47,6 @@ from tests.test_lambda import SECRET, event, signed_in
 
 DATA = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
 KEY = "form-session-aws-0001"
-
-
-class RequestsOnAws(LocalStore):
-    """Contacts and sign-in in the embedded store, requests submitted to and read from the AWS store.
-
-    ``AwsStore`` implements the request contract only; the API also needs a contact register and
-    sign-in state to let a submission through, which this borrows from ``LocalStore``.
-    """
-
-    def __init__(self, folder: Path, aws: AwsStore) -> None:
-        super().__init__(folder)
-        self.aws = aws
-
-    def submit(
-        self, submission: Submission, reference_prefix: str, idempotency_key: str | None, now: Any
-    ) -> tuple[Receipt, bool]:
-        return self.aws.submit(submission, reference_prefix, idempotency_key, now)
-
-    def get(self, request_id: str) -> StoredRequest | None:
-        return self.aws.get(request_id)
 
 
 @dataclass
@@ -95,12 +74,12 @@ def api(seaweedfs: Server, dynamodb_local: Server, catalog: Catalog, tmp_path: P
     # One attempt and a short read timeout, so that a paused server fails the call quickly.
     config = client_config(connect_timeout=1, read_timeout=2)
     with fresh_aws_store(seaweedfs, dynamodb_local, config) as aws:
-        store = RequestsOnAws(tmp_path / "data", aws)
-        register(store, AUTHORIZED, "authorized-for-change")
-        settings = Settings(data_dir=store.folder, session_secret="aws-failure-tests-" + "x" * 32)
-        app = create_app(settings, catalog=catalog, store=store, clock=lambda: NOW)
+        register(aws, AUTHORIZED, "authorized-for-change")
+        # Requests, contacts and sign-in state on the AWS store; e-mail to the outbox under tmp_path.
+        settings = Settings(data_dir=tmp_path / "data", session_secret="aws-failure-tests-" + "x" * 32)
+        app = create_app(settings, catalog=catalog, store=aws, clock=lambda: NOW)
         with TestClient(app, raise_server_exceptions=False) as client:
-            client.headers["Authorization"] = f"Bearer {sign_in(client, store.folder / 'outbox', AUTHORIZED)}"
+            client.headers["Authorization"] = f"Bearer {sign_in(client, tmp_path / 'data' / 'outbox', AUTHORIZED)}"
             yield Api(client, aws)
 
 

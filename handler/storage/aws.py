@@ -221,7 +221,13 @@ class AwsStore(Store):
 
     # The index -----------------------------------------------------------------------------------
 
-    def _commit(self, record: IndexRecord, idempotency: IdempotencyRecord | None, now: datetime) -> None:
+    def _commit(
+        self,
+        record: IndexRecord,
+        idempotency: IdempotencyRecord | None,
+        now: datetime,
+        mails: Sequence[QueuedMail] = (),
+    ) -> None:
         receipt = record.receipt
         received = _timestamp(receipt.received_at)
         request: dict[str, AttributeValueTypeDef] = {
@@ -301,6 +307,17 @@ class AwsStore(Store):
                 }
             }
         )
+        # The request's e-mails, queued with it (their INSERTs wake the sender through the stream).
+        items += [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": self._mail_item(mail),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            for mail in mails
+        ]
         try:
             with _unavailable_on_transient_errors("committing the request"):
                 self.dynamodb.transact_write_items(TransactItems=items)
@@ -692,23 +709,21 @@ class AwsStore(Store):
         """Add or replace messages (a replaced item has no claim); each INSERT wakes the sender through
         the table's stream."""
         for mail in mails:
-            self._queue(mail)
+            self._put(self._mail_item(mail), "queueing the e-mail")
 
-    def _queue(self, mail: QueuedMail) -> None:
-        self._put(
-            {
-                "pk": _s(f"MAIL#{mail.id}"),
-                "sk": _s("MAIL"),
-                "kind": _s("MAIL"),
-                "sortKey": _s(f"{_timestamp(mail.queued_at)}#{mail.id}"),
-                "recipients": {"L": [_s(r) for r in mail.recipients]},
-                "message": {"B": mail.message},
-                "attempts": {"N": str(mail.attempts)},
-                "lastError": _s(mail.last_error or "-"),
-                "queuedAt": _s(_timestamp(mail.queued_at)),
-            },
-            "queueing the e-mail",
-        )
+    @staticmethod
+    def _mail_item(mail: QueuedMail) -> dict[str, AttributeValueTypeDef]:
+        return {
+            "pk": _s(f"MAIL#{mail.id}"),
+            "sk": _s("MAIL"),
+            "kind": _s("MAIL"),
+            "sortKey": _s(f"{_timestamp(mail.queued_at)}#{mail.id}"),
+            "recipients": {"L": [_s(r) for r in mail.recipients]},
+            "message": {"B": mail.message},
+            "attempts": {"N": str(mail.attempts)},
+            "lastError": _s(mail.last_error or "-"),
+            "queuedAt": _s(_timestamp(mail.queued_at)),
+        }
 
     def queued_mails(self, limit: int, now: datetime) -> list[QueuedMail]:
         """The oldest messages that no sender holds."""

@@ -15,13 +15,13 @@ import json
 import secrets
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from handler.contacts import ContactRegister
-from handler.mail import MailQueue
+from handler.mail import MailQueue, QueuedMail
 from handler.signin import SignInState
 from handler.uploads import UploadRegistry
 
@@ -195,16 +195,34 @@ class RequestStore(ABC):
 
     idempotency_ttl = timedelta(hours=24)
 
+    def replay(self, submission: Submission, idempotency_key: str | None, now: datetime) -> Receipt | None:
+        """The receipt an earlier submission with this key got, if any (``IdempotencyConflict`` if that
+        submission was a different one): a retry is answered before anything is checked again."""
+        if not idempotency_key:
+            return None
+        earlier = self._find_idempotent(self._scoped(submission, idempotency_key), now)
+        return self._replay(earlier, submission.fingerprint()) if earlier else None
+
+    @staticmethod
+    def _scoped(submission: Submission, idempotency_key: str) -> str:
+        return f"{submission.requester or '-'}:{idempotency_key}"
+
     def submit(
-        self, submission: Submission, reference_prefix: str, idempotency_key: str | None, now: datetime
+        self,
+        submission: Submission,
+        reference_prefix: str,
+        idempotency_key: str | None,
+        now: datetime,
+        mails: Callable[[Receipt], Sequence[QueuedMail]] = lambda receipt: (),
     ) -> tuple[Receipt, bool]:
         """Store ``submission`` and return its receipt and whether it is new.
 
         With an idempotency key, a repeat of the same submission returns the first receipt and a
-        different submission under the same key raises ``IdempotencyConflict``.
+        different submission under the same key raises ``IdempotencyConflict``. The e-mails ``mails``
+        makes for the receipt are queued in the same atomic step as the request: both or neither.
         """
         fingerprint = submission.fingerprint()
-        scoped_key = f"{submission.requester or '-'}:{idempotency_key}" if idempotency_key else None
+        scoped_key = self._scoped(submission, idempotency_key) if idempotency_key else None
         if scoped_key and (earlier := self._find_idempotent(scoped_key, now)):
             return self._replay(earlier, fingerprint), False
         for _ in range(_ATTEMPTS):
@@ -217,7 +235,7 @@ class RequestStore(ABC):
                 IdempotencyRecord(scoped_key, fingerprint, receipt, now + self.idempotency_ttl) if scoped_key else None
             )
             try:
-                self._commit(record, idempotency, now)
+                self._commit(record, idempotency, now, mails(receipt))
                 return receipt, True
             except ReferenceTaken:
                 self._discard_document(receipt.request_id)
@@ -279,8 +297,15 @@ class RequestStore(ABC):
         """Remove a document whose index record was never committed (best effort)."""
 
     @abstractmethod
-    def _commit(self, record: IndexRecord, idempotency: IdempotencyRecord | None, now: datetime) -> None:
-        """Atomically add the index record and the idempotency key (an expired key counts as free).
+    def _commit(
+        self,
+        record: IndexRecord,
+        idempotency: IdempotencyRecord | None,
+        now: datetime,
+        mails: Sequence[QueuedMail] = (),
+    ) -> None:
+        """Atomically add the index record, the idempotency key (an expired key counts as free) and the
+        queued e-mails.
 
         Raises ``ReferenceTaken`` or ``IdempotencyKeyTaken`` and changes nothing when either is in use.
         """

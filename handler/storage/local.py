@@ -152,7 +152,13 @@ class LocalStore(Store):
     def _discard_document(self, request_id: str) -> None:
         self._document_path(request_id).unlink(missing_ok=True)
 
-    def _commit(self, record: IndexRecord, idempotency: IdempotencyRecord | None, now: datetime) -> None:
+    def _commit(
+        self,
+        record: IndexRecord,
+        idempotency: IdempotencyRecord | None,
+        now: datetime,
+        mails: Sequence[QueuedMail] = (),
+    ) -> None:
         receipt = record.receipt
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
@@ -196,6 +202,7 @@ class LocalStore(Store):
                     "INSERT INTO status_events VALUES (?, 0, ?, ?, NULL, NULL)",
                     (receipt.request_id, receipt.status, receipt.received_at.isoformat()),
                 )
+                self._insert_mails(db, mails)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -407,13 +414,17 @@ class LocalStore(Store):
     def queue_mails(self, mails: Sequence[QueuedMail]) -> None:
         """Add or replace messages in one transaction; replacing lets go of any claim."""
         with self._connect() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO mail_queue VALUES (?, ?, ?, ?, ?, ?, '')",
-                [
-                    (m.id, json.dumps(m.recipients), m.message, m.attempts, m.last_error, m.queued_at.isoformat())
-                    for m in mails
-                ],
-            )
+            self._insert_mails(db, mails)
+
+    @staticmethod
+    def _insert_mails(db: sqlite3.Connection, mails: Sequence[QueuedMail]) -> None:
+        db.executemany(
+            "INSERT OR REPLACE INTO mail_queue VALUES (?, ?, ?, ?, ?, ?, '')",
+            [
+                (m.id, json.dumps(m.recipients), m.message, m.attempts, m.last_error, m.queued_at.isoformat())
+                for m in mails
+            ],
+        )
 
     def queued_mails(self, limit: int, now: datetime) -> list[QueuedMail]:
         """The oldest messages that no sender holds."""
