@@ -29,7 +29,7 @@ from handler.signin import InvalidCode, InvalidSession, RateLimited, SessionExpi
 from handler.storage import IdempotencyConflict, Receipt, StorageUnavailable, Submission
 from handler.storage.base import InvalidCursor, Store
 from handler.storage.local import LocalBlobs
-from handler.uploads import SNIFF_BYTES, Limits, Upload, UploadRefused, content_matches, new_upload, slot_signature
+from handler.uploads import SNIFF_BYTES, Limits, UploadRefused, content_matches, new_upload, slot_signature
 
 log = logging.getLogger("servicedesk_forms")
 
@@ -390,8 +390,10 @@ def authorized_contact(services: Services, email: str, form: Form, language: str
 def check_attachments(
     services: Services, form: Form, requester: str, data: dict[str, Any], language: str
 ) -> tuple[list[dict[str, Any]], list[FieldError]]:
-    """Check every named upload, then link them all; nothing is linked if any is refused."""
-    checked: list[Upload] = []
+    """Copy every named upload to a new attachment of its own, then check the copy (whose it is, its
+    size, its real type): what was checked is what is kept, whatever happens to the upload later.
+    If any is refused, every copy is removed again and the request is refused."""
+    kept: list[dict[str, Any]] = []
     problems: list[FieldError] = []
     for field in (f for f in form.fields if f.widget == "attachments"):
         for index, upload_id in enumerate(data.get(field.name, ())):
@@ -403,26 +405,24 @@ def check_attachments(
                     or (upload.form_id, upload.field) != (form.id, field.name)
                 ):
                     raise UploadRefused("x-upload")
-                size = services.blobs.size(upload.pending_key)
-                if size is None:
+                key = services.blobs.link(upload)
+                if key is None:
                     raise UploadRefused("x-upload-failed", upload.name)
+                kept.append({"id": upload.id, "name": upload.name, "type": upload.content_type, "key": key})
+                size = services.blobs.size(key) or 0
+                kept[-1]["size"] = size
                 if size > upload.max_bytes:
                     raise UploadRefused("x-upload-size", upload.name, Limits.of(field).human_size())
-                if not content_matches(upload.content_type, services.blobs.head(upload.pending_key, SNIFF_BYTES)):
+                if not content_matches(upload.content_type, services.blobs.head(key, SNIFF_BYTES)):
                     raise UploadRefused("x-upload-content", upload.name)
             except UploadRefused as exc:
                 message = form.message(language, field.name, exc.keyword, exc.limit, exc.value)
                 problems.append(FieldError(field.name, f"/{field.name}/{index}", exc.keyword, message))
-                continue
-            checked.append(replace(upload, max_bytes=size))
     if problems:
+        for attachment in kept:
+            services.blobs.discard(attachment["key"])
         return [], problems
-    for upload in checked:
-        services.blobs.link(upload)
-    return [
-        {"id": u.id, "name": u.name, "type": u.content_type, "size": u.max_bytes, "key": u.attachment_key}
-        for u in checked
-    ], []
+    return kept, []
 
 
 def _body(properties: dict[str, Any]) -> dict[str, Any]:

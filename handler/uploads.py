@@ -64,10 +64,9 @@ class Upload:
         """Where the browser puts the file (a prefix the bucket's lifecycle rule empties)."""
         return f"uploads/pending/{self.id}"
 
-    @property
-    def attachment_key(self) -> str:
-        """Where a checked file is kept once a request takes it."""
-        return f"attachments/{self.id}"
+    def new_attachment_key(self) -> str:
+        """A key of its own for each copy a request takes: an attachment is never overwritten."""
+        return f"attachments/{self.id}/{secrets.token_hex(8)}"
 
 
 @dataclass(frozen=True)
@@ -177,8 +176,13 @@ class Blobs(ABC):
         """The file's first ``length`` bytes."""
 
     @abstractmethod
-    def link(self, upload: Upload) -> None:
-        """Copy a checked upload to its attachment key, with its name and type (again is fine)."""
+    def link(self, upload: Upload) -> str | None:
+        """Copy the upload to a new attachment key, with its name and type; the key, or None if
+        nothing was uploaded."""
+
+    @abstractmethod
+    def discard(self, key: str) -> None:
+        """Remove an attachment copy no request took (best effort)."""
 
     @abstractmethod
     def download(self, key: str, name: str, content_type: str) -> str:

@@ -231,3 +231,23 @@ def test_attachments_must_name_uploads_that_exist(client: TestClient, store: Loc
         }
     ]
     assert stored_count(store) == 0
+
+
+def test_a_retry_gets_its_receipt_even_when_the_data_would_no_longer_pass(client: TestClient, clock: Any) -> None:
+    soon = {
+        "service": "extended-support",
+        "support_date": "2026-11-27",
+        "support_start": "14:00",
+        "support_end": "16:00",
+        "subject": "S",
+        "description": "D",
+    }  # 13:00 in Oslo now: one hour ahead
+    first = post(client, soon, **{"Idempotency-Key": "evening-support-1"})
+    assert first.status_code == 201
+    clock.advance(hours=2)  # the start has passed when the lost answer is retried
+    again = post(client, soon, **{"Idempotency-Key": "evening-support-1"})
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert (
+        post(client, soon, **{"Idempotency-Key": "evening-support-2"}).json()["error"]["details"][0]["keyword"]
+        == "x-not-past"
+    )

@@ -305,3 +305,24 @@ def test_header_injection_through_names_is_impossible(store: LocalStore) -> None
     parsed = BytesParser(policy=policy.default).parsebytes(raw)
     assert parsed["Bcc"] is None
     assert [a.addr_spec for a in parsed["To"].addresses] == [AUTHORIZED]
+
+
+def test_an_address_gets_few_attempts_a_day_whatever_the_codes(
+    anonymous: TestClient, store: LocalStore, clock: Clock
+) -> None:
+    register(store, AUTHORIZED, "authorized-for-change")
+    for _ in range(6):  # six codes, five wrong guesses each: thirty attempts
+        clock.advance(minutes=15)
+        anonymous.post("/v1/session/code", json={"email": AUTHORIZED})
+        code = code_from_outbox(outbox(store), AUTHORIZED)
+        for _ in range(5):
+            wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+            assert anonymous.post("/v1/session", json={"email": AUTHORIZED, "code": wrong}).status_code == 401
+    clock.advance(minutes=15)
+    anonymous.post("/v1/session/code", json={"email": AUTHORIZED})
+    right = code_from_outbox(outbox(store), AUTHORIZED)
+    assert anonymous.post("/v1/session", json={"email": AUTHORIZED, "code": right}).status_code == 401
+    clock.advance(days=1)
+    anonymous.post("/v1/session/code", json={"email": AUTHORIZED})
+    next_day = code_from_outbox(outbox(store), AUTHORIZED)
+    assert anonymous.post("/v1/session", json={"email": AUTHORIZED, "code": next_day}).status_code == 200

@@ -451,3 +451,30 @@ def test_upload_slots_are_kept_for_their_requester(harness: Harness) -> None:
     store.put_upload(upload)
     assert store.get_upload(upload.id) == upload
     assert store.get_upload("v" * 32) is None
+
+
+def test_a_request_s_mails_are_queued_with_it_and_only_once(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = store_of(harness)
+    taken = store.submit(submission("kari@example.no"), "SR", None, NOW)[0]
+    references = iter([taken.reference, "SR-FRSH-0001"])  # the first try collides, the second is fresh
+    monkeypatch.setattr(base, "new_reference", lambda prefix: next(references))
+
+    def mails(receipt: Receipt) -> list[QueuedMail]:
+        return [QueuedMail(f"mail-{receipt.reference}", ("kari@example.no",), b"{}", 0, "", NOW)]
+
+    receipt, created = store.submit(submission("kari@example.no", subject="To"), "SR", "key-mails-0001", NOW, mails)
+    assert created and receipt.reference == "SR-FRSH-0001"
+    assert [m.id for m in store.queued_mails(10, NOW)] == ["mail-SR-FRSH-0001"]
+    again, created = store.submit(submission("kari@example.no", subject="To"), "SR", "key-mails-0001", NOW, mails)
+    assert (again, created) == (receipt, False)
+    assert [m.id for m in store.queued_mails(10, NOW)] == ["mail-SR-FRSH-0001"]
+
+
+def test_a_forged_page_cursor_is_refused(aws_store: AwsStore) -> None:
+    import base64
+    import json
+
+    forged = {"pk": "", "sk": "", "requesterKey": "kari@example.no", "receivedKey": ""}
+    cursor = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+    with pytest.raises(InvalidCursor):
+        aws_store.list_for_requester("kari@example.no", 2, cursor)

@@ -274,8 +274,8 @@ def test_the_role_grants_each_action_on_its_own_resources(template: dict[str, An
         for action in as_list(statement["Action"]):
             granted.setdefault(action, []).extend(str(resolve(r, template)) for r in as_list(statement["Resource"]))
     for action, resources in granted.items():
-        if action == "s3:DeleteObject":  # only documents of requests that were never committed
-            assert resources == ["<RequestsBucket.Arn>/requests/*"], action
+        if action == "s3:DeleteObject":  # documents never committed, attachment copies of refused requests
+            assert resources == ["<RequestsBucket.Arn>/requests/*", "<RequestsBucket.Arn>/attachments/*"], action
         elif action.startswith("s3:"):
             assert sorted(resources) == sorted(f"<RequestsBucket.Arn>/{prefix}*" for prefix in OBJECT_PREFIXES)
         elif action == "dynamodb:Query":

@@ -27,6 +27,10 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 
 VALID = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "Skjermbilde", "description": "D"}
 
 
+def store_of(client: TestClient) -> LocalStore:
+    return client.app.state.services.store  # type: ignore[attr-defined,no-any-return]
+
+
 def slot(client: TestClient, name: str, content_type: str, size: int, **headers: str) -> Any:
     body = {"form": "service-request", "field": "attachments", "name": name, "type": content_type, "size": size}
     return client.post("/v1/uploads", json=body, headers=headers)
@@ -62,7 +66,22 @@ def test_a_screenshot_and_a_video_are_attached(client: TestClient, store: LocalS
         ("opptak.mp4", "video/mp4", len(MP4)),
     ]
     blobs = client.app.state.services.blobs  # type: ignore[attr-defined]
-    assert blobs.path(f"attachments/{png}").read_bytes() == PNG
+    assert blobs.path(stored.attachments[0]["key"]).read_bytes() == PNG
+
+
+def test_an_attachment_cannot_be_swapped_or_listed_twice(client: TestClient, store: LocalStore) -> None:
+    target = slot(client, "bilde.png", "image/png", len(PNG)).json()
+    assert send(client, target, PNG).status_code == 204
+    first = store.get(submit(client, target["id"]).json()["id"])
+    assert first is not None
+    # Uploading again to the same slot and sending it with a second request leaves the first alone.
+    assert send(client, target, EXE).status_code == 204
+    second = submit(client, target["id"], **{"Accept-Language": "en"})
+    assert second.json()["error"]["details"][0]["keyword"] == "x-upload-content"
+    blobs = client.app.state.services.blobs  # type: ignore[attr-defined]
+    assert blobs.path(first.attachments[0]["key"]).read_bytes() == PNG
+    twice = submit(client, target["id"], target["id"])
+    assert twice.json()["error"]["details"][0]["keyword"] == "uniqueItems"
 
 
 def test_the_slot_refuses_oversize_and_unknown_types_before_any_upload(client: TestClient) -> None:
@@ -104,7 +123,7 @@ def test_an_executable_named_png_is_refused_and_nothing_is_stored(client: TestCl
     }
     assert not list(store.documents.glob("*.json"))
     blobs = client.app.state.services.blobs  # type: ignore[attr-defined]
-    assert not (blobs.folder / "attachments").exists()  # nothing half-linked
+    assert [p for p in (blobs.folder / "attachments").rglob("*") if p.is_file()] == []  # nothing half-linked
 
 
 def test_another_requester_s_upload_is_refused(client: TestClient, store: LocalStore) -> None:
@@ -172,7 +191,8 @@ def test_the_receipt_lists_the_attachments(client: TestClient, store: LocalStore
 
 def test_abandoned_uploads_are_removed_and_taken_ones_kept(client: TestClient, clock: Clock) -> None:
     taken = upload(client, "tatt.png", "image/png", PNG)
-    submit(client, taken)
+    kept = store_of(client).get(submit(client, taken).json()["id"])
+    assert kept is not None
     abandoned = upload(client, "glemt.png", "image/png", PNG)
     services = client.app.state.services  # type: ignore[attr-defined]
     blobs = services.blobs
@@ -182,4 +202,12 @@ def test_abandoned_uploads_are_removed_and_taken_ones_kept(client: TestClient, c
     assert cli.main(["uploads", "cleanup"], out=out, services=services) == 0
     assert out.getvalue() == "removed 1 abandoned uploads\n"
     assert not blobs.path(f"uploads/pending/{abandoned}").exists()
-    assert blobs.path(f"attachments/{taken}").read_bytes() == PNG
+    assert blobs.path(kept.attachments[0]["key"]).read_bytes() == PNG
+
+
+def test_upload_slots_are_capped_per_contact_and_hour(client: TestClient, clock: Clock) -> None:
+    statuses = [slot(client, f"f{i}.png", "image/png", 10).status_code for i in range(101)]
+    assert statuses[:100] == [201] * 100
+    assert statuses[100] == 429
+    clock.advance(hours=1)
+    assert slot(client, "later.png", "image/png", 10).status_code == 201

@@ -876,17 +876,33 @@ class S3Blobs(Blobs):
         with _unavailable_on_transient_errors("reading the upload"):
             return self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{length - 1}")["Body"].read()
 
-    def link(self, upload: Upload) -> None:
-        """Copy the checked upload under ``attachments/`` with its sanitized name as metadata."""
-        with _unavailable_on_transient_errors("linking the attachment"):
-            self.s3.copy_object(
-                Bucket=self.bucket,
-                Key=upload.attachment_key,
-                CopySource={"Bucket": self.bucket, "Key": upload.pending_key},
-                MetadataDirective="REPLACE",
-                ContentType=upload.content_type,
-                Metadata={"original-name": quote(upload.name), "requester": quote(upload.requester)},
-            )
+    def link(self, upload: Upload) -> str | None:
+        """Copy the upload to a new key under ``attachments/`` with its sanitized name as metadata; the
+        copy is what gets checked and kept."""
+        key = upload.new_attachment_key()
+        try:
+            with _unavailable_on_transient_errors("linking the attachment"):
+                self.s3.copy_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    CopySource={"Bucket": self.bucket, "Key": upload.pending_key},
+                    MetadataDirective="REPLACE",
+                    ContentType=upload.content_type,
+                    Metadata={"original-name": quote(upload.name), "requester": quote(upload.requester)},
+                )
+        except ClientError as exc:
+            # Without s3:ListBucket, S3 answers 403 rather than 404 for a source that is not there.
+            if exc.response.get("Error", {}).get("Code") in ("403", "404", "NoSuchKey", "AccessDenied"):
+                return None
+            raise
+        return key
+
+    def discard(self, key: str) -> None:
+        """Remove an attachment copy no request took (best effort)."""
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            log.warning("could not remove the unused attachment %s: %s", key, exc)
 
     def download(self, key: str, name: str, content_type: str) -> str:
         """A presigned GET valid for five minutes that saves the file under its name."""

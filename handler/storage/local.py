@@ -560,16 +560,23 @@ class LocalBlobs(Blobs):
         with self.path(key).open("rb") as source:
             return source.read(length)
 
-    def link(self, upload: Upload) -> None:
-        """Hard-link the checked file to its attachment key (already linked is fine)."""
-        target = self.path(upload.attachment_key)
+    def link(self, upload: Upload) -> str | None:
+        """Hard-link the upload under a new attachment key (a later upload replaces the pending file,
+        never this one)."""
+        key = upload.new_attachment_key()
+        target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.link(self.path(upload.pending_key), target)
-        except FileExistsError:
-            pass
+        except FileNotFoundError:
+            return None
         except OSError as exc:
             raise StorageUnavailable(str(exc)) from exc
+        return key
+
+    def discard(self, key: str) -> None:
+        """Remove an attachment copy."""
+        self.path(key).unlink(missing_ok=True)
 
     def download(self, key: str, name: str, content_type: str) -> str:
         """The attachment's path on this machine."""
