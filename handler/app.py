@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -133,10 +135,13 @@ def create_app(
         body = object_with(await read_json(request, 4096), ("email",), services.catalog, language)
         email = _checked_email(body["email"], services.catalog, language)
         client = request.client.host if request.client else "unknown"
+        started = time.monotonic()
         try:
             await stored(services.sign_in.request_code, email, client, language)
         except RateLimited as exc:
             raise ApiError(429, "too_many_codes", headers={"Retry-After": str(exc.retry_after)}) from exc
+        finally:
+            await asyncio.sleep(max(0.0, services.settings.code_answer_seconds - (time.monotonic() - started)))
         message = services.catalog.common[language]["api"]["code_sent"]
         return JSONResponse({"message": message}, status_code=202, headers={"Cache-Control": "no-store"})
 

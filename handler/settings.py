@@ -38,6 +38,9 @@ class Settings:
     site_url: str = ""
     desk_inbox: str = ""
     desk_language: str = ""
+    # Every answer to "send me a code" takes at least this long, so its timing cannot tell a
+    # registered address (a code is e-mailed) from an unknown one (nothing is sent).
+    code_answer_seconds: float = 0.6
 
     def __post_init__(self) -> None:
         if self.storage not in STORAGE_KINDS:
@@ -80,4 +83,5 @@ class Settings:
             site_url=env.get("SDF_SITE_URL", "").rstrip("/"),
             desk_inbox=env.get("SDF_DESK_INBOX", ""),
             desk_language=env.get("SDF_DESK_LANGUAGE", ""),
+            code_answer_seconds=float(env.get("SDF_CODE_ANSWER_SECONDS", cls.code_answer_seconds)),
         )

@@ -122,9 +122,9 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app(catalog_with_incident: Catalog, store: LocalStore, clock: Clock) -> FastAPI:
-    return create_app(
-        Settings(data_dir=store.folder, session_secret=SECRET), catalog=catalog_with_incident, store=store, clock=clock
-    )
+    # Answers to code requests are not held back here; test_auth checks that they are by default.
+    settings = Settings(data_dir=store.folder, session_secret=SECRET, code_answer_seconds=0)
+    return create_app(settings, catalog=catalog_with_incident, store=store, clock=clock)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from email import policy
 from email.parser import BytesParser
@@ -14,8 +15,12 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
+from handler.app import create_app
 from handler.contacts import Contact, InvalidContact, make_contact
-from handler.mail import Mail, Recipient, render
+from handler.forms import Catalog
+from handler.mail import Mail, OutboxMailer, Recipient, render
+from handler.services import build_services
+from handler.settings import Settings
 from handler.storage.local import LocalStore
 from tests.conftest import AUTHORIZED, CONTACT_TYPES, SECRET, Clock, code_from_outbox, register, sign_in
 
@@ -326,3 +331,25 @@ def test_an_address_gets_few_attempts_a_day_whatever_the_codes(
     anonymous.post("/v1/session/code", json={"email": AUTHORIZED})
     next_day = code_from_outbox(outbox(store), AUTHORIZED)
     assert anonymous.post("/v1/session", json={"email": AUTHORIZED, "code": next_day}).status_code == 200
+
+
+class SlowOutbox(OutboxMailer):
+    """A mail service that takes its time, as SES over the network does."""
+
+    def deliver(self, message: bytes, recipients: list[str]) -> str:
+        time.sleep(0.2)
+        return super().deliver(message, recipients)
+
+
+def test_the_answer_takes_as_long_for_unknown_addresses(catalog: Catalog, store: LocalStore) -> None:
+    register(store, AUTHORIZED, "authorized-for-change")
+    settings = Settings(data_dir=store.folder, session_secret=SECRET)  # the default minimum answer time
+    mailer = SlowOutbox("Kundeservice <no-reply@example.com>", store.folder / "outbox")
+    app = create_app(settings, services=build_services(settings, catalog=catalog, store=store, mailer=mailer))
+    with TestClient(app) as client:
+        for email in (AUTHORIZED, "nobody@example.no"):
+            started = time.monotonic()
+            assert client.post("/v1/session/code", json={"email": email}).status_code == 202
+            # Both wait out the same floor, which is longer than sending the e-mail takes.
+            assert time.monotonic() - started >= settings.code_answer_seconds > 0.2
+    assert len(mails(store)) == 1

@@ -52,7 +52,9 @@ def mailer(store: LocalStore) -> FlakyOutbox:
 def desk_app(catalog_with_incident: Catalog, store: LocalStore, clock: Clock, mailer: FlakyOutbox) -> FastAPI:
     from handler.services import build_services
 
-    settings = Settings(data_dir=store.folder, session_secret=SECRET, desk_inbox=DESK, desk_language="en")
+    settings = Settings(
+        data_dir=store.folder, session_secret=SECRET, desk_inbox=DESK, desk_language="en", code_answer_seconds=0
+    )
     services = build_services(settings, catalog=catalog_with_incident, store=store, mailer=mailer, clock=clock)
     return create_app(settings, services=services)
 

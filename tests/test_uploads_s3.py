@@ -97,7 +97,12 @@ def test_an_expired_presigned_post_is_refused(aws: AwsStore, catalog: Catalog) -
 @pytest.fixture
 def aws_client(aws: AwsStore, ses: MailServer, catalog_with_incident: Catalog, tmp_path: Any) -> Iterator[TestClient]:
     settings = Settings(
-        storage="aws", bucket=aws.bucket, table=aws.table, session_secret=SECRET, desk_inbox="desk@vendor.example"
+        storage="aws",
+        bucket=aws.bucket,
+        table=aws.table,
+        session_secret=SECRET,
+        desk_inbox="desk@vendor.example",
+        code_answer_seconds=0,
     )
     services = build_services(
         settings,
