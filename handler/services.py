@@ -13,7 +13,7 @@ from pathlib import Path
 
 from handler.contacts import Contact
 from handler.forms import Catalog, load_catalog
-from handler.mail import Mail, Mailer, OutboxMailer, QueuedMail, Recipient, SesMailer
+from handler.mail import Mail, Mailer, OutboxMailer, QueuedMail, Recipient, SesMailer, render
 from handler.settings import Settings
 from handler.signin import CODE_LIFETIME, SignIn
 from handler.storage.base import Store
@@ -22,6 +22,7 @@ from handler.uploads import Blobs
 
 log = logging.getLogger("servicedesk_forms.mail")
 MAIL_CLAIM = timedelta(minutes=2)  # how long a sender holds a queued message
+MAIL_ATTEMPTS = 20  # then a message is given up (and logged as an error)
 
 
 def now_utc() -> datetime:
@@ -70,18 +71,44 @@ class Services:
             return None
 
     def send_queued_mail(self, limit: int = 100) -> tuple[int, int]:
-        """Send what is queued; return how many were sent and how many still wait after failing."""
+        """Send what is queued; return how many were sent and how many failed this time.
+
+        A failed message goes to the back of the queue (so it cannot hold up newer ones) until it has
+        failed ``MAIL_ATTEMPTS`` times; a message that cannot even be built is dropped at once. Both
+        are logged as errors for an operator to look at.
+        """
         sent = failed = 0
         for queued in self.store.queued_mails(limit, self.clock()):
             now = self.clock()
             if not self.store.claim_mail(queued.id, now + MAIL_CLAIM, now):
                 continue  # another sender has it
             try:
-                self.mailer.send(Mail.from_json(queued.message))
+                mail = Mail.from_json(queued.message)
+                message = bytes(render(mail, self.mailer.sender))
+            except (ValueError, KeyError, TypeError) as exc:
+                log.error("dropping queued e-mail %s, which cannot be built: %s", queued.id, exc)
+                self.store.forget_mail(queued.id)
+                failed += 1
+                continue
+            try:
+                self.mailer.deliver(message, mail.recipients())
             except Exception as exc:
                 failed += 1
-                log.warning("queued e-mail %s failed (attempt %d): %s", queued.id, queued.attempts + 1, exc)
-                self.store.queue_mails([replace(queued, attempts=queued.attempts + 1, last_error=str(exc)[:500])])
+                attempts = queued.attempts + 1
+                if attempts >= MAIL_ATTEMPTS:
+                    log.error(
+                        "giving up on e-mail %s to %s after %d attempts: %s",
+                        queued.id,
+                        queued.recipients,
+                        attempts,
+                        exc,
+                    )
+                    self.store.forget_mail(queued.id)
+                else:
+                    log.warning("queued e-mail %s failed (attempt %d): %s", queued.id, attempts, exc)
+                    self.store.queue_mails(
+                        [replace(queued, attempts=attempts, last_error=str(exc)[:500], queued_at=now)]
+                    )
                 continue
             sent += 1
             self.store.forget_mail(queued.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -14,7 +15,8 @@ from fastapi.testclient import TestClient
 from handler import cli
 from handler.app import create_app
 from handler.forms import Catalog
-from handler.mail import OutboxMailer
+from handler.mail import Mail, OutboxMailer, QueuedMail, Recipient
+from handler.services import MAIL_ATTEMPTS
 from handler.settings import Settings
 from handler.storage.local import LocalStore
 from tests.conftest import AUTHORIZED, SECRET, Clock, register, sign_in
@@ -153,3 +155,19 @@ def test_the_outbox_path_is_logged_for_a_local_user(
     desk_client.app.state.services.send_queued_mail()
     paths = [Path(r.args[1]) for r in caplog.records if r.name == "servicedesk_forms.mail" and r.args]  # type: ignore[index]
     assert paths and all(p.exists() for p in paths)
+
+
+def test_a_message_that_keeps_failing_neither_blocks_the_queue_nor_stays_forever(
+    desk_client: Any, store: LocalStore, mailer: FlakyOutbox
+) -> None:
+    services = desk_client.app.state.services
+    broken = Mail((Recipient("kari@example.no", "Kari\nBcc: x"),), "S", ("p",), "nb").to_json()  # cannot be built
+    earlier = services.clock() - timedelta(minutes=1)  # first in the queue
+    store.queue_mails([QueuedMail("bad", ("kari@example.no",), broken, 0, "", earlier)])
+    mailer.broken = True
+    desk_client.post("/v1/requests", json={"form": "service-request", "data": DATA})
+    assert services.send_queued_mail(limit=1) == (0, 1)  # the unbuildable one is dropped
+    assert "bad" not in [m.id for m in store.queued_mails(10, services.clock())]
+    for _ in range(MAIL_ATTEMPTS):
+        services.send_queued_mail()
+    assert store.queued_mails(10, services.clock()) == []  # given up after MAIL_ATTEMPTS tries
