@@ -161,12 +161,13 @@ def make_mailer(settings: Settings) -> Mailer:
     return OutboxMailer(settings.mail_from, Path(settings.data_dir) / "outbox")
 
 
-def make_blobs(settings: Settings) -> Blobs:
-    """The bucket on AWS, else a folder under the data folder."""
+def make_blobs(settings: Settings, store: Store) -> Blobs:
+    """The bucket on AWS (through the store's own S3 client, made once), else a folder under the data folder."""
     if settings.storage == "aws":
-        from handler.storage.aws import S3Blobs
+        from handler.storage.aws import AwsStore, S3Blobs
 
-        return S3Blobs.from_settings(settings)
+        aws = store if isinstance(store, AwsStore) else AwsStore.from_settings(settings)
+        return S3Blobs(aws.s3, aws.bucket)
     from handler.storage.local import LocalBlobs
 
     return LocalBlobs(Path(settings.data_dir) / "blobs")
@@ -190,5 +191,5 @@ def build_services(
 
     secret = session_secret(settings)
     sign_in = SignIn(store, store, secret, send_code, clock)
-    services = Services(settings, catalog, store, mailer, sign_in, clock, blobs or make_blobs(settings), secret)
+    services = Services(settings, catalog, store, mailer, sign_in, clock, blobs or make_blobs(settings, store), secret)
     return services

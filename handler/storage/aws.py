@@ -343,13 +343,7 @@ class AwsStore(Store):
         raise exc
 
     def _find_idempotent(self, key: str, now: datetime) -> IdempotencyRecord | None:
-        with _unavailable_on_transient_errors("reading the idempotency key"):
-            answer = self.dynamodb.get_item(
-                TableName=self.table,
-                Key={"pk": _s(f"IDEMPOTENCY#{key}"), "sk": _s("IDEMPOTENCY")},
-                ConsistentRead=True,
-            )
-        item = answer.get("Item")
+        item = self._get(f"IDEMPOTENCY#{key}", "IDEMPOTENCY", "reading the idempotency key")
         if item is None:
             return None
         expires = int(item[TTL_ATTRIBUTE]["N"])
@@ -365,13 +359,7 @@ class AwsStore(Store):
 
     def get(self, request_id: str) -> StoredRequest | None:
         """The request with this id, joined with its document."""
-        with _unavailable_on_transient_errors("reading the request"):
-            answer = self.dynamodb.get_item(
-                TableName=self.table,
-                Key={"pk": _s(f"REQUEST#{request_id}"), "sk": _s("REQUEST")},
-                ConsistentRead=True,
-            )
-        item = answer.get("Item")
+        item = self._get(f"REQUEST#{request_id}", "REQUEST", "reading the request")
         if item is None:
             return None
         try:
@@ -840,12 +828,6 @@ class S3Blobs(Blobs):
     def __init__(self, s3: S3Client, bucket: str) -> None:
         self.s3 = s3
         self.bucket = bucket
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> S3Blobs:
-        """The blobs of the store's bucket, sharing the store's S3 settings."""
-        store = AwsStore.from_settings(settings)
-        return cls(store.s3, settings.bucket)
 
     def upload_target(self, upload: Upload, local_url: str, secret: bytes) -> dict[str, Any]:
         """A presigned POST: the key is fixed, the size and content type bounded, valid until the slot expires."""
