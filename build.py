@@ -14,26 +14,14 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
-from handler.forms import (
-    EMAIL_PATTERN,
-    SCHEMA_DIR,
-    VALIDATION_KEYWORDS,
-    Catalog,
-    Field,
-    Form,
-    SchemaProblem,
-    load_catalog,
-)
+from handler.dialect import KEYWORDS, widgets
+from handler.forms import SCHEMA_DIR, Catalog, Field, Form, SchemaProblem, fill, load_catalog
 from handler.uploads import Limits
 
 ROOT = Path(__file__).resolve().parent
 TEMPLATES = ROOT / "site" / "templates"
 STATIC = ROOT / "site" / "static"
 OUT = ROOT / "dist" / "site"
-
-# What each widget becomes in HTML; the schema's constraints add the rest of the attributes.
-INPUT_TYPES = {"text": "text", "email": "email", "email-list": "email", "tel": "tel", "date": "date", "time": "time"}
-AUTOCOMPLETE = {"email-list": "off", "tel": "off", "email": "off"}
 
 
 class BuildError(Exception):
@@ -46,30 +34,22 @@ def page_fields(form: Form) -> list[Field]:
 
 
 def control_attributes(field: Field, required: bool) -> dict[str, Any]:
-    """HTML constraint attributes taken from the field's schema, so the browser knows the same limits."""
-    schema = field.schema
-    attributes: dict[str, Any] = {}
-    if field.widget in INPUT_TYPES:
-        attributes["type"] = INPUT_TYPES[field.widget]
+    """HTML constraint attributes from the widget and the field's schema, so the browser knows the same limits."""
+    widget = widgets()[field.widget]
+    attributes: dict[str, Any] = dict(widget.attributes)
     if required:
         attributes["required"] = True
-    if field.widget == "email-list":
-        attributes["multiple"] = True
-        attributes["maxlength"] = field.item_schema.get("maxLength", 254) * schema.get("maxItems", 1) + 2 * schema.get(
-            "maxItems", 1
-        )
-    for keyword, attribute in (("maxLength", "maxlength"), ("minLength", "minlength"), ("pattern", "pattern")):
-        if keyword in schema and field.widget not in ("select", "radios", "date", "time"):
-            attributes[attribute] = schema[keyword]
+    for keyword in KEYWORDS:
+        value = field.schema.get(keyword.name)
+        if keyword.attribute and keyword.name in widget.keywords and value not in (None, "today", "now"):
+            attributes[keyword.attribute] = value
+    if field.widget == "number":
+        integer = field.schema.get("type") == "integer"
+        attributes.setdefault("step", 1 if integer else "any")
+        attributes["inputmode"] = "numeric" if integer else "decimal"
     if field.widget == "attachments":
         limits = Limits.of(field)
-        attributes["type"] = "file"
-        attributes["multiple"] = True
         attributes["accept"] = ",".join([*limits.types, *(e for exts in limits.types.values() for e in exts)])
-    if field.widget in AUTOCOMPLETE:
-        attributes["autocomplete"] = AUTOCOMPLETE[field.widget]
-    if field.widget in ("text", "textarea"):
-        attributes["spellcheck"] = "true"
     return attributes
 
 
@@ -81,23 +61,28 @@ def field_params(form: Form, field: Field, language: str) -> dict[str, Any]:
     label = texts["label"] if required else f"{texts['label']} {common['optional']}"
     items = [
         {
-            "value": option,
+            "value": json.dumps(option) if isinstance(option, bool) else option,
             "text": form.option_label(language, field.name, option),
             "id": field.name if i == 0 else f"{field.name}-{i + 1}",
         }
         for i, option in enumerate(field.options)
     ]
+    limit = field.schema.get("maxLength") if field.widget in ("text", "textarea") else None
     return {
         "id": field.name,
         "name": field.name,
         "widget": field.widget,
+        "component": widgets()[field.widget].component,
         "label": label,
-        "hint": texts.get("hint"),
+        "hint": fill(texts["hint"], form.message_params(language, field.name)) if "hint" in texts else None,
         "hintId": f"{field.name}-hint",
         "errorId": f"{field.name}-error",
         "errorPrefix": common["errorPrefix"],
         "chooseOption": common["chooseOption"],
         "items": items,
+        "count": {"limit": limit, "text": fill(common["characterCount"]["limit"], {"count": str(limit)})}
+        if limit
+        else None,
         "attributes": control_attributes(field, required and field.required_when == field.shown_when)
         | {"disabled": not field.always_shown},
         "shownWhen": [[[c.field, c.value] for c in path] for path in field.shown_when],
@@ -106,22 +91,26 @@ def field_params(form: Form, field: Field, language: str) -> dict[str, Any]:
 
 
 def form_model(form: Form, language: str) -> dict[str, Any]:
-    """What the form page's script needs: per field its schema constraints and messages, and the rules."""
+    """What the form page's checker needs: per field its constraints and messages, and the rules."""
     fields = []
     for field in page_fields(form):
         texts = form.texts[language]["fields"][field.name]
         keywords = field.keywords() | {r.keyword for r in form.rules if r.field == field.name}
+        if not field.always_shown:
+            keywords.add("unevaluatedProperties")
+        params = form.message_params(language, field.name)
         fields.append(
             {
                 "name": field.name,
                 "widget": field.widget,
+                "value": field.value_kind,
                 "label": texts["label"],
                 "shownWhen": [[[c.field, c.value] for c in path] for path in field.shown_when],
                 "requiredWhen": [[[c.field, c.value] for c in path] for path in field.required_when],
-                "schema": _constraints(field.schema),
-                "items": _constraints(field.item_schema),
-                "messages": {k: form.message_template(language, field.name, k) for k in sorted(keywords)},
-                "hint": texts.get("hint"),
+                "schema": field.constraints(),
+                "items": field.item_constraints(),
+                "messages": {k: form.static_message(language, field.name, k) for k in sorted(keywords)},
+                "hint": fill(texts["hint"], params) if "hint" in texts else None,
                 "categoryHints": texts.get("categoryHints"),
             }
             | _upload_model(field)
@@ -129,11 +118,10 @@ def form_model(form: Form, language: str) -> dict[str, Any]:
     return {
         "form": form.id,
         "discriminator": form.discriminator,
+        "timeZone": form.time_zone,
         "fields": fields,
-        "rules": [
-            {"rule": r.rule, "field": r.field, "other": r.other, "date": r.date, "timeZone": r.time_zone}
-            for r in form.rules
-        ],
+        "messages": {"unevaluatedProperties": form.message_template(language, None, "unevaluatedProperties")},
+        "rules": [r.as_json() for r in form.rules],
     }
 
 
@@ -147,12 +135,13 @@ def _upload_model(field: Field) -> dict[str, Any]:
 def page_model(catalog: Catalog, language: str, api_base: str, texts: dict[str, Any]) -> dict[str, Any]:
     """What every page's script needs: the API, the language and the shared texts."""
     common = catalog.common[language]
-    shared = {key: common[key] for key in ("errorSummaryTitle", "sending", "networkError", "errorPrefix")}
+    shared = {
+        key: common[key] for key in ("errorSummaryTitle", "sending", "networkError", "errorPrefix", "characterCount")
+    }
     return {
         "apiBase": api_base,
         "language": language,
         "locale": language,
-        "emailPattern": EMAIL_PATTERN,
         "texts": shared
         | {"api": common["api"], "signedInAs": common["account"]["signedInAs"], "upload": common["upload"]}
         | texts,
@@ -181,7 +170,15 @@ def sign_in_fields(catalog: Catalog, language: str) -> dict[str, dict[str, Any]]
     """The sign-in page's two fields, drawn with the same components as a form's fields."""
     common = catalog.common[language]
     texts = common["signIn"]
-    base = {"widget": "text", "errorPrefix": common["errorPrefix"], "items": [], "shownWhen": [[]], "hidden": False}
+    base = {
+        "widget": "text",
+        "component": "input",
+        "count": None,
+        "errorPrefix": common["errorPrefix"],
+        "items": [],
+        "shownWhen": [[]],
+        "hidden": False,
+    }
     return {
         name: base
         | {
@@ -211,11 +208,6 @@ def sign_in_fields(catalog: Catalog, language: str) -> dict[str, dict[str, Any]]
             ),
         )
     }
-
-
-def _constraints(schema: Any) -> dict[str, Any]:
-    """The validation keywords of a field's schema, in the order the schema gives them."""
-    return {k: v for k, v in schema.items() if k in VALIDATION_KEYWORDS}
 
 
 def api_base(api_url: str) -> str:
@@ -266,7 +258,8 @@ def pages(catalog: Catalog, api_url: str, upload_origin: str = "") -> dict[str, 
                 shared
                 | {
                     "page": f"{form.id}/",
-                    "scripts": ["form.js"],
+                    "scripts": [],
+                    "modules": ["form.js"],
                     "texts": form.texts[lang],
                     "fields": [field_params(form, f, lang) for f in page_fields(form)],
                     "model": page_model(catalog, lang, base, {}) | form_model(form, lang),

@@ -21,9 +21,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from handler.bodies import object_with, parse_envelope, read_json
 from handler.contacts import Contact
+from handler.dialect import EMAIL_PATTERN
 from handler.errors import ApiError, error_response, language_of
-from handler.forms import EMAIL_PATTERN, Catalog, FieldError, Form
+from handler.forms import Catalog, FieldError, Form
 from handler.mail import QueuedMail
+from handler.patterns import python_regex
 from handler.receipts import receipt_mails
 from handler.services import Services, build_services, now_utc
 from handler.settings import Settings
@@ -36,7 +38,7 @@ from handler.uploads import SNIFF_BYTES, Limits, UploadRefused, content_matches,
 log = logging.getLogger("servicedesk_forms")
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
-EMAIL = re.compile(EMAIL_PATTERN)
+EMAIL = python_regex(EMAIL_PATTERN)
 CODE = re.compile(r"^[0-9]{6}$")
 UPLOADS_PER_HOUR = 100  # upload slots one contact may ask for in an hour
 REQUEST_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -154,7 +156,7 @@ def create_app(
         body = object_with(await read_json(request, 4096), ("email", "code"), services.catalog, language)
         email = _checked_email(body["email"], services.catalog, language)
         code = body["code"].strip() if isinstance(body["code"], str) else ""
-        if not CODE.match(code):
+        if not CODE.fullmatch(code):
             raise ApiError(422, "validation_failed", [_sign_in_error(services.catalog, language, "code", "codeFormat")])
         try:
             session = await stored(services.sign_in.exchange, email, code)
@@ -189,7 +191,7 @@ def create_app(
         idempotency_key: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
         """Validate a submission against its form's schema and store it; answer with a receipt."""
-        if idempotency_key is not None and not IDEMPOTENCY_KEY.match(idempotency_key):
+        if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
             raise ApiError(400, "invalid_idempotency_key")
         body = await read_json(request, services.settings.max_body_bytes)
         form, data = parse_envelope(body, services.catalog, language)
@@ -241,7 +243,7 @@ def create_app(
         try:
             upload = new_upload(email, form.id, field, body["name"], body["type"], body["size"], services.clock())
         except UploadRefused as exc:
-            message = form.message(language, field.name, exc.keyword, exc.limit, exc.value)
+            message = form.message(language, field.name, exc.keyword, value=exc.value, limit=exc.limit)
             raise ApiError(
                 422, "validation_failed", [FieldError(field.name, f"/{field.name}", exc.keyword, message)]
             ) from exc
@@ -309,7 +311,7 @@ def create_app(
     @app.get("/v1/requests/{request_id}")
     async def one_request(request_id: str, services: ServicesDep, email: SignedIn) -> JSONResponse:
         """One of the signed-in contact's requests with its fields and status history."""
-        found = await stored(services.store.get, request_id) if REQUEST_ID.match(request_id) else None
+        found = await stored(services.store.get, request_id) if REQUEST_ID.fullmatch(request_id) else None
         if found is None or found.requester != email:
             raise ApiError(404, "not_found")  # someone else's request looks exactly like a missing one
         summary = await stored(services.store.summary, request_id)
@@ -421,7 +423,7 @@ def check_attachments(
                 if not content_matches(upload.content_type, services.blobs.head(key, SNIFF_BYTES)):
                     raise UploadRefused("x-upload-content", upload.name)
             except UploadRefused as exc:
-                message = form.message(language, field.name, exc.keyword, exc.limit, exc.value)
+                message = form.message(language, field.name, exc.keyword, value=exc.value, limit=exc.limit)
                 problems.append(FieldError(field.name, f"/{field.name}/{index}", exc.keyword, message))
     if problems:
         for attachment in kept:

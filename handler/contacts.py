@@ -9,9 +9,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from handler.forms import EMAIL_PATTERN
+from handler.dialect import EMAIL_PATTERN
+from handler.patterns import python_regex
 
-_EMAIL = re.compile(EMAIL_PATTERN)
+_EMAIL = python_regex(EMAIL_PATTERN)
 _PHONE = re.compile(r"^\+?[0-9][0-9 ]{3,18}[0-9]$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 CSV_COLUMNS = ("email", "name", "phone", "organization", "contact_types")

@@ -2,74 +2,45 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
+from jsonschema import Draft202012Validator, ValidationError, validators
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from handler.rules import Rule
+from handler.dialect import (
+    FORMAT_CHECKER,
+    KEYWORD_NAMES,
+    RANK,
+    Widget,
+    dialect_problems,
+    placeholders,
+    pointer,
+    widget_for,
+    widgets,
+)
+from handler.patterns import python_regex
+from handler.rules import Rule, wall_clock
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
-
-# The HTML standard's "valid e-mail address", which browsers apply to <input type="email">:
-# the server applies the same rule so both sides accept exactly the same addresses.
-EMAIL_PATTERN = (
-    r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
-)
-
-
-@functools.cache
-def browser_regex(pattern: str) -> re.Pattern[str]:
-    """A schema pattern compiled to mean what it means in the page's JavaScript: there ``$`` is the
-    end of the text, while Python's ``$`` also matches before a final line break."""
-    translated, in_class, escaped = [], False, False
-    for char in pattern:
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == "[":
-            in_class = True
-        elif char == "]":
-            in_class = False
-        elif char == "$" and not in_class:
-            char = r"\Z"
-        translated.append(char)
-    return re.compile("".join(translated))
+CONTACT_TYPES_ID = "urn:servicedesk-forms:contact-types"
+DEFAULT_TIME_ZONE = "Europe/Oslo"
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
-    if validator.is_type(instance, "string") and not browser_regex(pattern).search(instance):
+    if validator.is_type(instance, "string") and not python_regex(pattern).search(instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-# JSON Schema's own validator, with ``pattern`` read as the browser reads it (see browser_regex).
+# JSON Schema's own validator, with ``pattern`` read as the browser reads it (handler/patterns.py).
 FormValidator = validators.extend(Draft202012Validator, {"pattern": _pattern})  # type: ignore[no-untyped-call]
-_EMAIL = browser_regex(EMAIL_PATTERN)
-_PLACEHOLDER = re.compile(r"\{(label|limit|value)\}")
-
-CONTACT_TYPES_ID = "urn:servicedesk-forms:contact-types"
-FORMAT_CHECKER = FormatChecker(formats=())
-
-
-@FORMAT_CHECKER.checks("email")
-def _is_email(value: object) -> bool:
-    return not isinstance(value, str) or bool(_EMAIL.match(value))
-
-
-@FORMAT_CHECKER.checks("date", raises=ValueError)
-def _is_date(value: object) -> bool:
-    return not isinstance(value, str) or bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) and date.fromisoformat(value))
 
 
 class SchemaProblem(Exception):
@@ -100,11 +71,14 @@ class Field:
     widget: str
     shown_when: tuple[Path_, ...]
     required_when: tuple[Path_, ...]
+    value_kind: str = "text"  # how the page reads it: text, number, boolean, list, choice, choices, uploads
 
     @property
-    def options(self) -> tuple[str, ...]:
-        """The allowed values of a choice field, in schema order."""
-        return tuple(self.schema.get("enum", ()))
+    def options(self) -> tuple[Any, ...]:
+        """The allowed values of a choice field (or of its items), in schema order."""
+        if self.widget == "yes-no":
+            return (True, False)
+        return tuple(self.schema.get("enum", ()) or self.item_schema.get("enum", ()))
 
     @property
     def item_schema(self) -> Mapping[str, Any]:
@@ -115,7 +89,7 @@ class Field:
     @property
     def lists_contact_types(self) -> bool:
         """Whether the field's choices are the contact types, labelled by the common texts."""
-        return self.schema.get("$id") == CONTACT_TYPES_ID
+        return CONTACT_TYPES_ID in (self.schema.get("$id"), self.item_schema.get("$id"))
 
     @property
     def always_shown(self) -> bool:
@@ -130,10 +104,17 @@ class Field:
         """Whether the field must be filled in, given ``data``."""
         return any(_holds(path, data) for path in self.required_when)
 
+    def constraints(self) -> dict[str, Any]:
+        """The field's validation keywords, in the order failures are reported."""
+        return {k: self.schema[k] for k in KEYWORD_NAMES if k in self.schema}
+
+    def item_constraints(self) -> dict[str, Any]:
+        """The validation keywords of each item of a list field."""
+        return {k: self.item_schema[k] for k in KEYWORD_NAMES if k in self.item_schema}
+
     def keywords(self) -> set[str]:
-        """The validation keywords that can fail on this field, for message lookup and checks."""
-        found = {k for k in self.schema if k in VALIDATION_KEYWORDS}
-        found |= {k for k in self.item_schema if k in VALIDATION_KEYWORDS}
+        """The keywords that can fail on this field, for message lookup and checks."""
+        found = set(self.constraints()) | set(self.item_constraints()) | {"x-text"}
         if self.required_when:
             found.add("required")
         if self.widget == "attachments":
@@ -147,9 +128,8 @@ def _holds(path: Path_, data: Mapping[str, Any]) -> bool:
 
 # The checks of the upload flow (handler/uploads.py), reported on an attachments field.
 UPLOAD_KEYWORDS = frozenset({"x-upload", "x-upload-size", "x-upload-type", "x-upload-content", "x-upload-failed"})
-VALIDATION_KEYWORDS = frozenset(
-    {"type", "enum", "const", "minLength", "maxLength", "pattern", "format", "minItems", "maxItems", "uniqueItems"}
-)
+# Lone surrogates cannot be stored or mailed: text holding one is refused with this keyword.
+_BROKEN_TEXT = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -180,6 +160,7 @@ class Form:
     title_field: str
     allowed_contact_types: tuple[str, ...]
     reference_prefix: str
+    time_zone: str
     schema_hash: str
     validator: Draft202012Validator = field(repr=False, compare=False)
 
@@ -197,35 +178,87 @@ class Form:
         """The field's label in ``language``."""
         return str(self.texts[language]["fields"][name]["label"])
 
-    def option_label(self, language: str, name: str, option: str) -> str:
+    def option_label(self, language: str, name: str, option: Any) -> str:
         """The label of one choice of a choice field in ``language``."""
         found = self.field(name)
         if found is not None and found.lists_contact_types:
             return str(self.common[language]["contactTypes"][option])
+        if found is not None and found.widget == "yes-no":
+            return str(self.common[language]["yes" if option else "no"])
         return str(self.texts[language]["fields"][name]["options"][option])
+
+    def display(self, language: str, name: str, value: Any) -> str:
+        """A submitted value as a person reads it: choices by label, numbers and dates in their style."""
+        found = self.field(name)
+        common = self.common[language]
+        if found is None:
+            return str(value)
+        if isinstance(value, list):
+            return ", ".join(self.display(language, name, v) if found.options else str(v) for v in value)
+        if found.options and (value in found.options):
+            return self.option_label(language, name, value)
+        if found.widget in ("date", "time", "datetime") and isinstance(value, str):
+            return format_moment(value, common)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return format_number(value, common)
+        return str(value)
+
+    def message_params(self, language: str, name: str) -> dict[str, str]:
+        """What a field's error texts may say besides ``{value}``: its label and its limits, worded."""
+        found = self.field(name)
+        common = self.common[language]
+        params = {"label": self.label(language, name) if found else name}
+        if found is None:
+            return params
+        for source in (found.item_constraints(), found.constraints()):
+            for keyword, limit in source.items():
+                if keyword in ("x-earliest", "x-latest"):
+                    params[keyword] = format_moment(str(limit), common)
+                elif isinstance(limit, int | float) and not isinstance(limit, bool):
+                    params[keyword] = format_number(limit, common)
+        for rule in self.rules:
+            if name in rule.fields and rule.office_hours:
+                params["officeHours"] = format_office_hours(rule.office_hours, common)
+        return params
 
     def message_template(self, language: str, name: str | None, keyword: str) -> str:
         """The error text for ``keyword`` on field ``name``: the field's own, else the common one."""
         own = self.texts[language]["fields"].get(name or "", {}).get("errors", {})
+        if keyword in own:
+            return str(own[keyword])
         common = self.common[language]["errors"]
-        return str(own.get(keyword) or common.get(keyword) or common["invalid"])
+        found = self.field(name) if name else None
+        for key in _message_keys(keyword, found):
+            if key in common:
+                return str(common[key])
+        return str(common["invalid"])
 
-    def message(self, language: str, name: str | None, keyword: str, limit: Any = None, value: Any = None) -> str:
-        """The error text filled in; the page's script fills the same placeholders the same way."""
-        label = self.label(language, name) if name and self.field(name) else (name or "")
-        params = {"label": label, "limit": "" if limit is None else str(limit), "value": _short(value)}
-        return _PLACEHOLDER.sub(lambda m: params[m.group(1)], self.message_template(language, name, keyword))
+    def static_message(self, language: str, name: str, keyword: str) -> str:
+        """The error text with everything but ``{value}`` filled in: what the page is given."""
+        params = self.message_params(language, name)
+        if keyword in params and keyword != "label":
+            params["limit"] = params[keyword]
+        return fill(self.message_template(language, name, keyword), params, keep=("value",))
+
+    def message(
+        self, language: str, name: str | None, keyword: str, value: Any = None, limit: str | None = None
+    ) -> str:
+        """The error text filled in; the page's checker fills ``{value}`` (and an upload's ``{limit}``) alike."""
+        if name is None:
+            return fill(self.message_template(language, None, keyword), {"label": ""})
+        dynamic = {"value": short(value)} | ({"limit": limit} if limit is not None else {})
+        return fill(self.static_message(language, name, keyword), dynamic)
 
     def validate(self, data: Any, language: str, now: datetime) -> list[FieldError]:
-        """Every problem with ``data``, one per field and keyword, worded in ``language``."""
-        errors: dict[tuple[str, str], FieldError] = {}
+        """Every problem with ``data``, worded in ``language``, each field's first problem first."""
+        errors: dict[tuple[str, str], tuple[tuple[Any, ...], FieldError]] = {}
 
-        def add(path: list[str | int], keyword: str, limit: Any = None, value: Any = None) -> None:
+        def add(path: list[str | int], keyword: str, value: Any = None) -> None:
             name = path[0] if path and isinstance(path[0], str) else None
-            pointer = "".join(f"/{_escape(p)}" for p in path)
+            rank = (self._order(name), len(path), [p for p in path[1:] if isinstance(p, int)], RANK.get(keyword, 99))
             errors.setdefault(
-                (pointer, keyword),
-                FieldError(name, pointer, keyword, self.message(language, name, keyword, limit, value)),
+                (pointer(path), keyword),
+                (rank, FieldError(name, pointer(path), keyword, self.message(language, name, keyword, value))),
             )
 
         extras: list[str] = []
@@ -237,35 +270,47 @@ class Form:
                     add([*path, missing], "required")
             elif keyword == "unevaluatedProperties" and isinstance(error.instance, Mapping) and not path:
                 extras += [k for k in error.instance if not self._belongs(k, error.instance)]
-            else:
-                add(
-                    path,
-                    keyword,
-                    self._limit(path, keyword),
-                    error.instance if isinstance(error.instance, str) else None,
-                )
+            elif keyword not in ("if", "then", "allOf", "$ref"):
+                add(path, keyword, error.instance if isinstance(error.instance, str) else None)
+        if not isinstance(data, Mapping):
+            return [e for _, e in sorted(errors.values(), key=lambda pair: pair[0])]
 
-        failed = {e.field for e in errors.values()}
+        for name, value in data.items():
+            if _BROKEN_TEXT.search(json.dumps(value, ensure_ascii=False)) and self._belongs(name, data):
+                add([name], "x-text")
+        failed = {e.field for _, e in errors.values()}
         for extra in extras:
             # A field of another branch is only reported when the fields choosing the branch are fine;
             # otherwise the error on the choice itself is the one that helps.
             known = self.field(extra)
             if known is None or failed.isdisjoint(c.field for p in known.shown_when for c in p):
                 add([extra], "unevaluatedProperties")
-        if isinstance(data, Mapping):
-            for rule in self.rules:
-                involved = rule.fields
-                if failed.isdisjoint(involved) and all(k in data for k in involved) and not rule.holds(data, now):
-                    add([rule.field], rule.keyword)
-        return sorted(errors.values(), key=lambda e: self._order(e.field))
+        for f in self.fields:
+            value = data.get(f.name)
+            if f.name in failed or not isinstance(value, str) or not f.is_shown(data):
+                continue
+            for keyword, holds in (("x-earliest", str.__ge__), ("x-latest", str.__le__)):
+                if keyword in f.schema and not holds(value, self._moment(f.schema[keyword], value, now)):
+                    add([f.name], keyword)
+        failed = {e.field for _, e in errors.values()}
+        for rule in self.rules:
+            ready = all(
+                name in data and name not in failed and (known := self.field(name)) and known.is_shown(data)
+                for name in rule.fields
+            )
+            if ready and not rule.holds(data, now):
+                add([rule.field], rule.keyword)
+        return [e for _, e in sorted(errors.values(), key=lambda pair: pair[0])]
 
-    def _limit(self, path: list[str | int], keyword: str) -> Any:
-        """The limit a keyword enforces on a field or its items, as the field model (and the page) sees it."""
-        found = self.field(path[0]) if path and isinstance(path[0], str) else None
-        if found is None or len(path) > 2:
-            return None
-        limit = (found.schema if len(path) == 1 else found.item_schema).get(keyword)
-        return limit if isinstance(limit, (int, float)) and not isinstance(limit, bool) else None
+    def _moment(self, limit: str, value: str, now: datetime) -> str:
+        """An ``x-earliest``/``x-latest`` value as text comparable with ``value``."""
+        if limit in ("today", "now"):
+            return (
+                wall_clock(now, self.time_zone)[: len(value)]
+                if limit == "now"
+                else wall_clock(now, self.time_zone)[:10]
+            )
+        return limit
 
     def _belongs(self, name: str, data: Mapping[str, Any]) -> bool:
         found = self.field(name)
@@ -275,7 +320,56 @@ class Form:
         return next((i for i, f in enumerate(self.fields) if f.name == name), len(self.fields))
 
 
-def _short(value: Any) -> str:
+def _message_keys(keyword: str, found: Field | None) -> tuple[str, ...]:
+    """The common texts that can word ``keyword`` on ``found``, most specific first."""
+    schema = found.schema if found else {}
+    if keyword == "type" and isinstance(schema.get("type"), str):
+        return (f"type-{schema['type']}", "type")
+    if keyword in ("minimum", "maximum") and "minimum" in schema and "maximum" in schema:
+        return ("range", keyword)
+    return (keyword,)
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z][A-Za-z-]*)\}")
+
+
+def fill(template: str, params: Mapping[str, str], keep: tuple[str, ...] = ()) -> str:
+    """``template`` with each ``{name}`` replaced; names in ``keep`` or without a value stay."""
+    return _PLACEHOLDER.sub(
+        lambda m: m.group(0) if m.group(1) in keep or m.group(1) not in params else params[m.group(1)], template
+    )
+
+
+def format_number(value: float, common: Mapping[str, Any]) -> str:
+    """A number as the language writes it: whole numbers without decimals, the language's decimal mark."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).replace(".", str(common["decimalMark"]))
+
+
+def format_moment(value: str, common: Mapping[str, Any]) -> str:
+    """An ISO date, time or date-time (or ``today``/``now``) as the language writes it."""
+    if value in ("today", "now"):
+        return str(common[value])
+    if len(value) >= 10 and value[4:5] == "-":
+        day = fill(str(common["dateFormat"]), {"y": value[:4], "m": value[5:7], "d": value[8:10]})
+        return f"{day} {value[11:16]}" if len(value) > 10 else day
+    return value
+
+
+def format_office_hours(hours: Any, common: Mapping[str, Any]) -> str:
+    """Office hours as the language says them (``officeHours`` in the common texts)."""
+    names = common["weekdays"]
+    days = sorted(hours.days)
+    if days == list(range(days[0], days[-1] + 1)) and len(days) > 2:
+        wording = fill(str(common["dayRange"]), {"first": names[days[0] - 1], "last": names[days[-1] - 1]})
+    else:
+        wording = ", ".join(names[d - 1] for d in days)
+    return fill(str(common["officeHours"]), {"days": wording, "opens": hours.opens, "closes": hours.closes})
+
+
+def short(value: Any) -> str:
+    """A value for an error text, cut at 60 characters."""
     text = "" if value is None else str(value)
     return text if len(text) <= 60 else text[:59] + "…"
 
@@ -294,6 +388,7 @@ class Catalog:
     language_aliases: Mapping[str, str]
     common: Mapping[str, Mapping[str, Any]]
     contact_types: tuple[str, ...]
+    contact_schema: Mapping[str, Any]
     statuses: tuple[str, ...]
     forms: Mapping[str, Form]
 
@@ -324,11 +419,17 @@ class Catalog:
         return min(ranked)[2] if ranked else self.default_language
 
 
+COMPILED = "catalog.json"  # the checked catalog in one file, as the Lambda package ships it
+
+
 def load_catalog(root: Path = SCHEMA_DIR, extra_forms: tuple[Path, ...] = ()) -> Catalog:
     """Read and check the schema folder; raise ``SchemaProblem`` listing every problem found.
 
-    ``extra_forms`` adds forms kept outside ``root`` (the tests use it for a second form).
+    ``extra_forms`` adds forms kept outside ``root`` (the tests use it for a second form). A folder
+    holding only a compiled ``catalog.json`` (``compile_catalog``) is read without checking it again.
     """
+    if (root / COMPILED).is_file() and not (root / "site.json").exists():
+        return _from_compiled(root, json.loads((root / COMPILED).read_text(encoding="utf-8")))
     problems: list[str] = []
     site = _read_json(root / "site.json", problems)
     languages = tuple(site.get("languages", ()))
@@ -349,9 +450,7 @@ def load_catalog(root: Path = SCHEMA_DIR, extra_forms: tuple[Path, ...] = ()) ->
             if missing:
                 problems.append(f"{root / f'common.{lang}.json'}: /{key}: no label for {', '.join(missing)}")
 
-    registry: Registry[Any] = Registry().with_resource(
-        contact_schema["$id"], Resource.from_contents(contact_schema, default_specification=DRAFT202012)
-    )
+    registry = _registry(contact_schema)
     form_files = [root / "forms" / f"{name}.schema.json" for name in site.get("forms", ())]
     form_files += [path for path in extra_forms]
     forms: dict[str, Form] = {}
@@ -368,8 +467,100 @@ def load_catalog(root: Path = SCHEMA_DIR, extra_forms: tuple[Path, ...] = ()) ->
         language_aliases=site.get("languageAliases", {}),
         common=common,
         contact_types=contact_types,
+        contact_schema=contact_schema,
         statuses=statuses,
         forms=forms,
+    )
+
+
+def compile_catalog(catalog: Catalog) -> dict[str, Any]:
+    """The checked catalog as one JSON document: what the handler needs, with every field worked out."""
+    return {
+        "languages": list(catalog.languages),
+        "defaultLanguage": catalog.default_language,
+        "languageAliases": dict(catalog.language_aliases),
+        "common": catalog.common,
+        "contactTypes": catalog.contact_schema,
+        "statuses": list(catalog.statuses),
+        "forms": [
+            {
+                "schema": form.schema,
+                "texts": form.texts,
+                "fields": [
+                    {
+                        "name": f.name,
+                        "schema": f.schema,
+                        "widget": f.widget,
+                        "value": f.value_kind,
+                        "shownWhen": [[[c.field, c.value] for c in path] for path in f.shown_when],
+                        "requiredWhen": [[[c.field, c.value] for c in path] for path in f.required_when],
+                    }
+                    for f in form.fields
+                ],
+            }
+            for form in catalog.forms.values()
+        ],
+    }
+
+
+def _from_compiled(root: Path, data: Mapping[str, Any]) -> Catalog:
+    registry = _registry(data["contactTypes"])
+    forms = {}
+    for entry in data["forms"]:
+
+        def paths(raw: list[list[list[str]]]) -> tuple[Path_, ...]:
+            return tuple(tuple(Condition(name, value) for name, value in path) for path in raw)
+
+        fields = tuple(
+            Field(f["name"], f["schema"], f["widget"], paths(f["shownWhen"]), paths(f["requiredWhen"]), f["value"])
+            for f in entry["fields"]
+        )
+        form = _form(entry["schema"], entry["texts"], data["common"], fields, registry)
+        forms[form.id] = form
+    return Catalog(
+        root=root,
+        languages=tuple(data["languages"]),
+        default_language=data["defaultLanguage"],
+        language_aliases=data["languageAliases"],
+        common=data["common"],
+        contact_types=tuple(data["contactTypes"]["enum"]),
+        contact_schema=data["contactTypes"],
+        statuses=tuple(data["statuses"]),
+        forms=forms,
+    )
+
+
+def _registry(contact_schema: Mapping[str, Any]) -> Registry[Any]:
+    empty: Registry[Any] = Registry()
+    resource: Resource[Any] = Resource.from_contents(contact_schema, default_specification=DRAFT202012)
+    registry: Registry[Any] = empty.with_resource(str(contact_schema["$id"]), resource)
+    return registry
+
+
+def _form(
+    schema: Mapping[str, Any],
+    texts: Mapping[str, Mapping[str, Any]],
+    common: Mapping[str, Mapping[str, Any]],
+    fields: tuple[Field, ...],
+    registry: Registry[Any],
+) -> Form:
+    """A form from its checked parts: its validator is JSON Schema's own, with the dialect's formats."""
+    meta = schema["x-form"]
+    registry = registry.with_resource(schema["$id"], Resource.from_contents(schema, default_specification=DRAFT202012))
+    return Form(
+        id=str(meta["id"]),
+        schema=schema,
+        texts=texts,
+        common=common,
+        fields=fields,
+        rules=tuple(Rule.from_schema(r) for r in schema.get("x-rules", ())),
+        discriminator=str(meta["discriminator"]),
+        title_field=str(meta["titleField"]),
+        allowed_contact_types=tuple(meta["allowedContactTypes"]),
+        reference_prefix=str(meta["referencePrefix"]),
+        time_zone=str(meta.get("timeZone", DEFAULT_TIME_ZONE)),
+        schema_hash=_hash(schema, registry),
+        validator=FormValidator(schema, registry=registry, format_checker=FORMAT_CHECKER),
     )
 
 
@@ -394,13 +585,14 @@ def _check_same_keys(files: Mapping[str, tuple[Path, Any]]) -> list[str]:
     pointers = {lang: set(_leaves(doc)) for lang, (_, doc) in files.items()}
     every = set().union(*pointers.values()) if pointers else set()
     for lang, (path, _) in files.items():
-        for pointer in sorted(every - pointers[lang]):
-            others = ", ".join(sorted(lang2 for lang2, found in pointers.items() if pointer in found))
-            problems.append(f"{path}: {pointer}: missing text (present in {others})")
+        for missing in sorted(every - pointers[lang]):
+            others = ", ".join(sorted(lang2 for lang2, found in pointers.items() if missing in found))
+            problems.append(f"{path}: {missing}: missing text (present in {others})")
     for path, doc in files.values():
-        for pointer, value in _leaves(doc).items():
-            if not isinstance(value, str) or not value.strip():
-                problems.append(f"{path}: {pointer}: must be a non-empty text")
+        for where, value in _leaves(doc).items():
+            texts = value if isinstance(value, list) and value else [value]
+            if not all(isinstance(v, str) and v.strip() for v in texts):
+                problems.append(f"{path}: {where}: must be a non-empty text")
     return problems
 
 
@@ -413,10 +605,6 @@ def _leaves(doc: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: doc}
 
 
-WIDGETS = frozenset(
-    {"text", "textarea", "select", "radios", "email", "email-list", "tel", "date", "time", "attachments"}
-)
-# Ids the page itself uses; a field with one of these names would collide with them.
 RESERVED_NAMES = frozenset(
     {
         "main",
@@ -433,7 +621,6 @@ RESERVED_NAMES = frozenset(
         "data",
     }
 )
-FORM_KEYS = {"id", "version", "referencePrefix", "discriminator", "titleField", "allowedContactTypes"}
 
 
 def _load_form(
@@ -450,12 +637,11 @@ def _load_form(
         return None
     for error in Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(schema):
         problems.append(f"{schema_file}: {_pointer(error.absolute_path)}: {error.message} (metaschema)")
-    meta = schema.get("x-form")
-    if not isinstance(meta, Mapping) or set(meta) != FORM_KEYS:
-        problems.append(f"{schema_file}: /x-form: must be an object with exactly {', '.join(sorted(FORM_KEYS))}")
-        return None
+    for where, what in dialect_problems(schema):
+        problems.append(f"{schema_file}: {where}: {what} (dialect)")
     if len(problems) > before:
         return None
+    meta = schema["x-form"]
     form_id = str(meta["id"])
     stem = schema_file.name.removesuffix(".schema.json")
     if stem != form_id:
@@ -469,30 +655,28 @@ def _load_form(
     registry = registry.with_resource(schema["$id"], Resource.from_contents(schema, default_specification=DRAFT202012))
     resolver = registry.resolver(base_uri=schema["$id"])
 
-    def resolve(sub: Mapping[str, Any]) -> dict[str, Any]:
+    def resolve(sub: Mapping[str, Any], where: str) -> dict[str, Any]:
         merged = dict(sub)
         while "$ref" in merged:
-            target = resolver.lookup(merged.pop("$ref")).contents
+            reference = merged.pop("$ref")
+            try:
+                target = resolver.lookup(reference).contents
+            except Exception:  # referencing raises several kinds of error for a target that is not there
+                problems.append(f"{schema_file}: {where}/$ref: {reference!r} points at nothing")
+                return merged
+            for keyword in set(merged) & set(target):
+                if not _tightens(keyword, target[keyword], merged[keyword]):
+                    problems.append(
+                        f"{schema_file}: {where}/{keyword}: may only tighten the {keyword} of {reference} "
+                        f"({target[keyword]!r}), since both apply"
+                    )
             merged = {**target, **merged}
         if isinstance(merged.get("items"), Mapping):
-            merged["items"] = resolve(merged["items"])
+            merged["items"] = resolve(merged["items"], f"{where}/items")
         return merged
 
     fields = _collect_fields(schema, resolve, schema_file, problems)
-    form = Form(
-        id=form_id,
-        schema=schema,
-        texts=texts,
-        common=common,
-        fields=fields,
-        rules=tuple(Rule.from_schema(r) for r in schema.get("x-rules", ())),
-        discriminator=str(meta["discriminator"]),
-        title_field=str(meta["titleField"]),
-        allowed_contact_types=tuple(meta["allowedContactTypes"]),
-        reference_prefix=str(meta["referencePrefix"]),
-        schema_hash=_hash(schema, registry),
-        validator=FormValidator(schema, registry=registry, format_checker=FORMAT_CHECKER),
-    )
+    form = _form(schema, texts, common, fields, registry)
     problems += _check_conventions(form, schema_file, text_files, contact_types)
     return form
 
@@ -534,7 +718,7 @@ def _collect_fields(
                 continue
             branches.setdefault(test.field, []).append((index, branch))
         for name, sub in properties.items():
-            add(name, resolve(sub), f"{where}/properties/{name}", path, name in required)
+            add(name, resolve(sub, f"{where}/properties/{name}"), f"{where}/properties/{name}", path, name in required)
             after.setdefault(name, set()).update(before)
             before = {name}
             for index, branch in branches.pop(name, []):
@@ -562,16 +746,43 @@ def _collect_fields(
         else:
             problems.append(f"{schema_file}: {where}/required: {name!r} is not a field of this form")
     fields = []
+    available = widgets()
     for name in _page_order(list(found), after, schema_file, problems):
         entry = found[name]
         sub = entry["schema"]
-        widget = sub.get("x-widget") or ("select" if "enum" in sub else "text")
-        if widget not in WIDGETS:
-            problems.append(
-                f"{schema_file}: {entry['where']}/x-widget: {widget!r} is not one of {', '.join(sorted(WIDGETS))}"
-            )
-        fields.append(Field(name, sub, widget, tuple(entry["shown"]), tuple(entry["required"])))
+        widget = widget_for(sub, available)
+        problems += [f"{schema_file}: {entry['where']}{p}" for p in _widget_problems(sub, available[widget])]
+        kind = available[widget].value
+        fields.append(Field(name, sub, widget, tuple(entry["shown"]), tuple(entry["required"]), kind))
     return tuple(fields)
+
+
+def _widget_problems(schema: Mapping[str, Any], widget: Widget) -> list[str]:
+    """Where a field's schema does not fit its widget: a value it cannot edit, a keyword it cannot check."""
+    problems = [
+        f"{pointer(e.absolute_path) if e.absolute_path else ''}: {e.message}, which the {widget.name!r} widget needs"
+        for e in Draft202012Validator(widget.accepts).iter_errors(schema)
+    ]
+    raw_items = schema.get("items")
+    items: Mapping[str, Any] = raw_items if isinstance(raw_items, Mapping) else {}
+    for where, keys, allowed in (("", schema, widget.keywords), ("/items", items, widget.item_keywords)):
+        for keyword in sorted(set(keys) & set(KEYWORD_NAMES) - allowed):
+            problems.append(
+                f"{where}/{keyword}: the {widget.name!r} widget cannot check {keyword!r} "
+                f"(it checks {', '.join(sorted(allowed)) or 'nothing'})"
+            )
+    return problems
+
+
+def _tightens(keyword: str, base: Any, override: Any) -> bool:
+    """Whether ``override`` only narrows ``base`` for ``keyword``, so the page needs only the override."""
+    if base == override or keyword in ("x-widget", "$comment", "description"):
+        return True
+    if keyword in ("maxLength", "maxItems", "maximum", "exclusiveMaximum", "x-latest"):
+        return bool(override <= base)
+    if keyword in ("minLength", "minItems", "minimum", "exclusiveMinimum", "x-earliest"):
+        return bool(override >= base)
+    return False
 
 
 def _page_order(names: list[str], after: Mapping[str, set[str]], schema_file: Path, problems: list[str]) -> list[str]:
@@ -638,9 +849,7 @@ def _check_conventions(
     for name in sorted(names & RESERVED_NAMES):
         problems.append(f"{schema_file}: field {name!r}: the name is used by the page itself; choose another")
     for index, rule in enumerate(form.rules):
-        for name in rule.fields:
-            if name not in names:
-                problems.append(f"{schema_file}: /x-rules/{index}: {name!r} is not a field")
+        problems += [f"{schema_file}: /x-rules/{index}: {p}" for p in _rule_problems(form, rule)]
     for lang, text_file in text_files.items():
         texts = form.texts[lang]
         for key in ("title", "lead", "submit"):
@@ -661,10 +870,51 @@ def _check_conventions(
                 for category in discriminator.options:
                     if category not in hints:
                         problems.append(f"{text_file}: /fields/{f.name}/categoryHints/{category}: missing text")
-            for extra in (
-                set(own.get("errors", {})) - f.keywords() - {r.keyword for r in form.rules if r.field == f.name}
-            ):
-                problems.append(f"{text_file}: /fields/{f.name}/errors/{extra}: this field cannot fail {extra!r}")
+            can_fail = f.keywords() | {r.keyword for r in form.rules if r.field == f.name}
+            for keyword, template in own.get("errors", {}).items():
+                if keyword not in can_fail:
+                    problems.append(
+                        f"{text_file}: /fields/{f.name}/errors/{keyword}: this field cannot fail {keyword!r}"
+                    )
+                    continue
+                unknown = placeholders(template) - set(form.message_params(lang, f.name)) - {"value", "limit"}
+                if unknown:
+                    problems.append(
+                        f"{text_file}: /fields/{f.name}/errors/{keyword}: {{{', '.join(sorted(unknown))}}} "
+                        "has no value for this field"
+                    )
+            hint_params = placeholders(str(own.get("hint", ""))) - set(form.message_params(lang, f.name))
+            if hint_params:
+                problems.append(f"{text_file}: /fields/{f.name}/hint: {{{', '.join(sorted(hint_params))}}} is unknown")
         for name in set(field_texts) - names:
             problems.append(f"{text_file}: /fields/{name}: no such field in {schema_file.name}")
+    return problems
+
+
+# What a rule can compare: the widgets whose values sort as the rule needs.
+_RULE_WIDGETS = {
+    "after": {"date", "time", "datetime", "number"},
+    "not-before": {"date", "time", "datetime", "number"},
+    "not-past": {"date", "datetime"},
+    "outside-office-hours": {"datetime"},
+}
+
+
+def _rule_problems(form: Form, rule: Rule) -> list[str]:
+    """Whether a rule names fields that exist and whose values it can compare."""
+    problems = []
+    kinds = set()
+    for name in rule.fields:
+        found = form.field(name)
+        if found is None:
+            problems.append(f"{name!r} is not a field")
+        elif found.widget not in _RULE_WIDGETS[rule.rule]:
+            problems.append(
+                f"{rule.rule!r} cannot compare {name!r}, a {found.widget!r} field "
+                f"(it compares {', '.join(sorted(_RULE_WIDGETS[rule.rule]))})"
+            )
+        else:
+            kinds.add(found.widget)
+    if len(kinds) > 1:
+        problems.append(f"{rule.rule!r} compares fields of different kinds: {', '.join(rule.fields)}")
     return problems

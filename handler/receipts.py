@@ -27,13 +27,7 @@ def field_lines(form: Form, language: str, data: Mapping[str, Any]) -> list[str]
     for field in form.fields:
         if field.name not in data or field.widget == "attachments":
             continue
-        value = data[field.name]
-        if isinstance(value, list):
-            shown = ", ".join(str(v) for v in value)
-        elif field.options:
-            shown = form.option_label(language, field.name, str(value))
-        else:
-            shown = str(value)
+        shown = form.display(language, field.name, data[field.name])
         label = form.label(language, field.name)
         label = label if label.endswith(("?", ":")) else f"{label}:"  # a question needs no colon
         lines.append(f"{label}{chr(10) if field.widget == 'textarea' else ' '}{shown}")

@@ -1,24 +1,41 @@
-"""The schema's one extension for rules JSON Schema cannot express: ``x-rules`` on a form.
+"""Cross-field rules, the schema's ``x-rules``: what JSON Schema cannot say about two fields together.
 
 Each rule compares fields of the submitted document and, when it fails, reports an error on
-``field`` with the keyword ``x-<rule>``. A rule only runs when all the fields it names are present
-and passed their own schema checks. The page's script (``site/static/form.js``) implements the
-same three rules; ``docs/schema-format.md`` documents them.
+``field`` with the keyword ``x-<rule>``. A rule only runs when every field it names is shown, present
+and passed its own checks, so it only ever compares well-formed values of the same kind. The page's
+checker (``site/static/checks.js``) implements the same rules; ``docs/schema-format.md`` documents them.
 
-- ``after``: ``field`` must sort after ``other`` (ISO dates, ``HH:MM`` times).
-- ``not-before``: ``field`` must be equal to or after ``other``.
-- ``not-past``: the date in ``date`` at the time in ``field``, in ``timeZone``, must not have passed.
+- ``after``: ``field`` sorts after ``other`` (ISO dates, ``HH:MM`` times, ``YYYY-MM-DDTHH:MM``, numbers).
+- ``not-before``: ``field`` is equal to or after ``other``.
+- ``not-past``: the wall-clock moment in ``field`` (a date-time, or a date) has not passed in ``timeZone``.
+- ``outside-office-hours``: the window from ``other`` to ``field`` (date-times) is not entirely
+  inside the office hours ``officeHours`` declares (days 1 = Monday … 7, ``opens``, ``closes``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-RULES = ("after", "not-before", "not-past")
+
+@dataclass(frozen=True)
+class OfficeHours:
+    """The hours the service desk is staffed: days of the week (1 = Monday), opening and closing time."""
+
+    days: tuple[int, ...]
+    opens: str
+    closes: str
+    time_zone: str
+
+    def contains(self, start: str, end: str) -> bool:
+        """Whether the window from ``start`` to ``end`` (``YYYY-MM-DDTHH:MM``) lies entirely inside office hours."""
+        if start[:10] != end[:10]:
+            return False  # a window over midnight always reaches outside office hours
+        weekday = date.fromisoformat(start[:10]).isoweekday()
+        return weekday in self.days and self.opens <= start[11:] and end[11:] <= self.closes
 
 
 @dataclass(frozen=True)
@@ -28,18 +45,21 @@ class Rule:
     rule: str
     field: str
     other: str | None = None
-    date: str | None = None
     time_zone: str | None = None
+    office_hours: OfficeHours | None = None
 
     @classmethod
     def from_schema(cls, raw: Mapping[str, Any]) -> Rule:
-        """Read one entry of ``x-rules``; the schema check has already validated its shape."""
+        """Read one entry of ``x-rules``; the dialect's metaschema has already checked its shape."""
+        hours = raw.get("officeHours")
         return cls(
             rule=raw["rule"],
             field=raw["field"],
             other=raw.get("other"),
-            date=raw.get("date"),
             time_zone=raw.get("timeZone"),
+            office_hours=OfficeHours(tuple(hours["days"]), hours["opens"], hours["closes"], hours["timeZone"])
+            if hours
+            else None,
         )
 
     @property
@@ -50,15 +70,35 @@ class Rule:
     @property
     def fields(self) -> tuple[str, ...]:
         """Every field the rule reads."""
-        return tuple(f for f in (self.field, self.other, self.date) if f)
+        return tuple(f for f in (self.field, self.other) if f)
+
+    def as_json(self) -> dict[str, Any]:
+        """The rule as the page's checker reads it."""
+        hours = self.office_hours
+        return {
+            "rule": self.rule,
+            "field": self.field,
+            "other": self.other,
+            "timeZone": self.time_zone,
+            "officeHours": {"days": list(hours.days), "opens": hours.opens, "closes": hours.closes} if hours else None,
+        }
 
     def holds(self, data: Mapping[str, Any], now: datetime) -> bool:
         """Whether the rule is satisfied by ``data`` at the moment ``now`` (timezone-aware)."""
         value = data[self.field]
+        other = data.get(self.other or "")
+        if self.rule in ("after", "not-before") and type(value) is not type(other):
+            return True  # values of different kinds are each reported by their own checks
         if self.rule == "after":
-            return bool(value > data[self.other or ""])
+            return bool(value > other)
         if self.rule == "not-before":
-            return bool(value >= data[self.other or ""])
-        # Compare wall-clock times in the rule's zone, to the minute, as the page's script does.
-        local_now = now.astimezone(ZoneInfo(self.time_zone or "UTC")).strftime("%Y-%m-%dT%H:%M")
-        return f"{data[self.date or '']}T{value}" >= local_now
+            return bool(value >= other)
+        if self.rule == "outside-office-hours":
+            assert self.office_hours is not None
+            return not self.office_hours.contains(str(other), str(value))
+        return str(value) >= wall_clock(now, self.time_zone or "UTC")[: len(str(value))]
+
+
+def wall_clock(now: datetime, time_zone: str) -> str:
+    """``now`` as ``YYYY-MM-DDTHH:MM`` on the clocks of ``time_zone``."""
+    return now.astimezone(ZoneInfo(time_zone)).strftime("%Y-%m-%dT%H:%M")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -46,6 +47,8 @@ from email.parser import HeaderParser
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from handler.forms import COMPILED, SchemaProblem, compile_catalog, load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "dist" / "lambda.zip"
@@ -189,17 +192,20 @@ def prune(target: Path) -> None:
 
 
 def copy_project(target: Path, root: Path = ROOT) -> None:
-    """Copy the ``handler`` package (its modules) and the whole ``schema`` folder into ``target``."""
+    """Copy the ``handler`` package (its modules) and the checked, compiled catalog into ``target``."""
     for path in sorted((root / "handler").rglob("*.py")):
         relative = path.relative_to(root).as_posix()
         if "__pycache__" not in path.parts and relative not in LOCAL_ONLY:
             (target / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target / relative)
-    for path in sorted((root / "schema").rglob("*")):
-        inside = path.relative_to(root)
-        if path.is_file() and not any(part.startswith(".") for part in inside.parts):
-            (target / inside).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target / inside)
+    # The catalog is checked here, once, and shipped compiled: the cold start does not check it again.
+    try:
+        compiled = compile_catalog(load_catalog(root / "schema"))
+    except SchemaProblem as exc:
+        raise PackagingError("the schema has problems:\n  " + "\n  ".join(exc.problems)) from exc
+    (target / "schema").mkdir(parents=True, exist_ok=True)
+    text = json.dumps(compiled, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    (target / "schema" / COMPILED).write_text(text, encoding="utf-8")
 
 
 def interpreter_version(python: str) -> tuple[int, int]:

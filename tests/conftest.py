@@ -37,6 +37,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 INCIDENT_FORM = TESTS / "forms" / "incident.schema.json"
+# A test-only form with every keyword, widget and rule of the dialect.
+EVERY_KEYWORD_FORM = TESTS / "forms" / "every-keyword.schema.json"
 # Tests that depend on "now" (a support window must not be in the past) run at this moment.
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 CONTACT_TYPES = ("authorized-for-change", "support-contact", "technical-contact", "billing-contact")
@@ -61,6 +63,11 @@ def catalog() -> Catalog:
 @pytest.fixture(scope="session")
 def catalog_with_incident() -> Catalog:
     return load_catalog(extra_forms=(INCIDENT_FORM,))
+
+
+@pytest.fixture(scope="session")
+def catalog_with_test_forms() -> Catalog:
+    return load_catalog(extra_forms=(INCIDENT_FORM, EVERY_KEYWORD_FORM))
 
 
 @pytest.fixture

@@ -236,9 +236,8 @@ def test_attachments_must_name_uploads_that_exist(client: TestClient, store: Loc
 def test_a_retry_gets_its_receipt_even_when_the_data_would_no_longer_pass(client: TestClient, clock: Any) -> None:
     soon = {
         "service": "extended-support",
-        "support_date": "2026-11-27",
-        "support_start": "14:00",
-        "support_end": "16:00",
+        "support_start": "2026-11-27T14:00",
+        "support_end": "2026-11-27T17:00",
         "subject": "S",
         "description": "D",
     }  # 13:00 in Oslo now: one hour ahead

@@ -116,17 +116,20 @@ def future(days: int) -> str:
 def fill(page: Any, data: dict[str, Any]) -> None:
     """Fill in the form from a data file's submission, field by field, through each field's widget."""
     model = json.loads(page.locator("#page-model").text_content())
-    widgets = {f["name"]: f["widget"] for f in model["fields"]}
+    fields = {f["name"]: f for f in model["fields"]}
     for name, value in data.items():
-        widget = widgets[name]
+        widget, kind = fields[name]["widget"], fields[name]["value"]
         if widget == "select":
             page.select_option(f"#{name}", value)
-        elif widget == "radios":
-            page.check(f"input[name={name}][value={value}]")
-        elif widget == "email-list":
+        elif kind in ("choice", "boolean"):
+            page.check(f"input[name={name}][value={json.dumps(value) if kind == 'boolean' else value}]")
+        elif kind == "choices":
+            for chosen in value:
+                page.check(f"input[name={name}][value={chosen}]")
+        elif kind == "list":
             page.fill(f"#{name}", ", ".join(value))
         else:
-            page.fill(f"#{name}", value)
+            page.fill(f"#{name}", str(value))
 
 
 def submit_and_read_reference(page: Any) -> str:
@@ -141,9 +144,8 @@ def test_a_person_fills_in_the_nb_form_and_gets_a_reference(page: Any, server: t
     open_form(page, address)
     page.get_by_label("Kopi til epost-adresse").fill("leder@example.no, kollega@example.no")
     page.get_by_label("Hvilken service gjelder det?").select_option(label="Bestill utvidet support utenfor kontortid")
-    page.get_by_label("Dato").fill(future(14))
-    page.get_by_label("Starttid").fill("18:00")
-    page.get_by_label("Sluttid").fill("22:30")
+    page.get_by_label("Fra", exact=True).fill(f"{future(14)}T18:00")
+    page.get_by_label("Til", exact=True).fill(f"{future(15)}T02:00")
     page.get_by_label("Emne").fill("Eksamen på kveldstid")
     page.get_by_label("Beskrivelse").fill("Vi har digital eksamen og trenger noen å ringe.")
     page.get_by_role("button", name="Send forespørsel").click()
@@ -159,9 +161,8 @@ def test_a_person_fills_in_the_nb_form_and_gets_a_reference(page: Any, server: t
     assert mine[0].data == {
         "cc": ["leder@example.no", "kollega@example.no"],
         "service": "extended-support",
-        "support_date": future(14),
-        "support_start": "18:00",
-        "support_end": "22:30",
+        "support_start": f"{future(14)}T18:00",
+        "support_end": f"{future(15)}T02:00",
         "subject": "Eksamen på kveldstid",
         "description": "Vi har digital eksamen og trenger noen å ringe.",
     }
@@ -175,7 +176,7 @@ def test_every_category_can_be_submitted_in_both_languages(
     address, store = server
     data = dict(CASES[category]["valid"][0]["data"])
     if category == "extended-support":
-        data["support_date"] = future(30)
+        data["support_start"], data["support_end"] = f"{future(30)}T18:00", f"{future(30)}T22:30"
     open_form(page, address, language)
     fill(page, data)
     reference = submit_and_read_reference(page)

@@ -84,7 +84,11 @@ def test_hints_and_optional_marks_come_from_the_texts(built_site: Path) -> None:
     assert cc_label is not None and cc_label.get_text() == "Kopi til epost-adresse (valgfritt)"
     subject = soup.find(id="subject")
     assert isinstance(subject, Tag)
-    assert subject.has_attr("required") and subject["maxlength"] == "150"
+    assert subject.has_attr("required")
+    # A length limit is a character count, never maxlength, which would cut off what is pasted.
+    assert not subject.has_attr("maxlength") and "subject-count" in str(subject["aria-describedby"])
+    count = soup.find(id="subject-count")
+    assert isinstance(count, Tag) and count["data-limit"] == "150" and "150" in count.get_text()
     cc = soup.find(id="cc")
     assert isinstance(cc, Tag) and cc["type"] == "email" and cc.has_attr("multiple")
 
@@ -105,9 +109,11 @@ def test_the_page_carries_the_schema_s_rules_and_messages(built_site: Path) -> N
     fields = {f["name"]: f for f in model["fields"]}
     assert fields["subject"]["schema"]["maxLength"] == 150
     assert fields["subject"]["messages"]["required"] == "Enter a subject"
-    assert fields["support_end"]["messages"]["x-after"] == "The end time must be after the start time"
+    assert fields["support_end"]["messages"]["x-after"] == "The end must be after the start"
+    assert "Monday–Friday, 08:00–16:00" in fields["support_end"]["messages"]["x-outside-office-hours"]
+    assert "Monday–Friday, 08:00–16:00" in fields["support_start"]["hint"]
     assert fields["description"]["categoryHints"]["data-extract"].startswith("Describe the data")
-    assert {r["rule"] for r in model["rules"]} == {"after", "not-before", "not-past"}
+    assert {r["rule"] for r in model["rules"]} == {"after", "not-before", "not-past", "outside-office-hours"}
 
 
 def test_language_switcher_and_landing_page_link_both_languages(built_site: Path) -> None:

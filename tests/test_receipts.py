@@ -106,7 +106,7 @@ def test_the_desk_gets_a_notification_a_ticketing_system_can_ingest(desk_client:
     text = notice.get_body(preferencelist=("plain",)).get_content()
     assert f"Reference: {reference}" in text
     assert f"Requester: Kari Nordmann <{AUTHORIZED}>, +47 912 34 567" in text
-    assert "Period from: 2026-01-01" in text
+    assert "Period from: 01/01/2026" in text  # dates as the language writes them
 
 
 def test_a_replayed_submission_sends_nothing_again(desk_client: Any, store: LocalStore) -> None:

@@ -7,7 +7,6 @@ transaction, reads them back, and turns throttling, timeouts and outages into ``
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import uuid
@@ -29,7 +28,6 @@ from handler.storage.base import (
     IdempotencyKeyTaken,
     IdempotencyRecord,
     IndexRecord,
-    InvalidCursor,
     Receipt,
     ReferenceTaken,
     RequestNotFound,
@@ -40,6 +38,7 @@ from handler.storage.base import (
     Store,
     StoredRequest,
 )
+from handler.storage.cursor import CursorCodec, new_cursor_key
 from handler.uploads import Blobs, Upload
 
 if TYPE_CHECKING:
@@ -56,6 +55,8 @@ REQUESTER_INDEX = "byRequester"
 # for agents and operators, without a scan.
 KIND_INDEX = "byKind"
 TTL_ATTRIBUTE = "expiresAt"
+# The key page cursors are signed with: one item, made by the first container that hands out a cursor.
+CURSOR_KEY_PK, CURSOR_KEY_SK = "KEY#page-cursor", "KEY"
 
 # Error codes (from either service) that mean "busy, overloaded or briefly down": the client may retry.
 _RETRYABLE_CODES = frozenset(
@@ -174,6 +175,7 @@ class AwsStore(Store):
         self.dynamodb = dynamodb
         self.bucket = bucket
         self.table = table
+        self._cursors: CursorCodec | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AwsStore:
@@ -464,6 +466,26 @@ class AwsStore(Store):
         item = self._get(f"REFERENCE#{reference.upper()}", "REFERENCE", "reading the reference")
         return _text(item, "requestId") if item else None
 
+    def _cursor_codec(self) -> CursorCodec:
+        if self._cursors is None:
+            item = self._get(CURSOR_KEY_PK, CURSOR_KEY_SK, "reading the cursor key")
+            if item is None:
+                try:
+                    with _unavailable_on_transient_errors("keeping the cursor key"):
+                        self.dynamodb.put_item(
+                            TableName=self.table,
+                            Item={"pk": _s(CURSOR_KEY_PK), "sk": _s(CURSOR_KEY_SK), "key": {"B": new_cursor_key()}},
+                            ConditionExpression="attribute_not_exists(pk)",
+                        )
+                except ClientError as exc:  # another container put its key first: that one counts
+                    if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                        raise
+                item = self._get(CURSOR_KEY_PK, CURSOR_KEY_SK, "reading the cursor key")
+                if item is None:
+                    raise StorageUnavailable("the cursor key was removed while it was being made")
+            self._cursors = CursorCodec(bytes(item["key"]["B"]))
+        return self._cursors
+
     def list_for_requester(
         self, requester: str, limit: int, cursor: str | None = None
     ) -> tuple[list[RequestSummary], str | None]:
@@ -477,11 +499,20 @@ class AwsStore(Store):
             "Limit": limit,
         }
         if cursor:
-            arguments["ExclusiveStartKey"] = _decode_cursor(cursor, requester)
+            received_at, request_id = self._cursor_codec().unseal(cursor, requester)
+            arguments["ExclusiveStartKey"] = {
+                "pk": _s(f"REQUEST#{request_id}"),
+                "sk": _s("REQUEST"),
+                "requesterKey": _s(requester),
+                "receivedKey": _s(f"{_timestamp(received_at)}#{request_id}"),
+            }
         with _unavailable_on_transient_errors("listing the requester's requests"):
             answer = self.dynamodb.query(**arguments)
-        last = answer.get("LastEvaluatedKey")
-        return [self._summary(item) for item in answer.get("Items", [])], _encode_cursor(last) if last else None
+        page = [self._summary(item) for item in answer.get("Items", [])]
+        if "LastEvaluatedKey" not in answer:
+            return page, None
+        received, _, request_id = _text(answer["LastEvaluatedKey"], "receivedKey").rpartition("#")
+        return page, self._cursor_codec().seal(requester, datetime.fromisoformat(received), request_id)
 
     def list_requests(
         self,
@@ -796,30 +827,6 @@ class AwsStore(Store):
 
 # Upload records outlive the pending file (removed by the bucket's lifecycle rule after a day).
 UPLOAD_RECORD_LIFETIME = timedelta(days=3)
-
-
-def _encode_cursor(key: Mapping[str, Any]) -> str:
-    """A page cursor: the last key of the page, opaque to clients."""
-    plain = {name: value["S"] for name, value in key.items()}
-    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, requester: str) -> dict[str, AttributeValueTypeDef]:
-    """The key a cursor stands for; it must belong to the requester's own listing."""
-    try:
-        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(plain, dict) or plain.get("requesterKey") != requester:
-            raise ValueError("not this requester's cursor")
-        if set(plain) != {"pk", "sk", "requesterKey", "receivedKey"}:
-            raise ValueError("not a listing cursor")
-        request_id = str(plain["pk"]).removeprefix("REQUEST#")
-        received, _, suffix = str(plain["receivedKey"]).rpartition("#")
-        if plain["sk"] != "REQUEST" or suffix != request_id or not request_id:
-            raise ValueError("not a key of this listing")
-        datetime.fromisoformat(received)
-        return {name: _s(str(value)) for name, value in plain.items()}
-    except ValueError as exc:
-        raise InvalidCursor(cursor) from exc
 
 
 class S3Blobs(Blobs):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
@@ -20,7 +19,6 @@ from handler.storage.base import (
     IdempotencyKeyTaken,
     IdempotencyRecord,
     IndexRecord,
-    InvalidCursor,
     Receipt,
     ReferenceTaken,
     RequestNotFound,
@@ -31,6 +29,7 @@ from handler.storage.base import (
     Store,
     StoredRequest,
 )
+from handler.storage.cursor import CursorCodec, new_cursor_key
 from handler.uploads import Blobs, Upload, slot_signature
 
 _SCHEMA = """
@@ -101,6 +100,10 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     request_id TEXT NOT NULL,
     expires_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS signing_keys (
+    name TEXT PRIMARY KEY,
+    key BLOB NOT NULL
+);
 """
 
 
@@ -115,6 +118,10 @@ class LocalStore(Store):
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            # One key per folder, made by whichever process opens it first.
+            db.execute("INSERT OR IGNORE INTO signing_keys (name, key) VALUES ('page-cursor', ?)", (new_cursor_key(),))
+            (key,) = db.execute("SELECT key FROM signing_keys WHERE name = 'page-cursor'").fetchone()
+        self._cursors = CursorCodec(bytes(key))
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -275,7 +282,9 @@ class LocalStore(Store):
         self, requester: str, limit: int, cursor: str | None = None
     ) -> tuple[list[RequestSummary], str | None]:
         """One requester's requests, newest first, a page at a time; the cursor continues a list."""
-        after_time, after_id = _decode_cursor(cursor, requester) if cursor else ("", "")
+        after = self._cursors.unseal(cursor, requester) if cursor else None
+        # Times received are stored as ``isoformat()`` in UTC, as the cursor's time prints again.
+        after_time, after_id = (after[0].isoformat(), after[1]) if after else ("", "")
         with self._connect() as db:
             rows = db.execute(
                 f"{self._SUMMARY} WHERE requester = ? AND (? = '' OR (received_at, id) < (?, ?)) "
@@ -284,7 +293,7 @@ class LocalStore(Store):
             ).fetchall()
         page = [self._summary(row) for row in rows[:limit]]
         last = page[-1].receipt if len(rows) > limit else None
-        return page, (_encode_cursor(requester, last.received_at.isoformat(), last.request_id) if last else None)
+        return page, (self._cursors.seal(requester, last.received_at, last.request_id) if last else None)
 
     def list_requests(
         self,
@@ -491,24 +500,6 @@ def _sync_folder(folder: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-
-
-def _encode_cursor(requester: str, received_at: str, request_id: str) -> str:
-    """A page cursor: where the page ended, and whose list it is, opaque to clients."""
-    plain = json.dumps([requester, received_at, request_id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(plain.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, requester: str) -> tuple[str, str]:
-    """Where the page a cursor continues starts; it must belong to the requester's own list."""
-    try:
-        owner, received_at, request_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        datetime.fromisoformat(received_at)
-    except (ValueError, TypeError) as exc:
-        raise InvalidCursor(cursor) from exc
-    if owner != requester:
-        raise InvalidCursor(cursor)
-    return str(received_at), str(request_id)
 
 
 class LocalBlobs(Blobs):

@@ -1,6 +1,9 @@
-// The form page's behaviour, driven by the model build.py embeds from the schema:
-// show the fields of the chosen branch, check the fields with the schema's own constraints and
-// messages, show an error summary, and submit the request as JSON.
+// The form page's behaviour, driven by the model build.py embeds from the schema: show the fields
+// of the chosen branch, read each field as the schema expects its value, check the document with
+// the page's checker (checks.js, the same rules and messages as the handler), show an error
+// summary, and submit the request as JSON.
+import { fill, isShown, validate, wallClock } from "./checks.js";
+
 (function () {
   "use strict";
 
@@ -9,9 +12,6 @@
   var errors = SDF.errors(form);
   var statusLine = form.querySelector(".status");
   var button = form.querySelector("button[type=submit]");
-  var emailPattern = new RegExp(model.emailPattern);
-  var fieldsByName = {};
-  model.fields.forEach(function (field) { fieldsByName[field.name] = field; });
   // One key per filled-in form: a retry after a lost answer returns the first receipt.
   var idempotencyKey = newKey();
 
@@ -26,22 +26,38 @@
 
   // ---- Reading values as the schema expects them -------------------------------------------
 
-  function rawValue(field) {
-    var elements = controls(field.name);
-    if (field.widget === "radios") {
-      for (var i = 0; i < elements.length; i++) if (elements[i].checked) return elements[i].value;
-      return "";
-    }
-    return elements[0].value.trim();
+  function checked(field) {
+    return Array.prototype.filter.call(controls(field.name), function (c) { return c.checked; })
+      .map(function (c) { return c.value; });
+  }
+
+  // A number as typed; text that is no number is kept as text, so the checker words the error.
+  function number(control) {
+    if (control.validity && control.validity.badInput) return "?";
+    var raw = control.value.trim().replace(",", ".");
+    if (raw === "") return undefined;
+    var parsed = Number(raw);
+    return isNaN(parsed) ? raw : parsed;
   }
 
   function value(field) {
-    if (field.widget === "attachments") {
+    var first = controls(field.name)[0];
+    if (field.value === "uploads") {
       var ids = uploadIds(field.name);
       return ids.length ? ids : undefined;
     }
-    var raw = rawValue(field);
-    if (field.widget === "email-list") {
+    if (field.value === "number") return number(first);
+    if (field.value === "choice") return checked(field)[0];
+    if (field.value === "boolean") {
+      var answer = checked(field)[0];
+      return answer === undefined ? undefined : answer === "true";
+    }
+    if (field.value === "choices") {
+      var chosen = checked(field);
+      return chosen.length ? chosen : undefined;
+    }
+    var raw = first.value.trim();
+    if (field.value === "list") {
       var list = raw.split(/[\s,;]+/).filter(function (part) { return part !== ""; });
       return list.length ? list : undefined;
     }
@@ -56,20 +72,6 @@
       if (v !== undefined) data[field.name] = v;
     });
     return data;
-  }
-
-  // ---- Which fields belong to the form as it is filled in ------------------------------------
-
-  function holds(path, data) {
-    return path.every(function (condition) { return data[condition[0]] === condition[1]; });
-  }
-
-  function isShown(field, data) {
-    return field.shownWhen.some(function (path) { return holds(path, data); });
-  }
-
-  function isRequired(field, data) {
-    return field.requiredWhen.some(function (path) { return holds(path, data); });
   }
 
   // Show the fields of the chosen branch; hidden fields are also disabled, so they are never sent.
@@ -87,94 +89,36 @@
     });
   }
 
-  // ---- Checking, with the schema's constraints and the schema's messages ---------------------
+  // ---- Limits that depend on the day: "today" and "now" in the form's time zone -------------
 
-  function fill(template, field, limit, found) {
-    var params = { label: field.label, limit: limit === undefined ? "" : String(limit), value: found || "" };
-    return template.replace(/\{(label|limit|value)\}/g, function (_, name) { return params[name]; });
-  }
-
-  function length(text) { return Array.from(text).length; }
-
-  // The first keyword of `schema` that `v` fails, in the schema's order (as the server reports it).
-  function failure(schema, v) {
-    var keys = Object.keys(schema);
-    for (var i = 0; i < keys.length; i++) {
-      var keyword = keys[i], limit = schema[keyword];
-      var failed =
-        (keyword === "minLength" && length(v) < limit) ||
-        (keyword === "maxLength" && length(v) > limit) ||
-        (keyword === "pattern" && !new RegExp(limit, "u").test(v)) ||
-        (keyword === "format" && limit === "email" && !emailPattern.test(v)) ||
-        (keyword === "format" && limit === "date" && !isDate(v)) ||
-        (keyword === "enum" && limit.indexOf(v) === -1) ||
-        (keyword === "const" && v !== limit) ||
-        (keyword === "minItems" && v.length < limit) ||
-        (keyword === "maxItems" && v.length > limit) ||
-        (keyword === "uniqueItems" && limit && new Set(v).size !== v.length);
-      if (failed) return { keyword: keyword, limit: typeof limit === "number" ? limit : undefined };
-    }
-    return null;
-  }
-
-  function isDate(v) {
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(v)) return false;
-    var d = new Date(v + "T00:00:00Z");
-    return !isNaN(d) && d.toISOString().slice(0, 10) === v;
-  }
-
-  function check(field, v) {
-    var found = failure(field.schema, v);
-    if (!found && Array.isArray(v)) {
-      for (var i = 0; i < v.length && !found; i++) {
-        found = failure(field.items, v[i]);
-        if (found) found.value = v[i];
-      }
-    }
-    return found;
-  }
-
-  function nowIn(timeZone) {
-    var parts = {};
-    new Intl.DateTimeFormat("en-CA", {
-      timeZone: timeZone, year: "numeric", month: "2-digit", day: "2-digit",
-      hour: "2-digit", minute: "2-digit", hourCycle: "h23"
-    }).formatToParts(new Date()).forEach(function (p) { parts[p.type] = p.value; });
-    return parts.year + "-" + parts.month + "-" + parts.day + "T" + parts.hour + ":" + parts.minute;
-  }
-
-  // The schema's x-rules, as handler/rules.py implements them.
-  function ruleHolds(rule, data) {
-    var v = data[rule.field];
-    if (rule.rule === "after") return v > data[rule.other];
-    if (rule.rule === "not-before") return v >= data[rule.other];
-    if (rule.rule === "not-past") return data[rule.date] + "T" + v >= nowIn(rule.timeZone || "UTC");
-    return true;
-  }
-
-  function validate(data) {
-    var problems = [];
-    var failed = {};
+  function setMoments() {
+    var now = wallClock(new Date(), model.timeZone);
+    var limits = { date: now.slice(0, 10), datetime: now, time: now.slice(11) };
     model.fields.forEach(function (field) {
-      if (!isShown(field, data)) return;
-      var v = data[field.name];
-      var found = v === undefined ? (isRequired(field, data) ? { keyword: "required" } : null) : check(field, v);
-      if (found) {
-        failed[field.name] = true;
-        problems.push({ field: field.name, message: fill(field.messages[found.keyword], field, found.limit, found.value) });
-      }
+      [["x-earliest", "min"], ["x-latest", "max"]].forEach(function (pair) {
+        var limit = field.schema[pair[0]];
+        if (limit !== "today" && limit !== "now") return;
+        controls(field.name)[0].setAttribute(pair[1], limits[field.widget]);
+      });
     });
-    model.rules.forEach(function (rule) {
-      var involved = [rule.field, rule.other, rule.date].filter(Boolean);
-      var ready = involved.every(function (name) { return !failed[name] && data[name] !== undefined; });
-      if (ready && !ruleHolds(rule, data)) {
-        var field = fieldsByName[rule.field];
-        problems.push({ field: rule.field, message: fill(field.messages["x-" + rule.rule], field) });
-      }
-    });
-    var order = model.fields.map(function (f) { return f.name; });
-    return problems.sort(function (a, b) { return order.indexOf(a.field) - order.indexOf(b.field); });
   }
+
+  // ---- Character count: what is left of a length limit, never cutting the text off ------------
+
+  function countCharacters(control) {
+    var count = document.getElementById(control.id + "-count");
+    if (!count) return;
+    var left = Number(count.dataset.limit) - Array.from(control.value).length;
+    var texts = model.texts.characterCount;
+    count.textContent = fill(left >= 0 ? texts.remaining : texts.over, { count: String(Math.abs(left)) });
+    count.classList.toggle("character-count--over", left < 0);
+    clearTimeout(count.pending);
+    count.pending = setTimeout(function () {
+      document.getElementById(control.id + "-count-status").textContent = count.textContent;
+    }, 1000);
+  }
+
+  form.addEventListener("input", function (event) { countCharacters(event.target); });
 
   // ---- Attachments: each file goes straight to storage through an upload slot -----------------
 
@@ -207,11 +151,11 @@
   function refuse(field, file, count) {
     var message = null;
     if (field.schema.maxItems !== undefined && count > field.schema.maxItems) {
-      message = fill(field.messages.maxItems, field, field.schema.maxItems);
+      message = field.messages.maxItems;
     } else if (!typeOf(field, file)) {
-      message = fill(field.messages["x-upload-type"], field, undefined, file.name);
+      message = fill(field.messages["x-upload-type"], { value: file.name });
     } else if (file.size < 1 || file.size > field.upload.maxBytes) {
-      message = fill(field.messages["x-upload-size"], field, field.upload.limitText, file.name);
+      message = fill(field.messages["x-upload-size"], { value: file.name, limit: field.upload.limitText });
     }
     return message && { field: field.name, message: message };
   }
@@ -237,7 +181,7 @@
 
     function fail() {
       item.remove();
-      errors.show([{ field: field.name, message: fill(field.messages["x-upload-failed"], field, undefined, file.name) }]);
+      errors.show([{ field: field.name, message: fill(field.messages["x-upload-failed"], { value: file.name }) }]);
     }
 
     remove.addEventListener("click", function () {
@@ -312,7 +256,7 @@
       return;
     }
     var data = collect();
-    var problems = validate(data);
+    var problems = validate(model, data, new Date());
     if (problems.length) {
       errors.show(problems);
       return;
@@ -349,5 +293,10 @@
   form.addEventListener("change", update);
   form.addEventListener("submit", submit);
   update();
+  setMoments();
+  form.querySelectorAll("[data-limit]").forEach(function (count) {
+    var control = document.getElementById(count.id.replace(/-count$/, ""));
+    if (control.value) countCharacters(control);
+  });
   if (!SDF.session()) needSignIn();
 })();

@@ -1,0 +1,392 @@
+"""The form dialect: the JSON Schema 2020-12 keywords, formats, widgets and ``x-`` extensions a form may use.
+
+This module is the registry. For each keyword it says which values it checks, the shape of its own
+value (for the dialect's metaschema), the HTML attribute it becomes and the order in which a field's
+failures are reported; the page's checker (``site/static/checks.js``) implements the same names,
+and a test holds the two lists equal. Widgets are folders under ``site/widgets/``: each one's
+``widget.json`` says which values it edits and which keywords it takes. ``metaschema()`` turns both
+into the JSON Schema that every form file must pass before anything else reads it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from handler.patterns import check_pattern, python_regex
+
+WIDGETS_DIR = Path(__file__).resolve().parent.parent / "site" / "widgets"
+
+# The HTML standard's "valid e-mail address", which browsers apply to <input type="email">.
+EMAIL_PATTERN = (
+    r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
+)
+# RFC 3986's absolute URI, without characters that may not appear in one unescaped.
+URI_PATTERN = r'^[A-Za-z][A-Za-z0-9+.\-]*:[^\u0000-\u0020\u007f-\u009f"<>\\^`{|}]+$'
+DATE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+DATE_TIME_PATTERN = DATE_PATTERN[:-1] + "T" + TIME_PATTERN[1:]
+
+SCALAR = {"type": ["string", "number", "integer", "boolean"]}
+COUNT = {"type": "integer", "minimum": 0}
+NUMBER = {"type": "number"}
+MOMENT = {"type": "string", "pattern": r"^(today|now|[0-9][0-9T:\-]+)$"}
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """A validation keyword of the dialect: what it checks, its value's shape and its HTML attribute."""
+
+    name: str
+    checks: tuple[str, ...]  # JSON types whose values it constrains (JSON Schema ignores the others)
+    value: Mapping[str, Any]  # the shape of the keyword's own value, as part of the metaschema
+    attribute: str | None = None  # the HTML constraint attribute it becomes, if any
+
+
+# In the order a field's failures are reported: the first failure of a field is its message.
+KEYWORDS: tuple[Keyword, ...] = (
+    Keyword("type", (), {"enum": ["string", "integer", "number", "boolean", "array"]}),
+    Keyword("enum", (), {"type": "array", "items": SCALAR, "minItems": 1, "uniqueItems": True}),
+    Keyword("const", (), SCALAR),
+    Keyword("format", ("string",), {"enum": ["email", "date", "local-time", "local-date-time", "uri"]}),
+    Keyword("minLength", ("string",), COUNT, "minlength"),
+    Keyword("maxLength", ("string",), COUNT),
+    Keyword("pattern", ("string",), {"type": "string", "format": "portable-pattern"}, "pattern"),
+    Keyword("minimum", ("number",), NUMBER, "min"),
+    Keyword("exclusiveMinimum", ("number",), NUMBER),
+    Keyword("maximum", ("number",), NUMBER, "max"),
+    Keyword("exclusiveMaximum", ("number",), NUMBER),
+    Keyword("multipleOf", ("number",), {"type": "number", "exclusiveMinimum": 0}, "step"),
+    Keyword("minItems", ("array",), COUNT),
+    Keyword("maxItems", ("array",), COUNT),
+    Keyword("uniqueItems", ("array",), {"type": "boolean"}),
+    # Extensions for dates and times: ISO values, or "today"/"now" in the form's time zone.
+    Keyword("x-earliest", ("string",), MOMENT, "min"),
+    Keyword("x-latest", ("string",), MOMENT, "max"),
+)
+KEYWORD_NAMES = tuple(k.name for k in KEYWORDS)
+RANK = {name: index for index, name in enumerate(("required", "x-text", *KEYWORD_NAMES))}
+# Keywords a field may carry that check nothing: references, notes and the widget's settings.
+ANNOTATIONS = ("$ref", "$id", "$comment", "description", "x-widget", "x-upload")
+# Keywords that check only through code of this project, not through jsonschema.
+EXTENSION_KEYWORDS = frozenset({"x-earliest", "x-latest"})
+
+# Cross-field rules: the members each one needs besides "rule" and "field".
+RULES: Mapping[str, Mapping[str, Any]] = {
+    "after": {"other": {"type": "string"}},
+    "not-before": {"other": {"type": "string"}},
+    "not-past": {"timeZone": {"$ref": "#/$defs/timeZone"}},
+    "outside-office-hours": {"other": {"type": "string"}, "officeHours": {"$ref": "#/$defs/officeHours"}},
+}
+
+
+@dataclass(frozen=True)
+class Widget:
+    """A way to draw a field: read from ``site/widgets/<name>/widget.json``."""
+
+    name: str
+    component: str  # the macro in site/templates/components/ that draws it
+    accepts: Mapping[str, Any]  # a JSON Schema the field's own schema must satisfy
+    keywords: frozenset[str]  # the keywords it can enforce on the page
+    item_keywords: frozenset[str]
+    attributes: Mapping[str, Any]  # fixed HTML attributes of its control
+    value: str  # how the page reads its value: text, number, boolean, list, choices, uploads
+    infer: Mapping[str, Any] | None  # fields without x-widget that match this schema get this widget
+    folder: Path
+
+
+@functools.cache
+def widgets(folder: Path = WIDGETS_DIR) -> Mapping[str, Widget]:
+    """Every widget of the site, by name."""
+    found: dict[str, Widget] = {}
+    for path in sorted(folder.glob("*/widget.json")):
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        found[path.parent.name] = Widget(
+            name=path.parent.name,
+            component=raw["component"],
+            accepts=raw["accepts"],
+            keywords=frozenset(raw["keywords"]),
+            item_keywords=frozenset(raw.get("itemKeywords", ())),
+            attributes=raw.get("attributes", {}),
+            value=raw["value"],
+            infer=raw.get("infer"),
+            folder=path.parent,
+        )
+    return found
+
+
+def widget_for(schema: Mapping[str, Any], available: Mapping[str, Widget]) -> str:
+    """The widget a field names with ``x-widget``, or the first whose ``infer`` schema it matches."""
+    if "x-widget" in schema:
+        return str(schema["x-widget"])
+    for widget in available.values():
+        if widget.infer is not None and Draft202012Validator(widget.infer).is_valid(schema):
+            return widget.name
+    return "text"
+
+
+# ---- Formats: one definition, used by the metaschema check and by the handler --------------------
+
+FORMAT_CHECKER = FormatChecker(formats=())
+_FORMAT_PATTERNS = {
+    "email": EMAIL_PATTERN,
+    "uri": URI_PATTERN,
+    "local-time": TIME_PATTERN,
+    "local-date-time": DATE_TIME_PATTERN,
+    "date": DATE_PATTERN,
+}
+
+
+def _format(name: str) -> None:
+    regex = python_regex(_FORMAT_PATTERNS[name])
+    with_date = name in ("date", "local-date-time")
+
+    @FORMAT_CHECKER.checks(name)
+    def _check(value: object) -> bool:
+        if not isinstance(value, str):
+            return True
+        if not regex.search(value):
+            return False
+        return not with_date or is_calendar_date(value[:10])
+
+
+def is_calendar_date(text: str) -> bool:
+    """Whether ``YYYY-MM-DD`` names a real day of the years 1 to 9999."""
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+for _name in _FORMAT_PATTERNS:
+    _format(_name)
+
+_META_FORMATS = FormatChecker(formats=())
+
+
+@_META_FORMATS.checks("portable-pattern")
+def _portable(value: object) -> bool:
+    return not isinstance(value, str) or check_pattern(value) is None
+
+
+@_META_FORMATS.checks("time-zone")
+def _time_zone(value: object) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+# ---- The metaschema ------------------------------------------------------------------------------
+
+
+@functools.cache
+def metaschema(folder: Path = WIDGETS_DIR) -> dict[str, Any]:
+    """The dialect as a JSON Schema that a form file must pass: every keyword, widget and rule."""
+    field_keys = {k.name: k.value for k in KEYWORDS}
+    field = {
+        "type": "object",
+        "properties": {
+            **field_keys,
+            "$ref": {"type": "string"},
+            "$id": {"type": "string"},
+            "$comment": {"type": "string"},
+            "description": {"type": "string"},
+            "x-widget": {"enum": sorted(widgets(folder))},
+            "x-upload": {"$ref": "#/$defs/upload"},
+            "items": {"$ref": "#/$defs/field"},
+        },
+        "additionalProperties": False,
+    }
+    branch = {
+        "type": "object",
+        "required": ["if", "then"],
+        "additionalProperties": False,
+        "properties": {
+            "if": {
+                "type": "object",
+                "required": ["properties", "required"],
+                "additionalProperties": False,
+                "properties": {
+                    "properties": {
+                        "type": "object",
+                        "minProperties": 1,
+                        "maxProperties": 1,
+                        "additionalProperties": {
+                            "type": "object",
+                            "required": ["const"],
+                            "additionalProperties": False,
+                            "properties": {"const": {"type": "string"}},
+                        },
+                    },
+                    "required": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 1},
+                },
+            },
+            "then": {"$ref": "#/$defs/level"},
+        },
+    }
+    level = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "required": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+            "properties": {"type": "object", "additionalProperties": {"$ref": "#/$defs/field"}},
+            "allOf": {"type": "array", "items": {"$ref": "#/$defs/branch"}},
+        },
+    }
+    rule_variants = [
+        {
+            "if": {"properties": {"rule": {"const": rule}}},
+            "then": {
+                "required": ["rule", "field", *members],
+                "properties": {"rule": True, "field": True, **members},
+                "additionalProperties": False,
+            },
+        }
+        for rule, members in RULES.items()
+    ]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "urn:servicedesk-forms:dialect",
+        "title": "A form of servicedesk-forms",
+        "type": "object",
+        "required": ["$schema", "$id", "x-form", "type", "properties", "unevaluatedProperties"],
+        "additionalProperties": False,
+        "properties": {
+            "$schema": {"const": "https://json-schema.org/draft/2020-12/schema"},
+            "$id": {"type": "string", "pattern": "^urn:servicedesk-forms:form:"},
+            "$comment": {"type": "string"},
+            "title": {"type": "string"},
+            "description": {"type": "string"},
+            "x-form": {"$ref": "#/$defs/form"},
+            "type": {"const": "object"},
+            "required": level["properties"]["required"],  # type: ignore[index]
+            "properties": level["properties"]["properties"],  # type: ignore[index]
+            "allOf": level["properties"]["allOf"],  # type: ignore[index]
+            "unevaluatedProperties": {"const": False},
+            "x-rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
+            "$defs": {"type": "object", "additionalProperties": {"$ref": "#/$defs/field"}},
+        },
+        "$defs": {
+            "field": field,
+            "branch": branch,
+            "level": level,
+            "form": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": [
+                    "id",
+                    "version",
+                    "referencePrefix",
+                    "discriminator",
+                    "titleField",
+                    "allowedContactTypes",
+                ],
+                "properties": {
+                    "id": {"type": "string", "pattern": "^[a-z][a-z0-9-]*$"},
+                    "version": {"type": "integer", "minimum": 1},
+                    "referencePrefix": {"type": "string", "pattern": "^[A-Z]{1,5}$"},
+                    "discriminator": {"type": "string"},
+                    "titleField": {"type": "string"},
+                    "allowedContactTypes": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    "timeZone": {"$ref": "#/$defs/timeZone"},
+                },
+            },
+            "rule": {
+                "type": "object",
+                "required": ["rule", "field"],
+                "properties": {"rule": {"enum": list(RULES)}, "field": {"type": "string"}},
+                "allOf": rule_variants,
+            },
+            "timeZone": {"type": "string", "format": "time-zone"},
+            "officeHours": {
+                "type": "object",
+                "required": ["days", "opens", "closes", "timeZone"],
+                "additionalProperties": False,
+                "properties": {
+                    "days": {
+                        "type": "array",
+                        "items": {"type": "integer", "minimum": 1, "maximum": 7},
+                        "minItems": 1,
+                        "uniqueItems": True,
+                    },
+                    "opens": {"type": "string", "pattern": TIME_PATTERN},
+                    "closes": {"type": "string", "pattern": TIME_PATTERN},
+                    "timeZone": {"$ref": "#/$defs/timeZone"},
+                },
+            },
+            "upload": {
+                "type": "object",
+                "required": ["maxBytes", "types"],
+                "additionalProperties": False,
+                "properties": {
+                    "maxBytes": {"type": "integer", "minimum": 1},
+                    "types": {
+                        "type": "object",
+                        "minProperties": 1,
+                        "propertyNames": {"pattern": "^[a-z]+/[a-z0-9.+-]+$"},
+                        "additionalProperties": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {"type": "string", "pattern": "^\\.[a-z0-9]+$"},
+                        },
+                    },
+                },
+            },
+        },
+    }
+
+
+def dialect_problems(schema: Any, folder: Path = WIDGETS_DIR) -> list[tuple[str, str]]:
+    """Every place ``schema`` leaves the dialect, as (JSON pointer, what is wrong)."""
+    validator = Draft202012Validator(metaschema(folder), format_checker=_META_FORMATS)
+    problems = []
+    for error in validator.iter_errors(schema):
+        for leaf in _leaves(error):
+            problems.append((pointer(leaf.absolute_path), _explain(leaf)))
+    return sorted(set(problems))
+
+
+def _leaves(error: Any) -> list[Any]:
+    """The most specific errors under ``error`` (an ``if``/``then`` failure reports its causes)."""
+    if error.context:
+        return [leaf for sub in error.context for leaf in _leaves(sub)]
+    return [error]
+
+
+def _explain(error: Any) -> str:
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        allowed = error.schema.get("properties", {})
+        unknown = sorted(k for k in error.instance if k not in allowed)
+        return f"{', '.join(map(repr, unknown))} is not part of the dialect (allowed here: {', '.join(allowed)})"
+    if error.validator == "format" and error.validator_value == "portable-pattern":
+        return f"the pattern {error.instance!r} cannot be used: {check_pattern(error.instance)}"
+    if error.validator == "format" and error.validator_value == "time-zone":
+        return f"{error.instance!r} is not a time zone name such as Europe/Oslo"
+    return str(error.message)
+
+
+def pointer(parts: Any) -> str:
+    """A JSON pointer for a path of keys and indexes."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts) or "/"
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z][A-Za-z-]*)\}")
+
+
+def placeholders(template: str) -> set[str]:
+    """The ``{name}`` placeholders a text uses."""
+    return set(_PLACEHOLDER.findall(template))

@@ -1,0 +1,45 @@
+// The page's checker against the official JSON Schema test cases, keyword by keyword.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { failure, KEYWORDS, wallClock, fill, short } from "../../site/static/checks.js";
+import { groups } from "./suite.js";
+
+let ran = 0;
+let skipped = 0;
+for (const group of groups(Object.keys(KEYWORDS))) {
+  if (group.skip) {
+    skipped += group.tests.length;
+    test(`${group.file}: ${group.description}`, { skip: group.skip }, () => {});
+    continue;
+  }
+  for (const item of group.tests) {
+    ran += 1;
+    test(`${group.file}: ${group.description}: ${item.description}`, () => {
+      assert.equal(failure(group.schema, item.data, "") === null, item.valid);
+    });
+  }
+}
+
+test("the official cases ran", () => {
+  console.log(`official cases: ${ran} ran, ${skipped} skipped as outside the dialect`);
+  assert.ok(ran > 200);
+});
+
+test("wall-clock time is taken in the form's time zone", () => {
+  const instant = new Date("2026-07-01T22:30:00Z");
+  assert.equal(wallClock(instant, "Europe/Oslo"), "2026-07-02T00:30");
+  assert.equal(wallClock(instant, "UTC"), "2026-07-01T22:30");
+});
+
+test("texts are filled by name and values are cut at 60 characters", () => {
+  assert.equal(fill("“{value}” is {limit}", { value: "a", limit: "b" }), "“a” is b");
+  assert.equal(fill("{unknown} stays", {}), "{unknown} stays");
+  assert.equal(short("😀".repeat(61)), "😀".repeat(59) + "…");
+});
+
+test("dates are real days of the years 1 to 9999", () => {
+  assert.equal(failure({ format: "date" }, "0000-01-01"), "format");
+  assert.equal(failure({ format: "date" }, "2027-02-29"), "format");
+  assert.equal(failure({ format: "date" }, "2028-02-29"), null);
+  assert.equal(failure({ format: "local-date-time" }, "2028-02-30T10:00"), "format");
+});
