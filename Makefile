@@ -14,6 +14,7 @@ run: $(VENV)/.run  ## set up, build the site and serve site + API on http://127.
 	$(BIN)/python -m handler.serve --port $(PORT)
 
 test: $(VENV)/.test .tools  ## install what the tests need and run them all
+	node --test tests/js/
 	$(BIN)/python -m pytest
 
 build: $(VENV)/.run  ## build the static site into dist/site (API_URL=https://... to point it at a deployed API)
@@ -25,8 +26,9 @@ watch: $(VENV)/.run  ## rebuild the site whenever schema/ or site/ changes
 package: $(VENV)/.run  ## build dist/lambda.zip for AWS Lambda (python3.12/arm64); LAMBDA_PYTHON=python3.12 adds bytecode
 	$(BIN)/python scripts/package_lambda.py $(if $(LAMBDA_PYTHON),--python $(LAMBDA_PYTHON))
 
-bench: $(VENV)/.run  ## Lambda cold import, warm latency and zip size (docs/performance.md)
+bench: $(VENV)/.run  ## Lambda cold import, warm latency, zip size and build time (docs/performance.md)
 	$(BIN)/python bench/bench_lambda.py
+	$(BIN)/python bench/bench_build.py
 
 check: lint typecheck  ## ruff and mypy
 

@@ -32,9 +32,43 @@ async def read_json(request: Request, limit: int) -> Any:
     except UnicodeDecodeError as exc:
         raise ApiError(400, "invalid_encoding") from exc
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+        parsed = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, "invalid_json") from exc
+    broken = _broken_text(parsed, [])
+    if broken is not None:
+        named = broken[1] if len(broken) > 1 and broken[0] == "data" else None
+        field = named if isinstance(named, str) and _encodable(named) else None
+        path = "".join(f"/{p}" for p in broken).encode("utf-8", "backslashreplace").decode()
+        raise ApiError(400, "invalid_text", [FieldError(field, path, "x-text", "")])
+    return parsed
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _broken_text(value: Any, path: list[str | int]) -> list[str | int] | None:
+    """The path to the first key or text holding a lone surrogate (which cannot be stored or mailed)."""
+    if isinstance(value, str):
+        return None if _encodable(value) else path
+    if isinstance(value, list):
+        items: Any = enumerate(value)
+    elif isinstance(value, dict):
+        items = value.items()
+    else:
+        return None
+    for key, inner in items:
+        if isinstance(key, str) and not _encodable(key):
+            return [*path, key]
+        found = _broken_text(inner, [*path, key])
+        if found is not None:
+            return found
+    return None
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

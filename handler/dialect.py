@@ -243,7 +243,11 @@ def metaschema(folder: Path = WIDGETS_DIR) -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {
             "required": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
-            "properties": {"type": "object", "additionalProperties": {"$ref": "#/$defs/field"}},
+            "properties": {
+                "type": "object",
+                "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
+                "additionalProperties": {"$ref": "#/$defs/field"},
+            },
             "allOf": {"type": "array", "items": {"$ref": "#/$defs/branch"}},
         },
     }

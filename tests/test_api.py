@@ -115,10 +115,16 @@ def test_the_second_form_validates_with_no_code_of_its_own(client: TestClient) -
         {
             "field": "users_affected",
             "path": "/data/users_affected",
-            "keyword": "pattern",
-            "message": "Enter the number in digits",
+            "keyword": "type",
+            "message": "Enter “How many users are affected?” as a whole number",
         }
     ]
+    too_many = client.post(
+        "/v1/requests?lang=nb",
+        json={"form": "incident", "data": {"severity": "critical", "summary": "Nede", "users_affected": 0}},
+    )
+    (detail,) = too_many.json()["error"]["details"]
+    assert detail["message"] == "Skriv et tall fra 1 til 1\u00a0000\u00a0000 i «Hvor mange brukere er rammet?»"
 
 
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
@@ -250,3 +256,33 @@ def test_a_retry_gets_its_receipt_even_when_the_data_would_no_longer_pass(client
         post(client, soon, **{"Idempotency-Key": "evening-support-2"}).json()["error"]["details"][0]["keyword"]
         == "x-not-past"
     )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"form": "service-request", "data": {"subject": "\\ud800", "service": "premium-feature"}}',
+        b'{"form": "service-request", "data": {"\\udfff": "x"}}',
+        b'{"form": "service-request", "data": {"cc": ["a\\udc00@example.no"]}}',
+        b'{"\\ud83d": 1}',
+    ],
+    ids=["a lone surrogate in a value", "as a key", "in a list", "at the top"],
+)
+def test_text_that_cannot_be_stored_is_a_4xx_naming_the_field(client: TestClient, body: bytes) -> None:
+    response = client.post(
+        "/v1/requests", content=body, headers={"Content-Type": "application/json", "Accept-Language": "en"}
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_text" and "cannot be read" in error["message"]
+    assert error["details"][0]["message"] == error["message"]
+    if b'"subject"' in body:
+        assert error["details"][0]["field"] == "subject"
+
+
+def test_cross_field_rules_never_compare_values_of_a_service_not_chosen(client: TestClient) -> None:
+    data = {"service": "premium-feature", "feature_name": "X", "account": "A", "subject": "S", "description": "D"}
+    for other in ({"period_from": 5, "period_to": "2027-01-01"}, {"support_start": [], "support_end": "x"}):
+        response = post(client, {**data, **other}, **{"Accept-Language": "en"})
+        assert response.status_code == 422
+        assert {d["keyword"] for d in response.json()["error"]["details"]} == {"unevaluatedProperties"}

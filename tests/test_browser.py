@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from handler.contacts import make_contact
+from handler.forms import load_catalog
 from handler.storage.local import LocalStore
 from tests.browser import AXE, CHROMIUM_ARGS, axe_violations, chromium_path, local_server
 from tests.conftest import AUTHORIZED, CONTACT_TYPES, TESTS, code_from_outbox, register
@@ -35,6 +36,8 @@ PNG = base64.b64decode(
 )
 MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\x08free" + b"\x00" * 4096
 REFERENCE = re.compile(r"^SR-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$")
+
+LANGUAGES = load_catalog().languages  # every language of schema/, so a new one is tested too
 
 
 @pytest.fixture(scope="module")  # Playwright's event loop must be gone before other modules run theirs
@@ -168,7 +171,7 @@ def test_a_person_fills_in_the_nb_form_and_gets_a_reference(page: Any, server: t
     }
 
 
-@pytest.mark.parametrize("language", ["nb", "en"])
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("category", sorted(CASES))
 def test_every_category_can_be_submitted_in_both_languages(
     page: Any, server: tuple[str, LocalStore], category: str, language: str
@@ -264,7 +267,7 @@ PARITY = [
 ]
 
 
-@pytest.mark.parametrize("language", ["nb", "en"])
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_the_page_shows_the_messages_the_server_would(
     page: Any, server: tuple[str, LocalStore], session: dict[str, Any], language: str
 ) -> None:
@@ -336,7 +339,7 @@ def axe_page(chromium: Any, session: dict[str, Any]) -> Iterator[Any]:
     context.close()
 
 
-@pytest.mark.parametrize("language", ["nb", "en"])
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_axe_finds_no_violations_on_the_form_before_and_after_errors(
     axe_page: Any, server: tuple[str, LocalStore], language: str
 ) -> None:
@@ -349,7 +352,7 @@ def test_axe_finds_no_violations_on_the_form_before_and_after_errors(
     assert axe_violations(axe_page) == []
 
 
-@pytest.mark.parametrize("language", ["nb", "en"])
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_axe_finds_no_violations_on_sign_in_and_my_requests(
     axe_page: Any, server: tuple[str, LocalStore], session: dict[str, Any], language: str
 ) -> None:

@@ -16,14 +16,16 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 import build
-from handler.dialect import KEYWORD_NAMES, RULES
+from handler.dialect import FORMAT_CHECKER, KEYWORD_NAMES, RULES
 from handler.forms import Catalog, Field, Form, FormValidator
-from handler.dialect import FORMAT_CHECKER
 from tests.conftest import TESTS
 
 ROOT = TESTS.parent
 NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="Node.js runs the page's checker; 'make test' needs it")
+pytestmark = [
+    pytest.mark.skipif(NODE is None, reason="Node.js runs the page's checker; 'make test' installs it"),
+    pytest.mark.filterwarnings("ignore:Overriding standard format:hypothesis.errors.HypothesisWarning"),
+]
 DOCUMENTS_PER_FORM = 300
 
 
@@ -37,7 +39,9 @@ def node(script: str, stdin: str = "") -> str:
 
 
 def test_the_page_knows_the_same_keywords_in_the_same_order() -> None:
-    keys = node("import { KEYWORDS } from './site/static/checks.js'; console.log(JSON.stringify(Object.keys(KEYWORDS)))")
+    keys = node(
+        "import { KEYWORDS } from './site/static/checks.js'; console.log(JSON.stringify(Object.keys(KEYWORDS)))"
+    )
     assert tuple(json.loads(keys)) == KEYWORD_NAMES
     source = (ROOT / "site" / "static" / "checks.js").read_text(encoding="utf-8")
     for rule in RULES:
@@ -69,9 +73,9 @@ def test_the_server_passes_the_official_cases_the_page_passes() -> None:
 
 CUSTOM_FORMATS = {
     "local-time": st.from_regex(r"\A([01][0-9]|2[0-3]):[0-5][0-9]\Z"),
-    "local-date-time": st.dates().map(lambda d: d.isoformat()).flatmap(
-        lambda day: st.from_regex(r"\A([01][0-9]|2[0-3]):[0-5][0-9]\Z").map(lambda t: f"{day}T{t}")
-    ),
+    "local-date-time": st.dates()
+    .map(lambda d: d.isoformat())
+    .flatmap(lambda day: st.from_regex(r"\A([01][0-9]|2[0-3]):[0-5][0-9]\Z").map(lambda t: f"{day}T{t}")),
     "uri": st.sampled_from(["https://example.no/a", "http://x.y", "mailto:a@b.no", "ftp://f.no/ f", "x", "https://"]),
 }
 ANY_JSON = st.recursive(
@@ -108,9 +112,9 @@ def documents(draw: st.DrawFn, form: Form) -> dict[str, Any]:
     """A document as the page sends it, or a near miss: one wrong value, a missing or a foreign field."""
     data: dict[str, Any] = {form.discriminator: draw(st.sampled_from(form.categories))}
     for field in form.fields:
-        if field.name != form.discriminator and field.is_shown(data):
-            if field.is_required(data) or draw(st.booleans()):
-                data[field.name] = draw(valid_value(field))
+        wanted = field.name != form.discriminator and field.is_shown(data)
+        if wanted and (field.is_required(data) or draw(st.booleans())):
+            data[field.name] = draw(valid_value(field))
     miss = draw(st.sampled_from(["none", "none", "value", "missing", "foreign", "other-branch", "choice"]))
     names = sorted(data)
     if miss == "value":

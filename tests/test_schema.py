@@ -31,15 +31,25 @@ def problems_of(root: Path) -> list[str]:
 
 
 def test_the_shipped_schema_loads_without_problems(catalog: Catalog) -> None:
-    assert catalog.languages == ("nb", "en")
-    assert list(catalog.forms) == ["service-request"]
+    assert {"nb", "en"} <= set(catalog.languages)
+    assert "service-request" in catalog.forms
+
+
+SEED_SERVICES = {
+    "Aktiver eller deaktiver standardfunksjoner",
+    "Bestille premiumfunksjonalitet",
+    "Registrer ny bruker på Service Desk",
+    "Bestill oppsett av integrasjoner",
+    "Bestill datauttrekk",
+    "Bestill utvidet support utenfor kontortid",
+    "Bestill deltagelse i beta-prosjekter",
+}
 
 
 def test_the_service_request_has_the_seven_categories_with_their_labels(catalog: Catalog) -> None:
     form = catalog.forms["service-request"]
-    assert len(form.categories) == 7
     labels = {form.option_label("nb", "service", c) for c in form.categories}
-    assert "Bestill utvidet support utenfor kontortid" in labels
+    assert labels >= SEED_SERVICES  # the seven services, worded as the help article words them
     assert form.option_label("en", "service", "beta-project") == "Join beta projects"
 
 
@@ -107,7 +117,7 @@ def test_metaschema_errors_name_the_file_and_place(tmp_path: Path) -> None:
     edit(root / "forms" / "service-request.schema.json", lambda s: s["properties"]["subject"].update(maxLength="long"))
     problems = problems_of(root)
     assert any(
-        "service-request.schema.json: /properties/subject/maxLength:" in p and "(metaschema)" in p for p in problems
+        "service-request.schema.json: /properties/subject/maxLength:" in p and "(dialect)" in p for p in problems
     )
 
 
@@ -158,3 +168,82 @@ def test_the_second_form_uses_the_same_format(catalog_with_incident: Catalog) ->
     assert incident.categories == ("critical", "minor")
     assert [f.name for f in incident.fields] == ["severity", "users_affected", "summary", "steps"]
     assert incident.reference_prefix == "INC"
+
+
+def _set(path: str, value: Any) -> Any:
+    """An edit that sets the value at a slash-separated path in a schema document."""
+
+    def change(document: Any) -> None:
+        *parents, last = path.split("/")
+        for part in parents:
+            document = document[int(part)] if isinstance(document, list) else document[part]
+        document[int(last) if isinstance(document, list) else last] = value
+
+    return change
+
+
+SUBJECT = "properties/subject"
+# Each mistake an operator can make in a form's schema, and where the build must say it is.
+MISTAKES = [
+    ("a misspelt keyword", _set(f"{SUBJECT}/maxLenght", 10), "/properties/subject", "'maxLenght' is not part"),
+    ("a keyword outside the dialect", _set(f"{SUBJECT}/not", {"const": "x"}), "/properties/subject", "'not'"),
+    ("oneOf", _set("properties/description/oneOf", [{"minLength": 2}]), "/properties/description", "'oneOf'"),
+    ("an unknown format", _set(f"{SUBJECT}/format", "ipv4"), "/properties/subject/format", "is not one of"),
+    ("an unknown rule", _set("x-rules/0/rule", "before-lunch"), "/x-rules/0/rule", "is not one of"),
+    ("a rule without its field", lambda s: s["x-rules"][0].pop("field"), "/x-rules/0", "'field' is a required"),
+    ("a rule with an extra member", _set("x-rules/0/date", "x"), "/x-rules/0", "'date'"),
+    ("a rule on a text field", _set("x-rules/0/field", "subject"), "/x-rules/0", "cannot compare 'subject'"),
+    ("a rule on no field", _set("x-rules/0/other", "nothing"), "/x-rules/0", "'nothing' is not a field"),
+    ("office hours without a zone", lambda s: s["x-rules"][3]["officeHours"].pop("timeZone"), "/x-rules/3", "timeZone"),
+    ("a time zone that does not exist", _set("x-form/timeZone", "Europe/Bergen"), "/x-form/timeZone", "time zone"),
+    ("x-upload without types", lambda s: s["properties"]["attachments"]["x-upload"].pop("types"), "x-upload", "types"),
+    ("x-upload with a stray member", _set("properties/attachments/x-upload/virusScan", True), "x-upload", "virusScan"),
+    ("an invalid pattern", _set(f"{SUBJECT}/pattern", "^(abc$"), f"/{SUBJECT}/pattern", "unbalanced"),
+    ("a lookbehind", _set(f"{SUBJECT}/pattern", "(?<=a)b"), f"/{SUBJECT}/pattern", "lookbehind"),
+    ("Python-only syntax", _set(f"{SUBJECT}/pattern", "(?P<x>a)"), f"/{SUBJECT}/pattern", "JavaScript"),
+    ("a word boundary", _set(f"{SUBJECT}/pattern", "\\bx"), f"/{SUBJECT}/pattern", "word boundaries"),
+    ("a Unicode property", _set(f"{SUBJECT}/pattern", "\\p{L}+"), f"/{SUBJECT}/pattern", "property escapes"),
+    ("a lone brace", _set(f"{SUBJECT}/pattern", "a{,3}"), f"/{SUBJECT}/pattern", "quantifier"),
+    ("a widget that cannot check a keyword", _set(f"{SUBJECT}/minimum", 3), "/properties/subject", "cannot check"),
+    (
+        "a widget for another type",
+        _set("properties/description/x-widget", "number"),
+        "/properties/description",
+        "number",
+    ),
+    ("a $ref whose limit is loosened", _set(f"{SUBJECT}/maxLength", 900), "/properties/subject/maxLength", "tighten"),
+    ("a $ref to nothing", _set(f"{SUBJECT}/$ref", "#/$defs/nothing"), "/properties/subject/$ref", "points at nothing"),
+    (
+        "a field name the page cannot use as an id",
+        _set("properties/Bad Name", {"type": "string"}),
+        "/properties",
+        "Bad",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "where", "what"), [m[1:] for m in MISTAKES], ids=[m[0] for m in MISTAKES])
+def test_every_schema_mistake_is_refused_with_file_and_place(
+    tmp_path: Path, change: Any, where: str, what: str
+) -> None:
+    root = copy_schema(tmp_path)
+    edit(root / "forms" / "service-request.schema.json", change)
+    problems = problems_of(root)
+    assert any("service-request.schema.json" in p and where in p and what in p for p in problems), problems
+
+
+def test_an_unknown_placeholder_in_an_error_text_is_refused(tmp_path: Path) -> None:
+    root = copy_schema(tmp_path)
+    edit(root / "forms" / "service-request.en.json", _set("fields/subject/errors/maxLength", "At most {maximum}"))
+    assert any("/fields/subject/errors/maxLength: {maximum} has no value" in p for p in problems_of(root))
+
+
+def test_the_compiled_catalog_loads_as_the_checked_one(catalog: Catalog, tmp_path: Path) -> None:
+    from handler.forms import COMPILED, compile_catalog
+
+    (tmp_path / COMPILED).write_text(json.dumps(compile_catalog(catalog)), encoding="utf-8")
+    compiled = load_catalog(tmp_path)
+    assert compiled.languages == catalog.languages
+    for form_id, form in catalog.forms.items():
+        again = compiled.forms[form_id]
+        assert again.fields == form.fields and again.rules == form.rules and again.schema_hash == form.schema_hash
