@@ -154,6 +154,7 @@ def summary_model(catalog: Catalog, language: str) -> dict[str, Any]:
         form.id: {
             "title": form.texts[language]["title"],
             "categories": {c: form.option_label(language, form.discriminator, c) for c in form.categories},
+            "order": [f.name for f in form.fields],  # the page model's keys are sorted when embedded
             "fields": {
                 f.name: {
                     "label": form.label(language, f.name),

@@ -461,6 +461,11 @@ def test_the_whole_journey_sign_in_submit_follow_and_a_status_change(
     assert "Vi ser på det i dag." in history.first.text_content()
     assert "Agent Smith" not in page.content()
     assert page.locator("#detail-fields").get_by_text("Rapport over innleveringer").is_visible()
+    # What was sent is listed in the form's order, not in the order of its keys.
+    model = json.loads(page.locator("#page-model").text_content())["forms"]["service-request"]
+    in_form_order = [model["fields"][name]["label"] for name in model["order"]]
+    shown = page.locator("#detail-fields dt").all_text_contents()
+    assert shown == [label for label in in_form_order if label in shown]
 
     mail = newest_mail(store.folder / "outbox", email)
     assert mail["Subject"] == f"{reference}: Under behandling"

@@ -71,19 +71,20 @@
       }
       if (answer.status !== 200) return failed(answer);
       var item = answer.body;
-      var form = model.forms[item.form] || { fields: {}, title: item.form, categories: {} };
+      var form = model.forms[item.form] || { fields: {}, order: [], title: item.form, categories: {} };
       document.getElementById("detail-title").textContent = item.reference + ": " + (item.title || "");
       var facts = document.getElementById("detail-facts");
       [[texts.service, category(item)], [texts.status, status(item.status)], [texts.received, when(item.receivedAt)]]
         .forEach(function (pair) { addFact(facts, pair[0], pair[1]); });
       var fields = document.getElementById("detail-fields");
       // The form's own order first, then anything the form no longer has.
-      var names = Object.keys(form.fields).filter(function (name) { return name in item.data; });
+      var names = form.order.filter(function (name) { return name in item.data; });
       Object.keys(item.data).forEach(function (name) { if (names.indexOf(name) === -1) names.push(name); });
       names.forEach(function (name) {
         var field = form.fields[name] || { label: name, options: {} };
         var value = item.data[name];
-        var shown = Array.isArray(value) ? value.join(", ") : (field.options[value] || String(value));
+        var label = function (v) { return field.options[String(v)] || String(v); };
+        var shown = Array.isArray(value) ? value.map(label).join(", ") : label(value);
         addFact(fields, field.label, shown);
       });
       var history = document.getElementById("detail-history");
