@@ -48,7 +48,7 @@ def test_the_page_knows_the_same_keywords_in_the_same_order() -> None:
         assert f'"{rule}"' in source, f"the page's checker has no rule {rule!r}"
 
 
-def test_the_server_passes_the_official_cases_the_page_passes() -> None:
+def test_the_server_passes_the_official_cases_the_page_passes(capsys: pytest.CaptureFixture[str]) -> None:
     listing = node(
         "import { groups } from './tests/js/suite.js'; import { KEYWORDS } from './site/static/checks.js';"
         "console.log(JSON.stringify(groups(Object.keys(KEYWORDS))))"
@@ -64,7 +64,8 @@ def test_the_server_passes_the_official_cases_the_page_passes() -> None:
             ran += 1
             if validator.is_valid(case["data"]) != case["valid"]:
                 wrong.append(f"{group['file']}: {group['description']}: {case['description']}")
-    print(f"official cases on the server: {ran} ran, {skipped} skipped as outside the dialect")
+    with capsys.disabled():
+        print(f"\nofficial cases on the server: {ran} ran, {skipped} skipped as outside the dialect")
     assert wrong == []
     assert ran > 200
 
@@ -134,12 +135,22 @@ def documents(draw: st.DrawFn, form: Form) -> dict[str, Any]:
 FORMS = ["service-request", "incident", "every-keyword"]
 
 
+def fixtures(form_id: str) -> list[dict[str, Any]]:
+    """The shared submissions of ``tests/data/<form>/``, valid and invalid."""
+    found = []
+    for path in sorted((TESTS / "data" / form_id).glob("*.json")):
+        content = json.loads(path.read_text(encoding="utf-8"))
+        found += [case["data"] for kind in ("valid", "invalid") for case in content[kind]]
+    return found
+
+
 @pytest.mark.parametrize("form_id", FORMS)
 def test_page_and_server_agree_on_every_field_of_generated_documents(
-    catalog_with_test_forms: Catalog, form_id: str
+    catalog_with_test_forms: Catalog, form_id: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     form = catalog_with_test_forms.forms[form_id]
-    generated: list[dict[str, Any]] = []
+    generated: list[dict[str, Any]] = fixtures(form_id)
+    shared = len(generated)
 
     @settings(max_examples=DOCUMENTS_PER_FORM, database=None, deadline=None, suppress_health_check=list(HealthCheck))
     @given(documents(form))
@@ -164,8 +175,10 @@ def test_page_and_server_agree_on_every_field_of_generated_documents(
         if server != mine
     ]
     refused = sum(1 for verdict in expected if verdict)
-    print(
-        f"{form_id}: {len(cases)} generated cases ({refused} refused by the server), "
-        f"{len(disagreements)} disagreements between page and server"
-    )
+    with capsys.disabled():
+        print(
+            f"\n{form_id}: {len(cases)} cases in {len(catalog_with_test_forms.languages)} languages "
+            f"({shared} shared fixtures, {len(generated) - shared} generated; {refused} refused by the server), "
+            f"{len(disagreements)} disagreements between page and server"
+        )
     assert disagreements == [], json.dumps(disagreements[:3], ensure_ascii=False, indent=1)
