@@ -286,3 +286,39 @@ def test_cross_field_rules_never_compare_values_of_a_service_not_chosen(client: 
         response = post(client, {**data, **other}, **{"Accept-Language": "en"})
         assert response.status_code == 422
         assert {d["keyword"] for d in response.json()["error"]["details"]} == {"unevaluatedProperties"}
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [
+        ("subject", "Faktura\u202egnp.exe"),
+        ("subject", "\u200b\u200b\u200b"),
+        ("subject", "   "),
+        ("subject", "Linje\u2028to"),
+        ("description", "Tekst med \x00 i"),
+        ("description", "Skjult \u2066retning\u2069"),
+        ("description", "\n\n\t"),
+    ],
+    ids=[
+        "a right-to-left override",
+        "only zero-width spaces",
+        "only spaces",
+        "a line separator",
+        "a NUL",
+        "an isolate",
+        "no text",
+    ],
+)
+def test_control_and_invisible_characters_are_refused_where_they_have_no_business(
+    client: TestClient, field: str, text: str
+) -> None:
+    data = {"service": "premium-feature", "feature_name": "X", "account": "A", "subject": "S", "description": "D"}
+    response = post(client, {**data, field: text}, **{"Accept-Language": "en"})
+    assert response.status_code == 422
+    assert [(d["field"], d["keyword"]) for d in response.json()["error"]["details"]] == [(field, "pattern")]
+
+
+def test_line_breaks_tabs_and_emoji_sequences_are_fine_in_a_description(client: TestClient) -> None:
+    data = {"service": "premium-feature", "feature_name": "X", "account": "A", "subject": "Familie 👨\u200d👩\u200d👧"}
+    response = post(client, {**data, "description": "Første linje\r\nAndre\tlinje"})
+    assert response.status_code == 201, response.text
