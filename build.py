@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
-from handler.dialect import KEYWORDS, widgets
+from handler.dialect import EMAIL_PATTERN, KEYWORDS, widgets
 from handler.forms import SCHEMA_DIR, Catalog, Field, Form, SchemaProblem, fill, load_catalog
 from handler.uploads import Limits
 
@@ -142,6 +142,7 @@ def page_model(catalog: Catalog, language: str, api_base: str, texts: dict[str, 
         "apiBase": api_base,
         "language": language,
         "locale": language,
+        "emailPattern": EMAIL_PATTERN,
         "texts": shared
         | {"api": common["api"], "signedInAs": common["account"]["signedInAs"], "upload": common["upload"]}
         | texts,

@@ -10,7 +10,7 @@
   var codeErrors = SDF.errors(codeStep);
   var email = document.getElementById("email");
   var code = document.getElementById("code");
-  var emailPattern = new RegExp(model.emailPattern);
+  var emailPattern = new RegExp(model.emailPattern, "u");
 
   // Where to go afterwards: only pages of this site, named by the page itself, never a free address.
   function next() {
