@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -16,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from handler.dialect import EMAIL_PATTERN, KEYWORDS, widgets
 from handler.forms import SCHEMA_DIR, Catalog, Field, Form, SchemaProblem, fill, load_catalog
-from handler.uploads import Limits
+from handler.uploads import PENDING_TRUSTED, Limits
 
 ROOT = Path(__file__).resolve().parent
 TEMPLATES = ROOT / "site" / "templates"
@@ -115,10 +116,13 @@ def form_model(form: Form, language: str) -> dict[str, Any]:
             }
             | _upload_model(field)
         )
+    allowed = [str(form.common[language]["contactTypes"][t]) for t in form.allowed_contact_types]
     return {
         "form": form.id,
         "discriminator": form.discriminator,
         "timeZone": form.time_zone,
+        "allowedContactTypes": list(form.allowed_contact_types),
+        "notAuthorized": fill(form.common[language]["api"]["not_authorized"], {"types": " / ".join(allowed)}),
         "fields": fields,
         "messages": {"unevaluatedProperties": form.message_template(language, None, "unevaluatedProperties")},
         "rules": [r.as_json() for r in form.rules],
@@ -129,7 +133,15 @@ def _upload_model(field: Field) -> dict[str, Any]:
     if field.widget != "attachments":
         return {}
     limits = Limits.of(field)
-    return {"upload": {"maxBytes": limits.max_bytes, "limitText": limits.human_size(), "types": dict(limits.types)}}
+    keep_ms = int(PENDING_TRUSTED.total_seconds() * 1000)
+    return {
+        "upload": {
+            "maxBytes": limits.max_bytes,
+            "limitText": limits.human_size(),
+            "types": dict(limits.types),
+            "keepMs": keep_ms,
+        }
+    }
 
 
 def page_model(catalog: Catalog, language: str, api_base: str, texts: dict[str, Any]) -> dict[str, Any]:
@@ -245,7 +257,9 @@ def environment(templates: Path = TEMPLATES) -> Environment:
     return env
 
 
-def pages(catalog: Catalog, api_url: str, upload_origin: str = "") -> dict[str, tuple[str, dict[str, Any]]]:
+def pages(
+    catalog: Catalog, api_url: str, upload_origin: str = "", desk_email: str = ""
+) -> dict[str, tuple[str, dict[str, Any]]]:
     """Every page to write: its path under the output folder, template and context."""
     base = api_base(api_url)
     csp = content_security_policy(base, api_base(upload_origin))
@@ -253,7 +267,14 @@ def pages(catalog: Catalog, api_url: str, upload_origin: str = "") -> dict[str, 
     languages = [{"code": lang, "name": catalog.common[lang]["languageName"]} for lang in catalog.languages]
     for lang in catalog.languages:
         common = catalog.common[lang]
-        shared = {"lang": lang, "root": "../../", "languages": languages, "common": common, "csp": csp}
+        shared = {
+            "lang": lang,
+            "root": "../../",
+            "languages": languages,
+            "common": common,
+            "csp": csp,
+            "deskEmail": desk_email,
+        }
         for form in catalog.forms.values():
             result[f"{lang}/{form.id}/index.html"] = (
                 "form.html",
@@ -264,7 +285,7 @@ def pages(catalog: Catalog, api_url: str, upload_origin: str = "") -> dict[str, 
                     "modules": ["form.js"],
                     "texts": form.texts[lang],
                     "fields": [field_params(form, f, lang) for f in page_fields(form)],
-                    "model": page_model(catalog, lang, base, {}) | form_model(form, lang),
+                    "model": page_model(catalog, lang, base, {"draft": common["draft"]}) | form_model(form, lang),
                     "form": form,
                 },
             )
@@ -314,6 +335,7 @@ def build(
     extra_forms: tuple[Path, ...] = (),
     templates: Path = TEMPLATES,
     upload_origin: str = "",
+    desk_email: str = "",
 ) -> list[Path]:
     """Build the whole site into ``out`` (replaced as a whole) and return the files written."""
     try:
@@ -323,7 +345,7 @@ def build(
     env = environment(templates)
     staging = Path(tempfile.mkdtemp(prefix=".site-", dir=out.parent if out.parent.exists() else None))
     try:
-        for relative, (template, context) in pages(catalog, api_url, upload_origin).items():
+        for relative, (template, context) in pages(catalog, api_url, upload_origin, desk_email).items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(_render(env, templates, template, context), encoding="utf-8")
@@ -354,6 +376,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--upload-origin", default="", help="origin of the bucket files are uploaded to (the stack's UploadOrigin)"
     )
+    parser.add_argument(
+        "--desk-email",
+        default=os.environ.get("SDF_DESK_INBOX", ""),
+        help="the service desk's address, offered where a page needs JavaScript (default: SDF_DESK_INBOX)",
+    )
     parser.add_argument("--out", type=Path, default=OUT, help="output folder (default: dist/site)")
     parser.add_argument("--schema", type=Path, default=SCHEMA_DIR, help="schema folder (default: schema/)")
     parser.add_argument("--watch", action="store_true", help="rebuild whenever the schema, templates or assets change")
@@ -361,7 +388,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def once() -> bool:
         try:
-            written = build(args.out, args.api_url, args.schema, upload_origin=args.upload_origin)
+            written = build(
+                args.out, args.api_url, args.schema, upload_origin=args.upload_origin, desk_email=args.desk_email
+            )
         except BuildError as exc:
             print(f"build.py: error: {exc}", file=sys.stderr)
             return False

@@ -24,6 +24,10 @@ import filetype  # type: ignore[import-untyped]
 from handler.forms import Field
 
 UPLOAD_LIFETIME = timedelta(minutes=10)  # how long a slot may be used to upload
+# How long an upload no request has taken is kept (the bucket's lifecycle rule; the local cleanup);
+# the page treats an upload as gone a little earlier, so a draft never names one that has just expired.
+PENDING_KEPT = timedelta(days=1)
+PENDING_TRUSTED = PENDING_KEPT - timedelta(hours=2)
 SNIFF_BYTES = 8192
 # Types whose files are ZIP or OLE containers: a sniffer may only see the container.
 _OOXML = {

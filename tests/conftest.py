@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import tempfile
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -19,7 +22,7 @@ from fastapi.testclient import TestClient
 import build
 from handler.app import create_app
 from handler.contacts import Contact, ContactRegister, make_contact
-from handler.forms import Catalog, load_catalog
+from handler.forms import SCHEMA_DIR, Catalog, load_catalog
 from handler.settings import Settings
 from handler.storage.local import LocalStore
 
@@ -36,9 +39,23 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "eu-north-1")
 
 
-INCIDENT_FORM = TESTS / "forms" / "incident.schema.json"
+def _test_form(name: str) -> Path:
+    """A test-only form from tests/forms/, with texts for every language of schema/: a language the
+    tests have no texts for gets the default language's, so adding a language to schema/ alone
+    keeps the tests running."""
+    site = json.loads((SCHEMA_DIR / "site.json").read_text(encoding="utf-8"))
+    folder = Path(tempfile.mkdtemp(prefix="test-forms-"))
+    shutil.copy(TESTS / "forms" / f"{name}.schema.json", folder)
+    for language in site["languages"]:
+        own = TESTS / "forms" / f"{name}.{language}.json"
+        fallback = TESTS / "forms" / f"{name}.{site['defaultLanguage']}.json"
+        shutil.copy(own if own.exists() else fallback, folder / f"{name}.{language}.json")
+    return folder / f"{name}.schema.json"
+
+
+INCIDENT_FORM = _test_form("incident")
 # A test-only form with every keyword, widget and rule of the dialect.
-EVERY_KEYWORD_FORM = TESTS / "forms" / "every-keyword.schema.json"
+EVERY_KEYWORD_FORM = _test_form("every-keyword")
 # Tests that depend on "now" (a support window must not be in the past) run at this moment.
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 CONTACT_TYPES = ("authorized-for-change", "support-contact", "technical-contact", "billing-contact")
@@ -85,16 +102,27 @@ def register(store: ContactRegister, email: str, *types: str) -> Contact:
     return contact
 
 
-def code_from_outbox(outbox: Path, email: str) -> str:
-    """The code in the newest sign-in e-mail to ``email`` in the outbox."""
-    for path in sorted(outbox.glob("*.eml"), reverse=True):
-        message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
-        if email in str(message["To"]):
-            body = message.get_body(preferencelist=("plain",))
-            assert body is not None
-            found = re.search(r"\b(\d{6})\b", body.get_content())
-            assert found, "no code in the e-mail"
-            return found.group(1)
+def code_from_outbox(outbox: Path, email: str, wait: float = 10) -> str:
+    """The code in the newest sign-in e-mail to ``email`` in the outbox, waiting for it to be sent.
+
+    The e-mail is removed once read, so the next call waits for the next code rather than reading
+    an old one (codes are mailed through the queue, a moment after they are asked for).
+    """
+    subjects = {str(texts["email"]["codeSubject"]) for texts in load_catalog().common.values()}
+    deadline = time.monotonic() + wait
+    while True:
+        for path in sorted(outbox.glob("*.eml"), reverse=True):
+            message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+            if email in str(message["To"]) and str(message["Subject"]) in subjects:
+                body = message.get_body(preferencelist=("plain",))
+                assert body is not None
+                found = re.search(r"\b(\d{6})\b", body.get_content())
+                assert found, "no code in the e-mail"
+                path.unlink()
+                return found.group(1)
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     raise AssertionError(f"no e-mail to {email} in {outbox}")
 
 
@@ -157,3 +185,21 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site") / "site"
     build.build(out, extra_forms=(INCIDENT_FORM, EVERY_KEYWORD_FORM))
     return out
+
+
+@pytest.fixture(scope="module")  # Playwright's event loop must be gone before other modules run theirs
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright; a missing browser fails on CI and skips elsewhere."""
+    from tests.browser import AXE, CHROMIUM_ARGS, chromium_path
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is installed by 'make test'")
+    executable = chromium_path()
+    if executable is None or not AXE.exists():
+        message = "Chromium or axe-core is missing; 'make test' installs both"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

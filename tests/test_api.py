@@ -75,7 +75,7 @@ def test_errors_in_a_branch_point_at_the_field_not_the_root(client: TestClient) 
     [
         ({}, "", "Skriv et emne"),
         ({"Accept-Language": "en-GB,en;q=0.9"}, "", "Enter a subject"),
-        ({"Accept-Language": "de, nn;q=0.5"}, "", "Skriv et emne"),
+        ({"Accept-Language": "de, no;q=0.5"}, "", "Skriv et emne"),
         ({"Accept-Language": "nb;q=0.2, en;q=0.8"}, "", "Enter a subject"),
         ({"Accept-Language": "en"}, "?lang=nb", "Skriv et emne"),
         ({}, "?lang=en", "Enter a subject"),

@@ -17,9 +17,14 @@ import build
 from handler.forms import SCHEMA_DIR, load_catalog
 from handler.storage.local import LocalStore
 from tests.browser import CHROMIUM_ARGS, chromium_path, local_server
-from tests.conftest import AUTHORIZED, TESTS, code_from_outbox, register
+from tests.conftest import AUTHORIZED, EVERY_KEYWORD_FORM, code_from_outbox, register
 
-NEW_LANGUAGE = "nn"
+SHIPPED = load_catalog()
+# A language and a service schema/ does not have yet, so the test works whatever an operator added.
+NEW_LANGUAGE = next(code for code in ("nn", "sv", "da", "de", "fi") if code not in SHIPPED.languages)
+NEW_SERVICE = next(
+    name for name in ("training", "training-2", "training-3") if name not in SHIPPED.forms["service-request"].categories
+)
 TRAINING = {
     "required": ["participants", "topics", "course_from", "course_to"],
     "properties": {
@@ -54,24 +59,29 @@ def rewrite(path: Path, change: Any) -> None:
 def add_language_and_service(root: Path) -> None:
     """What an operator would type: a copy of nb as a new language, and a new service in every language."""
     shutil.copy(root / "common.nb.json", root / f"common.{NEW_LANGUAGE}.json")
+    for course_field in TRAINING["properties"]:
+        assert course_field not in {f.name for f in SHIPPED.forms["service-request"].fields}
     rewrite(root / f"common.{NEW_LANGUAGE}.json", lambda d: d.update(languageName="Nynorsk"))
-    rewrite(root / "site.json", lambda d: (d["languages"].append(NEW_LANGUAGE), d["languageAliases"].pop("nn")))
+    rewrite(
+        root / "site.json",
+        lambda d: (d["languages"].append(NEW_LANGUAGE), d["languageAliases"].pop(NEW_LANGUAGE, None)),
+    )
     forms = root / "forms"
     shutil.copy(forms / "service-request.nb.json", forms / f"service-request.{NEW_LANGUAGE}.json")
 
     def add_branch(schema: dict[str, Any]) -> None:
-        schema["properties"]["service"]["enum"].append("training")
+        schema["properties"]["service"]["enum"].append(NEW_SERVICE)
         schema["allOf"].append(
-            {"if": {"properties": {"service": {"const": "training"}}, "required": ["service"]}, "then": TRAINING}
+            {"if": {"properties": {"service": {"const": NEW_SERVICE}}, "required": ["service"]}, "then": TRAINING}
         )
         schema["x-rules"].append({"rule": "not-before", "field": "course_to", "other": "course_from"})
 
     rewrite(forms / "service-request.schema.json", add_branch)
-    for language in (*load_catalog().languages, NEW_LANGUAGE):
+    for language in (*SHIPPED.languages, NEW_LANGUAGE):
 
         def add_texts(texts: dict[str, Any]) -> None:
-            texts["fields"]["service"]["options"]["training"] = "Bestill opplæring"
-            texts["fields"]["description"]["categoryHints"]["training"] = "Fortell hva dere vil lære."
+            texts["fields"]["service"]["options"][NEW_SERVICE] = "Bestill opplæring"
+            texts["fields"]["description"]["categoryHints"][NEW_SERVICE] = "Fortell hva dere vil lære."
             texts["fields"].update(TEXTS)
 
         rewrite(forms / f"service-request.{language}.json", add_texts)
@@ -87,7 +97,7 @@ def edited(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_edited_schema_builds_a_page_per_language(edited: Path, tmp_path: Path) -> None:
     catalog = load_catalog(edited)
-    assert catalog.languages[-1] == NEW_LANGUAGE and "training" in catalog.forms["service-request"].categories
+    assert catalog.languages[-1] == NEW_LANGUAGE and NEW_SERVICE in catalog.forms["service-request"].categories
     written = build.build(tmp_path / "site", schema_dir=edited)
     assert tmp_path / "site" / NEW_LANGUAGE / "service-request" / "index.html" in written
     page = (tmp_path / "site" / NEW_LANGUAGE / "service-request" / "index.html").read_text(encoding="utf-8")
@@ -119,7 +129,7 @@ def test_the_api_takes_the_new_service_in_the_new_language(server: tuple[str, Lo
     token = sign_in(address, store)["token"]
     soon = (date.today() + timedelta(days=20)).isoformat()
     data = {
-        "service": "training",
+        "service": NEW_SERVICE,
         "subject": "Kurs",
         "description": "For hele avdelingen.",
         "participants": 0,
@@ -153,7 +163,7 @@ def test_a_person_sends_the_new_service_from_the_page_in_the_new_language(server
         )
         page = context.new_page()
         page.goto(f"{address}/{NEW_LANGUAGE}/service-request/")
-        page.get_by_label("Hvilken service gjelder det?").select_option("training")
+        page.get_by_label("Hvilken service gjelder det?").select_option(NEW_SERVICE)
         page.get_by_label("Antall deltakere").fill("501")
         page.get_by_label("Rapporter").check()
         page.get_by_label("Integrasjoner").check()
@@ -177,7 +187,6 @@ def test_a_person_sends_the_new_service_from_the_page_in_the_new_language(server
     assert request.data["course_from"] == request.data["course_to"] == start
 
 
-EVERY_KEYWORD = TESTS / "forms" / "every-keyword"
 # One valid value per field of the test-only form, by branch, as the page must send them.
 EVERY_WIDGET = {
     "numbers": {"participants": 12, "budget": 99.5, "level": -2, "share": 0.25},
@@ -199,7 +208,7 @@ def with_every_keyword(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """schema/ with the test-only form that uses every keyword, widget and rule of the dialect."""
     root = tmp_path_factory.mktemp("every") / "schema"
     shutil.copytree(SCHEMA_DIR, root)
-    for path in TESTS.glob("forms/every-keyword.*"):
+    for path in EVERY_KEYWORD_FORM.parent.glob("every-keyword.*"):
         shutil.copy(path, root / "forms" / path.name)
     rewrite(root / "site.json", lambda d: d["forms"].append("every-keyword"))
     return root

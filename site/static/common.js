@@ -6,6 +6,7 @@ var SDF = (function () {
   var modelElement = document.getElementById("page-model");
   var model = modelElement ? JSON.parse(modelElement.textContent) : {};
   var SESSION_KEY = "servicedesk-forms-session";
+  var DRAFT_PREFIX = "servicedesk-forms-draft:";
 
   // ---- The session: kept in sessionStorage, so it ends with the tab ------------------------
 
@@ -24,7 +25,21 @@ var SDF = (function () {
     }));
   }
 
-  function signOut() { sessionStorage.removeItem(SESSION_KEY); }
+  // The session ended on the server (expired, or the key changed): forget it, keep the drafts.
+  function forgetSession() { sessionStorage.removeItem(SESSION_KEY); }
+
+  // Signing out forgets the session and every draft in this browser, so the next person sees none.
+  var signedOut = false;
+  function signOut() {
+    signedOut = true;
+    forgetSession();
+    Object.keys(localStorage).forEach(function (key) {
+      if (key.indexOf(DRAFT_PREFIX) === 0) localStorage.removeItem(key);
+    });
+  }
+
+  // Where a form's draft is kept for a contact ("" while signed out).
+  function draftKey(form, email) { return DRAFT_PREFIX + form + ":" + email.toLowerCase(); }
 
   // ---- The API ---------------------------------------------------------------------------------
 
@@ -39,7 +54,7 @@ var SDF = (function () {
       method: method, headers: all, body: body === undefined ? undefined : JSON.stringify(body)
     }).then(function (response) {
       return response.json().catch(function () { return null; }).then(function (parsed) {
-        if (response.status === 401) signOut();
+        if (response.status === 401) forgetSession();
         return { status: response.status, body: parsed };
       });
     });
@@ -53,6 +68,7 @@ var SDF = (function () {
 
   // ---- The header's account links ----------------------------------------------------------------
 
+  // The header tells the truth about the session: called on load and whenever the session ends.
   function showAccount() {
     var area = document.getElementById("site-account");
     if (!area) return;
@@ -64,7 +80,12 @@ var SDF = (function () {
         name: current.contact ? current.contact.name : ""
       });
     }
-    area.querySelector("[data-sign-out]").addEventListener("click", function () {
+  }
+
+  function listenForSignOut() {
+    var button = document.querySelector("#site-account [data-sign-out]");
+    if (!button) return;
+    button.addEventListener("click", function () {
       signOut();
       location.reload();
     });
@@ -87,8 +108,11 @@ var SDF = (function () {
       else control.removeAttribute("aria-describedby");
     }
 
+    var titlePrefix = model.texts.errorPrefix + " ";
+
     function clear() {
       summary.hidden = true;
+      if (document.title.indexOf(titlePrefix) === 0) document.title = document.title.slice(titlePrefix.length);
       list.textContent = "";
       container.querySelectorAll(".form-group--error").forEach(function (g) {
         g.classList.remove("form-group--error");
@@ -136,7 +160,12 @@ var SDF = (function () {
         var field = element && !element.hidden ? problem.field : null;
         if (field && linked[field]) return;
         var item = document.createElement("li");
-        if (field) {
+        if (problem.href) {
+          var away = document.createElement("a");
+          away.href = problem.href;
+          away.textContent = problem.message;
+          item.appendChild(away);
+        } else if (field) {
           linked[field] = true;
           var link = document.createElement("a");
           link.href = "#" + field;
@@ -153,6 +182,7 @@ var SDF = (function () {
         list.appendChild(item);
       });
       summary.hidden = false;
+      if (document.title.indexOf(titlePrefix) !== 0) document.title = titlePrefix + document.title;
       summary.focus();
     }
 
@@ -168,5 +198,10 @@ var SDF = (function () {
   }
 
   showAccount();
-  return { model: model, session: session, saveSession: saveSession, signOut: signOut, api: api, fill: fill, errors: errors };
+  listenForSignOut();
+  return {
+    model: model, session: session, saveSession: saveSession, signOut: signOut, api: api, fill: fill,
+    errors: errors, showAccount: showAccount, draftKey: draftKey,
+    signedOut: function () { return signedOut; }
+  };
 })();

@@ -106,7 +106,7 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
   // ---- Character count: what is left of a length limit, never cutting the text off ------------
 
   function countCharacters(control) {
-    var count = document.getElementById(control.id + "-count");
+    var count = control.id && document.getElementById(control.id + "-count");
     if (!count) return;
     var left = Number(count.dataset.limit) - Array.from(control.value).length;
     var texts = model.texts.characterCount;
@@ -119,6 +119,10 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
   }
 
   form.addEventListener("input", function (event) { countCharacters(event.target); });
+
+  function countCharactersOf(control) {
+    if (document.getElementById(control.id + "-count")) countCharacters(control);
+  }
 
   // ---- Attachments: each file goes straight to storage through an upload slot -----------------
 
@@ -160,36 +164,44 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
     return message && { field: field.name, message: message };
   }
 
-  function addFile(field, file) {
+  // One file in the list under the file input, with its progress and a button to remove it.
+  function uploadItem(field, fileName, onRemove) {
     var item = document.createElement("li");
     item.className = "uploads__item";
+    item.dataset.name = fileName;
     var name = document.createElement("span");
     name.className = "uploads__name";
-    name.textContent = file.name;
+    name.textContent = fileName;
     var remove = document.createElement("button");
     remove.type = "button";
     remove.className = "link-button";
     remove.textContent = model.texts.upload.remove;
-    remove.setAttribute("aria-label", model.texts.upload.remove + " " + file.name);
+    remove.setAttribute("aria-label", model.texts.upload.remove + " " + fileName);
     var progress = document.createElement("progress");
     progress.max = 100;
     progress.value = 0;
-    progress.setAttribute("aria-label", SDF.fill(model.texts.upload.uploading, { name: file.name }));
+    progress.setAttribute("aria-label", SDF.fill(model.texts.upload.uploading, { name: fileName }));
     item.append(name, remove, progress);
     document.getElementById(field.name + "-list").appendChild(item);
+    remove.addEventListener("click", function () {
+      if (onRemove) onRemove();
+      item.remove();
+      saveDraft();
+      announce(field, SDF.fill(model.texts.upload.removed, { name: fileName }));
+      document.getElementById(field.name).focus();
+    });
+    return item;
+  }
+
+  function addFile(field, file) {
     var request = null;
+    var item = uploadItem(field, file.name, function () { if (request) request.abort(); });
+    var progress = item.querySelector("progress");
 
     function fail() {
       item.remove();
       errors.show([{ field: field.name, message: fill(field.messages["x-upload-failed"], { value: file.name }) }]);
     }
-
-    remove.addEventListener("click", function () {
-      if (request) request.abort();
-      item.remove();
-      announce(field, SDF.fill(model.texts.upload.removed, { name: file.name }));
-      document.getElementById(field.name).focus();
-    });
     var slot = { form: model.form, field: field.name, name: file.name, type: typeOf(field, file), size: file.size };
     SDF.api("POST", "/v1/uploads", slot).then(function (answer) {
       if (!item.isConnected) return;
@@ -209,6 +221,8 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
         if (request.status < 200 || request.status >= 300) return fail();
         progress.value = 100;
         item.dataset.id = answer.body.id;
+        item.dataset.at = String(Date.now());
+        saveDraft();
         announce(field, SDF.fill(model.texts.upload.uploaded, { name: file.name }));
       });
       request.addEventListener("error", fail);
@@ -241,6 +255,118 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
     });
   });
 
+  // ---- Drafts: what is typed is kept in this browser, per form and per signed-in contact --------
+  // Never the session itself. Signed out, the draft waits under no name, and the contact who signs
+  // in next in this browser takes it; signing out removes the contact's drafts (common.js).
+
+  function draftKey() {
+    var current = SDF.session();
+    return SDF.draftKey(model.form, current && current.contact ? current.contact.email : "");
+  }
+
+  function readDraft(key) {
+    try {
+      return JSON.parse(localStorage.getItem(key) || "null");
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function controlState(field) {
+    if (field.value === "uploads") {
+      return uploadItems(field.name).filter(function (item) { return item.dataset.id; }).map(function (item) {
+        return { id: item.dataset.id, name: item.dataset.name, at: Number(item.dataset.at) };
+      });
+    }
+    if (["choice", "boolean", "choices"].indexOf(field.value) !== -1) return checked(field);
+    return controls(field.name)[0].value;
+  }
+
+  var saving = null;
+  function saveDraft() {
+    clearTimeout(saving);
+    if (form.hidden || SDF.signedOut()) return; // sent, not this contact's form, or signing out
+    var values = {};
+    var typed = false;
+    model.fields.forEach(function (field) {
+      values[field.name] = controlState(field);
+      typed = typed || values[field.name].length > 0;
+    });
+    try {
+      if (!typed) return localStorage.removeItem(draftKey());
+      localStorage.setItem(draftKey(), JSON.stringify({ savedAt: Date.now(), key: idempotencyKey, values: values }));
+    } catch (e) { /* a full or blocked storage only costs the draft */ }
+  }
+
+  function saveSoon() {
+    clearTimeout(saving);
+    saving = setTimeout(saveDraft, 300);
+  }
+
+  // Put a draft back into the form; attachments whose upload has expired are named and left out.
+  function restoreDraft(draft) {
+    var expired = [];
+    model.fields.forEach(function (field) {
+      var state = draft.values[field.name];
+      if (state === undefined) return;
+      if (field.value === "uploads") {
+        state.forEach(function (upload) {
+          if (Date.now() - upload.at > field.upload.keepMs) return expired.push({ field: field.name, name: upload.name });
+          var item = uploadItem(field, upload.name);
+          item.dataset.id = upload.id;
+          item.dataset.at = String(upload.at);
+          item.querySelector("progress").value = 100;
+        });
+      } else if (Array.isArray(state)) {
+        controls(field.name).forEach(function (control) { control.checked = state.indexOf(control.value) !== -1; });
+      } else {
+        controls(field.name)[0].value = state;
+      }
+    });
+    if (draft.key) idempotencyKey = draft.key;
+    update();
+    form.querySelectorAll("textarea, input").forEach(countCharactersOf);
+    if (expired.length) {
+      errors.show(expired.map(function (gone) {
+        return { field: gone.field, message: fill(model.texts.draft.uploadExpired, { name: gone.name }) };
+      }));
+    }
+  }
+
+  // The newest of this contact's draft and one typed while signed out.
+  function loadDraft() {
+    var key = draftKey();
+    var unnamed = SDF.draftKey(model.form, "");
+    var draft = readDraft(key);
+    if (key !== unnamed) {
+      var waiting = readDraft(unnamed);
+      if (waiting && (!draft || waiting.savedAt > draft.savedAt)) draft = waiting;
+      localStorage.removeItem(unnamed);
+    }
+    if (draft && draft.values) {
+      restoreDraft(draft);
+      saveDraft();
+      document.getElementById("draft-restored").hidden = false;
+    }
+  }
+
+  function clearForm() {
+    localStorage.removeItem(draftKey());
+    model.fields.forEach(function (field) {
+      if (field.value === "uploads") uploadItems(field.name).forEach(function (item) { item.remove(); });
+      controls(field.name).forEach(function (control) {
+        if (control.type === "radio" || control.type === "checkbox") control.checked = false;
+        else control.value = "";
+      });
+    });
+    idempotencyKey = newKey();
+    errors.clear();
+    update();
+    form.querySelectorAll("textarea, input").forEach(countCharactersOf);
+    document.getElementById("draft-restored").hidden = true;
+    statusLine.textContent = model.texts.draft.formCleared;
+  }
+
   // ---- Submitting ------------------------------------------------------------------------------
 
   function busy(on) {
@@ -267,7 +393,7 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
       .then(function (answer) {
         busy(false);
         if (answer.status === 201 && answer.body) return showReceipt(answer.body);
-        if (answer.status === 401) return needSignIn();
+        if (answer.status === 401) return sessionEnded();
         errors.show(errors.fromAnswer(answer));
       })
       .catch(function () {
@@ -276,14 +402,28 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
       });
   }
 
-  // Without a session the form cannot be sent: say so and link to the sign-in page.
+  // Without a session the form can be filled in but not sent: say so above it, with the way to sign in.
   function needSignIn() {
-    errors.clear();
     document.getElementById("sign-in-needed").hidden = false;
-    form.hidden = true;
+  }
+
+  // The session ended while the person was filling in the form: keep everything, say so in the
+  // error summary, and come back here after signing in (the draft and its key are kept).
+  function sessionEnded() {
+    saveDraft();
+    SDF.showAccount();
+    needSignIn();
+    errors.show([{ message: model.texts.draft.sessionExpired, href: signInAddress() }]);
+  }
+
+  function signInAddress() {
+    return "../sign-in/?next=" + encodeURIComponent(model.form);
   }
 
   function showReceipt(receipt) {
+    clearTimeout(saving);
+    localStorage.removeItem(draftKey());
+    idempotencyKey = newKey();
     document.getElementById("receipt-reference").textContent = receipt.reference;
     form.hidden = true;
     document.getElementById("receipt").hidden = false;
@@ -291,12 +431,25 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
   }
 
   form.addEventListener("change", update);
+  form.addEventListener("change", saveSoon);
+  form.addEventListener("input", saveSoon);
   form.addEventListener("submit", submit);
+  document.getElementById("clear-form").addEventListener("click", clearForm);
+  // Back and Forward may show the page from the browser's cache: show the chosen service's fields again.
+  window.addEventListener("pageshow", function (event) { if (event.persisted) update(); });
+  window.addEventListener("pagehide", saveDraft);
   update();
   setMoments();
-  form.querySelectorAll("[data-limit]").forEach(function (count) {
-    var control = document.getElementById(count.id.replace(/-count$/, ""));
-    if (control.value) countCharacters(control);
-  });
+  // A contact whose contact type may not send this form is told so before filling anything in.
+  var current = SDF.session();
+  var types = current && current.contact ? current.contact.contactTypes || [] : null;
+  if (types && !types.some(function (t) { return model.allowedContactTypes.indexOf(t) !== -1; })) {
+    var refusal = document.getElementById("not-authorized");
+    refusal.textContent = model.notAuthorized;
+    refusal.hidden = false;
+  } else {
+    form.hidden = false;
+    loadDraft();
+  }
   if (!SDF.session()) needSignIn();
 })();

@@ -62,6 +62,8 @@
     }, failed(codeErrors, codeStep));
   });
 
+  emailStep.hidden = false;
+
   document.getElementById("other-address").addEventListener("click", function () {
     codeErrors.clear();
     code.value = "";

@@ -1,0 +1,261 @@
+"""Nothing a person types is lost: drafts across reloads, languages, Back, an ended session and
+sign-out, kept apart per contact; and a page without JavaScript says what to do instead."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import build
+from handler.contacts import make_contact
+from handler.storage.local import LocalStore
+from tests.browser import axe_violations, local_server
+from tests.conftest import AUTHORIZED, CONTACT_TYPES, code_from_outbox, register
+
+pytestmark = pytest.mark.browser
+
+DESK = "servicedesk@example.no"
+OTHER = "per.hansen@example.no"
+TYPED = {
+    "service": "data-extract",
+    "extract_data": "Innleveringer per klasse",
+    "period_from": "2026-01-01",
+    "period_to": "2026-06-30",
+    "account": "Skole AS",
+    "subject": "Rapport for våren",
+    "description": "Vi trenger en CSV-fil.\nHelst før fredag.",
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, LocalStore]]:
+    site = tmp_path_factory.mktemp("drafts-site") / "site"
+    build.build(site, desk_email=DESK)
+    data_dir = tmp_path_factory.mktemp("drafts-data")
+    store = LocalStore(data_dir)
+    register(store, AUTHORIZED, "authorized-for-change")
+    store.put_contact(make_contact(OTHER, "Per Hansen", "", "Kunde AS", ["authorized-for-change"], CONTACT_TYPES))
+    with local_server(site, data_dir) as address:
+        yield address, store
+
+
+SESSIONS: dict[str, dict[str, Any]] = {}  # one code per contact for the whole module: codes are rate-limited
+
+
+def session_for(server: tuple[str, LocalStore], email: str) -> dict[str, Any]:
+    if email in SESSIONS:
+        return SESSIONS[email]
+    address, store = server
+    with httpx.Client(base_url=address) as api:
+        assert api.post("/v1/session/code", json={"email": email}).status_code == 202
+        code = code_from_outbox(store.folder / "outbox", email)
+        answer = api.post("/v1/session", json={"email": email, "code": code})
+    assert answer.status_code == 200
+    SESSIONS[email] = answer.json()
+    return SESSIONS[email]
+
+
+@pytest.fixture
+def tab(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser. A test marked ``axe`` may inject axe-core, which the pages' policy forbids."""
+    context = chromium.new_context(locale="nb-NO", bypass_csp=request.node.get_closest_marker("axe") is not None)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == []
+
+
+def sign_in_as(page: Any, address: str, session: dict[str, Any]) -> None:
+    """The tab holds ``session``, as after signing in on the sign-in page."""
+    page.goto(f"{address}/nb/sign-in/")
+    page.evaluate("s => sessionStorage.setItem('servicedesk-forms-session', JSON.stringify(s))", session)
+
+
+def open_form(page: Any, address: str, language: str = "nb") -> None:
+    page.goto(f"{address}/{language}/service-request/")
+    page.locator("#request-form").wait_for()
+
+
+def type_in(page: Any, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        if name == "service":
+            page.select_option("#service", value)
+        else:
+            page.fill(f"#{name}", value)
+
+
+def on_page(page: Any) -> dict[str, str]:
+    """What the form shows, field by field, for the fields of ``TYPED``."""
+    return {name: page.locator(f"#{name}").input_value() for name in TYPED}
+
+
+def shown_groups(page: Any) -> list[str]:
+    return [g.get_attribute("data-field") for g in page.locator("#request-form [data-field]:visible").all()]
+
+
+def stored_with_subject(store: LocalStore, subject: str) -> list[Any]:
+    found = (store.get(path.stem) for path in store.documents.glob("*.json"))
+    return [s for s in found if s is not None and s.data.get("subject") == subject]
+
+
+def test_a_reload_keeps_everything_typed_and_shows_the_chosen_service_s_fields(
+    tab: Any, server: tuple[str, LocalStore]
+) -> None:
+    address = server[0]
+    sign_in_as(tab, address, session_for(server, AUTHORIZED))
+    open_form(tab, address)
+    type_in(tab, TYPED)
+    tab.reload()
+    tab.locator("#draft-restored").wait_for()
+    assert on_page(tab) == TYPED
+    assert "extract_data" in shown_groups(tab) and "feature_name" not in shown_groups(tab)
+    assert "Vi har tatt vare på det du skrev sist" in tab.locator("#draft-restored").text_content()
+
+
+def test_the_draft_follows_the_person_to_the_other_language(tab: Any, server: tuple[str, LocalStore]) -> None:
+    address = server[0]
+    sign_in_as(tab, address, session_for(server, AUTHORIZED))
+    open_form(tab, address, "nb")
+    type_in(tab, TYPED)
+    tab.get_by_role("link", name="English").click()
+    tab.wait_for_url("**/en/service-request/")
+    tab.locator("#draft-restored").wait_for()
+    assert on_page(tab) == TYPED
+    assert tab.get_by_label("Which data or report?").input_value() == TYPED["extract_data"]
+    tab.get_by_role("link", name="Norsk bokmål").click()
+    tab.wait_for_url("**/nb/service-request/")
+    tab.locator("#draft-restored").wait_for()
+    assert on_page(tab) == TYPED
+
+
+def test_after_sending_back_shows_a_consistent_form_and_the_draft_is_gone(
+    tab: Any, server: tuple[str, LocalStore]
+) -> None:
+    address, store = server
+    sign_in_as(tab, address, session_for(server, AUTHORIZED))
+    open_form(tab, address)
+    subject = "Sendt og så tilbake"
+    type_in(tab, {**TYPED, "subject": subject})
+    tab.get_by_role("button", name="Send forespørsel").click()
+    tab.locator("#receipt-reference").wait_for(state="visible")
+    tab.get_by_role("link", name="Mine forespørsler").last.click()
+    tab.wait_for_url("**/my-requests/")
+    tab.go_back()
+    tab.wait_for_url("**/service-request/")
+    tab.wait_for_timeout(200)
+    if tab.locator("#request-form").is_visible():
+        chosen = tab.locator("#service").input_value()
+        assert chosen == "" or ("extract_data" in shown_groups(tab)) == (chosen == "data-extract")
+    tab.goto(f"{address}/nb/service-request/")
+    tab.locator("#request-form").wait_for()
+    assert tab.locator("#draft-restored").is_hidden()
+    assert tab.locator("#subject").input_value() == ""
+    assert len(stored_with_subject(store, subject)) == 1
+
+
+@pytest.mark.axe
+def test_an_ended_session_keeps_the_form_and_sends_once_after_signing_in_again(
+    tab: Any, server: tuple[str, LocalStore]
+) -> None:
+    address, store = server
+    sign_in_as(tab, address, session_for(server, AUTHORIZED))
+    open_form(tab, address)
+    subject = "Sendes etter ny innlogging"
+    type_in(tab, {**TYPED, "subject": subject})
+    # The server no longer knows the session (as after its key is rotated): its signature is now wrong.
+    tab.evaluate(
+        "() => { const k = 'servicedesk-forms-session'; const s = JSON.parse(sessionStorage.getItem(k));"
+        " s.token = s.token.slice(0, -4) + 'AAAA'; sessionStorage.setItem(k, JSON.stringify(s)); }"
+    )
+    tab.get_by_role("button", name="Send forespørsel").click()
+    summary = tab.locator("#error-summary")
+    summary.wait_for(state="visible")
+    assert "økten din er utløpt" in summary.text_content()
+    assert tab.title().startswith("Feil: ")
+    assert tab.locator("#site-account [data-signed-out]").is_visible()  # the header tells the truth
+    assert on_page(tab) == {**TYPED, "subject": subject}  # nothing typed is lost
+    assert axe_violations(tab) == []
+
+    summary.get_by_role("link").click()
+    tab.wait_for_url("**/sign-in/**")
+    tab.get_by_label("E-postadresse").fill(AUTHORIZED)
+    tab.get_by_role("button", name="Send kode").click()
+    tab.get_by_label("Engangskode").fill(code_from_outbox(store.folder / "outbox", AUTHORIZED))
+    tab.get_by_role("button", name="Logg inn", exact=True).click()
+    tab.wait_for_url("**/nb/service-request/")
+    tab.locator("#draft-restored").wait_for()
+    assert on_page(tab) == {**TYPED, "subject": subject}
+    tab.get_by_role("button", name="Send forespørsel").click()
+    tab.locator("#receipt-reference").wait_for(state="visible")
+    (stored,) = stored_with_subject(store, subject)
+    assert stored.data == {**TYPED, "subject": subject}
+
+
+def test_signing_out_removes_the_draft(tab: Any, server: tuple[str, LocalStore]) -> None:
+    address = server[0]
+    sign_in_as(tab, address, session_for(server, AUTHORIZED))
+    open_form(tab, address)
+    type_in(tab, TYPED)
+    tab.wait_for_timeout(400)  # the draft is saved a moment after typing
+    tab.get_by_role("button", name="Logg ut").click()
+    tab.locator("#site-account [data-signed-out]").wait_for()
+    assert tab.evaluate("Object.keys(localStorage).filter(k => k.startsWith('servicedesk-forms-draft:'))") == []
+    sign_in_as(tab, address, session_for(server, AUTHORIZED))
+    open_form(tab, address)
+    assert tab.locator("#draft-restored").is_hidden() and tab.locator("#subject").input_value() == ""
+
+
+def test_one_contact_never_sees_another_contact_s_draft(tab: Any, server: tuple[str, LocalStore]) -> None:
+    address = server[0]
+    sign_in_as(tab, address, session_for(server, AUTHORIZED))
+    open_form(tab, address)
+    type_in(tab, TYPED)
+    tab.wait_for_timeout(400)
+    # The first contact's session ends without signing out; someone else signs in on the same browser.
+    sign_in_as(tab, address, session_for(server, OTHER))
+    open_form(tab, address)
+    assert tab.locator("#draft-restored").is_hidden()
+    assert tab.locator("#subject").input_value() == ""
+    sign_in_as(tab, address, session_for(server, AUTHORIZED))
+    open_form(tab, address)
+    tab.locator("#draft-restored").wait_for()
+    assert on_page(tab) == TYPED
+
+
+def test_the_clear_action_empties_the_form_and_the_draft(tab: Any, server: tuple[str, LocalStore]) -> None:
+    address = server[0]
+    sign_in_as(tab, address, session_for(server, AUTHORIZED))
+    open_form(tab, address)
+    type_in(tab, TYPED)
+    tab.get_by_role("button", name="Tøm skjemaet").click()
+    assert tab.locator("#subject").input_value() == "" and shown_groups(tab)[:2] == ["cc", "service"]
+    tab.reload()
+    tab.locator("#request-form").wait_for()
+    assert tab.locator("#draft-restored").is_hidden() and tab.locator("#description").input_value() == ""
+
+
+@pytest.mark.parametrize("path", ["service-request", "sign-in", "my-requests"])
+def test_without_javascript_the_page_says_what_to_do_and_offers_no_dead_button(
+    chromium: Any, server: tuple[str, LocalStore], path: str
+) -> None:
+    context = chromium.new_context(locale="nb-NO", java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{server[0]}/nb/{path}/")
+    notice = page.locator(".notice--warning").first
+    assert "JavaScript" in notice.text_content()
+    assert page.get_by_role("link", name=DESK).get_attribute("href") == f"mailto:{DESK}"
+    assert [b for b in page.locator("main button").all() if b.is_visible()] == []
+    context.close()
+
+
+def test_the_page_model_never_holds_a_session(server: tuple[str, LocalStore], tmp_path: Path) -> None:
+    html = httpx.get(f"{server[0]}/nb/service-request/").text
+    model = html.split('<script type="application/json" id="page-model">')[1].split("</script>")[0]
+    assert "token" not in json.loads(model)
