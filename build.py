@@ -153,7 +153,7 @@ def page_model(catalog: Catalog, language: str, api_base: str, texts: dict[str, 
     return {
         "apiBase": api_base,
         "language": language,
-        "locale": language,
+        "locale": catalog.common[language]["locale"],
         "emailPattern": EMAIL_PATTERN,
         "texts": shared
         | {"api": common["api"], "signedInAs": common["account"]["signedInAs"], "upload": common["upload"]}
@@ -171,7 +171,11 @@ def summary_model(catalog: Catalog, language: str) -> dict[str, Any]:
             "fields": {
                 f.name: {
                     "label": form.label(language, f.name),
-                    "options": {o: form.option_label(language, f.name, o) for o in f.options},
+                    "widget": f.widget,
+                    "options": {
+                        json.dumps(o) if isinstance(o, bool) else o: form.option_label(language, f.name, o)
+                        for o in f.options
+                    },
                 }
                 for f in form.fields
             },

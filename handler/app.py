@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -31,7 +32,7 @@ from handler.services import Services, build_services, now_utc
 from handler.settings import Settings
 from handler.signin import InvalidCode, InvalidSession, RateLimited, SessionExpired
 from handler.storage import IdempotencyConflict, Receipt, StorageUnavailable, Submission
-from handler.storage.base import InvalidCursor, Store
+from handler.storage.base import InvalidCursor, RequestTooLarge, Store
 from handler.storage.local import LocalBlobs
 from handler.uploads import SNIFF_BYTES, Limits, UploadRefused, content_matches, new_upload, slot_signature
 
@@ -59,12 +60,13 @@ ServicesDep = Annotated[Services, Depends(_services)]
 
 
 async def signed_in_email(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> str:
-    """The e-mail address of the session in the ``Authorization: Bearer`` header, or a 401."""
+    """The e-mail address of the ``Authorization: Bearer`` session, if it has not been ended; else a 401."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "sign_in_required", headers={"WWW-Authenticate": "Bearer"})
     try:
-        return services.sign_in.verify(token.strip())
+        email: str = await stored(services.sign_in.verify, token.strip())
+        return email
     except SessionExpired as exc:
         raise ApiError(401, "session_expired", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
     except InvalidSession as exc:
@@ -103,7 +105,7 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.allowed_origins),
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Accept-Language"],
             max_age=3600,
         )
@@ -145,7 +147,22 @@ def create_app(
         finally:
             await asyncio.sleep(max(0.0, services.settings.code_answer_seconds - (time.monotonic() - started)))
         message = services.catalog.common[language]["api"]["code_sent"]
-        return JSONResponse({"message": message}, status_code=202, headers={"Cache-Control": "no-store"})
+
+        def send_queued_code() -> None:
+            try:
+                services.send_queued_mail()
+            except Exception:  # it stays queued for the next sender
+                log.exception("could not send the queued sign-in code")
+
+        # The code is queued, and sent once this answer has left, so its timing cannot depend on the mail
+        # service. Lambda returns the answer only when the app is done: there the table's stream sends it.
+        on_lambda = services.settings.storage == "aws" and "aws.event" in request.scope
+        return JSONResponse(
+            {"message": message},
+            status_code=202,
+            headers={"Cache-Control": "no-store"},
+            background=None if on_lambda else BackgroundTask(send_queued_code),
+        )
 
     @app.post(
         "/v1/session",
@@ -158,16 +175,22 @@ def create_app(
         code = body["code"].strip() if isinstance(body["code"], str) else ""
         if not CODE.fullmatch(code):
             raise ApiError(422, "validation_failed", [_sign_in_error(services.catalog, language, "code", "codeFormat")])
+        client = request.client.host if request.client else "unknown"
+        started = time.monotonic()
         try:
-            session = await stored(services.sign_in.exchange, email, code)
+            session = await stored(services.sign_in.exchange, email, code, client)
         except InvalidCode as exc:
             raise ApiError(401, "invalid_code") from exc
-        contact = await stored(services.store.get_contact, email)
+        except RateLimited as exc:
+            raise ApiError(429, "too_many_attempts", headers={"Retry-After": str(exc.retry_after)}) from exc
+        finally:
+            # As long as a code request's answer, so that its timing cannot tell whether a code was pending.
+            await asyncio.sleep(max(0.0, services.settings.code_answer_seconds - (time.monotonic() - started)))
         return JSONResponse(
             {
                 "token": session.token,
                 "expiresAt": session.expires_at.isoformat(timespec="seconds"),
-                "contact": _contact_json(contact) if contact else None,
+                "contact": _contact_json(session.contact),
             },
             headers={"Cache-Control": "no-store"},
         )
@@ -179,6 +202,12 @@ def create_app(
         if contact is None:
             raise ApiError(401, "sign_in_required")
         return JSONResponse({"contact": _contact_json(contact)}, headers={"Cache-Control": "no-store"})
+
+    @app.delete("/v1/session", status_code=204)
+    async def end_sessions(email: SignedIn, services: ServicesDep) -> Response:
+        """Sign out everywhere: end every session of the signed-in contact, on every device."""
+        await stored(services.sign_in.sign_out, email)
+        return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
     @app.post(
         "/v1/requests", status_code=201, openapi_extra=_body({"form": {"type": "string"}, "data": {"type": "object"}})
@@ -315,9 +344,18 @@ def create_app(
         if found is None or found.requester != email:
             raise ApiError(404, "not_found")  # someone else's request looks exactly like a missing one
         summary = await stored(services.store.summary, request_id)
+        if summary is None:
+            raise ApiError(404, "not_found")
         history = await stored(services.store.history, request_id)
+        # The attachments by the names they were sent with (never where they are kept).
+        attachments = [{k: a[k] for k in ("id", "name", "type", "size") if k in a} for a in found.attachments]
         return JSONResponse(
-            {**summary.as_json(), "data": found.data, "history": [event.as_json() for event in history]},
+            {
+                **summary.as_json(),
+                "data": found.data,
+                "attachments": attachments,
+                "history": [event.as_json() for event in history],
+            },
             headers={"Cache-Control": "no-store"},
         )
 
@@ -377,9 +415,16 @@ def accept(
         return services.queued(receipt_mails(services, form, receipt, contact, language, data, attachments))
 
     try:
-        receipt, created = services.store.submit(submission, form.reference_prefix, idempotency_key, now, mails)
+        receipt, created = services.store.submit(
+            submission, form.reference_prefix, idempotency_key, now, mails, looked_up=True
+        )
     except IdempotencyConflict as exc:
         raise ApiError(422, "idempotency_conflict") from exc
+    except RequestTooLarge as exc:  # refused before the document was written; the copies go too
+        log.warning("refused a request too large for the store: %s", exc)
+        for attachment in attachments:
+            services.blobs.discard(attachment["key"])
+        raise ApiError(413, "request_too_large") from exc
     if created:
         services.mail_queued()
     return receipt, created

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,17 +30,28 @@ class InvalidContact(ValueError):
 
 @dataclass(frozen=True)
 class Contact:
-    """A customer's contact person, registered by an operator."""
+    """A customer's contact person, registered by an operator.
+
+    ``security_stamp`` is the register's own: a random value given when the address is registered and
+    replaced on signing out everywhere. Every session carries it, so a session ends when the contact is
+    removed, registered anew or signs out. Writing a contact never sets it, and it is not compared.
+    """
 
     email: str
     name: str
     phone: str
     organization: str
     contact_types: tuple[str, ...]
+    security_stamp: str = dataclasses.field(default="", compare=False, repr=False)
 
     def may_submit(self, allowed: Iterable[str]) -> bool:
         """Whether one of the contact's types is among ``allowed``."""
         return not set(self.contact_types).isdisjoint(allowed)
+
+
+def new_security_stamp() -> str:
+    """A fresh random security stamp."""
+    return secrets.token_urlsafe(16)
 
 
 def normalize_email(value: str) -> str:
@@ -114,7 +127,7 @@ class ContactRegister(ABC):
 
     @abstractmethod
     def put_contact(self, contact: Contact) -> None:
-        """Add the contact, or replace the one with the same address."""
+        """Add the contact with a new security stamp, or replace the one with the same address, keeping its stamp."""
 
     @abstractmethod
     def remove_contact(self, email: str) -> bool:
@@ -123,3 +136,7 @@ class ContactRegister(ABC):
     @abstractmethod
     def list_contacts(self) -> list[Contact]:
         """Every contact, ordered by e-mail address."""
+
+    @abstractmethod
+    def renew_security_stamp(self, email: str) -> str | None:
+        """Give the contact a new security stamp, ending every session with the old one; None if not registered."""

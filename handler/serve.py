@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
-from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
@@ -17,6 +16,7 @@ from handler.contacts import make_contact
 from handler.services import Services
 from handler.settings import Settings
 from handler.storage.local import LocalBlobs
+from handler.uploads import PENDING_KEPT
 
 DEMO_EMAIL = "demo@example.com"
 SITE_DIR = Path(__file__).resolve().parent.parent / "dist" / "site"
@@ -27,6 +27,18 @@ def local_app(settings: Settings, site_dir: Path = SITE_DIR) -> FastAPI:
     app = create_app(settings)
     app.mount("/", StaticFiles(directory=site_dir, html=True), name="site")
     return app
+
+
+def server_config(app: FastAPI, settings: Settings, host: str, port: int) -> uvicorn.Config:
+    """How uvicorn serves ``app``: X-Forwarded-For is believed only from the trusted proxies, if any."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
+    )
 
 
 def start_mail_sender(services: Services) -> None:
@@ -41,13 +53,30 @@ def start_mail_sender(services: Services) -> None:
             try:
                 services.send_queued_mail()
                 if isinstance(services.blobs, LocalBlobs):
-                    services.blobs.remove_abandoned(services.clock() - timedelta(days=1))
+                    services.blobs.remove_abandoned(services.clock() - PENDING_KEPT)
             except Exception:
                 logging.getLogger("servicedesk_forms").exception("background work failed")
 
     services.mail_queued = wake.set
     threading.Thread(target=run, name="mail-sender", daemon=True).start()
     wake.set()
+
+
+def where_things_are_kept(settings: Settings) -> list[str]:
+    """What the start-up message says about the store and the e-mail, for the storage configured."""
+    if settings.storage == "aws":
+        s3 = f" at {settings.s3_endpoint_url}" if settings.s3_endpoint_url else ""
+        dynamodb = f" at {settings.dynamodb_endpoint_url}" if settings.dynamodb_endpoint_url else ""
+        ses = settings.ses_endpoint_url or f"region {settings.region or 'from the AWS configuration'}"
+        return [
+            f"  requests are stored in S3 bucket {settings.bucket}{s3} and DynamoDB table {settings.table}{dynamodb}",
+            f"Sign-in codes and receipts are sent as {settings.mail_from} through Amazon SES ({ses}).",
+        ]
+    outbox = (settings.data_dir / "outbox").resolve()
+    return [
+        f"  requests are stored in {settings.data_dir.resolve()}",
+        f"Sign-in codes and receipts are written to {outbox}; each path is shown here.",
+    ]
 
 
 def main() -> None:
@@ -83,11 +112,11 @@ def main() -> None:
     for form_id, form in catalog.forms.items():
         for language in catalog.languages:
             print(f"  {form.texts[language]['title']} ({language}): {where}/{language}/{form_id}/")
-    print(f"  API: {where}/v1/requests\n  requests are stored in {settings.data_dir.resolve()}")
-    outbox = (settings.data_dir / "outbox").resolve()
-    print(f"Sign-in codes and receipts are written to {outbox}; each path is shown here.")
+    print(f"  API: {where}/v1/requests")
+    for line in where_things_are_kept(settings):
+        print(line)
     print("Press Ctrl+C to stop.")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.Server(server_config(app, settings, args.host, args.port)).run()
 
 
 if __name__ == "__main__":

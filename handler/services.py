@@ -187,7 +187,7 @@ def build_services(
     mailer = mailer or make_mailer(settings)
 
     def send_code(contact: Contact, code: str, language: str) -> None:  # called once ``services`` exists
-        services.send_now(code_mail(catalog, contact, code, language), f"a sign-in code for {contact.email}")
+        services.queue([code_mail(catalog, contact, code, language)], f"a sign-in code for {contact.email}")
 
     secret = session_secret(settings)
     sign_in = SignIn(store, store, secret, send_code, clock)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,9 +39,12 @@ class Settings:
     site_url: str = ""
     desk_inbox: str = ""
     desk_language: str = ""
-    # Every answer to "send me a code" takes at least this long, so its timing cannot tell a
-    # registered address (a code is e-mailed) from an unknown one (nothing is sent).
+    # Every answer to "send me a code" and to "here is my code" takes at least this long, so its timing
+    # cannot tell a registered address (a code is queued, or checked) from an unknown one.
     code_answer_seconds: float = 0.6
+    # The addresses or networks of the proxies whose X-Forwarded-For the local server believes; none by default,
+    # so a client cannot choose the address its sign-in limits are counted against.
+    trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         if self.storage not in STORAGE_KINDS:
@@ -55,6 +59,13 @@ class Settings:
             raise ConfigurationError("SDF_SESSION_SECRET must be at least 32 characters")
         if not self.api_base_path.startswith("/"):
             raise ConfigurationError(f"SDF_API_BASE_PATH must start with '/', got {self.api_base_path!r}")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ConfigurationError(
+                    f"SDF_TRUSTED_PROXIES: {proxy!r} is not an IP address or network (such as 10.0.0.0/8)"
+                ) from exc
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -64,6 +75,7 @@ class Settings:
         except ValueError as exc:
             raise ConfigurationError("SDF_MAX_BODY_BYTES must be a whole number of bytes") from exc
         origins = tuple(o.strip() for o in env.get("SDF_ALLOWED_ORIGINS", "").split(",") if o.strip())
+        proxies = tuple(p.strip() for p in env.get("SDF_TRUSTED_PROXIES", "").split(",") if p.strip())
         return cls(
             storage=env.get("SDF_STORAGE", cls.storage),
             data_dir=Path(env.get("SDF_DATA_DIR", str(cls.data_dir))),
@@ -84,4 +96,5 @@ class Settings:
             desk_inbox=env.get("SDF_DESK_INBOX", ""),
             desk_language=env.get("SDF_DESK_LANGUAGE", ""),
             code_answer_seconds=float(env.get("SDF_CODE_ANSWER_SECONDS", cls.code_answer_seconds)),
+            trusted_proxies=proxies,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -16,18 +17,28 @@ from handler.contacts import Contact, ContactRegister, normalize_email
 
 CODE_DIGITS = 6
 CODE_LIFETIME = timedelta(minutes=10)
-CODE_ATTEMPTS = 5
+# A session ends this long after its code was exchanged, whatever its token says.
 SESSION_LIFETIME = timedelta(hours=8)
-# At most this many codes per window for one address, and for one client address.
-CODES_PER_ADDRESS = 3
-CODES_PER_CLIENT = 10
+ISSUER = "servicedesk-forms"
+AUDIENCE = "servicedesk-forms/v1"
+
+# A client's own limits (per client, and per client and address) stop only that client. The limits an address
+# shares with everyone asking about it are higher than one client can reach, and they count in the same fixed
+# windows as the clients' own: holding up someone else's address takes several clients, and ends with the window.
 RATE_WINDOW = timedelta(minutes=15)
-# Every code gets a few attempts, but an address gets at most this many attempts a day in all.
-ATTEMPTS_PER_DAY = 30
+CODES_PER_CLIENT = 10
+CODES_PER_CLIENT_AND_ADDRESS = 3
+CODES_PER_ADDRESS = 10
+EXCHANGES_PER_CLIENT = 10
+GUESSES_PER_CLIENT_AND_ADDRESS = 5
+GUESSES_PER_ADDRESS = 10
+GUESSES_PER_CLIENT_AND_ADDRESS_A_DAY = 30
+# Twice what one client can spend on a code in its life (two windows at most): one client cannot use it up.
+CODE_ATTEMPTS = 20
 
 
 class RateLimited(Exception):
-    """Too many codes were asked for; ``retry_after`` is in seconds."""
+    """Too many codes asked for or tried; ``retry_after`` is in seconds."""
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"retry after {retry_after} s")
@@ -39,7 +50,7 @@ class InvalidCode(Exception):
 
 
 class InvalidSession(Exception):
-    """The session token is missing, tampered with or signed with another key."""
+    """The session token is missing, tampered with, signed with another key, or its session was ended."""
 
 
 class SessionExpired(InvalidSession):
@@ -58,10 +69,10 @@ class PendingCode:
 
 @dataclass(frozen=True)
 class Session:
-    """A signed-in contact's session token and when it expires."""
+    """A signed-in contact's session token, the contact, and when it expires."""
 
     token: str
-    email: str
+    contact: Contact
     expires_at: datetime
 
 
@@ -90,6 +101,13 @@ def code_digest(secret: bytes, email: str, code: str) -> str:
     return hmac.new(secret, f"{email}\n{code}".encode(), hashlib.sha256).hexdigest()
 
 
+def rate_window(now: datetime) -> tuple[datetime, datetime]:
+    """The start and end of the rate-limit window ``now`` falls in."""
+    step = RATE_WINDOW.total_seconds()
+    start = datetime.fromtimestamp(now.timestamp() // step * step, tz=now.tzinfo)
+    return start, start + RATE_WINDOW
+
+
 class SignIn:
     """Sends codes, exchanges them for sessions and checks sessions."""
 
@@ -113,16 +131,15 @@ class SignIn:
         """E-mail a code if the address is registered; behave the same either way."""
         now = self.clock()
         email = normalize_email(email)
-        window = datetime.fromtimestamp(
-            now.timestamp() // RATE_WINDOW.total_seconds() * RATE_WINDOW.total_seconds(), tz=now.tzinfo
-        )
-        window_end = window + RATE_WINDOW
-        retry_after = max(1, int((window_end - now).total_seconds()))
-        # Count the client first, so one client cannot learn anything by flooding many addresses.
-        if self.state.count(f"client:{client}", window, window_end) > CODES_PER_CLIENT:
-            raise RateLimited(retry_after)
-        if self.state.count(f"address:{email}", window, window_end) > CODES_PER_ADDRESS:
-            raise RateLimited(retry_after)
+        window, window_end = rate_window(now)
+        # The client is counted first, so one client cannot learn anything by flooding many addresses.
+        for key, limit in (
+            (f"codes:client:{client}", CODES_PER_CLIENT),
+            (f"codes:client-address:{client}|{email}", CODES_PER_CLIENT_AND_ADDRESS),
+            (f"codes:address:{email}", CODES_PER_ADDRESS),
+        ):
+            if self.state.count(key, window, window_end) > limit:
+                raise RateLimited(math.ceil((window_end - now).total_seconds()))
         code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
         digest = code_digest(self.secret, email, code)
         contact = self.register.get_contact(email)
@@ -131,37 +148,84 @@ class SignIn:
         self.state.put_code(PendingCode(email, digest, now + CODE_LIFETIME, CODE_ATTEMPTS))
         self.send_code(contact, code, language)
 
-    def exchange(self, email: str, code: str) -> Session:
-        """A session for a correct, unexpired, unused code; ``InvalidCode`` otherwise."""
+    def exchange(self, email: str, code: str, client: str) -> Session:
+        """A session for a registered contact's correct, unexpired, unused code; ``InvalidCode`` otherwise."""
         now = self.clock()
         email = normalize_email(email)
-        day = datetime.combine(now.date(), datetime.min.time(), now.tzinfo)
-        if self.state.count(f"attempts:{email}", day, day + timedelta(days=1)) > ATTEMPTS_PER_DAY:
+        window, window_end = rate_window(now)
+        if self.state.count(f"exchanges:client:{client}", window, window_end) > EXCHANGES_PER_CLIENT:
+            raise RateLimited(math.ceil((window_end - now).total_seconds()))
+        key = f"guesses:client-address:{client}|{email}"
+        if self.state.count(key, window, window_end) > GUESSES_PER_CLIENT_AND_ADDRESS:
             raise InvalidCode()
         pending = self.state.use_attempt(email, now)
         if pending is None:
             raise InvalidCode()
+        # Only a guess at a pending code counts against the address.
+        day = datetime.combine(now.date(), datetime.min.time(), now.tzinfo)
+        if (
+            self.state.count(f"guesses:address:{email}", window, window_end) > GUESSES_PER_ADDRESS
+            or self.state.count(f"guesses:day:{client}|{email}", day, day + timedelta(days=1))
+            > GUESSES_PER_CLIENT_AND_ADDRESS_A_DAY
+        ):
+            raise InvalidCode()
         expected = code_digest(self.secret, email, code.strip())
         if not hmac.compare_digest(pending.digest, expected) or not self.state.delete_code(email, pending.digest):
             raise InvalidCode()
+        contact = self.register.get_contact(email)
+        if contact is None:  # removed since the code was sent
+            raise InvalidCode()
+        stamp = contact.security_stamp or self.register.renew_security_stamp(email)
+        if stamp is None:
+            raise InvalidCode()
         expires_at = now + SESSION_LIFETIME
-        claims = {"sub": email, "iat": int(now.timestamp()), "exp": int(expires_at.timestamp()), "typ": "session"}
-        return Session(jwt.encode(claims, self.secret, algorithm="HS256"), email, expires_at)
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": email,
+            "iat": int(now.timestamp()),
+            "auth_time": int(now.timestamp()),
+            "exp": int(expires_at.timestamp()),
+            "typ": "session",
+            "stamp": stamp,
+        }
+        return Session(jwt.encode(claims, self.secret, algorithm="HS256"), contact, expires_at)
 
     def verify(self, token: str) -> str:
-        """The e-mail address a valid session token was issued to."""
+        """The e-mail address of a valid session whose contact is registered and has not signed out since."""
         try:
             # Expiry is checked below against the injected clock, after the signature.
             claims = jwt.decode(
                 token,
                 self.secret,
                 algorithms=["HS256"],
-                options={"require": ["sub", "exp", "iat", "typ"], "verify_exp": False, "verify_iat": False},
+                issuer=ISSUER,
+                audience=AUDIENCE,
+                options={
+                    "require": ["iss", "aud", "sub", "iat", "auth_time", "exp", "typ", "stamp"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                },
             )
         except jwt.PyJWTError as exc:
             raise InvalidSession() from exc
-        if claims.get("typ") != "session" or not isinstance(claims.get("sub"), str):
+        email, stamp, signed_in, expires = claims["sub"], claims["stamp"], claims["auth_time"], claims["exp"]
+        if (
+            claims["typ"] != "session"
+            or not isinstance(email, str)
+            or not isinstance(stamp, str)
+            or not isinstance(signed_in, int)
+            or not isinstance(expires, int)
+        ):
             raise InvalidSession()
-        if not isinstance(claims["exp"], int) or claims["exp"] <= self.clock().timestamp():
+        # However late a token's own expiry, renewed or not, the session ends SESSION_LIFETIME after sign-in.
+        if min(expires, signed_in + int(SESSION_LIFETIME.total_seconds())) <= self.clock().timestamp():
             raise SessionExpired()
-        return str(claims["sub"])
+        contact = self.register.get_contact(email)
+        if contact is None or not contact.security_stamp or contact.security_stamp != stamp:
+            raise InvalidSession()
+        return contact.email
+
+    def sign_out(self, email: str) -> None:
+        """End every session of the contact, on every device."""
+        self.register.renew_security_stamp(email)

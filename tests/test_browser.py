@@ -449,9 +449,10 @@ def test_the_whole_journey_sign_in_submit_follow_and_a_status_change(
     row.get_by_role("link").click()
     page.locator("#request-detail").wait_for(state="visible")
     history = page.locator("#detail-history li")
-    assert history.count() == 2
-    assert "Under behandling" in history.first.text_content()
-    assert "Vi ser på det i dag." in history.first.text_content()
+    assert history.count() == 2  # in the order it happened
+    assert "Mottatt" in history.first.text_content()
+    assert "Under behandling" in history.last.text_content()
+    assert "Vi ser på det i dag." in history.last.text_content()
     assert "Agent Smith" not in page.content()
     assert page.locator("#detail-fields").get_by_text("Rapport over innleveringer").is_visible()
     # What was sent is listed in the form's order, not in the order of its keys.
@@ -496,9 +497,17 @@ def test_a_screenshot_and_a_video_are_uploaded_with_progress_and_attached(
     page.locator("#attachments-list li", has_text="feil.png").wait_for()
     page.get_by_role("button", name="Fjern feil.png").click()
     assert items.count() == 2
+    page.wait_for_timeout(400)
+    page.reload()  # uploaded files stay attached in the draft while their upload is valid
+    page.locator("#draft-restored").wait_for()
+    assert [i.get_attribute("data-name") for i in items.all()] == ["skjermbilde.png", "opptak.mp4"]
     reference = submit_and_read_reference(page)
     stored = stored_by_reference(store, reference)
     assert [a["name"] for a in stored[0].attachments] == ["skjermbilde.png", "opptak.mp4"]
+    page.goto(f"{address}/nb/my-requests/?id={stored[0].receipt.request_id}")
+    fields = page.locator("#detail-fields")
+    fields.wait_for(state="visible")
+    assert "skjermbilde.png\nopptak.mp4" in fields.text_content()  # by name, never by upload id
 
 
 def test_a_file_that_is_too_large_or_of_a_wrong_type_is_refused_before_sending(

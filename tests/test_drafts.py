@@ -206,6 +206,7 @@ def test_signing_out_removes_the_draft(tab: Any, server: tuple[str, LocalStore])
     tab.wait_for_timeout(400)  # the draft is saved a moment after typing
     tab.get_by_role("button", name="Logg ut").click()
     tab.locator("#site-account [data-signed-out]").wait_for()
+    SESSIONS.pop(AUTHORIZED)  # signing out ended the contact's sessions on the server too
     assert tab.evaluate("Object.keys(localStorage).filter(k => k.startsWith('servicedesk-forms-draft:'))") == []
     sign_in_as(tab, address, session_for(server, AUTHORIZED))
     open_form(tab, address)

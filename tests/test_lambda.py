@@ -16,6 +16,7 @@ import pytest
 
 from handler import lambda_entry
 from handler.mail import Mail, QueuedMail, Recipient
+from handler.signin import AUDIENCE, ISSUER
 from handler.storage.local import LocalStore
 from tests.conftest import AUTHORIZED, TESTS, register
 
@@ -60,7 +61,11 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def signed_in(document: dict[str, Any]) -> dict[str, Any]:
     """The event with a valid session for the authorized contact, as the page would send it."""
     now = int(time.time())
-    token = jwt.encode({"sub": AUTHORIZED, "iat": now, "exp": now + 600, "typ": "session"}, SECRET, algorithm="HS256")
+    contact = lambda_entry._container()[0].store.get_contact(AUTHORIZED)
+    assert contact is not None
+    claims = {"sub": AUTHORIZED, "iat": now, "auth_time": now, "exp": now + 600, "typ": "session"}
+    claims |= {"iss": ISSUER, "aud": AUDIENCE, "stamp": contact.security_stamp}
+    token = jwt.encode(claims, SECRET, algorithm="HS256")
     changed = copy.deepcopy(document)
     changed["headers"]["Authorization" if "Host" in changed["headers"] else "authorization"] = f"Bearer {token}"
     if "multiValueHeaders" in changed:

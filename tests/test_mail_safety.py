@@ -26,7 +26,7 @@ from handler.mail import Mail, OutboxMailer, Recipient, one_line, render
 from handler.services import build_services
 from handler.settings import Settings
 from handler.storage.local import LocalStore
-from tests.conftest import AUTHORIZED, CONTACT_TYPES, SECRET, Clock, sign_in
+from tests.conftest import AUTHORIZED, CONTACT_TYPES, SECRET, Clock, register, sign_in
 
 ROOT = Path(__file__).resolve().parents[1]
 DESK = "desk@vendor.example"
@@ -247,14 +247,29 @@ def test_the_receipt_and_notification_of_a_hostile_request_carry_no_injected_hea
 
 
 @pytest.mark.parametrize("separator", ["\x85", "\u2028", "\u2029"], ids=["NEL", "LS", "PS"])
-def test_a_request_whose_subject_has_a_unicode_line_break_still_gets_its_receipt(
+def test_a_subject_with_a_unicode_line_break_is_refused_before_anything_is_stored_or_mailed(
     desk_app: FastAPI, store: LocalStore, outbox: Path, separator: str
 ) -> None:
-    data = {**DATA, "subject": f"Rapport{separator}Bcc: evil@example.com", "description": "NUL\x00here"}
+    register(store, AUTHORIZED, "authorized-for-change")
+    with TestClient(desk_app, raise_server_exceptions=False) as client:
+        client.headers["Authorization"] = "Bearer " + sign_in(client, outbox, AUTHORIZED)
+        data = {**DATA, "subject": f"Rapport{separator}Bcc: evil@example.com"}
+        answer = client.post("/v1/requests", json={"form": "service-request", "data": data})
+    assert answer.status_code == 422
+    assert [(d["field"], d["keyword"]) for d in answer.json()["error"]["details"]] == [("subject", "pattern")]
+    assert desk_app.state.services.send_queued_mail() == (0, 0)
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029"], ids=["LS", "PS"])
+def test_a_description_with_a_unicode_line_break_still_gets_its_receipt(
+    desk_app: FastAPI, store: LocalStore, outbox: Path, separator: str
+) -> None:
+    data = {**DATA, "description": f"Første linje{separator}Bcc: evil@example.com"}
     for raw in submit(desk_app, store, outbox, "Kari Nordmann", data):
         assert b"\x00" not in raw
         message = assert_no_injected_header(raw, AUTHORIZED if DESK in str(parse(raw)["To"]) else None)
-        assert message["Subject"].endswith(": Rapport Bcc: evil@example.com")
+        body = message.get_body(preferencelist=("plain",))
+        assert body is not None and "Første linje\nBcc: evil@example.com" in body.get_content()
 
 
 # Run by each interpreter with -S, so only the standard library and PYTHONPATH are importable.

@@ -203,7 +203,7 @@ def test_cors_allows_the_site_origin_and_nothing_else(template: dict[str, Any]) 
     cors = template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]
     assert cors["AllowOrigins"] in ([ORIGIN], [site_origin])
     assert "AllowCredentials" not in cors  # the session travels in the Authorization header, not in cookies
-    assert set(cors["AllowMethods"]) <= {"GET", "POST", "OPTIONS"}
+    assert set(cors["AllowMethods"]) <= {"GET", "POST", "DELETE", "OPTIONS"}  # DELETE: signing out
     assert {"authorization", "content-type", "idempotency-key", "accept-language"} <= set(cors["AllowHeaders"])
     assert "*" not in str(cors)
     variables = template["Resources"]["RequestsFunction"]["Properties"]["Environment"]["Variables"]

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import boto3
+from botocore.awsrequest import AWSPreparedRequest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from handler.contacts import Contact, normalize_email
+from handler.contacts import Contact, new_security_stamp, normalize_email
 from handler.mail import QueuedMail
 from handler.signin import PendingCode
 from handler.storage.base import (
@@ -32,6 +33,7 @@ from handler.storage.base import (
     ReferenceTaken,
     RequestNotFound,
     RequestSummary,
+    RequestTooLarge,
     StatusConflict,
     StatusEvent,
     StorageUnavailable,
@@ -86,6 +88,21 @@ _TRANSPORT_ERRORS = (BotoConnectionError, ReadTimeoutError, ConnectionClosedErro
 
 # Positions of the items in the commit transaction, to read its CancellationReasons.
 _REQUEST, _REFERENCE, _IDEMPOTENCY = 0, 1, 2
+
+# Every call to S3 or DynamoDB gets at most ATTEMPTS tries, each with CONNECT_TIMEOUT seconds to connect
+# and READ_TIMEOUT seconds of silence while waiting for the answer: CALL_BUDGET_SECONDS in all, set
+# against the function's timeout in docs/deploy.md.
+CONNECT_TIMEOUT = 1
+READ_TIMEOUT = 2
+ATTEMPTS = 2
+BACK_OFF_SECONDS = 1  # standard mode's longest wait before the second try (jittered: mostly far less)
+CALL_BUDGET_SECONDS = ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT) + BACK_OFF_SECONDS
+# DynamoDB's limits on one item and on all the items of one transaction.
+ITEM_LIMIT_BYTES = 400 * 1024
+TRANSACTION_LIMIT_BYTES = 4 * 1024 * 1024
+# What S3 answers for a missing object; without s3:ListBucket (which the function does not have) that is
+# 403 AccessDenied rather than 404 NoSuchKey.
+_MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "NotFound", "AccessDenied", "403"})
 
 
 def table_definition(name: str) -> CreateTableInputTypeDef:
@@ -166,11 +183,38 @@ def _text(item: Mapping[str, AttributeValueTypeDef], name: str) -> str:
     return item[name]["S"]
 
 
+def _send_body_at_once(request: AWSPreparedRequest, **_: Any) -> None:
+    del request.headers["Expect"]  # not signed (SigV4 leaves it out), so it can go
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """The bytes DynamoDB counts for an item (numbers counted at one byte per digit, a little over)."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: Mapping[str, Any]) -> int:
+    if "S" in value:
+        return len(value["S"].encode())
+    if "B" in value:
+        blob = value["B"]
+        return len(blob) if isinstance(blob, bytes | bytearray) else len(str(blob).encode())
+    if "N" in value:
+        return len(value["N"])
+    if "L" in value:
+        return 3 + sum(1 + _value_size(element) for element in value["L"])
+    if "M" in value:
+        return 3 + sum(len(name.encode()) + 1 + _value_size(element) for name, element in value["M"].items())
+    return len(json.dumps(value, default=str))  # sets, booleans and nulls: never less than DynamoDB counts
+
+
 class AwsStore(Store):
     """Requests in an S3 bucket (documents) and a DynamoDB table (everything that makes them visible),
     and in the same table the contact register, sign-in codes, rate counters, upload slots and unsent mail."""
 
     def __init__(self, s3: S3Client, dynamodb: DynamoDBClient, bucket: str, table: str) -> None:
+        # botocore asks for "100 Continue" before every PUT body and waits up to a second for it, a second
+        # more per try when S3 does not answer; a document is a few kilobytes, sent at once.
+        s3.meta.events.register("before-send.s3.PutObject", _send_body_at_once, unique_id="sdf-send-body-at-once")
         self.s3 = s3
         self.dynamodb = dynamodb
         self.bucket = bucket
@@ -180,7 +224,11 @@ class AwsStore(Store):
     @classmethod
     def from_settings(cls, settings: Settings) -> AwsStore:
         """The store the settings describe, with its clients created once (a Lambda container reuses them)."""
-        config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+        config = Config(
+            connect_timeout=CONNECT_TIMEOUT,
+            read_timeout=READ_TIMEOUT,
+            retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
+        )
         s3_config = config.merge(Config(signature_version="s3v4", s3={"addressing_style": "virtual"}))
         s3_endpoint = settings.s3_endpoint_url
         if s3_endpoint:  # an S3-compatible server (tests, local runs): path-style
@@ -223,6 +271,20 @@ class AwsStore(Store):
 
     # The index -----------------------------------------------------------------------------------
 
+    def _check_size(
+        self,
+        record: IndexRecord,
+        idempotency: IdempotencyRecord | None,
+        now: datetime,
+        mails: Sequence[QueuedMail] = (),
+    ) -> None:
+        sizes = [item_size(entry["Put"]["Item"]) for entry in self._commit_items(record, idempotency, now, mails)]
+        if max(sizes) > ITEM_LIMIT_BYTES or sum(sizes) > TRANSACTION_LIMIT_BYTES:
+            raise RequestTooLarge(
+                f"request {record.receipt.request_id}: its largest item would be {max(sizes)} bytes "
+                f"(DynamoDB takes {ITEM_LIMIT_BYTES}), {sum(sizes)} in all"
+            )
+
     def _commit(
         self,
         record: IndexRecord,
@@ -230,6 +292,22 @@ class AwsStore(Store):
         now: datetime,
         mails: Sequence[QueuedMail] = (),
     ) -> None:
+        items = self._commit_items(record, idempotency, now, mails)
+        try:
+            with _unavailable_on_transient_errors("committing the request"):
+                self.dynamodb.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            self._raise_cancellation(exc, record, idempotency)
+
+    def _commit_items(
+        self,
+        record: IndexRecord,
+        idempotency: IdempotencyRecord | None,
+        now: datetime,
+        mails: Sequence[QueuedMail],
+    ) -> list[TransactWriteItemTypeDef]:
         receipt = record.receipt
         received = _timestamp(receipt.received_at)
         request: dict[str, AttributeValueTypeDef] = {
@@ -320,13 +398,7 @@ class AwsStore(Store):
             }
             for mail in mails
         ]
-        try:
-            with _unavailable_on_transient_errors("committing the request"):
-                self.dynamodb.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            self._raise_cancellation(exc, record, idempotency)
+        return items
 
     @staticmethod
     def _raise_cancellation(exc: ClientError, record: IndexRecord, idempotency: IdempotencyRecord | None) -> None:
@@ -351,10 +423,13 @@ class AwsStore(Store):
         expires = int(item[TTL_ATTRIBUTE]["N"])
         if expires <= _epoch(now):  # expired but not yet deleted by TTL: absent
             return None
+        request_id = _text(item, "requestId")
+        # The key's item keeps the status the request was received with; a replay answers the current one.
+        request = self._get(f"REQUEST#{request_id}", "REQUEST", "reading the request")
         receipt = Receipt(
-            _text(item, "requestId"),
+            request_id,
             _text(item, "reference"),
-            _text(item, "status"),
+            _text(request or item, "status"),
             datetime.fromisoformat(_text(item, "receivedAt")),
         )
         return IdempotencyRecord(key, _text(item, "fingerprint"), receipt, datetime.fromtimestamp(expires, UTC))
@@ -364,13 +439,19 @@ class AwsStore(Store):
         item = self._get(f"REQUEST#{request_id}", "REQUEST", "reading the request")
         if item is None:
             return None
+        key = _text(item, "documentKey")
         try:
             with _unavailable_on_transient_errors("reading the document"):
-                body = self.s3.get_object(Bucket=self.bucket, Key=_text(item, "documentKey"))["Body"].read()
+                body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                raise StorageUnavailable(f"the document of {request_id} is missing") from exc
-            raise
+            code = exc.response.get("Error", {}).get("Code")
+            if code not in _MISSING_OBJECT_CODES:
+                raise
+            # Waiting will not bring it back: an operator must restore it (the bucket keeps old versions).
+            log.error(
+                "request %s is in the table but its document %s is missing (S3 answered %s)", request_id, key, code
+            )
+            return None
         document: dict[str, Any] = json.loads(body)
         return StoredRequest(
             receipt=Receipt(
@@ -610,6 +691,7 @@ class AwsStore(Store):
             _text(item, "phone"),
             _text(item, "organization"),
             tuple(value["S"] for value in item["contactTypes"]["L"]),
+            item["securityStamp"]["S"] if "securityStamp" in item else "",
         )
 
     def get_contact(self, email: str) -> Contact | None:
@@ -618,21 +700,46 @@ class AwsStore(Store):
         return self._contact(item) if item else None
 
     def put_contact(self, contact: Contact) -> None:
-        """Add or replace a contact."""
-        self._put(
-            {
-                "pk": _s(f"CONTACT#{contact.email}"),
-                "sk": _s("CONTACT"),
-                "kind": _s("CONTACT"),
-                "sortKey": _s(contact.email),
-                "email": _s(contact.email),
-                "name": _s(contact.name),
-                "phone": _s(contact.phone),
-                "organization": _s(contact.organization),
-                "contactTypes": {"L": [_s(t) for t in contact.contact_types]},
-            },
-            "writing the contact",
-        )
+        """Add a contact with a new security stamp, or replace one and keep its stamp."""
+        values: dict[str, AttributeValueTypeDef] = {
+            "kind": _s("CONTACT"),
+            "sortKey": _s(contact.email),
+            "email": _s(contact.email),
+            "name": _s(contact.name),
+            "phone": _s(contact.phone),
+            "organization": _s(contact.organization),
+            "contactTypes": {"L": [_s(t) for t in contact.contact_types]},
+        }
+        assignments = ", ".join(f"#{name} = :{name}" for name in values)
+        with _unavailable_on_transient_errors("writing the contact"):
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"pk": _s(f"CONTACT#{contact.email}"), "sk": _s("CONTACT")},
+                UpdateExpression=f"SET {assignments}, #stamp = if_not_exists(#stamp, :stamp)",
+                ExpressionAttributeNames={**{f"#{name}": name for name in values}, "#stamp": "securityStamp"},
+                ExpressionAttributeValues={
+                    **{f":{name}": value for name, value in values.items()},
+                    ":stamp": _s(new_security_stamp()),
+                },
+            )
+
+    def renew_security_stamp(self, email: str) -> str | None:
+        """A new security stamp for the contact; None if not registered."""
+        stamp = new_security_stamp()
+        try:
+            with _unavailable_on_transient_errors("renewing the security stamp"):
+                self.dynamodb.update_item(
+                    TableName=self.table,
+                    Key={"pk": _s(f"CONTACT#{normalize_email(email)}"), "sk": _s("CONTACT")},
+                    UpdateExpression="SET securityStamp = :stamp",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={":stamp": _s(stamp)},
+                )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return None
+            raise
+        return stamp
 
     def remove_contact(self, email: str) -> bool:
         """Remove a contact; whether it existed."""

@@ -46,6 +46,10 @@ class IdempotencyKeyTaken(Exception):
     """Another submission committed the same idempotency key first."""
 
 
+class RequestTooLarge(Exception):
+    """The request is larger than the store can keep in one commit; nothing was stored."""
+
+
 @dataclass(frozen=True)
 class Submission:
     """A validated submission, ready to be stored."""
@@ -214,28 +218,37 @@ class RequestStore(ABC):
         idempotency_key: str | None,
         now: datetime,
         mails: Callable[[Receipt], Sequence[QueuedMail]] = lambda receipt: (),
+        *,
+        looked_up: bool = False,
     ) -> tuple[Receipt, bool]:
         """Store ``submission`` and return its receipt and whether it is new.
 
         With an idempotency key, a repeat of the same submission returns the first receipt and a
         different submission under the same key raises ``IdempotencyConflict``. The e-mails ``mails``
         makes for the receipt are queued in the same atomic step as the request: both or neither.
+        ``looked_up`` says the caller has just asked ``replay`` about this key and got nothing, so the
+        key is not read again. A request too large for the store raises ``RequestTooLarge`` before
+        anything is written.
         """
         fingerprint = submission.fingerprint()
         scoped_key = self._scoped(submission, idempotency_key) if idempotency_key else None
-        if scoped_key and (earlier := self._find_idempotent(scoped_key, now)):
+        # Skipping the read after ``replay`` is safe: a key taken since then makes the commit raise
+        # IdempotencyKeyTaken, which replays below; the race only costs a discarded document.
+        if scoped_key and not looked_up and (earlier := self._find_idempotent(scoped_key, now)):
             return self._replay(earlier, fingerprint), False
         for _ in range(_ATTEMPTS):
             receipt = Receipt(str(uuid.uuid4()), new_reference(reference_prefix), "received", now)
-            self._put_document(receipt.request_id, document_bytes(submission, receipt))
             record = IndexRecord(
                 receipt, submission.form_id, submission.category, submission.requester, submission.title
             )
             idempotency = (
                 IdempotencyRecord(scoped_key, fingerprint, receipt, now + self.idempotency_ttl) if scoped_key else None
             )
+            queued = mails(receipt)
+            self._check_size(record, idempotency, now, queued)
+            self._put_document(receipt.request_id, document_bytes(submission, receipt))
             try:
-                self._commit(record, idempotency, now, mails(receipt))
+                self._commit(record, idempotency, now, queued)
                 return receipt, True
             except ReferenceTaken:
                 self._discard_document(receipt.request_id)
@@ -254,7 +267,7 @@ class RequestStore(ABC):
 
     @abstractmethod
     def get(self, request_id: str) -> StoredRequest | None:
-        """The request with this id, or None if there is no visible request with it."""
+        """The request with this id, or None if none is visible or its document is missing (logged as an error)."""
 
     @abstractmethod
     def summary(self, request_id: str) -> RequestSummary | None:
@@ -297,6 +310,16 @@ class RequestStore(ABC):
         """Remove a document whose index record was never committed (best effort)."""
 
     @abstractmethod
+    def _check_size(
+        self,
+        record: IndexRecord,
+        idempotency: IdempotencyRecord | None,
+        now: datetime,
+        mails: Sequence[QueuedMail] = (),
+    ) -> None:
+        """Raise ``RequestTooLarge`` if ``_commit`` could not store these (checked before the document is written)."""
+
+    @abstractmethod
     def _commit(
         self,
         record: IndexRecord,
@@ -312,7 +335,7 @@ class RequestStore(ABC):
 
     @abstractmethod
     def _find_idempotent(self, key: str, now: datetime) -> IdempotencyRecord | None:
-        """The unexpired idempotency record for ``key``, if any."""
+        """The unexpired idempotency record for ``key``, if any, its receipt with the request's current status."""
 
 
 class Store(RequestStore, ContactRegister, SignInState, MailQueue, UploadRegistry):

@@ -11,36 +11,70 @@
   var notice = document.getElementById("list-status");
   var errors = SDF.errors(document.getElementById("main"));
   var cursor = null;
+  // Dates as the page's language writes them (nb-NO: "28. nov. 2026, 14:05"; en-GB: "28 Nov 2026, 14:05").
   var dateTime = new Intl.DateTimeFormat(model.locale, { dateStyle: "medium", timeStyle: "short" });
+
+  var shortDateTime = new Intl.DateTimeFormat(model.locale, { dateStyle: "short", timeStyle: "short" });
+  var longDate = new Intl.DateTimeFormat(model.locale, { dateStyle: "long" });
+  var longDateTime = new Intl.DateTimeFormat(model.locale, { dateStyle: "long", timeStyle: "short" });
+  var numbers = new Intl.NumberFormat(model.locale, { maximumFractionDigits: 20 });
 
   function when(iso) { return dateTime.format(new Date(iso)); }
 
+  // A wall-clock date or date-time from a form ("2026-03-15", "2026-03-15T18:00") as the language writes it.
+  function wallClock(value, withTime) {
+    var p = value.split(/[-T:]/).map(Number);
+    var at = new Date(p[0], p[1] - 1, p[2], p[3] || 0, p[4] || 0);
+    return isNaN(at) ? value : (withTime ? longDateTime : longDate).format(at);
+  }
+
+  // A submitted value as a person reads it: choices by label, dates and numbers in the page's language.
+  function shown(field, value) {
+    if (Array.isArray(value)) return value.map(function (v) { return shown(field, v); }).join(", ");
+    if (Object.prototype.hasOwnProperty.call(field.options, String(value))) return field.options[String(value)];
+    if (typeof value === "number") return numbers.format(value);
+    if (field.widget === "date" && typeof value === "string") return wallClock(value, false);
+    if (field.widget === "datetime" && typeof value === "string") return wallClock(value, true);
+    return String(value);
+  }
+
   function status(name) { return texts.statuses[name] || name; }
+
+  // A status as a tag: coloured by status, named in words.
+  function tag(name) {
+    var element = document.createElement("strong");
+    element.className = "tag tag--" + name;
+    element.textContent = status(name);
+    return element;
+  }
 
   function category(item) {
     var form = model.forms[item.form];
     return form ? (form.categories[item.category] || item.category || "") : item.category || "";
   }
 
-  function cell(row, text) {
+  // A cell names its column too, for the narrow layout where each request is a card.
+  function cell(row, column, content) {
     var td = document.createElement("td");
-    td.textContent = text;
+    td.dataset.label = texts[column];
+    td.className = "table__cell--" + column;
+    if (typeof content === "string") td.textContent = content;
+    else td.appendChild(content);
     row.appendChild(td);
     return td;
   }
 
   function addRow(item) {
     var row = document.createElement("tr");
-    var first = cell(row, "");
     var link = document.createElement("a");
     link.href = "?id=" + encodeURIComponent(item.id);
+    link.className = "reference";
     link.textContent = item.reference;
-    first.appendChild(link);
-    cell(row, item.title || "");
-    cell(row, category(item));
-    cell(row, status(item.status));
-    cell(row, when(item.receivedAt));
-    cell(row, when(item.updatedAt));
+    cell(row, "reference", link);
+    cell(row, "subject", item.title || "");
+    cell(row, "status", tag(item.status));
+    cell(row, "service", category(item));
+    cell(row, "received", shortDateTime.format(new Date(item.receivedAt)));
     rows.appendChild(row);
   }
 
@@ -66,7 +100,8 @@
   function showOne(id) {
     SDF.api("GET", "/v1/requests/" + encodeURIComponent(id)).then(function (answer) {
       if (answer.status === 404) {
-        notice.textContent = texts.notFound;
+        document.getElementById("not-found").hidden = false;
+        document.getElementById("not-found-title").focus();
         return;
       }
       if (answer.status !== 200) return failed(answer);
@@ -74,21 +109,30 @@
       var form = model.forms[item.form] || { fields: {}, order: [], title: item.form, categories: {} };
       document.getElementById("detail-title").textContent = item.reference + ": " + (item.title || "");
       var facts = document.getElementById("detail-facts");
-      [[texts.service, category(item)], [texts.status, status(item.status)], [texts.received, when(item.receivedAt)]]
+      [
+        [texts.service, category(item)],
+        [texts.status, tag(item.status)],
+        [texts.received, when(item.receivedAt)],
+        [texts.updated, when(item.updatedAt)]
+      ]
         .forEach(function (pair) { addFact(facts, pair[0], pair[1]); });
       var fields = document.getElementById("detail-fields");
       // The form's own order first, then anything the form no longer has.
       var names = form.order.filter(function (name) { return name in item.data; });
       Object.keys(item.data).forEach(function (name) { if (names.indexOf(name) === -1) names.push(name); });
       names.forEach(function (name) {
-        var field = form.fields[name] || { label: name, options: {} };
+        var field = form.fields[name] || { label: name, options: {}, widget: "text" };
         var value = item.data[name];
-        var label = function (v) { return field.options[String(v)] || String(v); };
-        var shown = Array.isArray(value) ? value.map(label).join(", ") : label(value);
-        addFact(fields, field.label, shown);
+        if (field.widget === "attachments" && Array.isArray(value)) {
+          var names = {};
+          (item.attachments || []).forEach(function (a) { names[a.id] = a.name; });
+          value = value.map(function (id) { return names[id] || id; });
+          return addFact(fields, field.label, value.join("\n"));
+        }
+        addFact(fields, field.label, shown(field, value));
       });
       var history = document.getElementById("detail-history");
-      item.history.slice().reverse().forEach(function (event) {
+      item.history.forEach(function (event) { // oldest first, so the numbers follow the story
         var entry = document.createElement("li");
         var heading = document.createElement("strong");
         heading.textContent = status(event.status);
@@ -111,7 +155,8 @@
     var dt = document.createElement("dt");
     dt.textContent = term;
     var dd = document.createElement("dd");
-    dd.textContent = description;
+    if (typeof description === "string") dd.textContent = description;
+    else dd.appendChild(description);
     list.appendChild(dt);
     list.appendChild(dd);
   }
