@@ -148,7 +148,8 @@ def page_model(catalog: Catalog, language: str, api_base: str, texts: dict[str, 
     """What every page's script needs: the API, the language and the shared texts."""
     common = catalog.common[language]
     shared = {
-        key: common[key] for key in ("errorSummaryTitle", "sending", "networkError", "errorPrefix", "characterCount")
+        key: common[key]
+        for key in ("errorSummaryTitle", "problemTitle", "sending", "networkError", "errorPrefix", "characterCount")
     }
     return {
         "apiBase": api_base,
@@ -289,7 +290,8 @@ def pages(
                     "modules": ["form.js"],
                     "texts": form.texts[lang],
                     "fields": [field_params(form, f, lang) for f in page_fields(form)],
-                    "model": page_model(catalog, lang, base, {"draft": common["draft"]}) | form_model(form, lang),
+                    "model": page_model(catalog, lang, base, {"draft": common["draft"], "receipt": common["receipt"]})
+                    | form_model(form, lang),
                     "form": form,
                 },
             )

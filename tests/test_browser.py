@@ -146,6 +146,12 @@ def test_a_person_fills_in_the_nb_form_and_gets_a_reference(page: Any, server: t
     receipt = page.get_by_role("heading", name="Forespørselen er sendt")
     receipt.wait_for()
     assert page.evaluate("document.activeElement.id") == "receipt-title"
+    # The confirmation replaces the form and its intro, says where the receipt went and is announced.
+    assert page.locator("#form-intro").is_hidden() and page.locator("#request-form").is_hidden()
+    mailed = page.locator("#receipt-mailed").text_content()
+    assert AUTHORIZED in mailed and "leder@example.no, kollega@example.no" in mailed
+    assert page.locator("#announcer").text_content().startswith("Forespørselen er sendt. Referansenummeret ditt er SR-")
+    assert page.get_by_role("heading", name="Hva skjer nå").is_visible()
     reference = page.locator("#receipt-reference").text_content()
     assert REFERENCE.match(reference)
     mine = stored_by_reference(store, reference)
@@ -197,21 +203,14 @@ def test_choosing_a_service_shows_exactly_its_fields_and_hint(page: Any, server:
         "description",
         "attachments",
     ]
-    assert page.locator("#description-hint").text_content().startswith("Describe the data or report")
+    assert page.locator("#description-hint").text_content().startswith("Say which format you want")
     page.get_by_label("Which service is this about?").select_option("service-desk-user")
-    assert page.evaluate(visible) == [
-        "cc",
-        "service",
-        "user_name",
-        "user_email",
-        "user_action",
-        "subject",
-        "description",
-        "attachments",
-    ]
-    page.get_by_label("Added").check()
-    assert "user_phone" in page.evaluate(visible) and "user_contact_type" in page.evaluate(visible)
-    page.get_by_label("Removed").check()
+    # First whether the user is added or removed; then only what that needs.
+    assert page.evaluate(visible) == ["cc", "service", "user_action", "subject", "description", "attachments"]
+    page.get_by_label("Add the user").check()
+    assert page.evaluate(visible)[2:7] == ["user_action", "user_name", "user_email", "user_phone", "user_contact_type"]
+    page.get_by_label("Remove the user").check()
+    assert page.evaluate(visible)[2:5] == ["user_action", "user_name", "user_email"]
     assert "user_phone" not in page.evaluate(visible)
     assert page.locator("#user_phone").is_disabled()
 
@@ -315,7 +314,7 @@ def test_a_lost_answer_and_a_retry_store_the_request_once(page: Any, server: tup
     page.route("**/v1/requests", lose_the_answer)
     page.get_by_role("button", name="Send request").click()
     page.locator("#error-summary").wait_for(state="visible")
-    assert "could not reach the service" in page.locator("#error-summary li").first.text_content()
+    assert "could not reach the server" in page.locator("#error-summary li").first.text_content()
     page.unroute("**/v1/requests")
     reference = submit_and_read_reference(page)
     matching = [s for s in (store.get(p.stem) for p in store.documents.glob("*.json")) if s and s.data == data]

@@ -116,7 +116,7 @@ def test_the_page_carries_the_schema_s_rules_and_messages(built_site: Path) -> N
     assert fields["support_end"]["messages"]["x-after"] == "The end must be after the start"
     assert "Monday–Friday, 08:00–16:00" in fields["support_end"]["messages"]["x-outside-office-hours"]
     assert "Monday–Friday, 08:00–16:00" in fields["support_start"]["hint"]
-    assert fields["description"]["categoryHints"]["data-extract"].startswith("Describe the data")
+    assert fields["description"]["categoryHints"]["data-extract"].startswith("Say which format")
     assert {r["rule"] for r in model["rules"]} == {"after", "not-before", "not-past", "outside-office-hours"}
 
 

@@ -55,7 +55,7 @@ var SDF = (function () {
     }).then(function (response) {
       return response.json().catch(function () { return null; }).then(function (parsed) {
         if (response.status === 401) forgetSession();
-        return { status: response.status, body: parsed };
+        return { status: response.status, body: parsed, retryAfter: Number(response.headers.get("Retry-After")) || 0 };
       });
     });
   }
@@ -185,6 +185,9 @@ var SDF = (function () {
         }
         list.appendChild(item);
       });
+      // "There is something to correct" only when there is: otherwise the summary says what went wrong.
+      var fixable = problems.some(function (problem) { return problem.field && group(problem.field); });
+      summary.querySelector("h2").textContent = fixable ? model.texts.errorSummaryTitle : model.texts.problemTitle;
       summary.hidden = false;
       if (document.title.indexOf(titlePrefix) !== 0) document.title = titlePrefix + document.title;
       summary.focus();

@@ -392,7 +392,7 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
     SDF.api("POST", "/v1/requests", { form: model.form, data: data }, { "Idempotency-Key": idempotencyKey })
       .then(function (answer) {
         busy(false);
-        if (answer.status === 201 && answer.body) return showReceipt(answer.body);
+        if (answer.status === 201 && answer.body) return showReceipt(answer.body, data);
         if (answer.status === 401) return sessionEnded();
         errors.show(errors.fromAnswer(answer));
       })
@@ -420,13 +420,24 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
     return "../sign-in/?next=" + encodeURIComponent(model.form);
   }
 
-  function showReceipt(receipt) {
+  // The confirmation replaces the form: the reference, where the receipt was e-mailed, what happens next.
+  function showReceipt(receipt, data) {
     clearTimeout(saving);
     localStorage.removeItem(draftKey());
     idempotencyKey = newKey();
+    var texts = model.texts.receipt;
+    var current = SDF.session();
+    var mailed = current && current.contact ? fill(texts.mailed, { email: current.contact.email }) : "";
+    var copies = model.fields.filter(function (f) { return f.value === "list" && f.name in data; })[0];
+    if (copies) mailed += " " + fill(texts.copied, { cc: data[copies.name].join(", ") });
+    document.getElementById("receipt-mailed").textContent = mailed;
     document.getElementById("receipt-reference").textContent = receipt.reference;
     form.hidden = true;
+    document.getElementById("form-intro").hidden = true;
+    document.getElementById("draft-restored").hidden = true;
     document.getElementById("receipt").hidden = false;
+    document.title = texts.heading + " – " + document.title;
+    document.getElementById("announcer").textContent = fill(texts.announce, { reference: receipt.reference });
     document.getElementById("receipt-title").focus();
   }
 

@@ -37,15 +37,32 @@
     if (!emailPattern.test(value)) return emailErrors.show([{ field: "email", message: texts.emailFormat }]);
     emailErrors.clear();
     busy(emailStep, true);
-    SDF.api("POST", "/v1/session/code", { email: value }).then(function (answer) {
-      busy(emailStep, false);
-      if (answer.status !== 202) return emailErrors.show(emailErrors.fromAnswer(answer));
-      document.getElementById("code-sent").textContent = SDF.fill(texts.codeSent, { email: value });
+    askForCode(value, emailErrors, emailStep, texts.codeSent);
+  });
+
+  // How long to wait, from the answer's Retry-After, in words.
+  function waiting(answer) {
+    if (!answer.retryAfter) return "";
+    var minutes = Math.max(1, Math.ceil(answer.retryAfter / 60));
+    return " " + (minutes === 1 ? texts.waitMinute : SDF.fill(texts.waitMinutes, { minutes: String(minutes) }));
+  }
+
+  function askForCode(address, errors, form, sentText) {
+    SDF.api("POST", "/v1/session/code", { email: address }).then(function (answer) {
+      busy(form, false);
+      if (answer.status !== 202) {
+        var problems = errors.fromAnswer(answer);
+        if (answer.status === 429) problems = [{ message: problems[0].message + waiting(answer) }];
+        return errors.show(problems);
+      }
+      codeErrors.clear();
+      document.getElementById("code-sent").textContent = SDF.fill(sentText, { email: address });
       emailStep.hidden = true;
       codeStep.hidden = false;
+      code.value = "";
       code.focus();
-    }, failed(emailErrors, emailStep));
-  });
+    }, failed(errors, form));
+  }
 
   codeStep.addEventListener("submit", function (event) {
     event.preventDefault();
@@ -56,6 +73,13 @@
     busy(codeStep, true);
     SDF.api("POST", "/v1/session", { email: email.value.trim(), code: value }).then(function (answer) {
       busy(codeStep, false);
+      if (answer.status === 429) {
+        return codeErrors.show([{ message: codeErrors.fromAnswer(answer)[0].message + waiting(answer) }]);
+      }
+      if (answer.status === 401 || answer.status === 400) {
+        // A wrong or used-up code is marked at the field it came from.
+        return codeErrors.show([{ field: "code", message: codeErrors.fromAnswer(answer)[0].message }]);
+      }
       if (answer.status !== 200) return codeErrors.show(codeErrors.fromAnswer(answer));
       SDF.saveSession(answer.body);
       location.assign(next());
@@ -64,11 +88,21 @@
 
   emailStep.hidden = false;
 
+  document.getElementById("new-code").addEventListener("click", function () {
+    busy(codeStep, true);
+    askForCode(email.value.trim(), codeErrors, codeStep, texts.newCodeSent);
+  });
+
   document.getElementById("other-address").addEventListener("click", function () {
     codeErrors.clear();
     code.value = "";
     codeStep.hidden = true;
     emailStep.hidden = false;
+
+  document.getElementById("new-code").addEventListener("click", function () {
+    busy(codeStep, true);
+    askForCode(email.value.trim(), codeErrors, codeStep, texts.newCodeSent);
+  });
     email.focus();
   });
 })();

@@ -1,0 +1,193 @@
+"""Every page as a person sees it, in every language, on a phone and on a desktop: no sideways
+scrolling, the states people meet (errors, receipt, not found, sign-in trouble), and screenshots of
+all of them in test-results/screens/ for a person to review (kept out of git)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import build
+from handler.forms import load_catalog
+from handler.storage.local import LocalStore
+from tests.browser import ROOT, axe_violations, local_server
+from tests.conftest import AUTHORIZED, TESTS, code_from_outbox, register
+
+pytestmark = [pytest.mark.browser, pytest.mark.axe]
+
+LANGUAGES = load_catalog().languages
+WIDTHS = (375, 1280)
+SCREENS = ROOT / "test-results" / "screens"
+DATA = json.loads((TESTS / "data" / "service-request" / "data-extract.json").read_text(encoding="utf-8"))
+LONG_SUBJECT = "Rapport over innleveringer og vurderinger for hele skoleåret 2026/2027"
+Server = tuple[str, LocalStore, dict[str, Any], str]  # address, store, a session, a sent request's id
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The site and API with one request sent, a session, and that request's id."""
+    site = tmp_path_factory.mktemp("pages-site") / "site"
+    build.build(site, desk_email="servicedesk@example.no")
+    data_dir = tmp_path_factory.mktemp("pages-data")
+    store = LocalStore(data_dir)
+    register(store, AUTHORIZED, "authorized-for-change")
+    with local_server(site, data_dir) as address:
+        with httpx.Client(base_url=address) as api:
+            assert api.post("/v1/session/code", json={"email": AUTHORIZED}).status_code == 202
+            code = code_from_outbox(data_dir / "outbox", AUTHORIZED)
+            session = api.post("/v1/session", json={"email": AUTHORIZED, "code": code}).json()
+            headers = {"Authorization": f"Bearer {session['token']}"}
+            body = {"form": "service-request", "data": {**DATA["valid"][0]["data"], "subject": LONG_SUBJECT}}
+            sent = api.post("/v1/requests", json=body, headers=headers)
+            assert sent.status_code == 201
+        yield address, store, session, sent.json()["id"]
+
+
+def open_page(chromium: Any, session: dict[str, Any] | None, width: int, url: str) -> Any:
+    context = chromium.new_context(viewport={"width": width, "height": 900}, locale="nb-NO", bypass_csp=True)
+    if session:
+        context.add_init_script(
+            f"sessionStorage.setItem('servicedesk-forms-session', {json.dumps(json.dumps(session))})"
+        )
+    page = context.new_page()
+    page.goto(url)
+    return page
+
+
+def states(address: str, language: str, request_id: str) -> dict[str, tuple[str, bool, Any]]:
+    """Each state a person meets: its address, whether signed in, and what to do once there."""
+
+    def form_errors(page: Any) -> None:
+        page.locator("#service").select_option("extended-support")
+        page.locator("#request-form button[type=submit]").click()
+        page.locator("#error-summary").wait_for(state="visible")
+
+    def receipt(page: Any) -> None:
+        page.locator("#service").select_option("premium-feature")
+        for name, value in (("feature_name", "Rapporter"), ("account", "Kunde AS"), ("subject", "Skjermbilder")):
+            page.fill(f"#{name}", value)
+        page.fill("#description", "Vi trenger dette før jul.")
+        page.locator("#request-form button[type=submit]").click()
+        page.locator("#receipt-title").wait_for(state="visible")
+
+    def listed(page: Any) -> None:
+        page.locator("#request-list tbody tr").first.wait_for()
+
+    def detail(page: Any) -> None:
+        page.locator("#request-detail").wait_for(state="visible")
+
+    def not_found(page: Any) -> None:
+        page.locator("#not-found").wait_for(state="visible")
+
+    def sign_in_error(page: Any) -> None:
+        page.locator("#email-step button[type=submit]").click()
+        page.locator("#error-summary").wait_for(state="visible")
+
+    base = f"{address}/{language}"
+    return {
+        "landing": (f"{address}/", False, None),
+        "form-empty": (f"{base}/service-request/", True, None),
+        "form-signed-out": (f"{base}/service-request/", False, None),
+        "form-errors": (f"{base}/service-request/", True, form_errors),
+        "form-receipt": (f"{base}/service-request/", True, receipt),
+        "sign-in": (f"{base}/sign-in/", False, None),
+        "sign-in-errors": (f"{base}/sign-in/", False, sign_in_error),
+        "my-requests": (f"{base}/my-requests/", True, listed),
+        "my-request": (f"{base}/my-requests/?id={request_id}", True, detail),
+        "my-request-not-found": (f"{base}/my-requests/?id=00000000-0000-4000-8000-000000000000", True, not_found),
+    }
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_page_fits_the_screen_passes_axe_and_is_photographed(
+    chromium: Any, server: Server, language: str, width: int
+) -> None:
+    address, _, session, request_id = server
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    problems = []
+    for name, (url, signed_in, act) in states(address, language, request_id).items():
+        page = open_page(chromium, session if signed_in else None, width, url)
+        page.wait_for_load_state("networkidle")
+        if act:
+            act(page)
+        page.screenshot(path=str(SCREENS / f"{name}-{language}-{width}.png"), full_page=True)
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        if overflow > 0:
+            problems.append(f"{name}: scrolls {overflow} px sideways")
+        if not page.locator("main").inner_text().strip():
+            problems.append(f"{name}: the page is blank")
+        problems += [f"{name}: {v}" for v in axe_violations(page)]
+        page.context.close()
+    assert problems == []
+
+
+def test_errors_put_error_first_in_the_title(chromium: Any, server: Server) -> None:
+    address, _, session, _ = server
+    page = open_page(chromium, session, 1280, f"{address}/nb/service-request/")
+    title = page.title()
+    page.locator("#request-form button[type=submit]").click()
+    page.locator("#error-summary").wait_for(state="visible")
+    assert page.title() == "Feil: " + title
+    page.context.close()
+
+
+def test_a_request_that_does_not_exist_says_so(chromium: Any, server: Server) -> None:
+    address, _, session, _ = server
+    url = f"{address}/en/my-requests/?id=00000000-0000-4000-8000-000000000000"
+    page = open_page(chromium, session, 375, url)
+    heading = page.get_by_role("heading", name="We cannot find this request.")
+    heading.wait_for()
+    assert page.get_by_role("link", name="Back to My requests").is_visible()
+    page.context.close()
+
+
+def test_a_wrong_code_is_marked_at_the_field_and_a_new_code_can_be_asked_for(chromium: Any, server: Server) -> None:
+    address, store, _, _ = server
+    email = "signin.test@example.no"
+    register(store, email, "authorized-for-change")
+    page = open_page(chromium, None, 375, f"{address}/nb/sign-in/")
+    page.get_by_label("E-postadresse").fill(email)
+    page.get_by_role("button", name="Send kode").click()
+    first = code_from_outbox(store.folder / "outbox", email)
+    page.get_by_label("Engangskode").fill("000000" if first != "000000" else "111111")
+    page.get_by_role("button", name="Logg inn", exact=True).click()
+    summary = page.locator("#error-summary")
+    summary.wait_for(state="visible")
+    assert summary.get_by_role("heading").text_content() == "Det er noe som må rettes"
+    summary.get_by_role("link").click()
+    assert page.evaluate("document.activeElement.id") == "code"
+    assert page.locator("#code").get_attribute("aria-invalid") == "true"
+    page.get_by_role("button", name="Send en ny kode").click()
+    page.get_by_text(f"Vi har sendt en ny kode til {email}.").wait_for()
+    page.get_by_label("Engangskode").fill(code_from_outbox(store.folder / "outbox", email))
+    page.get_by_role("button", name="Logg inn", exact=True).click()
+    page.wait_for_url("**/my-requests/")
+    page.context.close()
+
+
+def test_too_many_codes_says_how_long_to_wait(chromium: Any, server: Server) -> None:
+    address, store, _, _ = server
+    email = "impatient@example.no"
+    register(store, email, "authorized-for-change")
+    page = open_page(chromium, None, 1280, f"{address}/en/sign-in/")
+    for _ in range(4):
+        page.goto(f"{address}/en/sign-in/")
+        page.get_by_label("E-mail address").fill(email)
+        page.get_by_role("button", name="Send code").click()
+        page.wait_for_load_state("networkidle")
+    summary = page.locator("#error-summary")
+    summary.wait_for(state="visible")
+    assert summary.get_by_role("heading").text_content() == "Something went wrong"
+    assert "You can try again in" in summary.text_content()
+    page.context.close()
+
+
+def test_screens_are_kept_out_of_git() -> None:
+    assert "/test-results/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert isinstance(SCREENS, Path)
