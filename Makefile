@@ -10,7 +10,7 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 run: $(VENV)/.run  ## set up, build the site and serve site + API on http://127.0.0.1:$(PORT) (embedded storage)
-	$(BIN)/python build.py
+	$(BIN)/python build.py --site-url http://127.0.0.1:$(PORT)
 	$(BIN)/python -m handler.serve --port $(PORT)
 
 test: $(VENV)/.test .tools  ## install what the tests need and run them all

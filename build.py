@@ -263,7 +263,7 @@ def environment(templates: Path = TEMPLATES) -> Environment:
 
 
 def pages(
-    catalog: Catalog, api_url: str, upload_origin: str = "", desk_email: str = ""
+    catalog: Catalog, api_url: str, upload_origin: str = "", desk_email: str = "", site_url: str = ""
 ) -> dict[str, tuple[str, dict[str, Any]]]:
     """Every page to write: its path under the output folder, template and context."""
     base = api_base(api_url)
@@ -279,6 +279,7 @@ def pages(
             "common": common,
             "csp": csp,
             "deskEmail": desk_email,
+            "siteUrl": site_url.rstrip("/"),
         }
         for form in catalog.forms.values():
             result[f"{lang}/{form.id}/index.html"] = (
@@ -342,6 +343,7 @@ def build(
     templates: Path = TEMPLATES,
     upload_origin: str = "",
     desk_email: str = "",
+    site_url: str = "",
 ) -> list[Path]:
     """Build the whole site into ``out`` (replaced as a whole) and return the files written."""
     try:
@@ -351,7 +353,7 @@ def build(
     env = environment(templates)
     staging = Path(tempfile.mkdtemp(prefix=".site-", dir=out.parent if out.parent.exists() else None))
     try:
-        for relative, (template, context) in pages(catalog, api_url, upload_origin, desk_email).items():
+        for relative, (template, context) in pages(catalog, api_url, upload_origin, desk_email, site_url).items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(_render(env, templates, template, context), encoding="utf-8")
@@ -387,6 +389,11 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("SDF_DESK_INBOX", ""),
         help="the service desk's address, offered where a page needs JavaScript (default: SDF_DESK_INBOX)",
     )
+    parser.add_argument(
+        "--site-url",
+        default=os.environ.get("SDF_SITE_URL", ""),
+        help="the site's public address, for absolute language links (default: SDF_SITE_URL)",
+    )
     parser.add_argument("--out", type=Path, default=OUT, help="output folder (default: dist/site)")
     parser.add_argument("--schema", type=Path, default=SCHEMA_DIR, help="schema folder (default: schema/)")
     parser.add_argument("--watch", action="store_true", help="rebuild whenever the schema, templates or assets change")
@@ -395,7 +402,12 @@ def main(argv: list[str] | None = None) -> int:
     def once() -> bool:
         try:
             written = build(
-                args.out, args.api_url, args.schema, upload_origin=args.upload_origin, desk_email=args.desk_email
+                args.out,
+                args.api_url,
+                args.schema,
+                upload_origin=args.upload_origin,
+                desk_email=args.desk_email,
+                site_url=args.site_url,
             )
         except BuildError as exc:
             print(f"build.py: error: {exc}", file=sys.stderr)

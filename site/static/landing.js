@@ -1,5 +1,6 @@
-// Sends a visitor to the default form in the first of their browser's languages the site has.
-// The page lists every language and form as links, so it works without this script too.
+// Sends a visitor to the default form in the first of their browser's languages the site has, or in
+// the site's default language. The page lists every language and form as links, so it works
+// without this script too.
 (function () {
   "use strict";
   var model = JSON.parse(document.getElementById("site-model").textContent);
@@ -15,4 +16,5 @@
       }
     }
   }
+  location.replace(model.defaultLanguage + "/" + model.form + "/");
 })();
