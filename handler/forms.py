@@ -847,6 +847,9 @@ def _branch_test(branch: Any) -> Condition | None:
     return Condition(name, condition["const"])
 
 
+FIELD_TEXTS = frozenset({"label", "hint", "options", "categoryHints", "errors"})
+
+
 def _check_conventions(
     form: Form, schema_file: Path, text_files: Mapping[str, Path], contact_types: tuple[str, ...]
 ) -> list[str]:
@@ -894,7 +897,10 @@ def _check_conventions(
             if not isinstance(own, Mapping) or "label" not in own:
                 problems.append(f"{text_file}: /fields/{f.name}/label: missing text")
                 continue
-            if f.widget in ("select", "radios") and not f.lists_contact_types:
+            known = ", ".join(sorted(FIELD_TEXTS))
+            for unknown in sorted(set(own) - FIELD_TEXTS):
+                problems.append(f"{text_file}: /fields/{f.name}/{unknown}: not a text a field has ({known})")
+            if f.widget in ("select", "radios", "checkboxes") and not f.lists_contact_types:
                 for option in f.options:
                     if option not in own.get("options", {}):
                         problems.append(f"{text_file}: /fields/{f.name}/options/{option}: missing text")

@@ -252,3 +252,9 @@ def test_the_compiled_catalog_loads_as_the_checked_one(catalog: Catalog, tmp_pat
     for form_id, form in catalog.forms.items():
         again = compiled.forms[form_id]
         assert again.fields == form.fields and again.rules == form.rules and again.schema_hash == form.schema_hash
+
+
+def test_a_misspelt_text_key_is_refused(tmp_path: Path) -> None:
+    root = copy_schema(tmp_path)
+    edit(root / "forms" / "service-request.en.json", _set("fields/subject/hnit", "A short heading"))
+    assert any("service-request.en.json: /fields/subject/hnit: not a text a field has" in p for p in problems_of(root))
