@@ -149,7 +149,15 @@ def page_model(catalog: Catalog, language: str, api_base: str, texts: dict[str, 
     common = catalog.common[language]
     shared = {
         key: common[key]
-        for key in ("errorSummaryTitle", "problemTitle", "sending", "networkError", "errorPrefix", "characterCount")
+        for key in (
+            "errorSummaryTitle",
+            "problemTitle",
+            "sending",
+            "networkError",
+            "errorPrefix",
+            "characterCount",
+            "sessionEnding",
+        )
     }
     return {
         "apiBase": api_base,

@@ -68,7 +68,7 @@ def signed_in_context(chromium: Any, session: dict[str, Any], locale: str = "nb-
     accessibility checks turn the policy off.
     """
     context = chromium.new_context(locale=locale, bypass_csp=axe)
-    context.add_init_script(f"sessionStorage.setItem('servicedesk-forms-session', {json.dumps(json.dumps(session))})")
+    context.add_init_script(f"localStorage.setItem('servicedesk-forms-session', {json.dumps(json.dumps(session))})")
     return context
 
 

@@ -75,7 +75,7 @@ def tab(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 def sign_in_as(page: Any, address: str, session: dict[str, Any]) -> None:
     """The tab holds ``session``, as after signing in on the sign-in page."""
     page.goto(f"{address}/nb/sign-in/")
-    page.evaluate("s => sessionStorage.setItem('servicedesk-forms-session', JSON.stringify(s))", session)
+    page.evaluate("s => localStorage.setItem('servicedesk-forms-session', JSON.stringify(s))", session)
 
 
 def open_form(page: Any, address: str, language: str = "nb") -> None:
@@ -171,8 +171,8 @@ def test_an_ended_session_keeps_the_form_and_sends_once_after_signing_in_again(
     type_in(tab, {**TYPED, "subject": subject})
     # The server no longer knows the session (as after its key is rotated): its signature is now wrong.
     tab.evaluate(
-        "() => { const k = 'servicedesk-forms-session'; const s = JSON.parse(sessionStorage.getItem(k));"
-        " s.token = s.token.slice(0, -4) + 'AAAA'; sessionStorage.setItem(k, JSON.stringify(s)); }"
+        "() => { const k = 'servicedesk-forms-session'; const s = JSON.parse(localStorage.getItem(k));"
+        " s.token = s.token.slice(0, -4) + 'AAAA'; localStorage.setItem(k, JSON.stringify(s)); }"
     )
     tab.get_by_role("button", name="Send forespørsel").click()
     summary = tab.locator("#error-summary")
@@ -249,7 +249,7 @@ def test_without_javascript_the_page_says_what_to_do_and_offers_no_dead_button(
     context = chromium.new_context(locale="nb-NO", java_script_enabled=False)
     page = context.new_page()
     page.goto(f"{server[0]}/nb/{path}/")
-    notice = page.locator(".notice--warning").first
+    notice = page.locator(".notice--warning:visible").first
     assert "JavaScript" in notice.text_content()
     assert page.get_by_role("link", name=DESK).get_attribute("href") == f"mailto:{DESK}"
     assert [b for b in page.locator("main button").all() if b.is_visible()] == []
@@ -260,3 +260,29 @@ def test_the_page_model_never_holds_a_session(server: tuple[str, LocalStore], tm
     html = httpx.get(f"{server[0]}/nb/service-request/").text
     model = html.split('<script type="application/json" id="page-model">')[1].split("</script>")[0]
     assert "token" not in json.loads(model)
+
+
+def test_a_new_tab_of_the_same_browser_is_signed_in_too(tab: Any, server: tuple[str, LocalStore]) -> None:
+    address = server[0]
+    sign_in_as(tab, address, session_for(server, AUTHORIZED))
+    second = tab.context.new_page()
+    second.goto(f"{address}/nb/service-request/")
+    second.locator("#site-account [data-signed-in]").wait_for()
+    assert "Kari Nordmann" in second.locator("#site-account").text_content()
+    assert second.locator("#sign-in-needed").is_hidden()
+
+
+def test_the_page_warns_five_minutes_before_the_session_ends(tab: Any, server: tuple[str, LocalStore]) -> None:
+    address = server[0]
+    soon = dict(session_for(server, AUTHORIZED))
+    soon["expiresAt"] = tab.evaluate("new Date(Date.now() + 4 * 60 * 1000).toISOString()")
+    sign_in_as(tab, address, soon)
+    open_form(tab, address)
+    warning = tab.locator("#session-ending")
+    warning.wait_for(state="visible")
+    assert "Du blir logget ut om 5 minutter" in warning.text_content()
+    assert (
+        warning.get_by_role("link", name="Logg inn på nytt nå")
+        .get_attribute("href")
+        .endswith("sign-in/?next=service-request")
+    )

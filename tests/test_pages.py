@@ -51,9 +51,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def open_page(chromium: Any, session: dict[str, Any] | None, width: int, url: str) -> Any:
     context = chromium.new_context(viewport={"width": width, "height": 900}, locale="nb-NO", bypass_csp=True)
     if session:
-        context.add_init_script(
-            f"sessionStorage.setItem('servicedesk-forms-session', {json.dumps(json.dumps(session))})"
-        )
+        context.add_init_script(f"localStorage.setItem('servicedesk-forms-session', {json.dumps(json.dumps(session))})")
     page = context.new_page()
     page.goto(url)
     return page

@@ -158,9 +158,7 @@ def test_a_person_sends_the_new_service_from_the_page_in_the_new_language(server
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         context = browser.new_context(locale="nn-NO")
-        context.add_init_script(
-            f"sessionStorage.setItem('servicedesk-forms-session', {json.dumps(json.dumps(session))})"
-        )
+        context.add_init_script(f"localStorage.setItem('servicedesk-forms-session', {json.dumps(json.dumps(session))})")
         page = context.new_page()
         page.goto(f"{address}/{NEW_LANGUAGE}/service-request/")
         page.get_by_label("Hvilken service gjelder det?").select_option(NEW_SERVICE)
@@ -239,7 +237,7 @@ def test_every_widget_is_sent_from_the_page_as_its_json_type(
             browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
             context = browser.new_context(locale="nb-NO")
             context.add_init_script(
-                f"sessionStorage.setItem('servicedesk-forms-session', {json.dumps(json.dumps(session))})"
+                f"localStorage.setItem('servicedesk-forms-session', {json.dumps(json.dumps(session))})"
             )
             page = context.new_page()
             errors: list[str] = []

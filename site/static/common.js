@@ -8,25 +8,25 @@ var SDF = (function () {
   var SESSION_KEY = "servicedesk-forms-session";
   var DRAFT_PREFIX = "servicedesk-forms-draft:";
 
-  // ---- The session: kept in sessionStorage, so it ends with the tab ------------------------
+  // ---- The session: one per browser, shared by its tabs (docs/api.md says why it lives here) ----
 
   function session() {
     try {
-      var stored = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+      var stored = JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
       if (stored && stored.token && Date.parse(stored.expiresAt) > Date.now()) return stored;
     } catch (e) { /* a damaged entry counts as signed out */ }
-    sessionStorage.removeItem(SESSION_KEY);
+    localStorage.removeItem(SESSION_KEY);
     return null;
   }
 
   function saveSession(answer) {
-    sessionStorage.setItem(SESSION_KEY, JSON.stringify({
+    localStorage.setItem(SESSION_KEY, JSON.stringify({
       token: answer.token, expiresAt: answer.expiresAt, contact: answer.contact
     }));
   }
 
   // The session ended on the server (expired, or the key changed): forget it, keep the drafts.
-  function forgetSession() { sessionStorage.removeItem(SESSION_KEY); }
+  function forgetSession() { localStorage.removeItem(SESSION_KEY); }
 
   // Signing out forgets the session and every draft in this browser, so the next person sees none.
   var signedOut = false;
@@ -204,8 +204,28 @@ var SDF = (function () {
     return { show: show, clear: clear, fromAnswer: fromAnswer, group: group };
   }
 
+  // Before the session ends, say so: what is typed is kept, and signing in again takes a minute.
+  function warnBeforeExpiry() {
+    var current = session();
+    var notice = document.getElementById("session-ending");
+    if (!current || !notice) return;
+    var left = Date.parse(current.expiresAt) - Date.now();
+    var warnIn = left - 5 * 60 * 1000;
+    setTimeout(function () {
+      if (!session()) return;
+      notice.hidden = false;
+      notice.querySelector("[data-text]").textContent = model.texts.sessionEnding;
+    }, Math.max(0, warnIn));
+  }
+
+  // Another tab signed in or out: this one follows.
+  window.addEventListener("storage", function (event) {
+    if (event.key === SESSION_KEY) showAccount();
+  });
+
   showAccount();
   listenForSignOut();
+  warnBeforeExpiry();
   return {
     model: model, session: session, saveSession: saveSession, signOut: signOut, api: api, fill: fill,
     errors: errors, showAccount: showAccount, draftKey: draftKey,
