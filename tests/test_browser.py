@@ -546,3 +546,7 @@ def test_a_file_that_is_too_large_or_of_a_wrong_type_is_refused_before_sending(
     assert summary.locator("li").all_text_contents() == ["“huge.mp4” is too large. Each file can be at most 25 MB."]
     assert page.locator("#attachments-list li").count() == 0
     assert requests == []
+    # Several refused at once: each file is named.
+    page.set_input_files("#attachments", [exe, {**exe, "name": "other.exe"}])
+    summary.locator("li").nth(1).wait_for()
+    assert [t.split("”")[0] for t in summary.locator("li").all_text_contents()] == ["“setup.exe", "“other.exe"]

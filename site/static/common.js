@@ -162,7 +162,8 @@ var SDF = (function () {
       problems.forEach(function (problem) {
         var element = problem.field ? group(problem.field) : null;
         var field = element && !element.hidden ? problem.field : null;
-        if (field && linked[field]) return;
+        // One message per field, except files: each refused file is named in the summary.
+        if (field && linked[field] && !problem.each) return;
         var item = document.createElement("li");
         if (problem.href) {
           var away = document.createElement("a");
@@ -179,7 +180,7 @@ var SDF = (function () {
             focus(field);
           });
           item.appendChild(link);
-          mark(field, problem.message);
+          if (!element.classList.contains("form-group--error")) mark(field, problem.message);
         } else {
           item.textContent = problem.message;
         }

@@ -58,7 +58,9 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
     }
     var raw = first.value.trim();
     if (field.value === "list") {
+      // Addresses are compared without regard to case, so the same person is never mailed twice.
       var list = raw.split(/[\s,;]+/).filter(function (part) { return part !== ""; });
+      if (field.items.format === "email") list = list.map(function (part) { return part.toLowerCase(); });
       return list.length ? list : undefined;
     }
     return raw === "" ? undefined : raw;
@@ -161,7 +163,7 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
     } else if (file.size < 1 || file.size > field.upload.maxBytes) {
       message = fill(field.messages["x-upload-size"], { value: file.name, limit: field.upload.limitText });
     }
-    return message && { field: field.name, message: message };
+    return message && { field: field.name, message: message, each: true };
   }
 
   // One file in the list under the file input, with its progress and a button to remove it.
