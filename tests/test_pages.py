@@ -73,6 +73,13 @@ def states(address: str, language: str, request_id: str) -> dict[str, tuple[str,
         page.locator("#request-form button[type=submit]").click()
         page.locator("#receipt-title").wait_for(state="visible")
 
+    def draft_restored(page: Any) -> None:
+        page.locator("#service").select_option("data-extract")
+        page.fill("#subject", "Halvferdig")
+        page.wait_for_timeout(400)
+        page.reload()
+        page.locator("#draft-restored").wait_for()
+
     def listed(page: Any) -> None:
         page.locator("#request-list tbody tr").first.wait_for()
 
@@ -93,6 +100,7 @@ def states(address: str, language: str, request_id: str) -> dict[str, tuple[str,
         "form-signed-out": (f"{base}/service-request/", False, None),
         "form-errors": (f"{base}/service-request/", True, form_errors),
         "form-receipt": (f"{base}/service-request/", True, receipt),
+        "form-draft-restored": (f"{base}/service-request/", True, draft_restored),
         "sign-in": (f"{base}/sign-in/", False, None),
         "sign-in-errors": (f"{base}/sign-in/", False, sign_in_error),
         "my-requests": (f"{base}/my-requests/", True, listed),
