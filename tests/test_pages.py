@@ -61,12 +61,12 @@ def states(address: str, language: str, request_id: str) -> dict[str, tuple[str,
     """Each state a person meets: its address, whether signed in, and what to do once there."""
 
     def form_errors(page: Any) -> None:
-        page.locator("#service").select_option("extended-support")
+        page.check("input[name=service][value=extended-support]")
         page.locator("#request-form button[type=submit]").click()
         page.locator("#error-summary").wait_for(state="visible")
 
     def receipt(page: Any) -> None:
-        page.locator("#service").select_option("premium-feature")
+        page.check("input[name=service][value=premium-feature]")
         for name, value in (("feature_name", "Rapporter"), ("account", "Kunde AS"), ("subject", "Skjermbilder")):
             page.fill(f"#{name}", value)
         page.fill("#description", "Vi trenger dette før jul.")
@@ -74,7 +74,7 @@ def states(address: str, language: str, request_id: str) -> dict[str, tuple[str,
         page.locator("#receipt-title").wait_for(state="visible")
 
     def draft_restored(page: Any) -> None:
-        page.locator("#service").select_option("data-extract")
+        page.check("input[name=service][value=data-extract]")
         page.fill("#subject", "Halvferdig")
         page.wait_for_timeout(400)
         page.reload()
