@@ -7,18 +7,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from handler.contacts import Contact
-from handler.forms import Form
+from handler.forms import Form, fill
 from handler.mail import Mail, Recipient
 from handler.services import Services
 from handler.storage.base import Receipt
 
 log = logging.getLogger("servicedesk_forms.receipts")
-
-
-def _fill(template: str, params: Mapping[str, str]) -> str:
-    for name, value in params.items():
-        template = template.replace(f"{{{name}}}", value)
-    return template
 
 
 def field_lines(form: Form, language: str, data: Mapping[str, Any]) -> list[str]:
@@ -29,8 +23,11 @@ def field_lines(form: Form, language: str, data: Mapping[str, Any]) -> list[str]
             continue
         shown = form.display(language, field.name, data[field.name])
         label = form.label(language, field.name)
-        label = label if label.endswith(("?", ":")) else f"{label}:"  # a question needs no colon
-        lines.append(f"{label}{chr(10) if field.widget == 'textarea' else ' '}{shown}")
+        # "Label: value"; a question, or several lines, gets its answer on the line below instead.
+        if label.endswith("?") or field.widget == "textarea":
+            lines.append(f"{label}\n{shown}")
+        else:
+            lines.append(f"{label.rstrip(':')}: {shown}")
     return lines
 
 
@@ -61,15 +58,15 @@ def receipt_mail(
         if address.lower() != contact.email
     )
     paragraphs = [
-        texts["greeting"].replace("{name}", contact.name),
-        _fill(texts["receiptIntro"], params),
+        fill(texts["greeting"], {"name": contact.name}),
+        fill(texts["receiptIntro"], params),
         "\n".join([texts["receiptFields"], *field_lines(form, language, data)]),
     ]
     paragraphs += [*attachments_paragraph(texts, attachments), texts["receiptFollow"], texts["signature"]]
     return Mail(
         to=(Recipient(contact.email, contact.name),),
         cc=cc,
-        subject=_fill(texts["receiptSubject"], params),
+        subject=fill(texts["receiptSubject"], params),
         paragraphs=tuple(paragraphs),
         language=language,
         headers={"X-Servicedesk-Reference": receipt.reference},
@@ -111,14 +108,14 @@ def desk_mail(
         f"{texts['received']}: {receipt.received_at.isoformat(timespec='seconds')}",
     ]
     paragraphs = [
-        _fill(texts["deskIntro"], params),
+        fill(texts["deskIntro"], params),
         "\n".join(facts),
         "\n".join(field_lines(form, language, data)),
         *attachments_paragraph(texts, attachments),
     ]
     return Mail(
         to=(Recipient(inbox),),
-        subject=_fill(texts["deskSubject"], params),
+        subject=fill(texts["deskSubject"], params),
         paragraphs=tuple(paragraphs),
         language=language,
         reply_to=Recipient(contact.email, contact.name),

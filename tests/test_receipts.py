@@ -91,7 +91,7 @@ def test_the_receipt_goes_to_the_requester_with_copies_to_cc(desk_client: Any, s
     assert receipt["Content-Language"] == "nb"
     text = receipt.get_body(preferencelist=("plain",)).get_content()
     assert f"Referansenummeret er {reference}." in text
-    assert "Hvilken service gjelder det? Bestill datauttrekk" in text
+    assert "Hvilken service gjelder det?\nBestill datauttrekk" in text
     assert "Beskrivelse:\nVi trenger en CSV-fil.\nHelst før fredag." in text
     html = receipt.get_body(preferencelist=("html",)).get_content()
     assert "Bestill datauttrekk" in html and "<br>" in html
@@ -107,6 +107,7 @@ def test_the_desk_gets_a_notification_a_ticketing_system_can_ingest(desk_client:
     assert f"Reference: {reference}" in text
     assert f"Requester: Kari Nordmann <{AUTHORIZED}>, +47 912 34 567" in text
     assert "Period from: 01/01/2026" in text  # dates as the language writes them
+    assert "Which service is this about?\nOrder a data extract" in text  # a question's answer on its own line
 
 
 def test_a_replayed_submission_sends_nothing_again(desk_client: Any, store: LocalStore) -> None:
