@@ -24,10 +24,10 @@ def field_lines(form: Form, language: str, data: Mapping[str, Any]) -> list[str]
         shown = form.display(language, field.name, data[field.name])
         label = form.label(language, field.name)
         # "Label: value"; a question, or several lines, gets its answer on the line below instead.
-        if label.endswith("?") or field.widget == "textarea":
+        if label.endswith("?"):
             lines.append(f"{label}\n{shown}")
         else:
-            lines.append(f"{label.rstrip(':')}: {shown}")
+            lines.append(f"{label.rstrip(':')}:{chr(10) if field.widget == 'textarea' else ' '}{shown}")
     return lines
 
 
