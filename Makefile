@@ -3,8 +3,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
+# The locks (hashes of every file pip may install): what make run, make test, CI and the Lambda zip install.
+LOCKS  := requirements/test.txt requirements/run.txt requirements/lambda.txt
+UV_VERSION := 0.13.9
+UV_COMPILE  = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \
+              --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
-.PHONY: run test build watch check lint typecheck package bench clean help
+.PHONY: run test build watch check lint typecheck lock-check lock package bench clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -26,11 +31,19 @@ watch: $(VENV)/.run  ## rebuild the site whenever schema/ or site/ changes
 package: $(VENV)/.run  ## build dist/lambda.zip for AWS Lambda (python3.12/arm64); LAMBDA_PYTHON=python3.12 adds bytecode
 	$(BIN)/python scripts/package_lambda.py $(if $(LAMBDA_PYTHON),--python $(LAMBDA_PYTHON))
 
-bench: $(VENV)/.run  ## Lambda cold import, warm latency, zip size and build time (docs/performance.md)
+bench: $(VENV)/.test .tools  ## Lambda cold import, warm latency, zip size, the AWS path and build time (docs/performance.md)
 	$(BIN)/python bench/bench_lambda.py
+	$(BIN)/python bench/bench_aws.py
 	$(BIN)/python bench/bench_build.py
 
-check: lint typecheck  ## ruff and mypy
+lock: | $(VENV)/bin/python  ## regenerate the locks in requirements/ from pyproject.toml (UPGRADE=1: newest releases)
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV_COMPILE) --extra test -o requirements/test.txt
+	$(UV_COMPILE) --extra site --extra local --constraints requirements/test.txt -o requirements/run.txt
+	$(UV_COMPILE) --constraints requirements/test.txt -o requirements/lambda.txt
+	$(BIN)/python scripts/package_lambda.py --stamp-lock $(LOCKS)
+
+check: lint typecheck lock-check  ## ruff, mypy, and the locks match pyproject.toml
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check handler tests build.py scripts bench
@@ -39,6 +52,9 @@ lint: $(VENV)/.test
 typecheck: $(VENV)/.test
 	$(BIN)/mypy
 
+lock-check: | $(VENV)/bin/python
+	@for lock in $(LOCKS); do $(BIN)/python scripts/package_lambda.py --check-lock --lock $$lock || exit 1; done
+
 clean:  ## remove the environment, built site and local data
 	rm -rf $(VENV) dist data node_modules .tools
 
@@ -46,12 +62,16 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.run: pyproject.toml | $(VENV)/bin/python
-	$(BIN)/python -m pip install --quiet -e ".[site,local]"
+# Exactly the locked versions, each file checked against its hash, then the project itself (its own
+# dependencies are in the lock already).
+$(VENV)/.run: pyproject.toml requirements/run.txt | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/run.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.test: pyproject.toml | $(VENV)/bin/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+$(VENV)/.test: pyproject.toml requirements/test.txt | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/test.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 # Debian's Chromium for the browser tests and axe-core from npm; apt-get needs root (or sudo).

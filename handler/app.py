@@ -20,6 +20,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from handler import observe
 from handler.bodies import object_with, parse_envelope, read_json
 from handler.contacts import Contact
 from handler.dialect import EMAIL_PATTERN
@@ -32,9 +33,28 @@ from handler.services import Services, build_services, now_utc
 from handler.settings import Settings
 from handler.signin import InvalidCode, InvalidSession, RateLimited, SessionExpired
 from handler.storage import IdempotencyConflict, Receipt, StorageUnavailable, Submission
-from handler.storage.base import InvalidCursor, RequestTooLarge, Store
+from handler.storage.base import (
+    InvalidCursor,
+    PendingRequest,
+    RequestTooLarge,
+    Store,
+    StoreUnreachable,
+    request_blobs,
+)
 from handler.storage.local import LocalBlobs
-from handler.uploads import SNIFF_BYTES, Limits, UploadRefused, content_matches, new_upload, slot_signature
+from handler.uploads import (
+    SNIFF_BYTES,
+    Limits,
+    Upload,
+    UploadRefused,
+    content_matches,
+    exact_chunks,
+    new_upload,
+    size_refusal,
+    slot_signature,
+    take_upload,
+    taken_too_late,
+)
 
 log = logging.getLogger("servicedesk_forms")
 
@@ -81,7 +101,7 @@ async def stored(call: Callable[..., Any], *args: Any) -> Any:
     try:
         return await run_in_threadpool(call, *args)
     except StorageUnavailable as exc:
-        log.warning("storage unavailable: %s", exc)
+        log.warning("storage unavailable: %s", exc, extra={"failure": type(exc).__name__, "status": 503})
         raise ApiError(503, "storage_unavailable", headers={"Retry-After": "2"}) from exc
 
 
@@ -125,7 +145,7 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        log.exception("unexpected error on %s %s", request.method, request.url.path, extra={"status": 500})
         return error_response(request, ApiError(500, "internal_error"))
 
     @app.get("/v1/health")
@@ -292,8 +312,8 @@ def create_app(
         )
 
     @app.post("/v1/uploads/{upload_id}/file", name="receive_upload", status_code=204)
-    async def receive_upload(upload_id: str, request: Request, services: ServicesDep) -> Response:
-        """The embedded default's stand-in for S3: takes a file for a signed, unexpired slot."""
+    async def receive_upload(upload_id: str, request: Request, language: Language, services: ServicesDep) -> Response:
+        """The embedded default's stand-in for S3: takes a file of the declared size for a signed, unexpired slot."""
         blobs = services.blobs
         if not isinstance(blobs, LocalBlobs):
             raise ApiError(404, "not_found")
@@ -316,9 +336,21 @@ def create_app(
         ):
             raise ApiError(403, "upload_refused")
         try:
-            await run_in_threadpool(blobs.receive, upload, iter(lambda: file.file.read(65536), b""))
+            await run_in_threadpool(
+                blobs.receive, upload, exact_chunks(iter(lambda: file.file.read(65536), b""), upload)
+            )
         except ValueError as exc:
             raise ApiError(413, "payload_too_large") from exc
+        except UploadRefused as exc:
+            if exc.keyword == "x-upload-size":
+                raise ApiError(413, "payload_too_large") from exc
+            if exc.keyword != "x-upload-empty":
+                raise ApiError(403, "upload_refused") from exc  # shorter than the slot declared
+            upload_form = services.catalog.forms[upload.form_id]
+            message = upload_form.message(language, upload.field, exc.keyword, value=exc.value)
+            raise ApiError(
+                422, "validation_failed", [FieldError(upload.field, f"/{upload.field}", exc.keyword, message)]
+            ) from exc
         return Response(status_code=204)
 
     @app.get("/v1/requests")
@@ -385,6 +417,7 @@ def accept(
 ) -> tuple[Receipt, bool]:
     """Everything accepting a submission asks of the store, in one trip off the event loop: who is
     sending, whether the data and the attachments pass, storing it, and queueing the e-mails."""
+    observe.annotate(form=form.id)
     contact = authorized_contact(services, email, form, language)
     now = services.clock()
     submission = Submission(
@@ -400,31 +433,43 @@ def accept(
         # A retry is answered with the first receipt before anything is checked again: the data
         # passed when it was stored, even if "now" has moved past a start time since.
         if earlier := services.store.replay(submission, idempotency_key, now):
+            observe.annotate(reference=earlier.reference, outcome="replayed")
             return earlier, False
     except IdempotencyConflict as exc:
         raise ApiError(422, "idempotency_conflict") from exc
     errors = form.validate(data, language, now)
     if errors:
         raise ApiError(422, "validation_failed", [replace(e, path=f"/data{e.path}") for e in errors])
-    attachments, problems = check_attachments(services, form, email, data, language)
-    if problems:
-        raise ApiError(422, "validation_failed", [replace(e, path=f"/data{e.path}") for e in problems])
-    submission = replace(submission, attachments=tuple(attachments))
-
-    def mails(receipt: Receipt) -> list[QueuedMail]:
-        return services.queued(receipt_mails(services, form, receipt, contact, language, data, attachments))
-
+    observe.annotate(category=submission.category)  # one of the form's categories, now that the data passed
+    blobs = request_blobs(services.blobs)
+    copies = sum(len(data.get(f.name, ())) for f in form.fields if f.widget == "attachments")
+    # Recorded before its copies and its document are written; the commit removes the record.
+    pending = services.store.begin(now, attachments=copies)
     try:
+        attachments, problems = check_attachments(services, form, email, data, language, idempotency_key, pending)
+        if problems:
+            raise ApiError(422, "validation_failed", [replace(e, path=f"/data{e.path}") for e in problems])
+        submission = replace(submission, attachments=tuple(attachments))
+
+        def mails(receipt: Receipt) -> list[QueuedMail]:
+            return services.queued(receipt_mails(services, form, receipt, contact, language, data, attachments))
+
         receipt, created = services.store.submit(
-            submission, form.reference_prefix, idempotency_key, now, mails, looked_up=True
+            submission, form.reference_prefix, idempotency_key, now, mails, looked_up=True, pending=pending
         )
-    except IdempotencyConflict as exc:
-        raise ApiError(422, "idempotency_conflict") from exc
-    except RequestTooLarge as exc:  # refused before the document was written; the copies go too
-        log.warning("refused a request too large for the store: %s", exc)
-        for attachment in attachments:
-            services.blobs.discard(attachment["key"])
-        raise ApiError(413, "request_too_large") from exc
+    except StoreUnreachable:
+        raise  # the commit may still land: if it does not, the sweep removes what this request wrote
+    except (ApiError, IdempotencyConflict, RequestTooLarge, StorageUnavailable) as exc:
+        services.store.abandon(pending, blobs)  # not committed: its copies and document go now
+        if isinstance(exc, IdempotencyConflict):
+            raise ApiError(422, "idempotency_conflict") from exc
+        if isinstance(exc, RequestTooLarge):
+            log.warning("refused a request too large for the store: %s", exc, extra={"status": 413})
+            raise ApiError(413, "request_too_large") from exc
+        raise
+    if not created:  # another submission with this key was stored first: this one's copies go
+        services.store.abandon(pending, blobs)
+    observe.annotate(reference=receipt.reference, outcome="created" if created else "replayed")
     if created:
         services.mail_queued()
     return receipt, created
@@ -440,41 +485,56 @@ def authorized_contact(services: Services, email: str, form: Form, language: str
 
 
 def check_attachments(
-    services: Services, form: Form, requester: str, data: dict[str, Any], language: str
+    services: Services,
+    form: Form,
+    requester: str,
+    data: dict[str, Any],
+    language: str,
+    taker: str | None,
+    pending: PendingRequest,
 ) -> tuple[list[dict[str, Any]], list[FieldError]]:
-    """Copy every named upload to a new attachment of its own, then check the copy (whose it is, its
-    size, its real type): what was checked is what is kept, whatever happens to the upload later.
-    If any is refused, every copy is removed again and the request is refused."""
+    """Copy every named upload to the key the pending request chose for it (under the request's id),
+    then check the copy (whose it is, that it has the declared size, its real type): what was checked
+    is what is kept, whatever happens to the upload later. When all pass, each upload is marked as
+    taken by this request (``taker``, its idempotency key, may take them again on a retry). If any is
+    refused, the request is refused, and abandoning it removes every copy."""
+    blobs = request_blobs(services.blobs)
+    positions = iter(pending.attachment_keys)
     kept: list[dict[str, Any]] = []
+    checked: list[tuple[str, int, Upload]] = []
     problems: list[FieldError] = []
+    now = services.clock()
     for field in (f for f in form.fields if f.widget == "attachments"):
         for index, upload_id in enumerate(data.get(field.name, ())):
+            key = next(positions)
             upload = services.store.get_upload(upload_id)
             try:
                 if (
                     upload is None
                     or upload.requester != requester
                     or (upload.form_id, upload.field) != (form.id, field.name)
+                    or taken_too_late(upload, now)
                 ):
                     raise UploadRefused("x-upload")
-                key = services.blobs.link(upload)
-                if key is None:
+                if not blobs.copy_upload(upload, key):
                     raise UploadRefused("x-upload-failed", upload.name)
                 kept.append({"id": upload.id, "name": upload.name, "type": upload.content_type, "key": key})
                 size = services.blobs.size(key) or 0
                 kept[-1]["size"] = size
-                if size > upload.max_bytes:
-                    raise UploadRefused("x-upload-size", upload.name, Limits.of(field).human_size())
+                if refused := size_refusal(upload, size, Limits.of(field)):
+                    raise refused
                 if not content_matches(upload.content_type, services.blobs.head(key, SNIFF_BYTES)):
                     raise UploadRefused("x-upload-content", upload.name)
+                checked.append((field.name, index, upload))
             except UploadRefused as exc:
                 message = form.message(language, field.name, exc.keyword, value=exc.value, limit=exc.limit)
                 problems.append(FieldError(field.name, f"/{field.name}/{index}", exc.keyword, message))
-    if problems:
-        for attachment in kept:
-            services.blobs.discard(attachment["key"])
-        return [], problems
-    return kept, []
+    if not problems:
+        for name, index, upload in checked:
+            if not take_upload(services.store, upload, taker):
+                message = form.message(language, name, "x-upload")
+                problems.append(FieldError(name, f"/{name}/{index}", "x-upload", message))
+    return ([], problems) if problems else (kept, [])
 
 
 def _body(properties: dict[str, Any]) -> dict[str, Any]:

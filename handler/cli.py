@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import itertools
 import json
 import sys
+import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -20,10 +22,19 @@ from handler.contacts import Contact, InvalidContact, make_contact, parse_csv
 from handler.desk import UnknownStatus, change_status, find
 from handler.services import Services, build_services
 from handler.settings import ConfigurationError, Settings
-from handler.storage.base import RequestNotFound, RequestSummary, StatusConflict, StorageUnavailable
+from handler.storage.base import (
+    SWEEP_MARGIN,
+    RequestNotFound,
+    RequestSummary,
+    StatusConflict,
+    StorageUnavailable,
+    request_blobs,
+)
 from handler.storage.local import LocalBlobs
 
 EXPORT_COLUMNS = ("reference", "id", "status", "form", "category", "requester", "title", "receivedAt", "updatedAt")
+# What a cell may start with that a spreadsheet runs as a formula, after NFKC (so fullwidth = counts too).
+FORMULA_STARTS = frozenset("=+-@\u2212")
 
 
 class CommandError(Exception):
@@ -113,6 +124,12 @@ def parser() -> argparse.ArgumentParser:
     command.set_defaults(run=_send_mail)
     command = mail.add_parser("list", help="list the messages waiting to be sent")
     command.set_defaults(run=_list_queued_mail)
+
+    command = groups.add_parser(
+        "sweep", help="remove the documents and attachment copies of requests that were never stored"
+    )
+    command.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
+    command.set_defaults(run=_sweep)
     return top
 
 
@@ -120,11 +137,27 @@ def _known_types(services: Services) -> tuple[str, ...]:
     return services.catalog.contact_types
 
 
+def _unsafe(char: str) -> bool:
+    # Controls (C0, DEL, C1), invisible formatting such as direction overrides, line and paragraph
+    # separators, and lone surrogates; joiners stay, which emoji and some scripts need.
+    return unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp") and char not in "\u200c\u200d"
+
+
+def terminal_text(text: str) -> str:
+    """Text safe to print to a terminal: each control or invisible formatting character escaped, like ``\\x9b``."""
+    return "".join(repr(c)[1:-1] if _unsafe(c) else c for c in text)
+
+
+def terminal_json(value: Any) -> str:
+    """Indented JSON safe to print to a terminal: the same data, control and formatting characters escaped."""
+    dumped = json.dumps(value, ensure_ascii=False, indent=2)
+    # Inside strings JSON escapes C0 already, so a raw line break is the layout's own.
+    return "".join(json.dumps(c)[1:-1] if _unsafe(c) and c != "\n" else c for c in dumped)
+
+
 def _print_contact(contact: Contact, out: TextIO) -> None:
-    print(
-        f"{contact.email}\t{contact.name}\t{contact.phone}\t{contact.organization}\t{','.join(contact.contact_types)}",
-        file=out,
-    )
+    values = (contact.email, contact.name, contact.phone, contact.organization, ",".join(contact.contact_types))
+    print("\t".join(terminal_text(v) for v in values), file=out)
 
 
 def _add_contact(services: Services, args: argparse.Namespace, out: TextIO) -> None:
@@ -204,22 +237,22 @@ def _row(summary: Any) -> dict[str, Any]:
 def _list_requests(services: Services, args: argparse.Namespace, out: TextIO) -> None:
     rows = [_row(s) for s in _filtered(services, args)]
     for row in rows:
-        print(
+        line = (
             f"{row['reference']}  {row['status']:<21} {row['category'] or '-':<18} {row['receivedAt']}  "
-            f"{row['requester'] or '-'}  {row['title'] or ''}",
-            file=out,
+            f"{row['requester'] or '-'}  {row['title'] or ''}"
         )
+        print(terminal_text(line), file=out)
     print(f"{len(rows)} requests", file=out)
 
 
 def _export_requests(services: Services, args: argparse.Namespace, out: TextIO) -> None:
     rows = [_row(s) for s in _filtered(services, args)]
     if args.format == "json":
-        json.dump(rows, out, ensure_ascii=False, indent=2)
-        out.write("\n")
+        out.write(terminal_json(rows) + "\n")
         return
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    # CRLF as RFC 4180 has it: the writer then quotes any field holding a CR or LF of its own.
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     # Spreadsheets run cells that start with = + - @ as formulas: quote them as text.
     writer.writerows({k: _csv_safe(v) for k, v in row.items()} for row in rows)
@@ -227,7 +260,12 @@ def _export_requests(services: Services, args: argparse.Namespace, out: TextIO) 
 
 
 def _csv_safe(value: Any) -> Any:
-    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    if not isinstance(value, str):
+        return value
+    # A spreadsheet may skip leading spaces and controls, and read fullwidth and small forms as the sign.
+    rest = "".join(itertools.dropwhile(lambda c: c.isspace() or unicodedata.category(c)[0] == "C", value))
+    starts_formula = unicodedata.normalize("NFKC", rest[:1])[:1] in FORMULA_STARTS
+    return f"'{value}" if starts_formula or value[:1] in ("\t", "\r", "\n") else value
 
 
 def _show_request(services: Services, args: argparse.Namespace, out: TextIO) -> None:
@@ -244,8 +282,7 @@ def _show_request(services: Services, args: argparse.Namespace, out: TextIO) -> 
             {**event.as_json(), "agent": event.agent} for event in services.store.history(request.receipt.request_id)
         ],
     }
-    json.dump(document, out, ensure_ascii=False, indent=2)
-    out.write("\n")
+    out.write(terminal_json(document) + "\n")
 
 
 def _download(services: Services, args: argparse.Namespace, out: TextIO) -> None:
@@ -282,11 +319,26 @@ def _send_mail(services: Services, args: argparse.Namespace, out: TextIO) -> Non
 
 def _list_queued_mail(services: Services, args: argparse.Namespace, out: TextIO) -> None:
     for queued in services.store.queued_mails(1000, services.clock()):
-        print(
+        line = (
             f"{queued.id}  {queued.queued_at.isoformat(timespec='seconds')}  attempts {queued.attempts}  "
-            f"to {', '.join(queued.recipients)}  {queued.last_error}",
+            f"to {', '.join(queued.recipients)}  {queued.last_error}"
+        )
+        print(terminal_text(line), file=out)
+
+
+def _sweep(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    found, removed = services.store.sweep(request_blobs(services.blobs), services.clock(), dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    for pending in found:
+        print(
+            f"{verb} {pending.request_id} (started {pending.started_at.isoformat(timespec='seconds')}): "
+            f"its document and {len(pending.attachment_keys)} attachment copies",
             file=out,
         )
+    hours = SWEEP_MARGIN.total_seconds() / 3600
+    print(f"{len(found)} requests started over {hours:g} h ago and never stored", file=out)
+    if not args.dry_run and removed < len(found):
+        raise CommandError(f"{len(found) - removed} could not be removed (see the log); the next sweep tries again")
 
 
 if __name__ == "__main__":

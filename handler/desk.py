@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from handler.forms import fill
 from handler.mail import Mail, Recipient
 from handler.services import Services
 from handler.storage.base import RequestNotFound, RequestSummary, StatusEvent, StoredRequest
@@ -41,24 +42,19 @@ def status_mail(services: Services, request: StoredRequest, summary: RequestSumm
     common = services.catalog.common[language]
     texts = common["email"]
     status = common["statuses"][event.status]
+    # Each text is filled in one pass, so a title is never read as a template itself.
     params = {"reference": summary.receipt.reference, "status": status, "title": summary.title or ""}
-
-    def fill(template: str) -> str:
-        for name, value in params.items():
-            template = template.replace(f"{{{name}}}", value)
-        return template
-
     contact = services.store.get_contact(request.requester or "")
-    paragraphs = [texts["greeting"].replace("{name}", contact.name if contact else ""), fill(texts["statusBody"])]
+    paragraphs = [fill(texts["greeting"], {"name": contact.name if contact else ""}), fill(texts["statusBody"], params)]
     if event.comment:
         paragraphs.append(f"{texts['statusComment']}\n{event.comment}")
     if services.settings.site_url:
         link = f"{services.settings.site_url}/{language}/my-requests/?id={summary.receipt.request_id}"
-        paragraphs.append(texts["statusLink"].replace("{link}", link))
+        paragraphs.append(fill(texts["statusLink"], {"link": link}))
     paragraphs.append(texts["signature"])
     return Mail(
         to=(Recipient(request.requester or "", contact.name if contact else ""),),
-        subject=fill(texts["statusSubject"]),
+        subject=fill(texts["statusSubject"], params),
         paragraphs=tuple(paragraphs),
         language=language,
     )

@@ -137,7 +137,9 @@ def _holds(path: Path_, data: Mapping[str, Any]) -> bool:
 
 
 # The checks of the upload flow (handler/uploads.py), reported on an attachments field.
-UPLOAD_KEYWORDS = frozenset({"x-upload", "x-upload-size", "x-upload-type", "x-upload-content", "x-upload-failed"})
+UPLOAD_KEYWORDS = frozenset(
+    {"x-upload", "x-upload-size", "x-upload-empty", "x-upload-type", "x-upload-content", "x-upload-failed"}
+)
 # Lone surrogates cannot be stored or mailed: text holding one is refused with this keyword.
 _BROKEN_TEXT = re.compile("[\ud800-\udfff]")
 

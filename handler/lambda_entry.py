@@ -6,22 +6,27 @@ import json
 import logging
 import os
 import re
+import time
 from functools import cache
 from typing import Any
 
 from fastapi import FastAPI
 from mangum import Mangum
 
+from handler import observe
 from handler.app import create_app
 from handler.forms import Catalog
 from handler.services import Services
 from handler.settings import Settings
+from handler.storage.base import SWEEP_BATCH, request_blobs
 
 log = logging.getLogger("servicedesk_forms")
 
 # What may be logged of an event's names: identifiers such as "requestContext" or "aws:s3", never values.
 _LOGGABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_:.-]{0,63}$")
 _NAMES_LOGGED = 30
+# API Gateway's and Lambda's request ids: letters, digits and a few marks (base64 or a UUID).
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9=+/_.:-]{1,128}$")
 
 
 def adapter_for(app: FastAPI, settings: Settings) -> Mangum:
@@ -56,6 +61,20 @@ def is_http_event(event: dict[str, Any]) -> bool:
     return any(key in event for key in ("requestContext", "httpMethod", "rawPath", "routeKey"))
 
 
+def event_method(event: dict[str, Any]) -> str:
+    """The HTTP method of an API Gateway or Function URL event (REST API v1 or the v2 format)."""
+    request_context = event.get("requestContext")
+    http = request_context.get("http") if isinstance(request_context, dict) else None
+    method = http.get("method") if isinstance(http, dict) else event.get("httpMethod")
+    return method[:16] if isinstance(method, str) else "?"
+
+
+def event_path(event: dict[str, Any]) -> str:
+    """The path of an API Gateway or Function URL event, without its query string."""
+    path = event.get("rawPath", event.get("path"))
+    return path[:200] if isinstance(path, str) else "?"
+
+
 def event_shape(event: Any) -> dict[str, Any]:
     """What the log may say about an event: its top-level names and its records' sources, no values."""
     if not isinstance(event, dict):
@@ -70,6 +89,36 @@ def event_shape(event: Any) -> dict[str, Any]:
         "eventKeys": sorted(str(key) for key in event if _LOGGABLE_NAME.match(str(key)))[:_NAMES_LOGGED],
         "eventSources": sorted(s for s in sources if isinstance(s, str) and _LOGGABLE_NAME.match(s))[:_NAMES_LOGGED],
     }
+
+
+def request_ids(event: Any, context: Any) -> dict[str, str]:
+    """The ids that tie an event's lines together: API Gateway's ``requestContext.requestId``, Lambda's."""
+    found = {}
+    request_context = event.get("requestContext") if isinstance(event, dict) else None
+    api_id = request_context.get("requestId") if isinstance(request_context, dict) else None
+    if isinstance(api_id, str) and _REQUEST_ID.match(api_id):
+        found["requestId"] = api_id
+    lambda_id = getattr(context, "aws_request_id", None)
+    if isinstance(lambda_id, str) and _REQUEST_ID.match(lambda_id):
+        found["awsRequestId"] = lambda_id
+        found.setdefault("requestId", lambda_id)
+    return found
+
+
+def outcome_of(status: int) -> str:
+    """The outcome a log line gives an HTTP answer that the app did not name: ok, refused or failed."""
+    return "ok" if status < 400 else "refused" if status < 500 else "failed"
+
+
+def sweep(services: Services) -> None:
+    """On the schedule: sweep away a batch of what requests never stored left behind; logged, never raised."""
+    try:
+        found, removed = services.store.sweep(request_blobs(services.blobs), services.clock(), limit=SWEEP_BATCH)
+    except Exception:
+        log.exception("the sweep of requests that were never stored failed; the next schedule tries again")
+        return
+    if found:
+        log.info("swept %d of %d requests that were never stored", removed, len(found), extra={"swept": removed})
 
 
 def bad_request(catalog: Catalog) -> dict[str, Any]:
@@ -87,26 +136,47 @@ def bad_request(catalog: Catalog) -> dict[str, Any]:
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Serve one event from API Gateway (HTTP API v2 or REST API v1) or a Lambda Function URL, or send
     the queued e-mail when the table's stream or the schedule says so; any other event is logged and
-    answered, never raised."""
+    answered, never raised. Every line logged meanwhile carries the event's request ids."""
+    with observe.event_context(**request_ids(event, context)):
+        return _handle(event, context)
+
+
+def _handle(event: Any, context: Any) -> dict[str, Any]:
     services, adapter = _container()
     if isinstance(event, dict) and is_mail_event(event):
         sent, failed = services.send_queued_mail()
-        log.info("queued e-mail: %d sent, %d failed and wait for the next try", sent, failed)
+        if event.get("source") == "aws.events":
+            sweep(services)
         return {"sent": sent, "failed": failed}
     if not isinstance(event, dict) or not is_http_event(event):
-        log.warning("ignored an event that is neither an HTTP request nor queued e-mail", extra=event_shape(event))
+        log.warning(
+            "ignored an event that is neither an HTTP request nor queued e-mail",
+            extra={**event_shape(event), "outcome": "ignored"},
+        )
         return {"ignored": True, "reason": "unsupported event"}
+    started = time.perf_counter()
     try:
-        return adapter(event, context)
+        answer = adapter(event, context)
     except Exception as exc:  # the app answers its own errors (Mangum turns a crash into a 500): this is the event
         log.warning(
             "refused an HTTP event that could not be read",
-            extra={**event_shape(event), "failure": type(exc).__name__},
+            extra={**event_shape(event), "failure": type(exc).__name__, "status": 400, "outcome": "refused"},
         )
         return bad_request(services.catalog)
+    status = int(answer.get("statusCode", 500))
+    observe.annotate(outcome=observe.correlation().get("outcome") or outcome_of(status))
+    log.info(
+        "answered %s %s with %d",
+        event_method(event),
+        event_path(event),
+        status,
+        extra={"status": status, "durationMs": round((time.perf_counter() - started) * 1000, 1)},
+    )
+    return answer
 
 
 if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    observe.configure_json_logs()
     try:
         _container()
     except Exception:

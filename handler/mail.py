@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import os
 import re
 import uuid
 from abc import ABC, abstractmethod
@@ -106,7 +107,12 @@ def _address_list(header: str, recipients: Sequence[Recipient]) -> str | None:
     mailboxes = []
     for recipient in recipients:
         if not writable_address(recipient.email):
-            log.warning("leaving out %r, which cannot be written into a header safely", recipient.email)
+            # The address is for a local reader: the JSON lines on AWS redact it (handler.observe).
+            log.warning(
+                "leaving out %r, which cannot be written into a header safely",
+                recipient.email,
+                extra={"header": header},
+            )
             continue
         name = _display_name(one_line(recipient.name))
         email = recipient.email.strip()
@@ -187,12 +193,14 @@ class OutboxMailer(Mailer):
         self.folder = folder
 
     def deliver(self, message: bytes, recipients: list[str]) -> str:
-        """Write the message to the outbox folder."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        """Write the message to the outbox folder, readable by its owner only (it may hold a sign-in code)."""
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.folder, 0o700)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         path = self.folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
-        path.write_bytes(message)
-        log.info("e-mail to %s: %s", ", ".join(recipients), path.resolve())
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+            out.write(message)
+        log.info("e-mail to %s: %s", ", ".join(recipients), path.resolve(), extra={"recipients": len(recipients)})
         return str(path)
 
 

@@ -2,8 +2,10 @@
 
 Files never pass through the handler on AWS: the page asks for a slot, gets a presigned S3 POST
 bounded in size and content type, and sends the file straight to the bucket under a pending prefix.
-On submit, each named upload is checked (whose it is, that it exists, its size, its real type by its
-first bytes) and copied under ``attachments/`` before the request is committed.
+A slot is for one file of the size and type it declares, and its name ends with an extension of that
+type. On submit, each named upload is checked (whose it is, that it exists, that it is exactly the
+declared size, its real type by its first bytes) and copied under ``attachments/`` before the
+request is committed; the first request that takes an upload uses it up.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import re
 import secrets
 import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import filetype  # type: ignore[import-untyped]
 
@@ -28,6 +30,8 @@ UPLOAD_LIFETIME = timedelta(minutes=10)  # how long a slot may be used to upload
 # the page treats an upload as gone a little earlier, so a draft never names one that has just expired.
 PENDING_KEPT = timedelta(days=1)
 PENDING_TRUSTED = PENDING_KEPT - timedelta(hours=2)
+# How long the mark that a request took an upload is kept: longer than an upload can be taken at all.
+TAKEN_KEPT = PENDING_KEPT + timedelta(hours=1)
 SNIFF_BYTES = 8192
 # Types whose files are ZIP or OLE containers: a sniffer may only see the container.
 _OOXML = {
@@ -52,7 +56,7 @@ class UploadRefused(Exception):
 
 @dataclass(frozen=True)
 class Upload:
-    """A slot a requester got for one file: where it goes, what it may be, until when."""
+    """A slot for one file: where it goes, its type and exact declared size (``max_bytes``), until when."""
 
     id: str
     requester: str
@@ -62,6 +66,16 @@ class Upload:
     content_type: str
     max_bytes: int
     expires_at: datetime
+
+    @property
+    def size(self) -> int:
+        """The declared size, which the uploaded file must have."""
+        return self.max_bytes
+
+    @property
+    def created_at(self) -> datetime:
+        """When the slot was given out."""
+        return self.expires_at - UPLOAD_LIFETIME
 
     @property
     def pending_key(self) -> str:
@@ -104,14 +118,24 @@ def sanitize_name(name: str) -> str:
     return name[:120] or "file"
 
 
+def typed_name(name: str, extensions: Iterable[str]) -> str:
+    """``name`` if it ends with one of ``extensions`` (any case), else ``name`` with the first appended."""
+    allowed = tuple(extensions)
+    if not allowed or name.lower().endswith(tuple(e.lower() for e in allowed)):
+        return name
+    return name[: 120 - len(allowed[0])] + allowed[0]
+
+
 def new_upload(
     requester: str, form_id: str, field: Field, name: str, content_type: str, size: Any, now: datetime
 ) -> Upload:
-    """A slot for one file, or ``UploadRefused`` when its declared size or type is not allowed."""
+    """A slot for a file of exactly ``size`` bytes named with its type's extension; ``UploadRefused`` if not allowed."""
     limits = Limits.of(field)
     clean = sanitize_name(name)
     if content_type not in limits.types:
         raise UploadRefused("x-upload-type", clean)
+    if isinstance(size, int) and not isinstance(size, bool) and size == 0:
+        raise UploadRefused("x-upload-empty", clean)
     if not isinstance(size, int) or isinstance(size, bool) or size < 1 or size > limits.max_bytes:
         raise UploadRefused("x-upload-size", clean, limits.human_size())
     return Upload(
@@ -119,11 +143,32 @@ def new_upload(
         requester,
         form_id,
         field.name,
-        clean,
+        typed_name(clean, limits.types[content_type]),
         content_type,
-        limits.max_bytes,
+        size,
         now + UPLOAD_LIFETIME,
     )
+
+
+def size_refusal(upload: Upload, size: int, limits: Limits) -> UploadRefused | None:
+    """Why a stored file of ``size`` bytes does not fit its slot, or None when it is the declared size."""
+    if size == 0:
+        return UploadRefused("x-upload-empty", upload.name)
+    if size > limits.max_bytes:
+        return UploadRefused("x-upload-size", upload.name, limits.human_size())
+    return UploadRefused("x-upload-failed", upload.name) if size != upload.size else None
+
+
+def exact_chunks(chunks: Iterable[bytes], upload: Upload) -> Iterator[bytes]:
+    """The chunks of an uploaded file; ``UploadRefused`` when it is empty, shorter or longer than declared."""
+    received = 0
+    for chunk in chunks:
+        received += len(chunk)
+        if received > upload.size:
+            raise UploadRefused("x-upload-size", upload.name)
+        yield chunk
+    if received != upload.size:
+        raise UploadRefused("x-upload-empty" if received == 0 else "x-upload-failed", upload.name)
 
 
 def content_matches(declared: str, head: bytes) -> bool:
@@ -150,6 +195,38 @@ def slot_signature(secret: bytes, upload: Upload) -> str:
     """Signs a local upload slot, like a presigned POST's policy signature on S3."""
     message = f"{upload.id}\n{upload.content_type}\n{upload.max_bytes}\n{int(upload.expires_at.timestamp())}"
     return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
+
+
+class UploadClaims(Protocol):
+    """What marking an upload as taken needs of the store."""
+
+    def count(self, key: str, window_start: datetime, expires_at: datetime) -> int:
+        """Add one to a counter and return it."""
+
+    def put_upload(self, upload: Upload) -> None:
+        """Keep a new slot."""
+
+    def get_upload(self, upload_id: str) -> Upload | None:
+        """The slot with this id, if any."""
+
+
+def taken_too_late(upload: Upload, now: datetime) -> bool:
+    """Whether the upload is older than uploads are kept for (no request may take it any more)."""
+    return now >= upload.created_at + PENDING_KEPT
+
+
+def take_upload(store: UploadClaims, upload: Upload, taker: str | None) -> bool:
+    """Mark the upload as used: True for the first taker and that ``taker``'s retries, False for any other."""
+    # The counter makes the first taker unique in either store; the record under an id that no
+    # request can name (ids are letters, digits, - and _) says who it was.
+    mark = f"{upload.id}.taken"
+    digest = hashlib.sha256(taker.encode()).hexdigest() if taker else ""
+    if store.count(f"upload-taken:{upload.id}", upload.created_at, upload.created_at + TAKEN_KEPT) == 1:
+        if digest:
+            store.put_upload(replace(upload, id=mark, name=digest, content_type="application/x-taken", max_bytes=0))
+        return True
+    taken = store.get_upload(mark) if digest else None
+    return taken is not None and hmac.compare_digest(taken.name, digest)
 
 
 class UploadRegistry(ABC):

@@ -4,10 +4,12 @@
 
 Decisions, each for a reason you can check:
 
-- Dependencies are the ``dependencies`` of pyproject.toml, resolved by pip for the *target* (CPython of the
-  runtime's version, manylinux wheels for its glibc and architecture), wheels only, pinned to the versions
-  installed in the environment that runs this script, the versions the tests ran against
-  (``--resolve-latest`` lifts the pins).
+- Dependencies are exactly those of the lock ``requirements/lambda.txt`` (``make lock`` writes it from the
+  ``dependencies`` of pyproject.toml, with the versions the test lock pins, so the zip gets what the tests
+  ran against), each checked against the lock's hashes, installed by pip for the *target* (CPython of the
+  runtime's version, manylinux wheels for its glibc and architecture), wheels only. A lock that was not
+  made from pyproject.toml's dependencies as they are now is refused (``--check-lock`` only checks);
+  ``--resolve-latest`` ignores the lock and takes the newest matching releases, which is not reproducible.
 - The AWS SDK (boto3, botocore, s3transfer, jmespath, urllib3) is left to the Lambda runtime, which
   ships it; a copy in the zip would also shadow the runtime's botocore dependencies.
 - ``handler/serve.py`` is left out: it is the local development server, imports uvicorn (not packaged)
@@ -44,14 +46,14 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from email.parser import HeaderParser
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from handler.forms import COMPILED, SchemaProblem, compile_catalog, load_catalog
-
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "dist" / "lambda.zip"
+LOCK = ROOT / "requirements" / "lambda.txt"  # the zip's dependencies; requirements/run.txt and test.txt the others
+# The line ``make lock`` adds to each lock: a digest of the dependency lists the lock was made from.
+LOCK_STAMP = "# made from pyproject.toml dependencies with sha256 "
 LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unpacks the zip; used for paths inside the bytecode
 
 
@@ -124,14 +126,48 @@ def project_table(pyproject: Path = ROOT / "pyproject.toml") -> dict[str, Any]:
         return dict(tomllib.load(stream)["project"])
 
 
-def environment_pins(project_name: str) -> list[str]:
-    """``name==version`` for every distribution installed where this script runs, except the project itself."""
-    pins = {}
-    for dist in metadata.distributions():
-        name = dist.metadata["Name"]
-        if name and canonical_name(name) != canonical_name(project_name):
-            pins[canonical_name(name)] = f"{canonical_name(name)}=={dist.version}"
-    return [pins[name] for name in sorted(pins)]
+def dependency_digest(project: dict[str, Any]) -> str:
+    """The sha256 of what the locks are made from: requires-python, the dependencies and the optional ones."""
+    declared = {
+        "requires-python": project.get("requires-python", ""),
+        "dependencies": project.get("dependencies", []),
+        "optional-dependencies": project.get("optional-dependencies", {}),
+    }
+    return hashlib.sha256(json.dumps(declared, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def stamp_lock(lock: Path, project: dict[str, Any]) -> None:
+    """Record in ``lock`` (after the header its tool wrote) the digest of the dependencies it was made from."""
+    lines = [line for line in lock.read_text(encoding="utf-8").splitlines() if not line.startswith(LOCK_STAMP)]
+    header = next((n for n, line in enumerate(lines) if not line.startswith("#")), len(lines))
+    lines.insert(header, LOCK_STAMP + dependency_digest(project))
+    lock.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def locked_pins(text: str) -> dict[str, str]:
+    """The ``name==version`` lines of a lock, by canonical name."""
+    found = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", text, flags=re.MULTILINE)
+    return {canonical_name(name): version for name, version in found}
+
+
+def lock_problems(lock: Path, project: dict[str, Any]) -> list[str]:
+    """Why ``lock`` does not match the dependencies pyproject.toml declares now; empty if it does."""
+    shown = lock.relative_to(ROOT) if lock.is_relative_to(ROOT) else lock
+    if not lock.is_file():
+        return [f"{shown} does not exist"]
+    text = lock.read_text(encoding="utf-8")
+    stamps = [line.removeprefix(LOCK_STAMP).strip() for line in text.splitlines() if line.startswith(LOCK_STAMP)]
+    problems = []
+    if not stamps:
+        problems.append(f"{shown} does not say which pyproject.toml dependencies it was made from")
+    elif stamps[-1] != dependency_digest(project):
+        problems.append(f"the dependencies in pyproject.toml have changed since {shown} was made")
+    pins = locked_pins(text)
+    for requirement in project.get("dependencies", []):
+        name = canonical_name(re.split(r"[\s\[<>=!~;(]", requirement, maxsplit=1)[0])
+        if name not in pins:
+            problems.append(f"{shown} does not pin {name}, which pyproject.toml requires")
+    return problems
 
 
 def target_platforms(runtime: Runtime, arch: str) -> list[str]:
@@ -191,8 +227,16 @@ def prune(target: Path) -> None:
             path.unlink()
 
 
+def stale_lock_message(problems: Sequence[str]) -> str:
+    """What to tell someone whose lock does not match pyproject.toml."""
+    return "the lock is stale:\n  " + "\n  ".join(problems) + "\nrun `make lock` and commit requirements/"
+
+
 def copy_project(target: Path, root: Path = ROOT) -> None:
     """Copy the ``handler`` package (its modules) and the checked, compiled catalog into ``target``."""
+    # Imported here, so that checking and stamping the locks works before the project is installed.
+    from handler.forms import COMPILED, SchemaProblem, compile_catalog, load_catalog
+
     for path in sorted((root / "handler").rglob("*.py")):
         relative = path.relative_to(root).as_posix()
         if "__pycache__" not in path.parts and relative not in LOCAL_ONLY:
@@ -304,17 +348,20 @@ def build(
     invalidation_mode: str = INVALIDATION_MODES[0],
     pin: bool = True,
     root: Path = ROOT,
+    lock: Path = LOCK,
 ) -> Summary:
     """Build the deployment zip at ``out`` and return its summary; prints what it decided on the way."""
+    project = project_table(root / "pyproject.toml")
+    if pin and (problems := lock_problems(lock, project)):
+        raise PackagingError(stale_lock_message(problems))
     with tempfile.TemporaryDirectory(prefix="lambda-package-") as scratch:
         staging = Path(scratch) / "package"
         staging.mkdir()
-        project = project_table(root / "pyproject.toml")
-        constraints = None
-        if pin:
-            constraints = Path(scratch) / "constraints.txt"
-            constraints.write_text("\n".join(environment_pins(project["name"])) + "\n", encoding="utf-8")
-        install_dependencies(staging, runtime, arch, project["dependencies"], constraints)
+        if pin:  # exactly what the lock names, each file checked against its hashes
+            install_dependencies(staging, runtime, arch, ["--require-hashes", "--no-deps", "-r", str(lock)], None)
+        else:
+            print("note: --resolve-latest: the newest matching releases, not the lock's; this zip is not reproducible")
+            install_dependencies(staging, runtime, arch, project["dependencies"], None)
         distributions = []
         for dist in installed_distributions(staging):
             if dist.name in PROVIDED_BY_RUNTIME:
@@ -357,11 +404,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--resolve-latest",
         action="store_true",
-        help="take the newest matching releases instead of the versions installed in this environment",
+        help="ignore the lock and take the newest matching releases (not reproducible)",
+    )
+    parser.add_argument("--lock", type=Path, default=LOCK, help="the lock to install from (default: %(default)s)")
+    parser.add_argument("--check-lock", action="store_true", help="only check that the lock matches pyproject.toml")
+    parser.add_argument(
+        "--stamp-lock", type=Path, nargs="+", metavar="LOCK", help="record pyproject.toml's dependencies in these locks"
     )
     args = parser.parse_args(argv)
+    project = project_table(ROOT / "pyproject.toml")
+    if args.stamp_lock:
+        for lock in args.stamp_lock:
+            stamp_lock(lock, project)
+        return 0
+    if args.check_lock:
+        problems = lock_problems(args.lock, project)
+        if problems:
+            print(f"error: {stale_lock_message(problems)}", file=sys.stderr)
+        return 1 if problems else 0
     try:
-        build(args.out, RUNTIMES[args.runtime], args.arch, args.python, args.invalidation_mode, not args.resolve_latest)
+        build(
+            args.out,
+            RUNTIMES[args.runtime],
+            args.arch,
+            args.python,
+            args.invalidation_mode,
+            not args.resolve_latest,
+            lock=args.lock,
+        )
     except PackagingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

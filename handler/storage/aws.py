@@ -1,12 +1,13 @@
 """The AWS store: documents in S3, index, references and idempotency keys in one DynamoDB table.
 
 See docs/storage.md for the data model. The submit flow itself lives in ``base.RequestStore``; this
-module only writes the document (S3, never overwritten), commits the three DynamoDB items in one
+module only writes the document (S3, never overwritten), commits the DynamoDB items in one
 transaction, reads them back, and turns throttling, timeouts and outages into ``StorageUnavailable``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import uuid
@@ -29,8 +30,10 @@ from handler.storage.base import (
     IdempotencyKeyTaken,
     IdempotencyRecord,
     IndexRecord,
+    PendingRequest,
     Receipt,
     ReferenceTaken,
+    RequestBlobs,
     RequestNotFound,
     RequestSummary,
     RequestTooLarge,
@@ -39,9 +42,10 @@ from handler.storage.base import (
     StorageUnavailable,
     Store,
     StoredRequest,
+    StoreUnreachable,
 )
 from handler.storage.cursor import CursorCodec, new_cursor_key
-from handler.uploads import Blobs, Upload
+from handler.uploads import Upload
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -53,10 +57,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("servicedesk_forms")
 
 REQUESTER_INDEX = "byRequester"
-# Lists every item of one kind (requests by time received, contacts by address, unsent mail by age),
-# for agents and operators, without a scan.
+# Lists every request (by time received) and every contact (by address) for agents and operators,
+# without a scan. Its partition key is the kind and a shard, ``REQUEST#3``, so that no one partition
+# takes every write; a listing reads all the shards and merges them.
 KIND_INDEX = "byKind"
+SHARDS = 8
 TTL_ATTRIBUTE = "expiresAt"
+# Queued e-mail is found through small entries in the base table (``OUTBOX#<shard>``, one per message),
+# read with strongly consistent queries; pending records of requests on their way in likewise
+# (``PENDING#<shard>``, sorted by when they started).
+OUTBOX, PENDING = "OUTBOX", "PENDING"
+# How long the record of a message that went out is kept if removing it failed (TTL then removes it).
+SENT_KEPT = timedelta(days=7)
 # The key page cursors are signed with: one item, made by the first container that hands out a cursor.
 CURSOR_KEY_PK, CURSOR_KEY_SK = "KEY#page-cursor", "KEY"
 
@@ -85,6 +97,8 @@ _RETRYABLE_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", 
 # The transport failing: EndpointConnectionError and ConnectTimeoutError are ConnectionErrors,
 # ReadTimeoutError and ConnectionClosedError are HTTPClientErrors.
 _TRANSPORT_ERRORS = (BotoConnectionError, ReadTimeoutError, ConnectionClosedError)
+# A mail's two items in a transaction; a transaction takes up to 100 items.
+_MAILS_PER_TRANSACTION = 50
 
 # Positions of the items in the commit transaction, to read its CancellationReasons.
 _REQUEST, _REFERENCE, _IDEMPOTENCY = 0, 1, 2
@@ -145,6 +159,11 @@ def document_key(request_id: str) -> str:
     return f"requests/{request_id}.json"
 
 
+def shard(value: str) -> int:
+    """The shard (0 to ``SHARDS`` - 1) an item with this id or address goes to, the same in every process."""
+    return int.from_bytes(hashlib.sha256(value.encode()).digest()[:4], "big") % SHARDS
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Whether a botocore error means the store is unreachable, overloaded or briefly failing."""
     if isinstance(exc, _TRANSPORT_ERRORS):
@@ -161,9 +180,25 @@ def _unavailable_on_transient_errors(action: str) -> Iterator[None]:
     try:
         yield
     except (ClientError, BotoCoreError) as exc:
+        if isinstance(exc, _TRANSPORT_ERRORS):
+            raise StoreUnreachable(f"{action}: {exc}") from exc
         if is_retryable(exc):
             raise StorageUnavailable(f"{action}: {exc}") from exc
         raise
+
+
+@contextmanager
+def _unavailable_on_any_error(action: str) -> Iterator[None]:
+    # For removals: whatever stops one (even denied access) leaves the pending record for the sweep.
+    try:
+        with _unavailable_on_transient_errors(action):
+            yield
+    except (ClientError, BotoCoreError) as exc:
+        raise StorageUnavailable(f"{action}: {exc}") from exc
+
+
+def _cancellation_reasons(exc: ClientError) -> list[str]:
+    return [reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])]
 
 
 def _timestamp(moment: datetime) -> str:
@@ -246,28 +281,84 @@ class AwsStore(Store):
 
     # The document --------------------------------------------------------------------------------
 
-    def _put_document(self, request_id: str, body: bytes) -> None:
+    def _put_document(self, request_id: str, body: bytes, *, replace: bool = False) -> None:
+        key = document_key(request_id)
         try:
             with _unavailable_on_transient_errors("writing the document"):
-                # IfNoneMatch="*": S3 refuses the write if the key exists, so a document is never overwritten.
-                self.s3.put_object(
-                    Bucket=self.bucket,
-                    Key=document_key(request_id),
-                    Body=body,
-                    ContentType="application/json",
-                    IfNoneMatch="*",
-                )
+                if replace:
+                    self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
+                else:
+                    # IfNoneMatch="*": S3 refuses the write if the key exists, so a document is never overwritten.
+                    self.s3.put_object(
+                        Bucket=self.bucket, Key=key, Body=body, ContentType="application/json", IfNoneMatch="*"
+                    )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
                 # Only possible if the id was already used; the submit can be retried with a fresh id.
                 raise StorageUnavailable(f"the document for {request_id} already exists") from exc
             raise
 
-    def _discard_document(self, request_id: str) -> None:
-        try:
+    def _remove_document(self, request_id: str) -> None:
+        with _unavailable_on_any_error("removing the uncommitted document"):
             self.s3.delete_object(Bucket=self.bucket, Key=document_key(request_id))
-        except (ClientError, BotoCoreError) as exc:  # best effort: an unreferenced document is invisible
-            log.warning("could not discard the unreferenced document %s: %s", request_id, exc)
+
+    # Pending records -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _pending_key(pending: PendingRequest) -> dict[str, AttributeValueTypeDef]:
+        return {
+            "pk": _s(f"{PENDING}#{shard(pending.request_id)}"),
+            "sk": _s(f"{_timestamp(pending.started_at)}#{pending.request_id}"),
+        }
+
+    def _record_pending(self, pending: PendingRequest) -> None:
+        self._put(
+            {
+                **self._pending_key(pending),
+                "requestId": _s(pending.request_id),
+                "startedAt": _s(_timestamp(pending.started_at)),
+                "attachmentKeys": {"L": [_s(key) for key in pending.attachment_keys]},
+            },
+            "recording the request on its way in",
+        )
+
+    def _stop_pending(self, pending: PendingRequest) -> bool:
+        try:
+            with _unavailable_on_transient_errors("stopping the unfinished request"):
+                self.dynamodb.update_item(
+                    TableName=self.table,
+                    Key=self._pending_key(pending),
+                    UpdateExpression="SET stopped = :yes",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={":yes": {"BOOL": True}},
+                )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def _forget_pending(self, pending: PendingRequest) -> None:
+        with _unavailable_on_any_error("removing the pending record"):
+            self.dynamodb.delete_item(TableName=self.table, Key=self._pending_key(pending))
+
+    def pending_before(self, cutoff: datetime, limit: int | None = None) -> list[PendingRequest]:
+        """Pending records started before ``cutoff``, oldest first, from strongly consistent queries."""
+        found: list[PendingRequest] = []
+        for number in range(SHARDS):
+            items = self._query_partition(
+                f"{PENDING}#{number}", "sk < :cutoff", {":cutoff": _s(_timestamp(cutoff))}, limit
+            )
+            found += [
+                PendingRequest(
+                    _text(item, "requestId"),
+                    datetime.fromisoformat(_text(item, "startedAt")),
+                    tuple(value["S"] for value in item["attachmentKeys"]["L"]),
+                )
+                for item in items
+            ]
+        found.sort(key=lambda pending: (pending.started_at, pending.request_id))
+        return found[:limit] if limit is not None else found
 
     # The index -----------------------------------------------------------------------------------
 
@@ -278,7 +369,8 @@ class AwsStore(Store):
         now: datetime,
         mails: Sequence[QueuedMail] = (),
     ) -> None:
-        sizes = [item_size(entry["Put"]["Item"]) for entry in self._commit_items(record, idempotency, now, mails)]
+        items = self._commit_items(record, idempotency, now, mails, None)
+        sizes = [item_size(entry["Put"]["Item"]) for entry in items if "Put" in entry]
         if max(sizes) > ITEM_LIMIT_BYTES or sum(sizes) > TRANSACTION_LIMIT_BYTES:
             raise RequestTooLarge(
                 f"request {record.receipt.request_id}: its largest item would be {max(sizes)} bytes "
@@ -290,9 +382,10 @@ class AwsStore(Store):
         record: IndexRecord,
         idempotency: IdempotencyRecord | None,
         now: datetime,
-        mails: Sequence[QueuedMail] = (),
+        mails: Sequence[QueuedMail],
+        pending: PendingRequest,
     ) -> None:
-        items = self._commit_items(record, idempotency, now, mails)
+        items = self._commit_items(record, idempotency, now, mails, pending)
         try:
             with _unavailable_on_transient_errors("committing the request"):
                 self.dynamodb.transact_write_items(TransactItems=items)
@@ -307,6 +400,7 @@ class AwsStore(Store):
         idempotency: IdempotencyRecord | None,
         now: datetime,
         mails: Sequence[QueuedMail],
+        pending: PendingRequest | None,
     ) -> list[TransactWriteItemTypeDef]:
         receipt = record.receipt
         received = _timestamp(receipt.received_at)
@@ -320,7 +414,7 @@ class AwsStore(Store):
             "receivedAt": _s(received),
             "updatedAt": _s(received),
             "documentKey": _s(document_key(receipt.request_id)),
-            "kind": _s("REQUEST"),
+            "kind": _s(f"REQUEST#{shard(receipt.request_id)}"),
             "sortKey": _s(f"{received}#{receipt.request_id}"),
         }
         if record.category is not None:
@@ -388,29 +482,44 @@ class AwsStore(Store):
             }
         )
         # The request's e-mails, queued with it (their INSERTs wake the sender through the stream).
-        items += [
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": self._mail_item(mail),
-                    "ConditionExpression": "attribute_not_exists(pk)",
+        for mail in mails:
+            items += [
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": item,
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
                 }
-            }
-            for mail in mails
-        ]
+                for item in (self._mail_item(mail), self._outbox_entry(mail))
+            ]
+        # Last: the request is no longer on its way in, unless the sweep stopped it meanwhile.
+        if pending is not None:
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self.table,
+                        "Key": self._pending_key(pending),
+                        "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(stopped)",
+                    }
+                }
+            )
         return items
 
     @staticmethod
     def _raise_cancellation(exc: ClientError, record: IndexRecord, idempotency: IdempotencyRecord | None) -> None:
-        reasons = [reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])]
+        reasons = _cancellation_reasons(exc)
 
         def failed(position: int) -> bool:
             return len(reasons) > position and reasons[position] == "ConditionalCheckFailed"
 
         if idempotency is not None and failed(_IDEMPOTENCY):
             raise IdempotencyKeyTaken(idempotency.key) from exc
-        if failed(_REFERENCE) or failed(_REQUEST):  # an id collision is retried like a reference collision
+        if failed(_REFERENCE):
             raise ReferenceTaken(record.receipt.reference) from exc
+        if failed(_REQUEST) or (reasons and reasons[-1] == "ConditionalCheckFailed"):
+            # The id is taken (a fresh UUID: never in practice) or the sweep stopped the request as unfinished.
+            raise StorageUnavailable(f"request {record.receipt.request_id} cannot be committed: {reasons}") from exc
         if any(code in _RETRYABLE_CANCELLATIONS for code in reasons):
             # Another transaction touched the same items at the same moment (or throttling): retryable.
             raise StorageUnavailable(f"the transaction was cancelled: {reasons}") from exc
@@ -449,7 +558,11 @@ class AwsStore(Store):
                 raise
             # Waiting will not bring it back: an operator must restore it (the bucket keeps old versions).
             log.error(
-                "request %s is in the table but its document %s is missing (S3 answered %s)", request_id, key, code
+                "request %s is in the table but its document %s is missing (S3 answered %s)",
+                request_id,
+                key,
+                code,
+                extra={"document": request_id, "s3Error": code},
             )
             return None
         document: dict[str, Any] = json.loads(body)
@@ -483,13 +596,12 @@ class AwsStore(Store):
     def _query_kind(
         self,
         kind: str,
-        limit: int | None = None,
         newest_first: bool = False,
         start: str | None = None,
         end: str | None = None,
-    ) -> Iterator[dict[str, AttributeValueTypeDef]]:
+    ) -> list[dict[str, AttributeValueTypeDef]]:
         condition = "kind = :kind"
-        values: dict[str, AttributeValueTypeDef] = {":kind": _s(kind)}
+        values: dict[str, AttributeValueTypeDef] = {}
         if start is not None and end is not None:
             condition += " AND sortKey BETWEEN :start AND :end"
         elif start is not None:
@@ -500,22 +612,40 @@ class AwsStore(Store):
             values[":start"] = _s(start)
         if end is not None:
             values[":end"] = _s(end)
+        found: list[dict[str, AttributeValueTypeDef]] = []
+        for number in range(SHARDS):
+            arguments: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": KIND_INDEX,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeValues": {**values, ":kind": _s(f"{kind}#{number}")},
+            }
+            found += self._pages(arguments, f"listing {kind.lower()} items")
+        return sorted(found, key=lambda item: _text(item, "sortKey"), reverse=newest_first)
+
+    def _query_partition(
+        self, pk: str, condition: str, values: dict[str, AttributeValueTypeDef], limit: int | None = None
+    ) -> list[dict[str, AttributeValueTypeDef]]:
         arguments: dict[str, Any] = {
             "TableName": self.table,
-            "IndexName": KIND_INDEX,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-            "ScanIndexForward": not newest_first,
+            "KeyConditionExpression": f"pk = :pk AND {condition}" if condition else "pk = :pk",
+            "ExpressionAttributeValues": {**values, ":pk": _s(pk)},
+            "ConsistentRead": True,
         }
-        if limit:
-            arguments["Limit"] = limit
-        while True:
-            with _unavailable_on_transient_errors(f"listing {kind.lower()} items"):
+        return self._pages(arguments, "reading the table", limit)
+
+    def _pages(
+        self, arguments: dict[str, Any], action: str, limit: int | None = None
+    ) -> list[dict[str, AttributeValueTypeDef]]:
+        found: list[dict[str, AttributeValueTypeDef]] = []
+        while limit is None or len(found) < limit:
+            with _unavailable_on_transient_errors(action):
                 answer = self.dynamodb.query(**arguments)
-            yield from answer.get("Items", [])
-            if limit or "LastEvaluatedKey" not in answer:
-                return
-            arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+            found += answer.get("Items", [])
+            if "LastEvaluatedKey" not in answer:
+                break
+            arguments = {**arguments, "ExclusiveStartKey": answer["LastEvaluatedKey"]}
+        return found if limit is None else found[:limit]
 
     # Listing and status ------------------------------------------------------------------------------
 
@@ -702,7 +832,7 @@ class AwsStore(Store):
     def put_contact(self, contact: Contact) -> None:
         """Add a contact with a new security stamp, or replace one and keep its stamp."""
         values: dict[str, AttributeValueTypeDef] = {
-            "kind": _s("CONTACT"),
+            "kind": _s(f"CONTACT#{shard(contact.email)}"),
             "sortKey": _s(contact.email),
             "email": _s(contact.email),
             "name": _s(contact.name),
@@ -832,18 +962,20 @@ class AwsStore(Store):
     # Mail waiting to be sent --------------------------------------------------------------------
 
     def queue_mails(self, mails: Sequence[QueuedMail]) -> None:
-        """Add or replace messages (a replaced item has no claim); each INSERT wakes the sender through
-        the table's stream."""
-        for mail in mails:
-            self._put(self._mail_item(mail), "queueing the e-mail")
+        """Add or replace messages (unclaimed, unmarked) with their outbox entries; new ones wake the sender."""
+        for first in range(0, len(mails), _MAILS_PER_TRANSACTION):
+            items: list[TransactWriteItemTypeDef] = [
+                {"Put": {"TableName": self.table, "Item": item}}
+                for mail in mails[first : first + _MAILS_PER_TRANSACTION]
+                for item in (self._mail_item(mail), self._outbox_entry(mail))
+            ]
+            self._transact(items, "queueing the e-mail")
 
     @staticmethod
     def _mail_item(mail: QueuedMail) -> dict[str, AttributeValueTypeDef]:
         return {
             "pk": _s(f"MAIL#{mail.id}"),
             "sk": _s("MAIL"),
-            "kind": _s("MAIL"),
-            "sortKey": _s(f"{_timestamp(mail.queued_at)}#{mail.id}"),
             "recipients": {"L": [_s(r) for r in mail.recipients]},
             "message": {"B": mail.message},
             "attempts": {"N": str(mail.attempts)},
@@ -851,24 +983,41 @@ class AwsStore(Store):
             "queuedAt": _s(_timestamp(mail.queued_at)),
         }
 
+    @staticmethod
+    def _outbox_key(mail_id: str) -> dict[str, AttributeValueTypeDef]:
+        return {"pk": _s(f"{OUTBOX}#{shard(mail_id)}"), "sk": _s(mail_id)}
+
+    @classmethod
+    def _outbox_entry(cls, mail: QueuedMail) -> dict[str, AttributeValueTypeDef]:
+        return {**cls._outbox_key(mail.id), "queuedAt": _s(_timestamp(mail.queued_at))}
+
     def queued_mails(self, limit: int, now: datetime) -> list[QueuedMail]:
-        """The oldest messages that no sender holds."""
-        free = (
-            item
-            for item in self._query_kind("MAIL")
-            if "claimedUntil" not in item or _text(item, "claimedUntil") <= _timestamp(now)
-        )
-        return [
-            QueuedMail(
-                _text(item, "pk").removeprefix("MAIL#"),
-                tuple(value["S"] for value in item["recipients"]["L"]),
-                bytes(item["message"]["B"]),
-                int(item["attempts"]["N"]),
-                "" if _text(item, "lastError") == "-" else _text(item, "lastError"),
-                datetime.fromisoformat(_text(item, "queuedAt")),
-            )
-            for item, _ in zip(free, range(limit), strict=False)
+        """The oldest messages no sender holds or has sent, by strongly consistent reads of the outbox entries."""
+        waiting = [
+            (_text(entry, "queuedAt"), _text(entry, "sk"))
+            for number in range(SHARDS)
+            for entry in self._query_partition(f"{OUTBOX}#{number}", "", {})
         ]
+        found: list[QueuedMail] = []
+        for _, mail_id in sorted(waiting):
+            if len(found) == limit:
+                break
+            item = self._get(f"MAIL#{mail_id}", "MAIL", "reading the queued e-mail")
+            if item is None or "sendingAt" in item:
+                continue
+            if "claimedUntil" in item and _text(item, "claimedUntil") > _timestamp(now):
+                continue
+            found.append(
+                QueuedMail(
+                    mail_id,
+                    tuple(value["S"] for value in item["recipients"]["L"]),
+                    bytes(item["message"]["B"]),
+                    int(item["attempts"]["N"]),
+                    "" if _text(item, "lastError") == "-" else _text(item, "lastError"),
+                    datetime.fromisoformat(_text(item, "queuedAt")),
+                )
+            )
+        return found
 
     def claim_mail(self, mail_id: str, until: datetime, now: datetime) -> bool:
         """Take the message for sending: only one sender (stream, schedule or command) gets it."""
@@ -878,9 +1027,10 @@ class AwsStore(Store):
                     TableName=self.table,
                     Key={"pk": _s(f"MAIL#{mail_id}"), "sk": _s("MAIL")},
                     UpdateExpression="SET claimedUntil = :until",
-                    # Still queued, and nobody holds it (or their hold ran out).
+                    # Still queued, not gone out, and nobody holds it (or their hold ran out).
                     ConditionExpression=(
-                        "attribute_exists(pk) AND (attribute_not_exists(claimedUntil) OR claimedUntil <= :now)"
+                        "attribute_exists(pk) AND attribute_not_exists(sendingAt)"
+                        " AND (attribute_not_exists(claimedUntil) OR claimedUntil <= :now)"
                     ),
                     ExpressionAttributeValues={":until": _s(_timestamp(until)), ":now": _s(_timestamp(now))},
                 )
@@ -890,10 +1040,56 @@ class AwsStore(Store):
             raise
         return True
 
+    def mark_mail_sending(self, mail_id: str, now: datetime) -> bool:
+        """Mark the message as going out and take it out of the outbox (TTL removes it if forgetting fails)."""
+        items: list[TransactWriteItemTypeDef] = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": _s(f"MAIL#{mail_id}"), "sk": _s("MAIL")},
+                    "UpdateExpression": "SET sendingAt = :now, #expires = :expires",
+                    "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(sendingAt)",
+                    "ExpressionAttributeNames": {"#expires": TTL_ATTRIBUTE},
+                    "ExpressionAttributeValues": {
+                        ":now": _s(_timestamp(now)),
+                        ":expires": {"N": str(_epoch(now + SENT_KEPT))},
+                    },
+                }
+            },
+            {"Delete": {"TableName": self.table, "Key": self._outbox_key(mail_id)}},
+        ]
+        try:
+            self._transact(items, "marking the e-mail as going out")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                if _cancellation_reasons(exc)[:1] == ["ConditionalCheckFailed"]:
+                    return False
+                raise StorageUnavailable(f"marking the e-mail as going out: {exc}") from exc
+            raise
+        return True
+
     def forget_mail(self, mail_id: str) -> None:
-        """Drop a message that has been sent."""
-        with _unavailable_on_transient_errors("forgetting the sent e-mail"):
-            self.dynamodb.delete_item(TableName=self.table, Key={"pk": _s(f"MAIL#{mail_id}"), "sk": _s("MAIL")})
+        """Drop a message that has been sent (or given up) with its outbox entry."""
+        self._transact(
+            [
+                {"Delete": {"TableName": self.table, "Key": {"pk": _s(f"MAIL#{mail_id}"), "sk": _s("MAIL")}}},
+                {"Delete": {"TableName": self.table, "Key": self._outbox_key(mail_id)}},
+            ],
+            "forgetting the sent e-mail",
+        )
+
+    def _drop_sent_mail(self, before: datetime) -> int:
+        return 0  # TTL removes them (SENT_KEPT after they went out)
+
+    def _transact(self, items: list[TransactWriteItemTypeDef], action: str) -> None:
+        try:
+            with _unavailable_on_transient_errors(action):
+                self.dynamodb.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            reasons = _cancellation_reasons(exc)
+            if any(code in _RETRYABLE_CANCELLATIONS for code in reasons):
+                raise StorageUnavailable(f"{action}: the transaction was cancelled: {reasons}") from exc
+            raise
 
     # Upload slots -----------------------------------------------------------------------------------
 
@@ -936,7 +1132,7 @@ class AwsStore(Store):
 UPLOAD_RECORD_LIFETIME = timedelta(days=3)
 
 
-class S3Blobs(Blobs):
+class S3Blobs(RequestBlobs):
     """Uploads in the bucket: presigned POSTs bounded by their policy, checks by HEAD and ranged GET."""
 
     def __init__(self, s3: S3Client, bucket: str) -> None:
@@ -951,7 +1147,10 @@ class S3Blobs(Blobs):
                 Bucket=self.bucket,
                 Key=upload.pending_key,
                 Fields={"Content-Type": upload.content_type},
-                Conditions=[{"Content-Type": upload.content_type}, ["content-length-range", 1, upload.max_bytes]],
+                Conditions=[
+                    {"Content-Type": upload.content_type},
+                    ["content-length-range", upload.max_bytes, upload.max_bytes],
+                ],
                 ExpiresIn=seconds,
             )
         return {"url": post["url"], "fields": post["fields"]}
@@ -976,8 +1175,12 @@ class S3Blobs(Blobs):
         """Copy the upload to a new key under ``attachments/`` with its sanitized name as metadata; the
         copy is what gets checked and kept."""
         key = upload.new_attachment_key()
+        return key if self.copy_upload(upload, key) else None
+
+    def copy_upload(self, upload: Upload, key: str) -> bool:
+        """Copy the upload to ``key`` with its sanitized name as metadata (S3's CopyObject)."""
         try:
-            with _unavailable_on_transient_errors("linking the attachment"):
+            with _unavailable_on_transient_errors("copying the attachment"):
                 self.s3.copy_object(
                     Bucket=self.bucket,
                     Key=key,
@@ -989,16 +1192,26 @@ class S3Blobs(Blobs):
         except ClientError as exc:
             # Without s3:ListBucket, S3 answers 403 rather than 404 for a source that is not there.
             if exc.response.get("Error", {}).get("Code") in ("403", "404", "NoSuchKey", "AccessDenied"):
-                return None
+                return False
             raise
-        return key
+        return True
+
+    def remove(self, key: str) -> None:
+        """Remove an attachment copy (S3 answers the same whether or not it was there)."""
+        with _unavailable_on_any_error("removing the attachment copy"):
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
 
     def discard(self, key: str) -> None:
         """Remove an attachment copy no request took (best effort)."""
         try:
             self.s3.delete_object(Bucket=self.bucket, Key=key)
         except (ClientError, BotoCoreError) as exc:
-            log.warning("could not remove the unused attachment %s: %s", key, exc)
+            log.warning(
+                "could not remove the unused attachment %s: %s",
+                key,
+                exc,
+                extra={"key": key, "failure": type(exc).__name__},
+            )
 
     def download(self, key: str, name: str, content_type: str) -> str:
         """A presigned GET valid for five minutes that saves the file under its name."""

@@ -6,12 +6,17 @@ category, requester, timestamps) that makes it visible. The document is written 
 overwritten; the index record, the reference's uniqueness and the idempotency key are committed
 together in one atomic step. A failure between the two leaves an unreferenced document that nobody
 can see, never a visible request without its document.
+
+Before anything of a request is written, a *pending record* names its id and the keys of its
+attachment copies; the commit removes it in the same atomic step. A pending record that outlives the
+request's answer is therefore a request that never committed, and ``Store.sweep`` removes what it left.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import uuid
 from abc import ABC, abstractmethod
@@ -23,15 +28,26 @@ from typing import Any
 from handler.contacts import ContactRegister
 from handler.mail import MailQueue, QueuedMail
 from handler.signin import SignInState
-from handler.uploads import UploadRegistry
+from handler.uploads import Blobs, Upload, UploadRegistry
+
+log = logging.getLogger("servicedesk_forms")
 
 # Crockford's base32 alphabet: no I, L, O or U, so references survive being read aloud or retyped.
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ATTEMPTS = 5
+# A pending record this old belongs to a request that will never commit: far longer than any submission
+# takes (the function gives up after 10 s), so the sweep never races a request that is still on its way.
+SWEEP_MARGIN = timedelta(hours=1)
+# How many unfinished requests one scheduled sweep removes (each takes a few calls).
+SWEEP_BATCH = 50
 
 
 class StorageUnavailable(Exception):
     """The store could not be reached or did not answer in time; the client may retry."""
+
+
+class StoreUnreachable(StorageUnavailable):
+    """The store did not answer at all (a timeout, a broken connection): what was sent may still land."""
 
 
 class IdempotencyConflict(Exception):
@@ -171,6 +187,39 @@ class StoredRequest:
     attachments: tuple[Mapping[str, Any], ...] = ()
 
 
+@dataclass(frozen=True)
+class PendingRequest:
+    """A request on its way in: recorded before any of it is written, removed by the step that commits it."""
+
+    request_id: str
+    started_at: datetime
+    attachment_keys: tuple[str, ...] = ()
+
+
+def attachment_key(request_id: str, position: int) -> str:
+    """Where a request keeps the copy of its attachment number ``position`` (from 0): under its own id."""
+    return f"attachments/{request_id}/{position}"
+
+
+class RequestBlobs(Blobs):
+    """Uploaded files as the submit flow uses them: copied to the keys a request chose, removed or refused."""
+
+    @abstractmethod
+    def copy_upload(self, upload: Upload, key: str) -> bool:
+        """Copy the upload to ``key`` with its name and type; False if nothing was uploaded."""
+
+    @abstractmethod
+    def remove(self, key: str) -> None:
+        """Remove the file at ``key`` if there is one; ``StorageUnavailable`` if that failed."""
+
+
+def request_blobs(blobs: Blobs) -> RequestBlobs:
+    """``blobs`` as the submit flow and the sweep use them (both stores' blobs are)."""
+    if not isinstance(blobs, RequestBlobs):
+        raise TypeError(f"{type(blobs).__name__} cannot keep attachment copies under a request's own keys")
+    return blobs
+
+
 def new_reference(prefix: str) -> str:
     """A reference like ``SR-7KQ2-M9XD``: the form's prefix and 40 random bits in Crockford base32."""
     chars = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
@@ -220,6 +269,7 @@ class RequestStore(ABC):
         mails: Callable[[Receipt], Sequence[QueuedMail]] = lambda receipt: (),
         *,
         looked_up: bool = False,
+        pending: PendingRequest | None = None,
     ) -> tuple[Receipt, bool]:
         """Store ``submission`` and return its receipt and whether it is new.
 
@@ -228,7 +278,12 @@ class RequestStore(ABC):
         makes for the receipt are queued in the same atomic step as the request: both or neither.
         ``looked_up`` says the caller has just asked ``replay`` about this key and got nothing, so the
         key is not read again. A request too large for the store raises ``RequestTooLarge`` before
-        anything is written.
+        its document is written.
+
+        ``pending`` is the caller's record from ``begin`` (its id becomes the request's), and the caller
+        ``abandon``s it when the request is not new or this raises. Without one, ``submit`` makes its own
+        and removes what it wrote unless it committed, or the store did not answer (``StoreUnreachable``:
+        the commit may still land, so what it wrote is left to ``sweep``).
         """
         fingerprint = submission.fingerprint()
         scoped_key = self._scoped(submission, idempotency_key) if idempotency_key else None
@@ -236,8 +291,33 @@ class RequestStore(ABC):
         # IdempotencyKeyTaken, which replays below; the race only costs a discarded document.
         if scoped_key and not looked_up and (earlier := self._find_idempotent(scoped_key, now)):
             return self._replay(earlier, fingerprint), False
+        if pending is not None:
+            return self._store(submission, reference_prefix, scoped_key, fingerprint, now, mails, pending)
+        own = self.begin(now)
+        try:
+            receipt, created = self._store(submission, reference_prefix, scoped_key, fingerprint, now, mails, own)
+        except StoreUnreachable:
+            raise
+        except BaseException:
+            self.abandon(own)
+            raise
+        if not created:
+            self.abandon(own)
+        return receipt, created
+
+    def _store(
+        self,
+        submission: Submission,
+        reference_prefix: str,
+        scoped_key: str | None,
+        fingerprint: str,
+        now: datetime,
+        mails: Callable[[Receipt], Sequence[QueuedMail]],
+        pending: PendingRequest,
+    ) -> tuple[Receipt, bool]:
+        written = False
         for _ in range(_ATTEMPTS):
-            receipt = Receipt(str(uuid.uuid4()), new_reference(reference_prefix), "received", now)
+            receipt = Receipt(pending.request_id, new_reference(reference_prefix), "received", now)
             record = IndexRecord(
                 receipt, submission.form_id, submission.category, submission.requester, submission.title
             )
@@ -246,18 +326,49 @@ class RequestStore(ABC):
             )
             queued = mails(receipt)
             self._check_size(record, idempotency, now, queued)
-            self._put_document(receipt.request_id, document_bytes(submission, receipt))
+            # A retry with a new reference rewrites the document it wrote itself, never a committed one.
+            self._put_document(receipt.request_id, document_bytes(submission, receipt), replace=written)
+            written = True
             try:
-                self._commit(record, idempotency, now, queued)
+                self._commit(record, idempotency, now, queued, pending)
                 return receipt, True
             except ReferenceTaken:
-                self._discard_document(receipt.request_id)
+                continue
             except IdempotencyKeyTaken:
-                self._discard_document(receipt.request_id)
                 assert scoped_key is not None
                 if earlier := self._find_idempotent(scoped_key, now):
                     return self._replay(earlier, fingerprint), False
         raise StorageUnavailable("could not commit the request after several attempts")
+
+    def begin(self, now: datetime, attachments: int = 0) -> PendingRequest:
+        """Record a new request before anything of it is written: its id and its ``attachments`` copies' keys."""
+        request_id = str(uuid.uuid4())
+        pending = PendingRequest(request_id, now, tuple(attachment_key(request_id, n) for n in range(attachments)))
+        self._record_pending(pending)
+        return pending
+
+    def abandon(self, pending: PendingRequest, blobs: RequestBlobs | None = None) -> bool:
+        """Remove an uncommitted request's copies, document and record; False if it committed or a removal failed."""
+        if pending.attachment_keys and blobs is None:
+            raise TypeError("removing attachment copies needs the blobs they are in")
+        try:
+            # First make the commit impossible, so nothing is removed from under a request that lands late.
+            if not self._stop_pending(pending):
+                return False
+            for key in pending.attachment_keys:
+                assert blobs is not None
+                blobs.remove(key)
+            self._remove_document(pending.request_id)
+            self._forget_pending(pending)
+        except StorageUnavailable as exc:
+            log.warning(
+                "could not remove what the unfinished request %s wrote; the sweep tries again: %s",
+                pending.request_id,
+                exc,
+                extra={"document": pending.request_id, "failure": type(exc).__name__},
+            )
+            return False
+        return True
 
     @staticmethod
     def _replay(earlier: IdempotencyRecord, fingerprint: str) -> Receipt:
@@ -302,12 +413,28 @@ class RequestStore(ABC):
         """Move the request from ``expected`` to ``event.status``; ``StatusConflict`` if it moved meanwhile."""
 
     @abstractmethod
-    def _put_document(self, request_id: str, body: bytes) -> None:
-        """Write the request's document; never overwrite an existing one."""
+    def _put_document(self, request_id: str, body: bytes, *, replace: bool = False) -> None:
+        """Write the request's document, never over another (with ``replace``, over this submission's own)."""
 
     @abstractmethod
-    def _discard_document(self, request_id: str) -> None:
-        """Remove a document whose index record was never committed (best effort)."""
+    def _remove_document(self, request_id: str) -> None:
+        """Remove the document of a request that was never committed; ``StorageUnavailable`` if that failed."""
+
+    @abstractmethod
+    def _record_pending(self, pending: PendingRequest) -> None:
+        """Keep the pending record of a request about to be written."""
+
+    @abstractmethod
+    def _stop_pending(self, pending: PendingRequest) -> bool:
+        """Make the pending record's commit impossible; False if there is no record (committed, or removed)."""
+
+    @abstractmethod
+    def _forget_pending(self, pending: PendingRequest) -> None:
+        """Remove a pending record whose request's writes are gone."""
+
+    @abstractmethod
+    def pending_before(self, cutoff: datetime, limit: int | None = None) -> list[PendingRequest]:
+        """Pending records of requests started before ``cutoff``, oldest first."""
 
     @abstractmethod
     def _check_size(
@@ -325,12 +452,14 @@ class RequestStore(ABC):
         record: IndexRecord,
         idempotency: IdempotencyRecord | None,
         now: datetime,
-        mails: Sequence[QueuedMail] = (),
+        mails: Sequence[QueuedMail],
+        pending: PendingRequest,
     ) -> None:
         """Atomically add the index record, the idempotency key (an expired key counts as free) and the
-        queued e-mails.
+        queued e-mails, and remove the pending record.
 
-        Raises ``ReferenceTaken`` or ``IdempotencyKeyTaken`` and changes nothing when either is in use.
+        Raises ``ReferenceTaken`` or ``IdempotencyKeyTaken`` and changes nothing when either is in use,
+        and ``StorageUnavailable`` when the pending record was stopped.
         """
 
     @abstractmethod
@@ -340,3 +469,22 @@ class RequestStore(ABC):
 
 class Store(RequestStore, ContactRegister, SignInState, MailQueue, UploadRegistry):
     """Everything the handler keeps: requests, contacts, sign-in codes, counters and unsent mail."""
+
+    @abstractmethod
+    def mark_mail_sending(self, mail_id: str, now: datetime) -> bool:
+        """Mark the message as going out, just before it is sent: no sender gets it again; False if one did."""
+
+    @abstractmethod
+    def _drop_sent_mail(self, before: datetime) -> int:
+        """Remove records of messages marked as going out before ``before`` that were never forgotten."""
+
+    def sweep(
+        self, blobs: RequestBlobs, now: datetime, *, dry_run: bool = False, limit: int | None = None
+    ) -> tuple[list[PendingRequest], int]:
+        """Remove what requests started over ``SWEEP_MARGIN`` ago that never committed left: those found, removed."""
+        found = self.pending_before(now - SWEEP_MARGIN, limit)
+        if dry_run:
+            return found, 0
+        removed = sum(self.abandon(pending, blobs) for pending in found)
+        self._drop_sent_mail(now - SWEEP_MARGIN)
+        return found, removed

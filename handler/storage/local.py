@@ -9,7 +9,7 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,10 @@ from handler.storage.base import (
     IdempotencyKeyTaken,
     IdempotencyRecord,
     IndexRecord,
+    PendingRequest,
     Receipt,
     ReferenceTaken,
+    RequestBlobs,
     RequestNotFound,
     RequestSummary,
     StatusConflict,
@@ -31,7 +33,7 @@ from handler.storage.base import (
     StoredRequest,
 )
 from handler.storage.cursor import CursorCodec, new_cursor_key
-from handler.uploads import Blobs, Upload, slot_signature
+from handler.uploads import Upload, slot_signature
 
 log = logging.getLogger("servicedesk_forms")
 
@@ -108,6 +110,13 @@ CREATE TABLE IF NOT EXISTS signing_keys (
     name TEXT PRIMARY KEY,
     key BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pending_requests (
+    request_id TEXT PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    attachment_keys TEXT NOT NULL,
+    stopped INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS pending_requests_by_start ON pending_requests (started_at);
 """
 
 
@@ -117,12 +126,20 @@ class LocalStore(Store):
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.documents = folder / "documents"
-        self.documents.mkdir(parents=True, exist_ok=True)
+        _private_folder(self.documents)
+        os.chmod(folder, 0o700)
+        os.chmod(self.documents, 0o700)
         self.database = folder / "requests.sqlite3"
+        # SQLite gives its -wal and -shm files the database file's mode.
+        os.close(os.open(self.database, os.O_WRONLY | os.O_CREAT, 0o600))
+        for path in (self.database, folder / "requests.sqlite3-wal", folder / "requests.sqlite3-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(path, 0o600)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
             self._add_security_stamps(db)
+            self._add_sending_marks(db)
             # One key per folder, made by whichever process opens it first.
             db.execute("INSERT OR IGNORE INTO signing_keys (name, key) VALUES ('page-cursor', ?)", (new_cursor_key(),))
             (key,) = db.execute("SELECT key FROM signing_keys WHERE name = 'page-cursor'").fetchone()
@@ -134,6 +151,13 @@ class LocalStore(Store):
         if "security_stamp" not in {row[1] for row in db.execute("PRAGMA table_info(contacts)")}:
             with contextlib.suppress(sqlite3.OperationalError):  # another process added it first
                 db.execute("ALTER TABLE contacts ADD COLUMN security_stamp TEXT NOT NULL DEFAULT ''")
+
+    @staticmethod
+    def _add_sending_marks(db: sqlite3.Connection) -> None:
+        # A queue made before messages were marked as going out: none of its messages is.
+        if "sending_since" not in {row[1] for row in db.execute("PRAGMA table_info(mail_queue)")}:
+            with contextlib.suppress(sqlite3.OperationalError):  # another process added it first
+                db.execute("ALTER TABLE mail_queue ADD COLUMN sending_since TEXT NOT NULL DEFAULT ''")
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -151,7 +175,7 @@ class LocalStore(Store):
     def _document_path(self, request_id: str) -> Path:
         return self.documents / f"{request_id}.json"
 
-    def _put_document(self, request_id: str, body: bytes) -> None:
+    def _put_document(self, request_id: str, body: bytes, *, replace: bool = False) -> None:
         # Write to a temporary file, flush it to disk, then hard-link it into place: the link fails
         # if the name exists, so a document is never overwritten and never seen half-written.
         target = self._document_path(request_id)
@@ -161,15 +185,53 @@ class LocalStore(Store):
                 out.write(body)
                 out.flush()
                 os.fsync(out.fileno())
-            os.link(temporary, target)
+            if replace:
+                os.replace(temporary, target)
+            else:
+                os.link(temporary, target)
             _sync_folder(self.documents)  # the new name is durable too, not only the bytes
         except OSError as exc:
             raise StorageUnavailable(str(exc)) from exc
         finally:
-            os.unlink(temporary)
+            with contextlib.suppress(FileNotFoundError):  # os.replace moved it
+                os.unlink(temporary)
 
-    def _discard_document(self, request_id: str) -> None:
-        self._document_path(request_id).unlink(missing_ok=True)
+    def _remove_document(self, request_id: str) -> None:
+        try:
+            self._document_path(request_id).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageUnavailable(str(exc)) from exc
+
+    # ---- Pending records ------------------------------------------------------------------------
+
+    def _record_pending(self, pending: PendingRequest) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO pending_requests (request_id, started_at, attachment_keys) VALUES (?, ?, ?)",
+                (pending.request_id, _utc(pending.started_at), json.dumps(pending.attachment_keys)),
+            )
+
+    def _stop_pending(self, pending: PendingRequest) -> bool:
+        with self._connect() as db:
+            return bool(
+                db.execute(
+                    "UPDATE pending_requests SET stopped = 1 WHERE request_id = ?", (pending.request_id,)
+                ).rowcount
+            )
+
+    def _forget_pending(self, pending: PendingRequest) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM pending_requests WHERE request_id = ?", (pending.request_id,))
+
+    def pending_before(self, cutoff: datetime, limit: int | None = None) -> list[PendingRequest]:
+        """Pending records started before ``cutoff``, oldest first."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT request_id, started_at, attachment_keys FROM pending_requests WHERE started_at < ? "
+                "ORDER BY started_at, request_id LIMIT ?",
+                (_utc(cutoff), -1 if limit is None else limit),
+            ).fetchall()
+        return [PendingRequest(r[0], datetime.fromisoformat(r[1]), tuple(json.loads(r[2]))) for r in rows]
 
     def _check_size(
         self,
@@ -185,12 +247,17 @@ class LocalStore(Store):
         record: IndexRecord,
         idempotency: IdempotencyRecord | None,
         now: datetime,
-        mails: Sequence[QueuedMail] = (),
+        mails: Sequence[QueuedMail],
+        pending: PendingRequest,
     ) -> None:
         receipt = record.receipt
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
+                if not db.execute(
+                    "DELETE FROM pending_requests WHERE request_id = ? AND stopped = 0", (pending.request_id,)
+                ).rowcount:
+                    raise StorageUnavailable(f"request {receipt.request_id} was stopped as unfinished")
                 if idempotency:
                     # An expired key is free again: remove it before claiming the key.
                     db.execute(
@@ -478,7 +545,8 @@ class LocalStore(Store):
     @staticmethod
     def _insert_mails(db: sqlite3.Connection, mails: Sequence[QueuedMail]) -> None:
         db.executemany(
-            "INSERT OR REPLACE INTO mail_queue VALUES (?, ?, ?, ?, ?, ?, '')",
+            "INSERT OR REPLACE INTO mail_queue (id, recipients, message, attempts, last_error, queued_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             [
                 (m.id, json.dumps(m.recipients), m.message, m.attempts, m.last_error, m.queued_at.isoformat())
                 for m in mails
@@ -486,11 +554,11 @@ class LocalStore(Store):
         )
 
     def queued_mails(self, limit: int, now: datetime) -> list[QueuedMail]:
-        """The oldest messages that no sender holds."""
+        """The oldest messages that no sender holds or has sent."""
         with self._connect() as db:
             rows = db.execute(
                 "SELECT id, recipients, message, attempts, last_error, queued_at FROM mail_queue "
-                "WHERE claimed_until <= ? ORDER BY queued_at, id LIMIT ?",
+                "WHERE claimed_until <= ? AND sending_since = '' ORDER BY queued_at, id LIMIT ?",
                 (now.isoformat(), limit),
             ).fetchall()
         return [
@@ -503,8 +571,18 @@ class LocalStore(Store):
         with self._connect() as db:
             return bool(
                 db.execute(
-                    "UPDATE mail_queue SET claimed_until = ? WHERE id = ? AND claimed_until <= ?",
+                    "UPDATE mail_queue SET claimed_until = ? "
+                    "WHERE id = ? AND claimed_until <= ? AND sending_since = ''",
                     (until.isoformat(), mail_id, now.isoformat()),
+                ).rowcount
+            )
+
+    def mark_mail_sending(self, mail_id: str, now: datetime) -> bool:
+        """Mark the message as going out; it is never offered again."""
+        with self._connect() as db:
+            return bool(
+                db.execute(
+                    "UPDATE mail_queue SET sending_since = ? WHERE id = ? AND sending_since = ''", (_utc(now), mail_id)
                 ).rowcount
             )
 
@@ -512,6 +590,14 @@ class LocalStore(Store):
         """Drop a message that has been sent."""
         with self._connect() as db:
             db.execute("DELETE FROM mail_queue WHERE id = ?", (mail_id,))
+
+    def _drop_sent_mail(self, before: datetime) -> int:
+        with self._connect() as db:
+            return int(
+                db.execute(
+                    "DELETE FROM mail_queue WHERE sending_since != '' AND sending_since < ?", (_utc(before),)
+                ).rowcount
+            )
 
     # ---- Upload slots --------------------------------------------------------------------------
 
@@ -544,6 +630,23 @@ class LocalStore(Store):
         )
 
 
+def _private_folder(folder: Path) -> None:
+    """Create ``folder`` and its missing parents, each readable by its owner only."""
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o700)
+            os.chmod(path, 0o700)
+
+
+def _utc(moment: datetime) -> str:
+    # One fixed format in UTC, so that the strings compare in time order.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def _sync_folder(folder: Path) -> None:
     descriptor = os.open(folder, os.O_RDONLY)
     try:
@@ -552,7 +655,7 @@ def _sync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-class LocalBlobs(Blobs):
+class LocalBlobs(RequestBlobs):
     """Uploaded files in a folder; the local server's upload address stands in for S3's presigned POST."""
 
     def __init__(self, folder: Path) -> None:
@@ -576,7 +679,7 @@ class LocalBlobs(Blobs):
     def receive(self, upload: Upload, chunks: Any) -> None:
         """Write an uploaded file, refusing it past the size limit; nothing is left of a refused file."""
         target = self.path(upload.pending_key)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _private_folder(target.parent)
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
         written = 0
         try:
@@ -605,15 +708,29 @@ class LocalBlobs(Blobs):
         """Hard-link the upload under a new attachment key (a later upload replaces the pending file,
         never this one)."""
         key = upload.new_attachment_key()
+        return key if self.copy_upload(upload, key) else None
+
+    def copy_upload(self, upload: Upload, key: str) -> bool:
+        """Hard-link the upload at ``key`` (a later upload replaces the pending file, never this one)."""
         target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _private_folder(target.parent)
         try:
             os.link(self.path(upload.pending_key), target)
         except FileNotFoundError:
-            return None
+            return False
         except OSError as exc:
             raise StorageUnavailable(str(exc)) from exc
-        return key
+        return True
+
+    def remove(self, key: str) -> None:
+        """Remove an attachment copy, and its request's folder once it is empty."""
+        path = self.path(key)
+        try:
+            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # not empty, or already gone
+                path.parent.rmdir()
+        except OSError as exc:
+            raise StorageUnavailable(str(exc)) from exc
 
     def discard(self, key: str) -> None:
         """Remove an attachment copy."""

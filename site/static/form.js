@@ -160,7 +160,9 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
       message = field.messages.maxItems;
     } else if (!typeOf(field, file)) {
       message = fill(field.messages["x-upload-type"], { value: file.name });
-    } else if (file.size < 1 || file.size > field.upload.maxBytes) {
+    } else if (file.size < 1) {
+      message = fill(field.messages["x-upload-empty"], { value: file.name });
+    } else if (file.size > field.upload.maxBytes) {
       message = fill(field.messages["x-upload-size"], { value: file.name, limit: field.upload.limitText });
     }
     return message && { field: field.name, message: message, each: true };
