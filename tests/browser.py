@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -80,3 +81,22 @@ def axe_violations(page: Any) -> list[str]:
     return [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}" for v in result["violations"]
     ]
+
+
+def fill(page: Any, data: dict[str, Any]) -> None:
+    """Fill in the form from a data file's submission, field by field, through each field's widget."""
+    model = json.loads(page.locator("#page-model").text_content())
+    fields = {f["name"]: f for f in model["fields"]}
+    for name, value in data.items():
+        widget, kind = fields[name]["widget"], fields[name]["value"]
+        if widget == "select":
+            page.select_option(f"#{name}", value)
+        elif kind in ("choice", "boolean"):
+            page.check(f"input[name={name}][value={json.dumps(value) if kind == 'boolean' else value}]")
+        elif kind == "choices":
+            for chosen in value:
+                page.check(f"input[name={name}][value={chosen}]")
+        elif kind == "list":
+            page.fill(f"#{name}", ", ".join(value))
+        else:
+            page.fill(f"#{name}", str(value))

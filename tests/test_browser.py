@@ -21,7 +21,7 @@ import pytest
 from handler.contacts import make_contact
 from handler.forms import load_catalog
 from handler.storage.local import LocalStore
-from tests.browser import axe_violations, local_server
+from tests.browser import axe_violations, fill, local_server
 from tests.conftest import AUTHORIZED, CONTACT_TYPES, TESTS, code_from_outbox, register
 
 pytestmark = pytest.mark.browser
@@ -104,25 +104,6 @@ def stored_by_reference(store: LocalStore, reference: str) -> list[Any]:
 
 def future(days: int) -> str:
     return (date.today() + timedelta(days=days)).isoformat()
-
-
-def fill(page: Any, data: dict[str, Any]) -> None:
-    """Fill in the form from a data file's submission, field by field, through each field's widget."""
-    model = json.loads(page.locator("#page-model").text_content())
-    fields = {f["name"]: f for f in model["fields"]}
-    for name, value in data.items():
-        widget, kind = fields[name]["widget"], fields[name]["value"]
-        if widget == "select":
-            page.select_option(f"#{name}", value)
-        elif kind in ("choice", "boolean"):
-            page.check(f"input[name={name}][value={json.dumps(value) if kind == 'boolean' else value}]")
-        elif kind == "choices":
-            for chosen in value:
-                page.check(f"input[name={name}][value={chosen}]")
-        elif kind == "list":
-            page.fill(f"#{name}", ", ".join(value))
-        else:
-            page.fill(f"#{name}", str(value))
 
 
 def submit_and_read_reference(page: Any) -> str:

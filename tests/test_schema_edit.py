@@ -16,7 +16,7 @@ import pytest
 import build
 from handler.forms import SCHEMA_DIR, load_catalog
 from handler.storage.local import LocalStore
-from tests.browser import CHROMIUM_ARGS, chromium_path, local_server
+from tests.browser import CHROMIUM_ARGS, chromium_path, fill, local_server
 from tests.conftest import AUTHORIZED, EVERY_KEYWORD_FORM, code_from_outbox, register
 
 SHIPPED = load_catalog()
@@ -243,7 +243,7 @@ def test_every_widget_is_sent_from_the_page_as_its_json_type(
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.goto(f"{address}/nb/every-keyword/")
-            fill_form(page, data)
+            fill(page, data)
             page.get_by_role("button", name="Send").click()
             page.locator("#receipt-reference").wait_for(state="visible")
             reference = page.locator("#receipt-reference").text_content()
@@ -252,21 +252,3 @@ def test_every_widget_is_sent_from_the_page_as_its_json_type(
     stored = [s for s in (store.get(p.stem) for p in store.documents.glob("*.json")) if s]
     (request,) = [s for s in stored if s.receipt.reference == reference]
     assert request.data == data  # numbers as numbers, yes/no as true/false, choices as lists
-
-
-def fill_form(page: Any, data: dict[str, Any]) -> None:
-    """Fill in a form through each field's widget, as a person would."""
-    fields = {f["name"]: f for f in json.loads(page.locator("#page-model").text_content())["fields"]}
-    for name, value in data.items():
-        kind = fields[name]["value"]
-        if fields[name]["widget"] == "select":
-            page.select_option(f"#{name}", value)
-        elif kind in ("choice", "boolean"):
-            page.check(f"input[name={name}][value={json.dumps(value) if kind == 'boolean' else value}]")
-        elif kind == "choices":
-            for chosen in value:
-                page.check(f"input[name={name}][value={chosen}]")
-        elif kind == "list":
-            page.fill(f"#{name}", ", ".join(value))
-        else:
-            page.fill(f"#{name}", str(value))
