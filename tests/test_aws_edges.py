@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from cfnlint.decode.decode import decode_str  # type: ignore[import-untyped]
 from fastapi.testclient import TestClient
 
@@ -283,8 +284,8 @@ def serve_output(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[
     site = folder / "site"
     site.mkdir()
     (site / "index.html").write_text("<!doctype html>", encoding="utf-8")
-    monkeypatch.setattr(serve.uvicorn, "run", lambda *args, **kwargs: None)
-    monkeypatch.setattr(serve.uvicorn, "Server", _NotServing)
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    monkeypatch.setattr(uvicorn, "Server", _NotServing)
     monkeypatch.setattr(serve, "start_mail_sender", lambda services: None)
     monkeypatch.setattr(sys, "argv", ["serve", "--site", str(site)])
     monkeypatch.chdir(folder)

@@ -34,7 +34,7 @@ def model_of(soup: BeautifulSoup) -> dict[str, Any]:
 
 
 def group(soup: BeautifulSoup, name: str) -> Tag:
-    found = soup.find(attrs={"data-field": name})
+    found = soup.find(attrs={"data-field": name})  # type: ignore[call-overload]
     assert isinstance(found, Tag), f"no form group for {name}"
     return found
 
@@ -54,7 +54,7 @@ def test_every_field_is_on_the_page_with_its_label(built_site: Path, catalog: Ca
             assert legend is not None and legend.get_text().startswith(label)
             inputs = element.find_all("input", type=("checkbox" if field.widget == "checkboxes" else "radio"))
             assert inputs[0]["id"] == field.name
-            assert [json.loads(i["value"]) if field.widget == "yes-no" else i["value"] for i in inputs] == list(
+            assert [json.loads(str(i["value"])) if field.widget == "yes-no" else i["value"] for i in inputs] == list(
                 field.options
             )
             for radio in inputs:
@@ -72,7 +72,7 @@ def test_aria_links_point_at_elements_that_exist(built_site: Path, language: str
     soup = page(built_site, language)
     ids = [tag["id"] for tag in soup.find_all(id=True)]
     assert len(ids) == len(set(ids)), "ids must be unique"
-    described = soup.find_all(attrs={"aria-describedby": True})
+    described = soup.find_all(attrs={"aria-describedby": True})  # type: ignore[call-overload]
     assert described
     for tag in described:
         for target in str(tag["aria-describedby"]).split():

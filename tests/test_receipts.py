@@ -154,7 +154,7 @@ def test_the_outbox_path_is_logged_for_a_local_user(
     caplog.set_level("INFO", logger="servicedesk_forms.mail")
     desk_client.post("/v1/requests", json={"form": "service-request", "data": DATA})
     desk_client.app.state.services.send_queued_mail()
-    paths = [Path(r.args[1]) for r in caplog.records if r.name == "servicedesk_forms.mail" and r.args]  # type: ignore[index]
+    paths = [Path(str(r.args[1])) for r in caplog.records if r.name == "servicedesk_forms.mail" and r.args]  # type: ignore[index]
     assert paths and all(p.exists() for p in paths)
 
 

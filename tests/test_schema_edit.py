@@ -186,7 +186,7 @@ def test_a_person_sends_the_new_service_from_the_page_in_the_new_language(server
 
 
 # One valid value per field of the test-only form, by branch, as the page must send them.
-EVERY_WIDGET = {
+EVERY_WIDGET: dict[str, dict[str, Any]] = {
     "numbers": {"participants": 12, "budget": 99.5, "level": -2, "share": 0.25},
     "choices": {"consent": True, "newsletter": False, "channels": ["phone", "chat"], "size": "m"},
     "moments": {"at": "09:30", "ends": "2099-03-14T02:00"},

@@ -166,7 +166,7 @@ def test_agents_get_a_presigned_download_that_saves_the_file(aws_client: TestCli
     stored = aws.get(answer.json()["id"])
     assert stored is not None
     url = S3Blobs(aws.s3, aws.bucket).download(stored.attachments[0]["key"], "skjerm bilde.png", "image/png")
-    answer = httpx.get(url, timeout=30)
-    assert answer.status_code == 200 and answer.content == PNG
+    downloaded = httpx.get(url, timeout=30)
+    assert downloaded.status_code == 200 and downloaded.content == PNG
     assert answer.headers["content-disposition"].startswith("attachment;")
     assert "skjerm%20bilde.png" in answer.headers["content-disposition"]
