@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -386,11 +385,3 @@ def _explain(error: Any) -> str:
 def pointer(parts: Any) -> str:
     """A JSON pointer for a path of keys and indexes."""
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts) or "/"
-
-
-_PLACEHOLDER = re.compile(r"\{([A-Za-z][A-Za-z-]*)\}")
-
-
-def placeholders(template: str) -> set[str]:
-    """The ``{name}`` placeholders a text uses."""
-    return set(_PLACEHOLDER.findall(template))

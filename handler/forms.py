@@ -22,13 +22,13 @@ from handler.dialect import (
     RANK,
     Widget,
     dialect_problems,
-    placeholders,
     pointer,
     widget_for,
     widgets,
 )
 from handler.patterns import python_regex
 from handler.rules import Rule, wall_clock
+from handler.texts import fill, missing_texts, placeholders
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
 CONTACT_TYPES_ID = "urn:servicedesk-forms:contact-types"
@@ -363,16 +363,6 @@ def _message_keys(keyword: str, found: Field | None) -> tuple[str, ...]:
     return (keyword,)
 
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z][A-Za-z-]*)\}")
-
-
-def fill(template: str, params: Mapping[str, str], keep: tuple[str, ...] = ()) -> str:
-    """``template`` with each ``{name}`` replaced; names in ``keep`` or without a value stay."""
-    return _PLACEHOLDER.sub(
-        lambda m: m.group(0) if m.group(1) in keep or m.group(1) not in params else params[m.group(1)], template
-    )
-
-
 def format_number(value: float, common: Mapping[str, Any]) -> str:
     """A number as the language writes it: whole numbers without decimals, the language's decimal mark."""
     if isinstance(value, float) and value.is_integer():
@@ -474,6 +464,9 @@ def load_catalog(root: Path = SCHEMA_DIR, extra_forms: tuple[Path, ...] = ()) ->
     if problems:
         raise SchemaProblem(problems)
     problems += _check_same_keys({lang: (root / f"common.{lang}.json", common[lang]) for lang in languages})
+    for lang in languages:
+        for where in missing_texts(common[lang]):
+            problems.append(f"{root / f'common.{lang}.json'}: {where}: missing text (the handler uses it)")
     contact_types = tuple(contact_schema.get("enum", ()))
     statuses = tuple(site.get("statuses", ()))
     if not statuses:

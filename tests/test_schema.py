@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -258,3 +259,20 @@ def test_a_misspelt_text_key_is_refused(tmp_path: Path) -> None:
     root = copy_schema(tmp_path)
     edit(root / "forms" / "service-request.en.json", _set("fields/subject/hnit", "A short heading"))
     assert any("service-request.en.json: /fields/subject/hnit: not a text a field has" in p for p in problems_of(root))
+
+
+def test_every_api_code_the_handler_answers_with_has_a_text_in_every_language(catalog: Catalog) -> None:
+    from handler.texts import API_CODES
+
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in (SCHEMA_DIR.parent / "handler").rglob("*.py"))
+    used = set(re.findall(r'ApiError\(\s*\d{3},\s*"([a-z_]+)"', sources))
+    assert used and used <= set(API_CODES), sorted(used - set(API_CODES))
+    for language in catalog.languages:
+        assert set(API_CODES) <= set(catalog.common[language]["api"])
+
+
+def test_a_text_the_handler_uses_missing_in_one_language_is_refused_at_load(tmp_path: Path) -> None:
+    root = copy_schema(tmp_path)
+    for language in load_catalog().languages:
+        edit(root / f"common.{language}.json", lambda d: d["email"].pop("receiptIntro"))
+    assert any("/email/receiptIntro: missing text (the handler uses it)" in p for p in problems_of(root))
