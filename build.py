@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from handler.dialect import EMAIL_PATTERN, KEYWORDS, widgets
-from handler.forms import SCHEMA_DIR, Catalog, Field, Form, SchemaProblem, fill, load_catalog
+from handler.forms import SCHEMA_DIR, Catalog, Field, Form, SchemaProblem, load_catalog
+from handler.texts import fill
 from handler.uploads import PENDING_TRUSTED, Limits
 
 ROOT = Path(__file__).resolve().parent

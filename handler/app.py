@@ -15,23 +15,25 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from handler import observe
 from handler.bodies import object_with, parse_envelope, read_json
 from handler.contacts import Contact
 from handler.dialect import EMAIL_PATTERN
-from handler.errors import ApiError, error_response, language_of
+from handler.errors import ERROR_SCHEMA, ApiError, error_response, language_of
 from handler.forms import Catalog, FieldError, Form
 from handler.mail import QueuedMail
 from handler.patterns import python_regex
 from handler.receipts import receipt_mails
 from handler.services import Services, build_services, now_utc
 from handler.settings import Settings
-from handler.signin import InvalidCode, InvalidSession, RateLimited, SessionExpired
+from handler.signin import InvalidCode, InvalidSession, RateLimited, SessionExpired, SignedInAddress
 from handler.storage import IdempotencyConflict, Receipt, StorageUnavailable, Submission
 from handler.storage.base import (
     InvalidCursor,
@@ -63,6 +65,7 @@ EMAIL = python_regex(EMAIL_PATTERN)
 CODE = re.compile(r"^[0-9]{6}$")
 UPLOADS_PER_HOUR = 100  # upload slots one contact may ask for in an hour
 REQUEST_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_EMAIL_FIELD = {"type": "string", "maxLength": 254, "pattern": EMAIL_PATTERN}  # as the API checks it
 
 
 # The dependencies are coroutines: FastAPI runs plain functions in a thread pool, a hop each request
@@ -80,12 +83,16 @@ ServicesDep = Annotated[Services, Depends(_services)]
 
 
 async def signed_in_email(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> str:
-    """The e-mail address of the ``Authorization: Bearer`` session, if it has not been ended; else a 401."""
+    """The e-mail address of the ``Authorization: Bearer`` session, if it has not been ended; else a 401.
+
+    The address carries the contact the check read (``SignedInAddress``), so that ``authorized_contact``
+    does not read it again.
+    """
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "sign_in_required", headers={"WWW-Authenticate": "Bearer"})
     try:
-        email: str = await stored(services.sign_in.verify, token.strip())
+        email: SignedInAddress = await stored(services.sign_in.signed_in, token.strip())
         return email
     except SessionExpired as exc:
         raise ApiError(401, "session_expired", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
@@ -137,7 +144,12 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed"}
-        return error_response(request, ApiError(exc.status_code, codes.get(exc.status_code, "bad_request")))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method the path takes, not only those of the first route matched
+            headers["Allow"] = ", ".join(_allowed_methods(app, request))
+        return error_response(
+            request, ApiError(exc.status_code, codes.get(exc.status_code, "bad_request"), headers=headers)
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _parameter_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -153,7 +165,7 @@ def create_app(
         """Answers when the handler is up."""
         return {"status": "ok"}
 
-    @app.post("/v1/session/code", status_code=202, openapi_extra=_body({"email": {"type": "string"}}))
+    @app.post("/v1/session/code", status_code=202, openapi_extra=_body({"email": _EMAIL_FIELD}))
     async def send_code(request: Request, language: Language, services: ServicesDep) -> JSONResponse:
         """E-mail a one-time code to a registered contact; the answer never tells whether one was sent."""
         body = object_with(await read_json(request, 4096), ("email",), services.catalog, language)
@@ -186,7 +198,7 @@ def create_app(
 
     @app.post(
         "/v1/session",
-        openapi_extra=_body({"email": {"type": "string"}, "code": {"type": "string"}}),
+        openapi_extra=_body({"email": _EMAIL_FIELD, "code": {"type": "string", "pattern": CODE.pattern}}),
     )
     async def open_session(request: Request, language: Language, services: ServicesDep) -> JSONResponse:
         """Exchange an e-mailed code for a signed session token."""
@@ -391,7 +403,22 @@ def create_app(
             headers={"Cache-Control": "no-store"},
         )
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi_document(app, app.state.services.catalog)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """The methods some route takes at the request's path, for a 405's ``Allow``."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
 
 
 def _contact_json(contact: Contact) -> dict[str, Any]:
@@ -477,7 +504,8 @@ def accept(
 
 def authorized_contact(services: Services, email: str, form: Form, language: str) -> Contact:
     """The signed-in contact, if the register gives them a contact type the form allows; else a 403."""
-    contact = services.store.get_contact(email)
+    # The session check has just read the contact: the same item, read once per request.
+    contact = email.contact if isinstance(email, SignedInAddress) else services.store.get_contact(email)
     if contact is None or not contact.may_submit(form.allowed_contact_types):
         names = " / ".join(services.catalog.common[language]["contactTypes"][t] for t in form.allowed_contact_types)
         raise ApiError(403, "not_authorized", params={"types": names})
@@ -540,3 +568,268 @@ def check_attachments(
 def _body(properties: dict[str, Any]) -> dict[str, Any]:
     schema = {"type": "object", "required": list(properties), "additionalProperties": False, "properties": properties}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+# The OpenAPI document -----------------------------------------------------------------------------------------
+
+_JSON = "application/json"
+_STRING = {"type": "string"}
+_CONTACT = {
+    "type": "object",
+    "required": ["email", "name", "contactTypes"],
+    "properties": {
+        "email": _STRING,
+        "name": _STRING,
+        "contactTypes": {"type": "array", "items": {"$ref": "#/components/schemas/ContactType"}},
+    },
+}
+_RECEIPT = {
+    "type": "object",
+    "required": ["id", "reference", "status", "receivedAt"],
+    "properties": {
+        "id": {"type": "string", "pattern": REQUEST_ID.pattern},
+        "reference": _STRING,
+        "status": _STRING,
+        "receivedAt": {"type": "string", "format": "date-time"},
+    },
+}
+_SUMMARY = {
+    "allOf": [{"$ref": "#/components/schemas/Receipt"}],
+    "required": ["form", "category", "title", "updatedAt"],
+    "properties": {
+        "form": _STRING,
+        "category": {},
+        "title": {},
+        "updatedAt": {"type": "string", "format": "date-time"},
+    },
+}
+# Per operation: its success status and body, whether it needs a session, and every other status it can answer
+# (each in the error shape). 500 (an unexpected failure) can be answered by any operation.
+_OPERATIONS: dict[tuple[str, str], tuple[int, dict[str, Any] | None, bool, tuple[int, ...]]] = {
+    ("get", "/v1/health"): (
+        200,
+        {"type": "object", "required": ["status"], "properties": {"status": _STRING}},
+        False,
+        (),
+    ),
+    ("post", "/v1/session/code"): (
+        202,
+        {"type": "object", "required": ["message"], "properties": {"message": _STRING}},
+        False,
+        (400, 413, 415, 422, 429, 503),
+    ),
+    ("post", "/v1/session"): (
+        200,
+        {
+            "type": "object",
+            "required": ["token", "expiresAt", "contact"],
+            "properties": {
+                "token": _STRING,
+                "expiresAt": {"type": "string", "format": "date-time"},
+                "contact": {"$ref": "#/components/schemas/Contact"},
+            },
+        },
+        False,
+        (400, 401, 413, 415, 422, 429, 503),
+    ),
+    ("get", "/v1/session"): (
+        200,
+        {
+            "type": "object",
+            "required": ["contact"],
+            "properties": {"contact": {"$ref": "#/components/schemas/Contact"}},
+        },
+        True,
+        (401, 503),
+    ),
+    ("delete", "/v1/session"): (204, None, True, (401, 503)),
+    ("post", "/v1/requests"): (
+        201,
+        {"$ref": "#/components/schemas/Receipt"},
+        True,
+        (400, 401, 403, 413, 415, 422, 503),
+    ),
+    ("post", "/v1/uploads"): (
+        201,
+        {
+            "type": "object",
+            "required": ["id", "name", "expiresAt", "url"],
+            "properties": {
+                "id": _STRING,
+                "name": _STRING,
+                "expiresAt": {"type": "string", "format": "date-time"},
+                "url": _STRING,
+                "fields": {"type": "object", "additionalProperties": _STRING},
+            },
+        },
+        True,
+        (400, 401, 403, 413, 415, 422, 429, 503),
+    ),
+    ("post", "/v1/uploads/{upload_id}/file"): (204, None, False, (400, 403, 404, 413, 422, 503)),
+    ("get", "/v1/requests"): (
+        200,
+        {
+            "type": "object",
+            "required": ["items", "next"],
+            "properties": {
+                "items": {"type": "array", "items": {"$ref": "#/components/schemas/Summary"}},
+                "next": {"type": ["string", "null"]},
+            },
+        },
+        True,
+        (400, 401, 503),
+    ),
+    ("get", "/v1/requests/{request_id}"): (
+        200,
+        {
+            "allOf": [{"$ref": "#/components/schemas/Summary"}],
+            "required": ["data", "attachments", "history"],
+            "properties": {
+                "data": {"type": "object"},
+                "attachments": {"type": "array", "items": {"type": "object"}},
+                "history": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["status", "at", "comment"],
+                        "properties": {
+                            "status": _STRING,
+                            "at": {"type": "string", "format": "date-time"},
+                            "comment": {},
+                        },
+                    },
+                },
+            },
+        },
+        True,
+        (401, 404, 503),
+    ),
+}
+_REASONS = {
+    400: "The request could not be read (body, encoding, text or parameters)",
+    401: "No valid session, or a wrong code",
+    403: "Not allowed for this contact or slot",
+    404: "Nothing at this address",
+    413: "The body is too large",
+    415: "The body is not application/json in UTF-8",
+    422: "The body does not pass its schema",
+    429: "Too many attempts; see Retry-After",
+    500: "An unexpected failure",
+    503: "Storage is unavailable for now; see Retry-After",
+}
+_UPLOAD_FORM = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {
+        "Content-Type": _STRING,
+        "expires": _STRING,
+        "signature": _STRING,
+        "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+    },
+}
+
+
+def openapi_document(app: FastAPI, catalog: Catalog) -> dict[str, Any]:
+    """The OpenAPI 3.1 document: bearer sessions, every status with the error shape, the forms as bodies."""
+    document = get_openapi(title=app.title, version="1", summary=app.summary, routes=app.routes)
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    schemas.update(form_components(catalog))
+    schemas.update(Error=ERROR_SCHEMA, Contact=_CONTACT, Receipt=_RECEIPT, Summary=_SUMMARY)
+    components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    for (method, path), (status, body, session, errors) in _OPERATIONS.items():
+        operation = document["paths"][path][method]
+        parameters = [p for p in operation.get("parameters", []) if p["name"].lower() != "authorization"]
+        for parameter in parameters:
+            if parameter["name"].lower() == "idempotency-key":
+                parameter["schema"] = {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern}
+        if parameters:
+            operation["parameters"] = parameters
+        else:
+            operation.pop("parameters", None)
+        if session:
+            operation["security"] = [{"bearer": []}]
+        success: dict[str, Any] = {"description": "Done"}
+        if body is not None:
+            success["content"] = {_JSON: {"schema": body}}
+        operation["responses"] = {str(status): success} | {
+            str(code): {
+                "description": _REASONS[code],
+                "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
+            for code in sorted({*errors, 500})
+        }
+    submit = document["paths"]["/v1/requests"]["post"]
+    submit["requestBody"]["content"][_JSON]["schema"] = {
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["form", "data"],
+                "additionalProperties": False,
+                "properties": {
+                    "form": {"const": form_id},
+                    "data": {"$ref": f"#/components/schemas/{_form_name(form_id)}"},
+                },
+            }
+            for form_id in catalog.forms
+        ]
+    }
+    document["paths"]["/v1/uploads/{upload_id}/file"]["post"]["requestBody"] = {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": _UPLOAD_FORM}},
+    }
+    return document
+
+
+def _form_name(form_id: str) -> str:
+    return f"form.{form_id}"
+
+
+def form_components(catalog: Catalog) -> dict[str, Any]:
+    """Each form's schema and its ``$defs`` as OpenAPI components, with their references rewritten to them."""
+    contact_types = str(catalog.contact_schema.get("$id", ""))
+    found: dict[str, Any] = {"ContactType": _openapi_schema(catalog.contact_schema, {})}
+    for form_id, form in catalog.forms.items():
+        name = _form_name(form_id)
+        definitions: dict[str, Any] = dict(form.schema.get("$defs", {}))
+        targets = {f"#/$defs/{d}": f"#/components/schemas/{name}.{d}" for d in definitions}
+        targets[contact_types] = "#/components/schemas/ContactType"
+        for definition, schema in definitions.items():
+            found[f"{name}.{definition}"] = _openapi_schema(schema, targets)
+        found[name] = _openapi_schema({k: v for k, v in form.schema.items() if k != "$defs"}, targets)
+    return found
+
+
+_NAMED_SCHEMAS = ("properties", "patternProperties", "$defs", "dependentSchemas")
+
+
+def _openapi_schema(schema: Any, targets: dict[str, str]) -> Any:
+    """``schema`` without ``x-`` keywords, ``$id`` and ``$schema``, its ``$ref``s pointed at ``targets``, and
+    patterns' ``[^]`` (any character) spelled ``[\\s\\S]``, which Python's engine reads the same way."""
+    if isinstance(schema, list):
+        return [_openapi_schema(item, targets) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key.startswith("x-") or key in ("$id", "$schema"):
+            continue
+        if key == "$ref":
+            result[key] = _rewritten_ref(str(value), targets)
+        elif key == "pattern" and isinstance(value, str):
+            result[key] = value.replace("[^]", "[\\s\\S]")
+        elif key in _NAMED_SCHEMAS and isinstance(value, dict):
+            result[key] = {name: _openapi_schema(inner, targets) for name, inner in value.items()}
+        else:
+            result[key] = _openapi_schema(value, targets)
+    return result
+
+
+def _rewritten_ref(ref: str, targets: dict[str, str]) -> str:
+    for source, target in sorted(targets.items(), key=lambda item: -len(item[0])):
+        if ref == source or ref.startswith(source + "/") or ref.startswith(source + "#"):
+            rest = ref[len(source) :]
+            return target + (rest[1:] if rest.startswith("#") else rest)
+    raise ValueError(f"a form schema refers to {ref!r}, which the OpenAPI document cannot point at")

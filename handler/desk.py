@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from handler.forms import fill
 from handler.mail import Mail, Recipient
 from handler.services import Services
 from handler.storage.base import RequestNotFound, RequestSummary, StatusEvent, StoredRequest
+from handler.texts import fill
 
 log = logging.getLogger("servicedesk_forms.desk")
 

@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from handler.forms import Catalog, FieldError
+from handler.texts import fill
 
 
 class ApiError(Exception):
@@ -42,9 +43,41 @@ def error_response(request: Request, error: ApiError) -> JSONResponse:
     language = language_of(request)
     catalog: Catalog = request.app.state.services.catalog
     message = str(catalog.common[language]["api"][error.code])
-    for name, value in error.params.items():
-        message = message.replace(f"{{{name}}}", value)
+    message = fill(message, error.params)
     details = [d.as_json() | ({"message": message} if not d.message else {}) for d in error.details]
     body = {"error": {"code": error.code, "message": message, "details": details}}
     headers = {"Content-Language": language, "Cache-Control": "no-store", **error.headers}
     return JSONResponse(body, status_code=error.status, headers=headers)
+
+
+# The error body as JSON Schema (OpenAPI 3.1): what ``error_response`` writes.
+ERROR_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "required": ["error"],
+    "additionalProperties": False,
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "additionalProperties": False,
+            "properties": {
+                "code": {"type": "string", "pattern": "^[a-z_]+$"},
+                "message": {"type": "string", "minLength": 1},
+                "details": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["field", "path", "keyword", "message"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "field": {"type": ["string", "null"]},
+                            "path": {"type": "string"},
+                            "keyword": {"type": "string"},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        }
+    },
+}

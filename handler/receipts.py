@@ -7,10 +7,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from handler.contacts import Contact
-from handler.forms import Form, fill
+from handler.forms import Form
 from handler.mail import Mail, Recipient
 from handler.services import Services
 from handler.storage.base import Receipt
+from handler.texts import fill
 
 log = logging.getLogger("servicedesk_forms.receipts")
 

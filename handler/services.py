@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from handler import observe
 from handler.contacts import Contact
@@ -19,6 +21,7 @@ from handler.settings import Settings
 from handler.signin import CODE_LIFETIME, SignIn
 from handler.storage.base import StorageUnavailable, Store
 from handler.storage.factory import make_store
+from handler.texts import fill
 from handler.uploads import Blobs
 
 log = logging.getLogger("servicedesk_forms.mail")
@@ -205,8 +208,8 @@ def code_mail(catalog: Catalog, contact: Contact, code: str, language: str) -> M
         to=(Recipient(contact.email, contact.name),),
         subject=texts["codeSubject"],
         paragraphs=(
-            texts["greeting"].replace("{name}", contact.name),
-            texts["codeBody"].replace("{code}", code).replace("{minutes}", minutes),
+            fill(texts["greeting"], {"name": contact.name}),
+            fill(texts["codeBody"], {"code": code, "minutes": minutes}),
             texts["codeIgnore"],
             texts["signature"],
         ),
@@ -233,19 +236,41 @@ def session_secret(settings: Settings) -> bytes:
     return path.read_text().strip().encode()
 
 
-def make_mailer(settings: Settings) -> Mailer:
-    """SES on AWS, else the outbox folder under the data folder."""
-    if settings.storage == "aws":
-        import boto3
-        from botocore.config import Config
+class LazyClient:
+    """A boto3 client made on its first use, so that a container that never calls it never pays for it."""
 
-        # One try per call: botocore would otherwise send a message again after a timeout, when SES may
-        # have taken it already. A refused send stays queued for the next round instead.
-        config = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "total_max_attempts": 1})
-        ses = boto3.client(
-            "ses", region_name=settings.region or None, endpoint_url=settings.ses_endpoint_url, config=config
-        )
-        return SesMailer(settings.mail_from, ses)
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._make()
+        return getattr(self._client, name)
+
+
+def make_mailer(settings: Settings) -> Mailer:
+    """SES on AWS, its client made when the first message goes out; else the outbox folder under the data folder."""
+    if settings.storage == "aws":
+
+        def ses() -> Any:
+            import boto3
+            from botocore.config import Config
+
+            # One try per call: botocore would otherwise send a message again after a timeout, when SES may
+            # have taken it already. A refused send stays queued for the next round instead.
+            config = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "total_max_attempts": 1})
+            # A session of its own: clients made from boto3's default session in several threads at once can fail.
+            return boto3.session.Session().client(
+                "ses", region_name=settings.region or None, endpoint_url=settings.ses_endpoint_url, config=config
+            )
+
+        # Creating the client (loading SES's service model) took about 120 ms of a cold start, and a
+        # submission never sends mail on AWS: the table's stream does, in another invocation.
+        return SesMailer(settings.mail_from, LazyClient(ses))
     return OutboxMailer(settings.mail_from, Path(settings.data_dir) / "outbox")
 
 

@@ -63,8 +63,8 @@ EMAIL_TEXTS = (
     "cc",
 )
 # How a language writes numbers, dates and office hours (handler/forms.py).
-STYLE_TEXTS = ("decimalMark", "groupMark", "dateFormat", "today", "now", "yes", "no", "weekdays", "dayRange")
-STYLE_TEXTS += ("officeHours", "locale")
+STYLE_TEXTS: tuple[str, ...] = ("decimalMark", "groupMark", "dateFormat", "today", "now", "yes", "no")
+STYLE_TEXTS += ("weekdays", "dayRange", "officeHours", "locale")
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z][A-Za-z-]*)\}")
 
