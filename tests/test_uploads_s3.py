@@ -168,5 +168,5 @@ def test_agents_get_a_presigned_download_that_saves_the_file(aws_client: TestCli
     url = S3Blobs(aws.s3, aws.bucket).download(stored.attachments[0]["key"], "skjerm bilde.png", "image/png")
     downloaded = httpx.get(url, timeout=30)
     assert downloaded.status_code == 200 and downloaded.content == PNG
-    assert answer.headers["content-disposition"].startswith("attachment;")
-    assert "skjerm%20bilde.png" in answer.headers["content-disposition"]
+    assert downloaded.headers["content-disposition"].startswith("attachment;")
+    assert "skjerm%20bilde.png" in downloaded.headers["content-disposition"]
