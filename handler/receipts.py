@@ -51,13 +51,15 @@ def receipt_mail(
     texts = services.catalog.common[language]["email"]
     params = {"reference": receipt.reference, "title": str(data.get(form.title_field, ""))}
     # Every address in the form's e-mail list fields (the CC field) gets a copy; the schema caps their number.
-    cc = tuple(
-        Recipient(address)
+    # Addresses are compared without regard to case, so nobody gets the same receipt twice.
+    copies = {
+        address.lower(): address
         for field in form.fields
         if field.widget == "email-list"
         for address in data.get(field.name, ())
-        if address.lower() != contact.email
-    )
+    }
+    copies.pop(contact.email.lower(), None)
+    cc = tuple(Recipient(address) for address in copies.values())
     paragraphs = [
         fill(texts["greeting"], {"name": contact.name}),
         fill(texts["receiptIntro"], params),

@@ -172,3 +172,14 @@ def test_a_message_that_keeps_failing_neither_blocks_the_queue_nor_stays_forever
     for _ in range(MAIL_ATTEMPTS):
         services.send_queued_mail()
     assert store.queued_mails(10, services.clock()) == []  # given up after MAIL_ATTEMPTS tries
+
+
+def test_copies_go_once_to_each_address_whatever_its_case(desk_client: Any, store: LocalStore) -> None:
+    data = {**DATA, "cc": ["Leder@Example.no", "leder@example.no", AUTHORIZED.upper()]}
+    reference = desk_client.post("/v1/requests", json={"form": "service-request", "data": data}).json()["reference"]
+    (receipt,) = [
+        m
+        for m in sent(store, desk_client.app.state.services)
+        if reference in str(m["Subject"]) and str(m["To"]) != DESK
+    ]
+    assert [a.addr_spec.lower() for a in receipt["Cc"].addresses] == ["leder@example.no"]
