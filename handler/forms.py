@@ -400,10 +400,6 @@ def short(value: Any) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
-def _escape(part: str | int) -> str:
-    return str(part).replace("~", "~0").replace("/", "~1")
-
-
 @dataclass(frozen=True)
 class Catalog:
     """Everything in ``schema/``: languages, common texts, contact types and forms."""
@@ -629,7 +625,7 @@ def _leaves(doc: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(doc, Mapping) and doc:
         out: dict[str, Any] = {}
         for key, value in doc.items():
-            out.update(_leaves(value, f"{prefix}/{_escape(key)}"))
+            out.update(_leaves(value, prefix + pointer([key])))
         return out
     return {prefix: doc}
 
@@ -714,10 +710,6 @@ def _hash(schema: Mapping[str, Any], registry: Registry[Any]) -> str:
     parts = [schema] + [registry.contents(uri) for uri in sorted(registry) if uri != schema["$id"]]
     canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _pointer(parts: Any) -> str:
-    return "".join(f"/{_escape(p)}" for p in parts) or "/"
 
 
 def _collect_fields(

@@ -21,7 +21,7 @@ import pytest
 from handler.contacts import make_contact
 from handler.forms import load_catalog
 from handler.storage.local import LocalStore
-from tests.browser import axe_violations, fill, local_server
+from tests.browser import axe_violations, fill, hold_session, local_server
 from tests.conftest import AUTHORIZED, CONTACT_TYPES, TESTS, code_from_outbox, register
 
 pytestmark = pytest.mark.browser
@@ -68,7 +68,7 @@ def signed_in_context(chromium: Any, session: dict[str, Any], locale: str = "nb-
     accessibility checks turn the policy off.
     """
     context = chromium.new_context(locale=locale, bypass_csp=axe)
-    context.add_init_script(f"localStorage.setItem('servicedesk-forms-session', {json.dumps(json.dumps(session))})")
+    hold_session(context, session)
     return context
 
 

@@ -15,7 +15,7 @@ import pytest
 import build
 from handler.forms import load_catalog
 from handler.storage.local import LocalStore
-from tests.browser import ROOT, axe_violations, local_server
+from tests.browser import ROOT, axe_violations, hold_session, local_server
 from tests.conftest import AUTHORIZED, TESTS, code_from_outbox, register
 
 pytestmark = [pytest.mark.browser, pytest.mark.axe]
@@ -51,7 +51,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def open_page(chromium: Any, session: dict[str, Any] | None, width: int, url: str) -> Any:
     context = chromium.new_context(viewport={"width": width, "height": 900}, locale="nb-NO", bypass_csp=True)
     if session:
-        context.add_init_script(f"localStorage.setItem('servicedesk-forms-session', {json.dumps(json.dumps(session))})")
+        hold_session(context, session)
     page = context.new_page()
     page.goto(url)
     return page

@@ -16,7 +16,7 @@ import pytest
 import build
 from handler.forms import SCHEMA_DIR, load_catalog
 from handler.storage.local import LocalStore
-from tests.browser import CHROMIUM_ARGS, chromium_path, fill, local_server
+from tests.browser import CHROMIUM_ARGS, chromium_path, fill, hold_session, local_server
 from tests.conftest import AUTHORIZED, EVERY_KEYWORD_FORM, code_from_outbox, register
 
 SHIPPED = load_catalog()
@@ -158,7 +158,7 @@ def test_a_person_sends_the_new_service_from_the_page_in_the_new_language(server
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         context = browser.new_context(locale="nn-NO")
-        context.add_init_script(f"localStorage.setItem('servicedesk-forms-session', {json.dumps(json.dumps(session))})")
+        hold_session(context, session)
         page = context.new_page()
         page.goto(f"{address}/{NEW_LANGUAGE}/service-request/")
         page.check(f"input[name=service][value={NEW_SERVICE}]")
@@ -236,9 +236,7 @@ def test_every_widget_is_sent_from_the_page_as_its_json_type(
         with sync_api.sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
             context = browser.new_context(locale="nb-NO")
-            context.add_init_script(
-                f"localStorage.setItem('servicedesk-forms-session', {json.dumps(json.dumps(session))})"
-            )
+            hold_session(context, session)
             page = context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))

@@ -436,7 +436,6 @@ class RequestStore(ABC):
     def pending_before(self, cutoff: datetime, limit: int | None = None) -> list[PendingRequest]:
         """Pending records of requests started before ``cutoff``, oldest first."""
 
-    @abstractmethod
     def _check_size(
         self,
         record: IndexRecord,
@@ -444,7 +443,11 @@ class RequestStore(ABC):
         now: datetime,
         mails: Sequence[QueuedMail] = (),
     ) -> None:
-        """Raise ``RequestTooLarge`` if ``_commit`` could not store these (checked before the document is written)."""
+        """Raise ``RequestTooLarge`` if ``_commit`` could not store these (checked before the document is written).
+
+        A store without a practical item limit keeps this default, which accepts everything.
+        """
+        return
 
     @abstractmethod
     def _commit(

@@ -233,15 +233,7 @@ class LocalStore(Store):
             ).fetchall()
         return [PendingRequest(r[0], datetime.fromisoformat(r[1]), tuple(json.loads(r[2]))) for r in rows]
 
-    def _check_size(
-        self,
-        record: IndexRecord,
-        idempotency: IdempotencyRecord | None,
-        now: datetime,
-        mails: Sequence[QueuedMail] = (),
-    ) -> None:
-        return  # SQLite keeps values up to a gigabyte, far beyond any body the API reads
-
+    # No _check_size: SQLite keeps values up to a gigabyte, far beyond any body the API reads.
     def _commit(
         self,
         record: IndexRecord,
