@@ -25,28 +25,33 @@ NEW_LANGUAGE = next(code for code in ("nn", "sv", "da", "de", "fi") if code not 
 NEW_SERVICE = next(
     name for name in ("training", "training-2", "training-3") if name not in SHIPPED.forms["service-request"].categories
 )
+_NAMES = ("participants", "topics", "course_from", "course_to")
+_SHIPPED_FIELDS = {f.name for f in SHIPPED.forms["service-request"].fields}
+_SUFFIX = next(s for s in ("", "_2", "_3") if not {f"{n}{s}" for n in _NAMES} & _SHIPPED_FIELDS)
+# The new service's field names, none of which schema/ has yet.
+N = {name: f"{name}{_SUFFIX}" for name in _NAMES}
 TRAINING = {
-    "required": ["participants", "topics", "course_from", "course_to"],
+    "required": [N["participants"], N["topics"], N["course_from"], N["course_to"]],
     "properties": {
-        "participants": {"type": "integer", "minimum": 1, "maximum": 500},
-        "topics": {
+        N["participants"]: {"type": "integer", "minimum": 1, "maximum": 500},
+        N["topics"]: {
             "type": "array",
             "items": {"type": "string", "enum": ["basics", "reports", "integrations"]},
             "minItems": 1,
             "uniqueItems": True,
         },
-        "course_from": {"$ref": "#/$defs/date"},
-        "course_to": {"$ref": "#/$defs/date"},
+        N["course_from"]: {"$ref": "#/$defs/date"},
+        N["course_to"]: {"$ref": "#/$defs/date"},
     },
 }
 TEXTS = {
-    "participants": {"label": "Antall deltakere", "hint": "Fra {minimum} til {maximum}."},
-    "topics": {
+    N["participants"]: {"label": "Antall deltakere", "hint": "Fra {minimum} til {maximum}."},
+    N["topics"]: {
         "label": "Hvilke emner?",
         "options": {"basics": "Grunnkurs", "reports": "Rapporter", "integrations": "Integrasjoner"},
     },
-    "course_from": {"label": "Kurset starter"},
-    "course_to": {"label": "Kurset slutter"},
+    N["course_from"]: {"label": "Kurset starter"},
+    N["course_to"]: {"label": "Kurset slutter"},
 }
 
 
@@ -59,8 +64,6 @@ def rewrite(path: Path, change: Any) -> None:
 def add_language_and_service(root: Path) -> None:
     """What an operator would type: a copy of nb as a new language, and a new service in every language."""
     shutil.copy(root / "common.nb.json", root / f"common.{NEW_LANGUAGE}.json")
-    for course_field in TRAINING["properties"]:
-        assert course_field not in {f.name for f in SHIPPED.forms["service-request"].fields}
     rewrite(root / f"common.{NEW_LANGUAGE}.json", lambda d: d.update(languageName="Nynorsk"))
     rewrite(
         root / "site.json",
@@ -74,7 +77,7 @@ def add_language_and_service(root: Path) -> None:
         schema["allOf"].append(
             {"if": {"properties": {"service": {"const": NEW_SERVICE}}, "required": ["service"]}, "then": TRAINING}
         )
-        schema["x-rules"].append({"rule": "not-before", "field": "course_to", "other": "course_from"})
+        schema["x-rules"].append({"rule": "not-before", "field": N["course_to"], "other": N["course_from"]})
 
     rewrite(forms / "service-request.schema.json", add_branch)
     for language in (*SHIPPED.languages, NEW_LANGUAGE):
@@ -101,7 +104,7 @@ def test_the_edited_schema_builds_a_page_per_language(edited: Path, tmp_path: Pa
     written = build.build(tmp_path / "site", schema_dir=edited)
     assert tmp_path / "site" / NEW_LANGUAGE / "service-request" / "index.html" in written
     page = (tmp_path / "site" / NEW_LANGUAGE / "service-request" / "index.html").read_text(encoding="utf-8")
-    assert 'lang="nn"' in page and 'id="participants"' in page and 'type="checkbox"' in page
+    assert 'lang="nn"' in page and f'id="{N["participants"]}"' in page and 'type="checkbox"' in page
     assert 'type="number"' in page and 'min="1"' in page and 'max="500"' in page
 
 
@@ -132,17 +135,17 @@ def test_the_api_takes_the_new_service_in_the_new_language(server: tuple[str, Lo
         "service": NEW_SERVICE,
         "subject": "Kurs",
         "description": "For hele avdelingen.",
-        "participants": 0,
-        "topics": ["reports"],
-        "course_from": soon,
-        "course_to": soon,
+        N["participants"]: 0,
+        N["topics"]: ["reports"],
+        N["course_from"]: soon,
+        N["course_to"]: soon,
     }
     headers = {"Authorization": f"Bearer {token}", "Accept-Language": NEW_LANGUAGE}
     with httpx.Client(base_url=address, headers=headers) as api:
         refused = api.post("/v1/requests", json={"form": "service-request", "data": data})
         assert refused.status_code == 422
         assert refused.json()["error"]["details"][0]["message"] == "Skriv et tall fra 1 til 500 i «Antall deltakere»"
-        accepted = api.post("/v1/requests", json={"form": "service-request", "data": {**data, "participants": 12}})
+        accepted = api.post("/v1/requests", json={"form": "service-request", "data": {**data, N["participants"]: 12}})
         assert accepted.status_code == 201, accepted.text
 
 
@@ -162,18 +165,18 @@ def test_a_person_sends_the_new_service_from_the_page_in_the_new_language(server
         page = context.new_page()
         page.goto(f"{address}/{NEW_LANGUAGE}/service-request/")
         page.check(f"input[name=service][value={NEW_SERVICE}]")
-        page.get_by_label("Antall deltakere").fill("501")
-        page.get_by_role("checkbox", name="Rapporter").check()
-        page.get_by_role("checkbox", name="Integrasjoner").check()
-        page.get_by_label("Kurset starter").fill(start)
-        page.get_by_label("Kurset slutter").fill(start)
+        page.fill(f"#{N['participants']}", "501")
+        page.check(f"input[name={N['topics']}][value=reports]")
+        page.check(f"input[name={N['topics']}][value=integrations]")
+        page.fill(f"#{N['course_from']}", start)
+        page.fill(f"#{N['course_to']}", start)
         page.get_by_label("Emne").fill("Kurs for avdelingen")
         page.get_by_label("Beskrivelse").fill("Vi ønsker et kurs.")
         page.get_by_role("button", name="Send forespørsel").click()
         summary = page.locator("#error-summary")
         summary.wait_for(state="visible")
         assert summary.get_by_role("link").all_text_contents() == ["Skriv et tall fra 1 til 500 i «Antall deltakere»"]
-        page.get_by_label("Antall deltakere").fill("12")
+        page.fill(f"#{N['participants']}", "12")
         page.get_by_role("button", name="Send forespørsel").click()
         page.locator("#receipt-reference").wait_for(state="visible")
         reference = page.locator("#receipt-reference").text_content()
@@ -181,8 +184,8 @@ def test_a_person_sends_the_new_service_from_the_page_in_the_new_language(server
     stored = [s for s in (store.get(p.stem) for p in store.documents.glob("*.json")) if s]
     (request,) = [s for s in stored if s.receipt.reference == reference]
     assert request.language == NEW_LANGUAGE
-    assert request.data["participants"] == 12 and request.data["topics"] == ["reports", "integrations"]
-    assert request.data["course_from"] == request.data["course_to"] == start
+    assert request.data[N["participants"]] == 12 and request.data[N["topics"]] == ["reports", "integrations"]
+    assert request.data[N["course_from"]] == request.data[N["course_to"]] == start
 
 
 # One valid value per field of the test-only form, by branch, as the page must send them.
