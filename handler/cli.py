@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from handler.contacts import Contact, InvalidContact, make_contact, parse_csv
-from handler.desk import UnknownStatus, change_status, find
 from handler.services import Services, build_services
 from handler.settings import ConfigurationError, Settings
 from handler.storage.base import (
@@ -30,7 +29,7 @@ from handler.storage.base import (
     StorageUnavailable,
     request_blobs,
 )
-from handler.storage.local import LocalBlobs
+from handler.usecases.desk import UnknownStatus, change_status, find
 
 EXPORT_COLUMNS = ("reference", "id", "status", "form", "category", "requester", "title", "receivedAt", "updatedAt")
 # What a cell may start with that a spreadsheet runs as a formula, after NFKC (so fullwidth = counts too).
@@ -306,9 +305,9 @@ def _change_status(services: Services, args: argparse.Namespace, out: TextIO) ->
 
 
 def _cleanup_uploads(services: Services, args: argparse.Namespace, out: TextIO) -> None:
-    if not isinstance(services.blobs, LocalBlobs):
+    if services.receiver is None:
         raise CommandError("on AWS the bucket's lifecycle rule removes abandoned uploads")
-    removed = services.blobs.remove_abandoned(services.clock() - timedelta(hours=args.older_than_hours))
+    removed = services.receiver.remove_abandoned(services.clock() - timedelta(hours=args.older_than_hours))
     print(f"removed {removed} abandoned uploads", file=out)
 
 

@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -154,8 +154,12 @@ class FieldError:
     message: str
 
     def as_json(self) -> dict[str, Any]:
-        """The error in the API's error shape."""
-        return {"field": self.field, "path": self.path, "keyword": self.keyword, "message": self.message}
+        """The error as an item of the API's ``errors`` list: ``pointer`` is a JSON Pointer into the body."""
+        return {"field": self.field, "pointer": self.path, "keyword": self.keyword, "detail": self.message}
+
+    def under(self, prefix: str) -> FieldError:
+        """The same error, its path placed under ``prefix`` (``/data`` for a form's fields in a request body)."""
+        return replace(self, path=prefix + self.path) if prefix else self
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@ from typing import Any
 
 from fastapi import FastAPI
 from mangum import Mangum
+from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
 from handler import observe
+from handler.api.problems import MEDIA_TYPE, Problem, problem_body
 from handler.app import create_app
 from handler.forms import Catalog
 from handler.services import Services
@@ -31,7 +33,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9=+/_.:-]{1,128}$")
 
 def adapter_for(app: FastAPI, settings: Settings) -> Mangum:
     """Mangum around ``app``, stripping the stage or base path the settings name."""
-    return Mangum(app, lifespan="off", api_gateway_base_path=settings.api_base_path)
+    # Problem details are text: Mangum would otherwise send them base64-encoded.
+    text = [*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"]
+    return Mangum(app, lifespan="off", api_gateway_base_path=settings.api_base_path, text_mime_types=text)
 
 
 @cache
@@ -122,13 +126,12 @@ def sweep(services: Services) -> None:
 
 
 def bad_request(catalog: Catalog) -> dict[str, Any]:
-    """A 400 in the API's error shape, as API Gateway and Function URLs take a response."""
+    """A 400 as problem details, as API Gateway and Function URLs take a response."""
     language = catalog.negotiate(None)
-    message = str(catalog.common[language]["api"]["bad_request"])
     return {
         "statusCode": 400,
-        "headers": {"content-type": "application/json", "content-language": language, "cache-control": "no-store"},
-        "body": json.dumps({"error": {"code": "bad_request", "message": message, "details": []}}, ensure_ascii=False),
+        "headers": {"content-type": MEDIA_TYPE, "content-language": language, "cache-control": "no-store"},
+        "body": json.dumps(problem_body(catalog, language, Problem("bad_request")), ensure_ascii=False),
         "isBase64Encoded": False,
     }
 

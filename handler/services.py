@@ -22,7 +22,7 @@ from handler.signin import CODE_LIFETIME, SignIn
 from handler.storage.base import StorageUnavailable, Store
 from handler.storage.factory import make_store
 from handler.texts import fill
-from handler.uploads import Blobs
+from handler.uploads import Blobs, UploadReceiver
 
 log = logging.getLogger("servicedesk_forms.mail")
 MAIL_CLAIM = timedelta(minutes=2)  # how long a sender holds a queued message
@@ -48,6 +48,7 @@ class Services:
     secret: bytes
 
     mail_queued: Callable[[], None] = field(default=lambda: None)
+    receiver: UploadReceiver | None = None  # takes uploaded files itself (the embedded default); None on AWS
 
     def queued(self, mails: Sequence[Mail]) -> list[QueuedMail]:
         """``mails`` as queue entries; the sender renders them."""
@@ -274,16 +275,18 @@ def make_mailer(settings: Settings) -> Mailer:
     return OutboxMailer(settings.mail_from, Path(settings.data_dir) / "outbox")
 
 
-def make_blobs(settings: Settings, store: Store) -> Blobs:
-    """The bucket on AWS (through the store's own S3 client, made once), else a folder under the data folder."""
+def make_blobs(settings: Settings, store: Store) -> tuple[Blobs, UploadReceiver | None]:
+    """The bucket on AWS (through the store's own S3 client, made once), else a folder under the data folder,
+    which also takes the uploaded files."""
     if settings.storage == "aws":
         from handler.storage.aws import AwsStore, S3Blobs
 
         aws = store if isinstance(store, AwsStore) else AwsStore.from_settings(settings)
-        return S3Blobs(aws.s3, aws.bucket)
+        return S3Blobs(aws.s3, aws.bucket), None
     from handler.storage.local import LocalBlobs
 
-    return LocalBlobs(Path(settings.data_dir) / "blobs")
+    folder = LocalBlobs(Path(settings.data_dir) / "blobs")
+    return folder, folder
 
 
 def build_services(
@@ -304,5 +307,6 @@ def build_services(
 
     secret = session_secret(settings)
     sign_in = SignIn(store, store, secret, send_code, clock)
-    services = Services(settings, catalog, store, mailer, sign_in, clock, blobs or make_blobs(settings, store), secret)
+    blobs, receiver = (blobs, None) if blobs else make_blobs(settings, store)
+    services = Services(settings, catalog, store, mailer, sign_in, clock, blobs, secret, receiver=receiver)
     return services

@@ -53,6 +53,10 @@ class InvalidSession(Exception):
     """The session token is missing, tampered with, signed with another key, or its session was ended."""
 
 
+class SignInRequired(InvalidSession):
+    """No session token was shown at all."""
+
+
 class SessionExpired(InvalidSession):
     """The session token was valid but has expired."""
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-# Every code an API answer can carry (handler/app.py, handler/errors.py): each needs a message.
+# Every code an API answer can carry (handler/api/problems.py): each needs a message.
 API_CODES = (
     "bad_request",
     "code_sent",

@@ -241,6 +241,16 @@ class UploadRegistry(ABC):
         """The slot with this id, if any."""
 
 
+class UploadReceiver(Protocol):
+    """The embedded default's stand-in for the bucket's presigned POST: it takes the files itself."""
+
+    def receive(self, upload: Upload, chunks: Iterable[bytes]) -> None:
+        """Keep the file for ``upload``; nothing is left of a file the chunks refuse."""
+
+    def remove_abandoned(self, older_than: datetime) -> int:
+        """Delete uploads no request took, last changed before ``older_than``; how many."""
+
+
 class Blobs(ABC):
     """Where uploaded files are kept: S3 on AWS, a folder in the embedded default."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 from typing import Any
 
 import pytest
@@ -35,11 +36,11 @@ def test_submission_cases(client: TestClient, store: LocalStore, valid: bool, ca
         assert stored.category == case["data"]["service"]
     else:
         assert response.status_code == 422
-        details = response.json()["error"]["details"]
-        assert {(d["path"], d["keyword"]) for d in details} == {
+        details = response.json()["errors"]
+        assert {(d["pointer"], d["keyword"]) for d in details} == {
             ("/data" + e["path"], e["keyword"]) for e in case["errors"]
         }
-        assert all(d["message"] and "{" not in d["message"] for d in details)
+        assert all(d["detail"] and "{" not in d["detail"] for d in details)
         assert stored_count(store) == 0
 
 
@@ -60,13 +61,13 @@ def test_errors_in_a_branch_point_at_the_field_not_the_root(client: TestClient) 
     response = post(
         client, {"service": "feature-toggle", "subject": "S", "description": "D"}, **{"Accept-Language": "en"}
     )
-    details = response.json()["error"]["details"]
+    details = response.json()["errors"]
     assert [d["field"] for d in details] == ["feature_action", "feature_name", "account"]
     assert details[1] == {
         "field": "feature_name",
-        "path": "/data/feature_name",
+        "pointer": "/data/feature_name",
         "keyword": "required",
-        "message": "Enter the name of the feature",
+        "detail": "Enter the name of the feature",
     }
 
 
@@ -86,19 +87,19 @@ def test_messages_follow_the_requested_language(
 ) -> None:
     data = {"service": "beta-project", "beta_project": "B", "account": "A", "description": "D"}
     response = client.post(f"/v1/requests{query}", json={"form": "service-request", "data": data}, headers=headers)
-    assert response.json()["error"]["details"][0]["message"] == expected
+    assert response.json()["errors"][0]["detail"] == expected
     assert response.headers["content-language"] == ("en" if expected.startswith("Enter") else "nb")
 
 
 def test_limits_in_messages_are_the_field_s_own(client: TestClient) -> None:
     data = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "x" * 151, "description": "D"}
-    details = post(client, data, **{"Accept-Language": "en"}).json()["error"]["details"]
+    details = post(client, data, **{"Accept-Language": "en"}).json()["errors"]
     assert details == [
         {
             "field": "subject",
-            "path": "/data/subject",
+            "pointer": "/data/subject",
             "keyword": "maxLength",
-            "message": "The subject must be 150 characters or fewer",
+            "detail": "The subject must be 150 characters or fewer",
         }
     ]
 
@@ -111,29 +112,31 @@ def test_the_second_form_validates_with_no_code_of_its_own(client: TestClient) -
         "/v1/requests?lang=en",
         json={"form": "incident", "data": {"severity": "critical", "summary": "Down", "users_affected": "many"}},
     )
-    assert bad.json()["error"]["details"] == [
+    assert bad.json()["errors"] == [
         {
             "field": "users_affected",
-            "path": "/data/users_affected",
+            "pointer": "/data/users_affected",
             "keyword": "type",
-            "message": "Enter “How many users are affected?” as a whole number",
+            "detail": "Enter “How many users are affected?” as a whole number",
         }
     ]
     too_many = client.post(
         "/v1/requests?lang=nb",
         json={"form": "incident", "data": {"severity": "critical", "summary": "Nede", "users_affected": 0}},
     )
-    (detail,) = too_many.json()["error"]["details"]
-    assert detail["message"] == "Skriv et tall fra 1 til 1\u00a0000\u00a0000 i «Hvor mange brukere er rammet?»"
+    (detail,) = too_many.json()["errors"]
+    assert detail["detail"] == "Skriv et tall fra 1 til 1\u00a0000\u00a0000 i «Hvor mange brukere er rammet?»"
 
 
 def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
-    return body["error"]  # type: ignore[no-any-return]
+    assert set(body) == {"type", "title", "status", "detail", "code", "errors"}
+    assert (body["type"], body["title"], body["status"]) == ("about:blank", HTTPStatus(status).phrase, status)
+    assert body["code"] == code
+    assert body["detail"]
+    return body  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize(
@@ -184,7 +187,7 @@ def test_unknown_routes_and_methods_use_the_same_error_shape(client: TestClient)
     assert_error(client.get("/v1/nothing-here"), 404, "not_found")
     assert_error(client.put("/v1/requests"), 405, "method_not_allowed")
     error = assert_error(client.get("/v1/nothing-here", headers={"Accept-Language": "en"}), 404, "not_found")
-    assert error["message"] == "There is nothing at this address."
+    assert error["detail"] == "There is nothing at this address."
 
 
 def test_a_bad_idempotency_key_is_refused(client: TestClient) -> None:
@@ -213,7 +216,7 @@ def test_storage_failures_answer_503_and_can_be_retried(client: TestClient, stor
     response = post(client, data, **{"Idempotency-Key": "form-session-0002"})
     error = assert_error(response, 503, "storage_unavailable")
     assert response.headers["retry-after"]
-    assert "ikke sendt to ganger" in error["message"] or "to ganger" in error["message"]
+    assert "ikke sendt to ganger" in error["detail"] or "to ganger" in error["detail"]
     store.database.rmdir()
     saved.rename(store.database)
     retried = post(client, data, **{"Idempotency-Key": "form-session-0002"})
@@ -228,12 +231,12 @@ def test_the_openapi_document_describes_the_submit_route(client: TestClient) -> 
 def test_attachments_must_name_uploads_that_exist(client: TestClient, store: LocalStore) -> None:
     data = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
     response = post(client, {**data, "attachments": ["a" * 20]}, **{"Accept-Language": "en"})
-    assert response.json()["error"]["details"] == [
+    assert response.json()["errors"] == [
         {
             "field": "attachments",
-            "path": "/data/attachments/0",
+            "pointer": "/data/attachments/0",
             "keyword": "x-upload",
-            "message": "The attachment cannot be found or is not yours. Upload it again.",
+            "detail": "The attachment cannot be found or is not yours. Upload it again.",
         }
     ]
     assert stored_count(store) == 0
@@ -252,10 +255,7 @@ def test_a_retry_gets_its_receipt_even_when_the_data_would_no_longer_pass(client
     clock.advance(hours=2)  # the start has passed when the lost answer is retried
     again = post(client, soon, **{"Idempotency-Key": "evening-support-1"})
     assert (again.status_code, again.json()) == (201, first.json())
-    assert (
-        post(client, soon, **{"Idempotency-Key": "evening-support-2"}).json()["error"]["details"][0]["keyword"]
-        == "x-not-past"
-    )
+    assert post(client, soon, **{"Idempotency-Key": "evening-support-2"}).json()["errors"][0]["keyword"] == "x-not-past"
 
 
 @pytest.mark.parametrize(
@@ -273,11 +273,11 @@ def test_text_that_cannot_be_stored_is_a_4xx_naming_the_field(client: TestClient
         "/v1/requests", content=body, headers={"Content-Type": "application/json", "Accept-Language": "en"}
     )
     assert response.status_code == 400
-    error = response.json()["error"]
-    assert error["code"] == "invalid_text" and "cannot be read" in error["message"]
-    assert error["details"][0]["message"] == error["message"]
+    error = response.json()
+    assert error["code"] == "invalid_text" and "cannot be read" in error["detail"]
+    assert error["errors"][0]["detail"] == error["detail"]
     if b'"subject"' in body:
-        assert error["details"][0]["field"] == "subject"
+        assert error["errors"][0]["field"] == "subject"
 
 
 def test_cross_field_rules_never_compare_values_of_a_service_not_chosen(client: TestClient) -> None:
@@ -285,7 +285,7 @@ def test_cross_field_rules_never_compare_values_of_a_service_not_chosen(client: 
     for other in ({"period_from": 5, "period_to": "2027-01-01"}, {"support_start": [], "support_end": "x"}):
         response = post(client, {**data, **other}, **{"Accept-Language": "en"})
         assert response.status_code == 422
-        assert {d["keyword"] for d in response.json()["error"]["details"]} == {"unevaluatedProperties"}
+        assert {d["keyword"] for d in response.json()["errors"]} == {"unevaluatedProperties"}
 
 
 @pytest.mark.parametrize(
@@ -315,7 +315,7 @@ def test_control_and_invisible_characters_are_refused_where_they_have_no_busines
     data = {"service": "premium-feature", "feature_name": "X", "account": "A", "subject": "S", "description": "D"}
     response = post(client, {**data, field: text}, **{"Accept-Language": "en"})
     assert response.status_code == 422
-    assert [(d["field"], d["keyword"]) for d in response.json()["error"]["details"]] == [(field, "pattern")]
+    assert [(d["field"], d["keyword"]) for d in response.json()["errors"]] == [(field, "pattern")]
 
 
 def test_line_breaks_tabs_and_emoji_sequences_are_fine_in_a_description(client: TestClient) -> None:

@@ -99,9 +99,9 @@ def test_guessing_codes_locks_the_code(anonymous: TestClient, store: LocalStore)
     for _ in range(5):
         answer = anonymous.post("/v1/session?lang=en", json={"email": AUTHORIZED, "code": wrong})
         assert answer.status_code == 401
-        assert answer.json()["error"]["code"] == "invalid_code"
+        assert answer.json()["code"] == "invalid_code"
     locked = anonymous.post("/v1/session", json={"email": AUTHORIZED, "code": code})
-    assert (locked.status_code, locked.json()["error"]["code"]) == (401, "invalid_code")
+    assert (locked.status_code, locked.json()["code"]) == (401, "invalid_code")
 
 
 def test_an_expired_code_is_refused(anonymous: TestClient, store: LocalStore, clock: Clock) -> None:
@@ -137,8 +137,8 @@ def test_a_code_is_bound_to_its_address(anonymous: TestClient, store: LocalStore
 def test_bad_addresses_get_a_localized_field_error(anonymous: TestClient, body: dict[str, Any], field: str) -> None:
     answer = anonymous.post("/v1/session/code?lang=en", json=body)
     assert answer.status_code == 422
-    (detail,) = answer.json()["error"]["details"]
-    assert detail["field"] == field and detail["message"].startswith("Enter")
+    (detail,) = answer.json()["errors"]
+    assert detail["field"] == field and detail["detail"].startswith("Enter")
 
 
 def test_flooding_the_code_endpoint_is_limited_per_address_and_per_client(
@@ -149,7 +149,7 @@ def test_flooding_the_code_endpoint_is_limited_per_address_and_per_client(
         assert anonymous.post("/v1/session/code", json={"email": AUTHORIZED}).status_code == 202
     limited = anonymous.post("/v1/session/code?lang=en", json={"email": AUTHORIZED})
     assert limited.status_code == 429
-    assert limited.json()["error"]["code"] == "too_many_codes"
+    assert limited.json()["code"] == "too_many_codes"
     assert 0 < int(limited.headers["retry-after"]) <= 900
     assert len(mails(store)) == 3
     # an unregistered address is limited the same way, so the limit reveals nothing
@@ -172,10 +172,14 @@ def test_the_limit_resets_after_the_window(anonymous: TestClient, store: LocalSt
 def test_submitting_needs_a_session(anonymous: TestClient, store: LocalStore) -> None:
     answer = anonymous.post("/v1/requests?lang=en", json={"form": "service-request", "data": VALID})
     assert answer.status_code == 401
-    assert answer.json()["error"] == {
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json() == {
+        "type": "about:blank",
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": "You need to sign in to do this.",
         "code": "sign_in_required",
-        "message": "You need to sign in to do this.",
-        "details": [],
+        "errors": [],
     }
     assert not list(store.documents.glob("*.json"))
 
@@ -204,10 +208,10 @@ def test_tampered_forged_and_expired_sessions_are_refused(
         "not-a-token",
     ):
         answer = submit(anonymous, bad)
-        assert (answer.status_code, answer.json()["error"]["code"]) == (401, "sign_in_required"), bad
+        assert (answer.status_code, answer.json()["code"]) == (401, "sign_in_required"), bad
     clock.advance(hours=8, seconds=1)
     expired = submit(anonymous, token, "en")
-    assert (expired.status_code, expired.json()["error"]["message"]) == (
+    assert (expired.status_code, expired.json()["detail"]) == (
         401,
         "Your session has expired. Sign in again.",
     )
@@ -219,7 +223,7 @@ def test_a_contact_who_lost_the_authorized_type_is_refused(anonymous: TestClient
     store.put_contact(Contact(contact.email, contact.name, contact.phone, contact.organization, ("technical-contact",)))
     refused = submit(anonymous, token, "nb")
     assert refused.status_code == 403
-    message = refused.json()["error"]["message"]
+    message = refused.json()["detail"]
     assert message.startswith("Bare kontakter med kontakttypen Autorisert for endring kan sende dette skjemaet.")
     store.remove_contact(AUTHORIZED)
     assert submit(anonymous, token).status_code == 401  # removing the contact ends the session
@@ -243,7 +247,7 @@ def test_the_requester_comes_from_the_session_never_from_the_body(client: TestCl
         "/v1/requests", json={"form": "service-request", "data": {**VALID, "requester": "boss@example.no"}}
     )
     assert refused.status_code == 422
-    assert refused.json()["error"]["details"][0]["path"] == "/data/requester"
+    assert refused.json()["errors"][0]["pointer"] == "/data/requester"
     answer = client.post("/v1/requests", json={"form": "service-request", "data": VALID})
     stored = store.get(answer.json()["id"])
     assert stored is not None and stored.requester == AUTHORIZED

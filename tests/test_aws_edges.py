@@ -119,7 +119,7 @@ def api(production: AwsStore, catalog: Catalog, tmp_path: Path) -> Iterator[Api]
 
 def assert_503(response: Any) -> None:
     assert response.status_code == 503, response.text
-    assert response.json()["error"]["code"] == "storage_unavailable"
+    assert response.json()["code"] == "storage_unavailable"
     assert int(response.headers["retry-after"]) > 0
 
 
@@ -173,7 +173,7 @@ def test_a_request_whose_document_is_missing_is_a_404_and_an_error_in_the_log(
         for _ in range(2):  # not a 503 the client would retry for ever
             response = api.client.get(f"/v1/requests/{receipt['id']}?lang=en")
             assert response.status_code == 404, response.text
-            assert response.json()["error"]["code"] == "not_found"
+            assert response.json()["code"] == "not_found"
     errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
     assert errors and all(receipt["id"] in message for message in errors)
     assert all("@" not in record.getMessage() for record in caplog.records)
@@ -188,7 +188,7 @@ def test_the_embedded_store_answers_a_missing_document_the_same_way(
     (store.documents / f"{receipt['id']}.json").unlink()
     with caplog.at_level(logging.INFO, logger="servicedesk_forms"):
         response = client.get(f"/v1/requests/{receipt['id']}")
-    assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
+    assert (response.status_code, response.json()["code"]) == (404, "not_found")
     errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
     assert errors and receipt["id"] in errors[0] and "@" not in errors[0]
 
@@ -220,9 +220,9 @@ def test_a_request_too_large_for_dynamodb_is_refused_clearly_and_leaves_nothing(
                 headers={"Idempotency-Key": f"form-session-too-large-{language}"},
             )
             assert response.status_code == 413, response.text
-            error = response.json()["error"]
+            error = response.json()
             assert error["code"] == "request_too_large"
-            assert error["message"] == unbounded_catalog.common[language]["api"]["request_too_large"]
+            assert error["detail"] == unbounded_catalog.common[language]["api"]["request_too_large"]
         assert aws_document_ids(aws) == set()  # the document was never written
         assert aws_request_ids(aws) == set()
         assert aws_items(aws, "IDEMPOTENCY") == aws_items(aws, "MAIL") == []

@@ -162,8 +162,8 @@ FAILURES = [
 
 def assert_503(response: Any) -> None:
     assert response.status_code == 503, response.text
-    assert response.json()["error"]["code"] == "storage_unavailable"
-    assert response.json()["error"]["message"]
+    assert response.json()["code"] == "storage_unavailable"
+    assert response.json()["detail"]
     assert int(response.headers["retry-after"]) > 0
 
 

@@ -24,7 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from handler import lambda_entry
-from handler.errors import ERROR_SCHEMA
+from handler.api.problems import PROBLEM_SCHEMA
 from handler.signin import AUDIENCE, ISSUER
 from tests.conftest import AUTHORIZED, TESTS
 from tests.test_lambda import EVENTS, SECRET, data_dir  # noqa: F401
@@ -84,10 +84,10 @@ def check(case: dict[str, Any], status: int, headers: dict[str, str], body: byte
         return f"answered {status}, not {case['status']}: {body[:300]!r}"
     if 400 <= status < 500 and case["method"] != "HEAD":
         try:
-            jsonschema.validate(json.loads(body), ERROR_SCHEMA)
+            jsonschema.validate(json.loads(body), PROBLEM_SCHEMA)
         except (ValueError, jsonschema.ValidationError) as exc:
             return f"a {status} not in the error shape ({exc.__class__.__name__}): {body[:300]!r}"
-        if headers.get("content-type") != "application/json":
+        if headers.get("content-type") != "application/problem+json":
             return f"a {status} as {headers.get('content-type')}"
     if "allow" in case and headers.get("allow") != case["allow"]:
         return f"Allow is {headers.get('allow')!r}, not {case['allow']!r}"

@@ -46,7 +46,7 @@ def services_of(client: TestClient) -> Services:
 
 def detail(answer: Any) -> dict[str, Any]:
     assert answer.status_code == 422, answer.text
-    (found,) = answer.json()["error"]["details"]
+    (found,) = answer.json()["errors"]
     return found  # type: ignore[no-any-return]
 
 
@@ -91,9 +91,9 @@ def test_an_upload_is_taken_by_one_request_only(client: TestClient, store: Local
     for headers in ({"Idempotency-Key": "second-request"}, {}):
         assert detail(submit(client, png, **headers, **EN)) == {
             "field": "attachments",
-            "path": "/data/attachments/0",
+            "pointer": "/data/attachments/0",
             "keyword": "x-upload",
-            "message": "The attachment cannot be found or is not yours. Upload it again.",
+            "detail": "The attachment cannot be found or is not yours. Upload it again.",
         }
     assert len(list(store.documents.glob("*.json"))) == 1
     assert [p for p in (services_of(client).blobs.folder / "attachments").rglob("*") if p.is_file()] != []  # type: ignore[attr-defined]
@@ -139,7 +139,7 @@ def test_the_local_upload_address_takes_only_the_declared_size(client: TestClien
     assert send(client, target, PNG + b"\x00" * (5 * 1024 * 1024)).status_code == 413
     assert send(client, target, PNG + b"\x00" * (101 - len(PNG))).status_code == 413
     short = send(client, target, PNG)
-    assert short.status_code == 403 and short.json()["error"]["code"] == "upload_refused"
+    assert short.status_code == 403 and short.json()["code"] == "upload_refused"
     assert not pending(client, target["id"]).exists()
     assert send(client, target, PNG + b"\x00" * (100 - len(PNG))).status_code == 204
     answer = submit(client, target["id"])
@@ -156,9 +156,9 @@ def test_a_stored_file_of_another_size_than_declared_is_refused_on_submit(
     pending(client, png).write_bytes(PNG + change if change else PNG[:-10])
     assert detail(submit(client, png, **EN)) == {
         "field": "attachments",
-        "path": "/data/attachments/0",
+        "pointer": "/data/attachments/0",
         "keyword": "x-upload-failed",
-        "message": "“bilde.png” was not uploaded. Try again.",
+        "detail": "“bilde.png” was not uploaded. Try again.",
     }
 
 
@@ -208,16 +208,16 @@ def test_on_aws_a_file_shorter_than_declared_is_refused_on_submit(
 def test_an_empty_file_is_refused_everywhere_with_its_own_message(client: TestClient) -> None:
     assert detail(slot(client, "tom.txt", "text/plain", 0, **EN)) == {
         "field": "attachments",
-        "path": "/attachments",
+        "pointer": "/attachments",
         "keyword": "x-upload-empty",
-        "message": "“tom.txt” is empty. Choose a file that has something in it.",
+        "detail": "“tom.txt” is empty. Choose a file that has something in it.",
     }
     assert (
-        detail(slot(client, "tom.txt", "text/plain", 0))["message"] == "«tom.txt» er tom. Velg en fil som har innhold."
+        detail(slot(client, "tom.txt", "text/plain", 0))["detail"] == "«tom.txt» er tom. Velg en fil som har innhold."
     )
     target = slot(client, "logg.txt", "text/plain", 5).json()
     empty = send(client, target, b"")
-    assert empty.status_code == 422 and empty.json()["error"]["details"][0]["keyword"] == "x-upload-empty"
+    assert empty.status_code == 422 and empty.json()["errors"][0]["keyword"] == "x-upload-empty"
     assert not pending(client, target["id"]).exists()
     assert send(client, target, b"hallo").status_code == 204
     pending(client, target["id"]).write_bytes(b"")

@@ -105,9 +105,9 @@ def test_each_event_source_stores_a_valid_request(data_dir: Path, name: str, lan
 def test_invalid_bodies_get_the_same_errors_through_lambda(data_dir: Path, name: str) -> None:
     status, body, _ = call(with_body(event(name), b'{"form": "service-request", "data": {"service": "beta-project"}}'))
     assert status == 422
-    assert {d["field"] for d in body["error"]["details"]} == {"beta_project", "account", "subject", "description"}
+    assert {d["field"] for d in body["errors"]} == {"beta_project", "account", "subject", "description"}
     status, body, _ = call(with_body(event(name), b"\xff\xfe not json"))
-    assert (status, body["error"]["code"]) == (400, "invalid_encoding")
+    assert (status, body["code"]) == (400, "invalid_encoding")
     assert not list((data_dir / "documents").glob("*.json"))
 
 
@@ -122,13 +122,16 @@ def test_a_path_outside_the_api_is_a_json_404(data_dir: Path) -> None:
     document = event("http-api-v2-stage-base64.json")
     document["rawPath"] = document["requestContext"]["http"]["path"] = "/prod/v1/elsewhere"
     status, body, _ = call(document)
-    assert (status, body["error"]["code"]) == (404, "not_found")
+    assert (status, body["code"]) == (404, "not_found")
 
 
 def test_without_a_session_the_event_is_refused(data_dir: Path) -> None:
     status, body, headers = call(event("http-api-v2.json"), session=False)
-    assert (status, body["error"]["code"]) == (401, "sign_in_required")
+    assert (status, body["code"]) == (401, "sign_in_required")
     assert headers["www-authenticate"] == "Bearer"
+    assert headers["content-type"] == "application/problem+json"
+    # Problem details travel as text, as JSON does, not base64-encoded.
+    assert lambda_entry.handler(event("http-api-v2.json"), None)["isBase64Encoded"] is False
     assert not list((data_dir / "documents").glob("*.json"))
 
 

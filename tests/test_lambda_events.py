@@ -60,10 +60,15 @@ def test_an_http_event_mangum_cannot_read_is_a_400_and_a_warning(
 ) -> None:
     result, records = handled(name, caplog)
     assert result["statusCode"] == 400
-    assert result["headers"]["content-type"] == "application/json"
+    assert result["headers"]["content-type"] == "application/problem+json"
     body = json.loads(result["body"])
     assert body == {
-        "error": {"code": "bad_request", "message": catalog.common["nb"]["api"]["bad_request"], "details": []}
+        "type": "about:blank",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": catalog.common["nb"]["api"]["bad_request"],
+        "code": "bad_request",
+        "errors": [],
     }
     (warning,) = [record for record in records if record.levelno == logging.WARNING]
     assert "requestContext" in warning.__dict__["eventKeys"]

@@ -256,7 +256,7 @@ def test_a_subject_with_a_unicode_line_break_is_refused_before_anything_is_store
         data = {**DATA, "subject": f"Rapport{separator}Bcc: evil@example.com"}
         answer = client.post("/v1/requests", json={"form": "service-request", "data": data})
     assert answer.status_code == 422
-    assert [(d["field"], d["keyword"]) for d in answer.json()["error"]["details"]] == [("subject", "pattern")]
+    assert [(d["field"], d["keyword"]) for d in answer.json()["errors"]] == [("subject", "pattern")]
     assert desk_app.state.services.send_queued_mail() == (0, 0)
 
 

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from handler.api.problems import STATUS
 from handler.forms import Catalog
 from tests.conftest import INCIDENT_FORM
 
@@ -79,7 +80,10 @@ def test_the_document_is_openapi_3_1_with_the_api_error_shape(app: FastAPI) -> N
             assert all(p["name"].lower() != "authorization" for p in operation.get("parameters", []))
             for status, response in operation["responses"].items():
                 if int(status) >= 400:
-                    assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+                    (schema,) = response["content"].values()
+                    assert list(response["content"]) == ["application/problem+json"]
+                    assert schema["schema"]["allOf"] == [{"$ref": "#/components/schemas/Problem"}]
+                    assert all(STATUS[code] == int(status) for code in schema["schema"]["properties"]["code"]["enum"])
             assert "500" in operation["responses"]
 
 
@@ -115,9 +119,9 @@ def matches(document: dict[str, Any], method: str, route: str, answer: Any) -> N
         assert answer.content == b""
         return
     body = answer.json()
-    validator = validator_for(
-        document, "paths", route, method, "responses", status, "content", "application/json", "schema"
-    )
+    media_type = answer.headers["content-type"]
+    assert media_type == ("application/json" if answer.status_code < 400 else "application/problem+json")
+    validator = validator_for(document, "paths", route, method, "responses", status, "content", media_type, "schema")
     errors = [e.message for e in validator.iter_errors(body)]
     assert not errors, (method, route, status, errors, body)
 
@@ -185,7 +189,7 @@ def test_a_method_a_path_does_not_take_is_a_405_with_allow(anonymous: TestClient
     answer = anonymous.put("/v1/session")
     assert answer.status_code == 405
     assert answer.headers["allow"] == "DELETE, GET, POST"
-    assert answer.json()["error"]["code"] == "method_not_allowed"
+    assert answer.json()["code"] == "method_not_allowed"
     assert anonymous.request("OPTIONS", "/v1/requests/abc").headers["allow"] == "GET"
 
 

@@ -237,7 +237,7 @@ def test_the_unpacked_zip_serves_events_on_its_own_from_its_bytecode(tmp_path: P
     outcome = json.loads(result.stdout.splitlines()[-1])
     (health_status, health), (submit_status, refused) = outcome["answers"]
     assert (health_status, health) == (200, {"status": "ok"})
-    assert (submit_status, refused["error"]["code"]) == (401, "sign_in_required")
+    assert (submit_status, refused["code"]) == (401, "sign_in_required")
     assert outcome["outside"] == []
     # -v logs "code object from '<pyc>'" for a module read from bytecode, "code object from <py>" for one compiled.
     logged = [line.removeprefix("# code object from ") for line in result.stderr.splitlines()]

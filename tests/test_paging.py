@@ -123,7 +123,7 @@ def test_my_requests_page_over_http_until_next_is_null(paging: Paging) -> None:
 def refused(paging: Paging, cursor: str, headers: dict[str, str]) -> bool:
     """Whether the API answers ``400 bad_request`` to this cursor for this requester."""
     answer = paging.client.get(f"/v1/requests?limit={PAGE}&cursor={cursor}", headers=headers)
-    return answer.status_code == 400 and answer.json()["error"]["code"] == "bad_request"
+    return answer.status_code == 400 and answer.json()["code"] == "bad_request"
 
 
 def test_a_cursor_works_only_for_its_requester_and_only_as_handed_out(paging: Paging) -> None:

@@ -144,7 +144,7 @@ def test_the_api_takes_the_new_service_in_the_new_language(server: tuple[str, Lo
     with httpx.Client(base_url=address, headers=headers) as api:
         refused = api.post("/v1/requests", json={"form": "service-request", "data": data})
         assert refused.status_code == 422
-        assert refused.json()["error"]["details"][0]["message"] == "Skriv et tall fra 1 til 500 i «Antall deltakere»"
+        assert refused.json()["errors"][0]["detail"] == "Skriv et tall fra 1 til 500 i «Antall deltakere»"
         accepted = api.post("/v1/requests", json={"form": "service-request", "data": {**data, N["participants"]: 12}})
         assert accepted.status_code == 201, accepted.text
 

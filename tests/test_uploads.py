@@ -77,21 +77,21 @@ def test_an_attachment_cannot_be_swapped_or_listed_twice(client: TestClient, sto
     # Uploading again to the same slot leaves the first request's copy alone, and no second request takes it.
     assert send(client, target, EXE[: len(PNG)]).status_code == 204
     second = submit(client, target["id"], **{"Accept-Language": "en"})
-    assert second.json()["error"]["details"][0]["keyword"] == "x-upload-content"
+    assert second.json()["errors"][0]["keyword"] == "x-upload-content"
     assert send(client, target, PNG).status_code == 204
-    assert submit(client, target["id"]).json()["error"]["details"][0]["keyword"] == "x-upload"
+    assert submit(client, target["id"]).json()["errors"][0]["keyword"] == "x-upload"
     blobs = client.app.state.services.blobs  # type: ignore[attr-defined]
     assert blobs.path(first.attachments[0]["key"]).read_bytes() == PNG
     twice = submit(client, target["id"], target["id"])
-    assert twice.json()["error"]["details"][0]["keyword"] == "uniqueItems"
+    assert twice.json()["errors"][0]["keyword"] == "uniqueItems"
 
 
 def test_the_slot_refuses_oversize_and_unknown_types_before_any_upload(client: TestClient) -> None:
     big = slot(client, "film.mp4", "video/mp4", 26 * 1024 * 1024, **{"Accept-Language": "en"})
     assert big.status_code == 422
-    assert big.json()["error"]["details"][0]["message"] == "“film.mp4” is too large. Each file can be at most 25 MB."
+    assert big.json()["errors"][0]["detail"] == "“film.mp4” is too large. Each file can be at most 25 MB."
     exe = slot(client, "setup.exe", "application/x-msdownload", 100)
-    assert exe.json()["error"]["details"][0]["keyword"] == "x-upload-type"
+    assert exe.json()["errors"][0]["keyword"] == "x-upload-type"
     assert slot(client, "x.png", "image/png", 0).status_code == 422
 
 
@@ -116,12 +116,12 @@ def test_an_executable_named_png_is_refused_and_nothing_is_stored(client: TestCl
     good = upload(client, "real.png", "image/png", PNG)
     answer = submit(client, good, fake, **{"Accept-Language": "en"})
     assert answer.status_code == 422
-    (detail,) = answer.json()["error"]["details"]
+    (detail,) = answer.json()["errors"]
     assert detail == {
         "field": "attachments",
-        "path": "/data/attachments/1",
+        "pointer": "/data/attachments/1",
         "keyword": "x-upload-content",
-        "message": "“cat.png” is not what its name says it is. Upload the right file.",
+        "detail": "“cat.png” is not what its name says it is. Upload the right file.",
     }
     assert not list(store.documents.glob("*.json"))
     blobs = client.app.state.services.blobs  # type: ignore[attr-defined]
@@ -133,9 +133,9 @@ def test_another_requester_s_upload_is_refused(client: TestClient, store: LocalS
     register(store, "other@example.no", "authorized-for-change")
     other = sign_in(client, store.folder / "outbox", "other@example.no")
     answer = submit(client, mine, Authorization=f"Bearer {other}")
-    assert answer.json()["error"]["details"][0]["keyword"] == "x-upload"
+    assert answer.json()["errors"][0]["keyword"] == "x-upload"
     never_uploaded = slot(client, "gone.png", "image/png", 10).json()["id"]
-    assert submit(client, never_uploaded).json()["error"]["details"][0]["keyword"] == "x-upload-failed"
+    assert submit(client, never_uploaded).json()["errors"][0]["keyword"] == "x-upload-failed"
 
 
 @pytest.mark.parametrize(

@@ -154,7 +154,7 @@ def test_an_executable_named_png_is_refused_on_s3_and_nothing_is_linked(aws_clie
     fake = upload(aws_client, "katt.png", "image/png", EXE)
     answer = aws_client.post("/v1/requests", json={"form": "service-request", "data": {**VALID, "attachments": [fake]}})
     assert answer.status_code == 422
-    assert answer.json()["error"]["details"][0]["keyword"] == "x-upload-content"
+    assert answer.json()["errors"][0]["keyword"] == "x-upload-content"
     listed = aws.s3.list_objects_v2(Bucket=aws.bucket, Prefix="attachments/")
     assert listed.get("KeyCount", 0) == 0
     assert aws.s3.list_objects_v2(Bucket=aws.bucket, Prefix="requests/").get("KeyCount", 0) == 0

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import Request
 
-from handler.errors import ApiError
-from handler.forms import Catalog, FieldError, Form
+from handler.forms import FieldError
+from handler.refusals import Refused
 
 
 async def read_json(request: Request, limit: int) -> Any:
@@ -16,31 +16,31 @@ async def read_json(request: Request, limit: int) -> Any:
     mime, _, params = request.headers.get("content-type", "").partition(";")
     charset = params.strip().lower().removeprefix("charset=").strip('"') if "charset=" in params.lower() else "utf-8"
     if mime.strip().lower() != "application/json" or charset not in ("utf-8", "utf8"):
-        raise ApiError(415, "unsupported_media_type")
+        raise Refused("unsupported_media_type")
     declared = request.headers.get("content-length")
     if declared is not None and not declared.isdigit():
-        raise ApiError(400, "bad_request")
+        raise Refused("bad_request")
     if declared is not None and int(declared) > limit:
-        raise ApiError(413, "payload_too_large")
+        raise Refused("payload_too_large")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise ApiError(413, "payload_too_large")
+            raise Refused("payload_too_large")
     try:
         text = bytes(body).decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ApiError(400, "invalid_encoding") from exc
+        raise Refused("invalid_encoding") from exc
     try:
         parsed = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
     except (ValueError, RecursionError) as exc:
-        raise ApiError(400, "invalid_json") from exc
+        raise Refused("invalid_json") from exc
     broken = _broken_text(parsed, [])
     if broken is not None:
         named = broken[1] if len(broken) > 1 and broken[0] == "data" else None
         field = named if isinstance(named, str) and _encodable(named) else None
         path = "".join(f"/{p}" for p in broken).encode("utf-8", "backslashreplace").decode()
-        raise ApiError(400, "invalid_text", [FieldError(field, path, "x-text", "")])
+        raise Refused("invalid_text", [FieldError(field, path, "x-text", "")])
     return parsed
 
 
@@ -80,30 +80,3 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
-
-
-def object_with(body: Any, keys: tuple[str, ...], catalog: Catalog, language: str) -> dict[str, Any]:
-    """``body`` if it is an object with exactly ``keys``; else a 422 listing what is wrong."""
-    message = str(catalog.common[language]["api"]["invalid_body"])
-    if not isinstance(body, dict):
-        raise ApiError(422, "invalid_body", [FieldError(None, "", "type", message)])
-    problems = [FieldError(None, f"/{key}", "required", message) for key in keys if key not in body]
-    problems += [FieldError(None, f"/{key}", "unevaluatedProperties", message) for key in body if key not in keys]
-    if problems:
-        raise ApiError(422, "invalid_body", problems)
-    return body
-
-
-def parse_envelope(body: Any, catalog: Catalog, language: str) -> tuple[Form, dict[str, Any]]:
-    """The form and the data of ``{"form": ID, "data": {...}}``, or a 422 naming what is wrong."""
-    body = object_with(body, ("form", "data"), catalog, language)
-    if not isinstance(body["data"], dict):
-        raise ApiError(
-            422, "invalid_body", [FieldError(None, "/data", "type", catalog.common[language]["api"]["invalid_body"])]
-        )
-    form = catalog.forms.get(body["form"]) if isinstance(body["form"], str) else None
-    if form is None:
-        raise ApiError(
-            422, "unknown_form", [FieldError(None, "/form", "enum", catalog.common[language]["api"]["unknown_form"])]
-        )
-    return form, body["data"]

@@ -1,0 +1,61 @@
+"""What the routes share: the services, the answer's language, the signed-in address, and running a use case."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
+
+from handler.api.problems import language_of
+from handler.services import Services
+from handler.signin import SignedInAddress
+from handler.usecases import signing_in
+
+T = TypeVar("T")
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+# The dependencies are coroutines: FastAPI runs plain functions in a thread pool, a hop each request
+# would pay for nothing (none of them blocks).
+async def _services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+async def _language(request: Request) -> str:
+    return language_of(request)
+
+
+async def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+Language = Annotated[str, Depends(_language)]
+ServicesDep = Annotated[Services, Depends(_services)]
+Client = Annotated[str, Depends(_client)]
+
+
+async def run(call: Callable[..., T], *args: Any) -> T:
+    """Run a use case (which may block on the store or the mail service) off the event loop."""
+    return await run_in_threadpool(call, *args)
+
+
+async def _signed_in(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> SignedInAddress:
+    return await run(signing_in.signed_in, services, authorization)
+
+
+SignedIn = Annotated[SignedInAddress, Depends(_signed_in)]
+
+
+@asynccontextmanager
+async def at_least(seconds: float) -> AsyncIterator[None]:
+    """Take at least ``seconds`` whatever happens inside, so that an answer's timing tells nothing."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        await asyncio.sleep(max(0.0, seconds - (time.monotonic() - started)))

@@ -1,0 +1,278 @@
+"""The OpenAPI 3.1 document: bearer sessions, every status each operation answers, the forms as bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from handler.api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, STATUS
+from handler.api.requests import IDEMPOTENCY_KEY
+from handler.forms import Catalog
+from handler.usecases.following import REQUEST_ID
+
+_JSON = "application/json"
+_STRING = {"type": "string"}
+_CONTACT = {
+    "type": "object",
+    "required": ["email", "name", "contactTypes"],
+    "properties": {
+        "email": _STRING,
+        "name": _STRING,
+        "contactTypes": {"type": "array", "items": {"$ref": "#/components/schemas/ContactType"}},
+    },
+}
+_RECEIPT = {
+    "type": "object",
+    "required": ["id", "reference", "status", "receivedAt"],
+    "properties": {
+        "id": {"type": "string", "pattern": REQUEST_ID.pattern},
+        "reference": _STRING,
+        "status": _STRING,
+        "receivedAt": {"type": "string", "format": "date-time"},
+    },
+}
+_SUMMARY = {
+    "allOf": [{"$ref": "#/components/schemas/Receipt"}],
+    "required": ["form", "category", "title", "updatedAt"],
+    "properties": {
+        "form": _STRING,
+        "category": {},
+        "title": {},
+        "updatedAt": {"type": "string", "format": "date-time"},
+    },
+}
+# Per operation: its success status and body, whether it needs a session, and every other status it can answer
+# (each in the error shape). 500 (an unexpected failure) can be answered by any operation.
+_OPERATIONS: dict[tuple[str, str], tuple[int, dict[str, Any] | None, bool, tuple[int, ...]]] = {
+    ("get", "/v1/health"): (
+        200,
+        {"type": "object", "required": ["status"], "properties": {"status": _STRING}},
+        False,
+        (),
+    ),
+    ("post", "/v1/session/code"): (
+        202,
+        {"type": "object", "required": ["message"], "properties": {"message": _STRING}},
+        False,
+        (400, 413, 415, 422, 429, 503),
+    ),
+    ("post", "/v1/session"): (
+        200,
+        {
+            "type": "object",
+            "required": ["token", "expiresAt", "contact"],
+            "properties": {
+                "token": _STRING,
+                "expiresAt": {"type": "string", "format": "date-time"},
+                "contact": {"$ref": "#/components/schemas/Contact"},
+            },
+        },
+        False,
+        (400, 401, 413, 415, 422, 429, 503),
+    ),
+    ("get", "/v1/session"): (
+        200,
+        {
+            "type": "object",
+            "required": ["contact"],
+            "properties": {"contact": {"$ref": "#/components/schemas/Contact"}},
+        },
+        True,
+        (401, 503),
+    ),
+    ("delete", "/v1/session"): (204, None, True, (401, 503)),
+    ("post", "/v1/requests"): (
+        201,
+        {"$ref": "#/components/schemas/Receipt"},
+        True,
+        (400, 401, 403, 413, 415, 422, 503),
+    ),
+    ("post", "/v1/uploads"): (
+        201,
+        {
+            "type": "object",
+            "required": ["id", "name", "expiresAt", "url"],
+            "properties": {
+                "id": _STRING,
+                "name": _STRING,
+                "expiresAt": {"type": "string", "format": "date-time"},
+                "url": _STRING,
+                "fields": {"type": "object", "additionalProperties": _STRING},
+            },
+        },
+        True,
+        (400, 401, 403, 413, 415, 422, 429, 503),
+    ),
+    ("post", "/v1/uploads/{upload_id}/file"): (204, None, False, (400, 403, 404, 413, 422, 503)),
+    ("get", "/v1/requests"): (
+        200,
+        {
+            "type": "object",
+            "required": ["items", "next"],
+            "properties": {
+                "items": {"type": "array", "items": {"$ref": "#/components/schemas/Summary"}},
+                "next": {"type": ["string", "null"]},
+            },
+        },
+        True,
+        (400, 401, 503),
+    ),
+    ("get", "/v1/requests/{request_id}"): (
+        200,
+        {
+            "allOf": [{"$ref": "#/components/schemas/Summary"}],
+            "required": ["data", "attachments", "history"],
+            "properties": {
+                "data": {"type": "object"},
+                "attachments": {"type": "array", "items": {"type": "object"}},
+                "history": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["status", "at", "comment"],
+                        "properties": {
+                            "status": _STRING,
+                            "at": {"type": "string", "format": "date-time"},
+                            "comment": {},
+                        },
+                    },
+                },
+            },
+        },
+        True,
+        (401, 404, 503),
+    ),
+}
+_REASONS = {
+    400: "The request could not be read (body, encoding, text or parameters)",
+    401: "No valid session, or a wrong code",
+    403: "Not allowed for this contact or slot",
+    404: "Nothing at this address",
+    413: "The body is too large",
+    415: "The body is not application/json in UTF-8",
+    422: "The body does not pass its schema",
+    429: "Too many attempts; see Retry-After",
+    500: "An unexpected failure",
+    503: "Storage is unavailable for now; see Retry-After",
+}
+_UPLOAD_FORM = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {
+        "Content-Type": _STRING,
+        "expires": _STRING,
+        "signature": _STRING,
+        "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+    },
+}
+
+
+def openapi_document(app: FastAPI, catalog: Catalog) -> dict[str, Any]:
+    """The OpenAPI 3.1 document: bearer sessions, every status with the error shape, the forms as bodies."""
+    document = get_openapi(title=app.title, version="1", summary=app.summary, routes=app.routes)
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    schemas.update(form_components(catalog))
+    schemas.update(Problem=PROBLEM_SCHEMA, Contact=_CONTACT, Receipt=_RECEIPT, Summary=_SUMMARY)
+    components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    for (method, path), (status, body, session, errors) in _OPERATIONS.items():
+        operation = document["paths"][path][method]
+        parameters = [p for p in operation.get("parameters", []) if p["name"].lower() != "authorization"]
+        for parameter in parameters:
+            if parameter["name"].lower() == "idempotency-key":
+                parameter["schema"] = {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern}
+        if parameters:
+            operation["parameters"] = parameters
+        else:
+            operation.pop("parameters", None)
+        if session:
+            operation["security"] = [{"bearer": []}]
+        success: dict[str, Any] = {"description": "Done"}
+        if body is not None:
+            success["content"] = {_JSON: {"schema": body}}
+        operation["responses"] = {str(status): success} | {
+            str(code): {"description": _REASONS[code], "content": {MEDIA_TYPE: {"schema": _problem(code)}}}
+            for code in sorted({*errors, 500})
+        }
+    submit = document["paths"]["/v1/requests"]["post"]
+    submit["requestBody"]["content"][_JSON]["schema"] = {
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["form", "data"],
+                "additionalProperties": False,
+                "properties": {
+                    "form": {"const": form_id},
+                    "data": {"$ref": f"#/components/schemas/{_form_name(form_id)}"},
+                },
+            }
+            for form_id in catalog.forms
+        ]
+    }
+    document["paths"]["/v1/uploads/{upload_id}/file"]["post"]["requestBody"] = {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": _UPLOAD_FORM}},
+    }
+    return document
+
+
+def _problem(status: int) -> dict[str, Any]:
+    """The problem details of ``status``, their ``code`` one of those this status is answered with."""
+    codes = sorted(code for code, answered in STATUS.items() if answered == status)
+    return {"allOf": [{"$ref": "#/components/schemas/Problem"}], "properties": {"code": {"enum": codes}}}
+
+
+def _form_name(form_id: str) -> str:
+    return f"form.{form_id}"
+
+
+def form_components(catalog: Catalog) -> dict[str, Any]:
+    """Each form's schema and its ``$defs`` as OpenAPI components, with their references rewritten to them."""
+    contact_types = str(catalog.contact_schema.get("$id", ""))
+    found: dict[str, Any] = {"ContactType": _openapi_schema(catalog.contact_schema, {})}
+    for form_id, form in catalog.forms.items():
+        name = _form_name(form_id)
+        definitions: dict[str, Any] = dict(form.schema.get("$defs", {}))
+        targets = {f"#/$defs/{d}": f"#/components/schemas/{name}.{d}" for d in definitions}
+        targets[contact_types] = "#/components/schemas/ContactType"
+        for definition, schema in definitions.items():
+            found[f"{name}.{definition}"] = _openapi_schema(schema, targets)
+        found[name] = _openapi_schema({k: v for k, v in form.schema.items() if k != "$defs"}, targets)
+    return found
+
+
+_NAMED_SCHEMAS = ("properties", "patternProperties", "$defs", "dependentSchemas")
+
+
+def _openapi_schema(schema: Any, targets: dict[str, str]) -> Any:
+    """``schema`` without ``x-`` keywords, ``$id`` and ``$schema``, its ``$ref``s pointed at ``targets``, and
+    patterns' ``[^]`` (any character) spelled ``[\\s\\S]``, which Python's engine reads the same way."""
+    if isinstance(schema, list):
+        return [_openapi_schema(item, targets) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key.startswith("x-") or key in ("$id", "$schema"):
+            continue
+        if key == "$ref":
+            result[key] = _rewritten_ref(str(value), targets)
+        elif key == "pattern" and isinstance(value, str):
+            result[key] = value.replace("[^]", "[\\s\\S]")
+        elif key in _NAMED_SCHEMAS and isinstance(value, dict):
+            result[key] = {name: _openapi_schema(inner, targets) for name, inner in value.items()}
+        else:
+            result[key] = _openapi_schema(value, targets)
+    return result
+
+
+def _rewritten_ref(ref: str, targets: dict[str, str]) -> str:
+    for source, target in sorted(targets.items(), key=lambda item: -len(item[0])):
+        if ref == source or ref.startswith(source + "/") or ref.startswith(source + "#"):
+            rest = ref[len(source) :]
+            return target + (rest[1:] if rest.startswith("#") else rest)
+    raise ValueError(f"a form schema refers to {ref!r}, which the OpenAPI document cannot point at")

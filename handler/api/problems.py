@@ -1,0 +1,162 @@
+"""The API's one error shape, RFC 9457 problem details, and the one mapping of exceptions onto it.
+
+An answer other than success is ``application/problem+json``::
+
+    {"type": "about:blank", "title": "Unprocessable Entity", "status": 422,
+     "detail": "<what is wrong, in the request's language>",
+     "code": "validation_failed",
+     "errors": [{"field": "subject", "pointer": "/data/subject", "keyword": "required", "detail": "..."}]}
+
+``code`` (a stable name for the problem) and ``errors`` (the fields at fault, ``pointer`` a JSON Pointer
+into the request body) are this API's extension members. The problem type is ``about:blank``: the HTTP
+status says what kind of problem it is, ``code`` which one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from handler.forms import Catalog, FieldError
+from handler.refusals import Refused
+from handler.signin import InvalidCode, InvalidSession, SessionExpired, SignInRequired
+from handler.storage.base import IdempotencyConflict, InvalidCursor, RequestTooLarge, StorageUnavailable
+from handler.texts import fill
+
+log = logging.getLogger("servicedesk_forms")
+MEDIA_TYPE = "application/problem+json"
+
+# The HTTP status of each problem code; every code has a message in each language (handler/texts.py).
+STATUS: dict[str, int] = {
+    "bad_request": 400,
+    "invalid_encoding": 400,
+    "invalid_idempotency_key": 400,
+    "invalid_json": 400,
+    "invalid_text": 400,
+    "invalid_code": 401,
+    "session_expired": 401,
+    "sign_in_required": 401,
+    "not_authorized": 403,
+    "upload_refused": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "payload_too_large": 413,
+    "request_too_large": 413,
+    "unsupported_media_type": 415,
+    "idempotency_conflict": 422,
+    "invalid_body": 422,
+    "unknown_form": 422,
+    "validation_failed": 422,
+    "too_many_attempts": 429,
+    "too_many_codes": 429,
+    "too_many_uploads": 429,
+    "internal_error": 500,
+    "storage_unavailable": 503,
+}
+_TOKEN_REFUSED = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+# The domain's own exceptions, by the problem each is (the first class in an exception's MRO found here).
+_DOMAIN: dict[type[Exception], tuple[str, dict[str, str]]] = {
+    SignInRequired: ("sign_in_required", {"WWW-Authenticate": "Bearer"}),
+    SessionExpired: ("session_expired", _TOKEN_REFUSED),
+    InvalidSession: ("sign_in_required", _TOKEN_REFUSED),
+    InvalidCode: ("invalid_code", {}),
+    IdempotencyConflict: ("idempotency_conflict", {}),
+    RequestTooLarge: ("request_too_large", {}),
+    InvalidCursor: ("bad_request", {}),
+    StorageUnavailable: ("storage_unavailable", {"Retry-After": "2"}),
+}
+
+HANDLED: tuple[type[Exception], ...] = (Refused, *_DOMAIN)  # what routes raise on purpose
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What an answer other than success says: its code, the fields at fault, and its extra headers."""
+
+    code: str
+    errors: tuple[FieldError, ...] = ()
+    params: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def status(self) -> int:
+        return STATUS[self.code]
+
+
+def problem_of(exc: Exception) -> Problem:
+    """The problem an exception is: a use case's refusal, a domain exception, or an unexpected failure."""
+    if isinstance(exc, Refused):
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
+        if STATUS[exc.code] == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return Problem(exc.code, exc.errors, exc.params, headers)
+    for kind in type(exc).__mro__:
+        if kind in _DOMAIN:
+            code, headers = _DOMAIN[kind]
+            if isinstance(exc, StorageUnavailable | RequestTooLarge):
+                log.warning("%s: %s", type(exc).__name__, exc, extra={"failure": kind.__name__, "status": STATUS[code]})
+            return Problem(code, headers=dict(headers))
+    return Problem("internal_error")
+
+
+def language_of(request: Request) -> str:
+    """The language to answer in: the ``lang`` parameter if supported, else ``Accept-Language``."""
+    catalog: Catalog = request.app.state.services.catalog
+    return catalog.language(request.query_params.get("lang")) or catalog.negotiate(
+        request.headers.get("accept-language")
+    )
+
+
+def problem_body(catalog: Catalog, language: str, problem: Problem) -> dict[str, Any]:
+    """The problem as RFC 9457 problem details, worded in ``language``."""
+    detail = fill(str(catalog.common[language]["api"][problem.code]), problem.params)
+    return {
+        "type": "about:blank",
+        "title": HTTPStatus(problem.status).phrase,
+        "status": problem.status,
+        "detail": detail,
+        "code": problem.code,
+        "errors": [e.as_json() | ({"detail": detail} if not e.message else {}) for e in problem.errors],
+    }
+
+
+def problem_response(request: Request, problem: Problem) -> JSONResponse:
+    """The problem as an answer in the request's language."""
+    language = language_of(request)
+    body = problem_body(request.app.state.services.catalog, language, problem)
+    headers = {"Content-Language": language, "Cache-Control": "no-store", **problem.headers}
+    return JSONResponse(body, status_code=problem.status, headers=headers, media_type=MEDIA_TYPE)
+
+
+# The problem body as JSON Schema (OpenAPI 3.1): what ``problem_body`` writes.
+PROBLEM_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code", "errors"],
+    "additionalProperties": False,
+    "properties": {
+        "type": {"type": "string", "format": "uri-reference"},
+        "title": {"type": "string", "minLength": 1},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string", "minLength": 1},
+        "code": {"enum": sorted(STATUS)},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "pointer", "keyword", "detail"],
+                "additionalProperties": False,
+                "properties": {
+                    "field": {"type": ["string", "null"]},
+                    "pointer": {"type": "string"},
+                    "keyword": {"type": "string"},
+                    "detail": {"type": "string"},
+                },
+            },
+        },
+    },
+}

@@ -1,0 +1,58 @@
+"""Service requests: send one, list one's own, read one with its history."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from handler.api.bodies import read_json
+from handler.api.deps import NO_STORE, Language, ServicesDep, SignedIn, run
+from handler.refusals import Refused
+from handler.usecases import following
+from handler.usecases.submitting import NewRequest, submit
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+router = APIRouter(prefix="/v1/requests")
+
+
+# The body's schema in the OpenAPI document is built from the forms (handler/api/openapi.py).
+@router.post(
+    "", status_code=201, openapi_extra={"requestBody": {"required": True, "content": {"application/json": {}}}}
+)
+async def submit_request(
+    request: Request,
+    language: Language,
+    services: ServicesDep,
+    email: SignedIn,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Validate a submission against its form's schema and store it; answer with a receipt."""
+    if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise Refused("invalid_idempotency_key")
+    body = await read_json(request, services.settings.max_body_bytes)
+    receipt, created = await run(submit, services, NewRequest(body, email, language, idempotency_key))
+    headers = {"Content-Language": language, **NO_STORE}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(receipt.as_json(), status_code=201, headers=headers)
+
+
+@router.get("")
+async def my_requests(
+    services: ServicesDep,
+    email: SignedIn,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> JSONResponse:
+    """The signed-in contact's requests, newest first, a page at a time."""
+    page, next_cursor = await run(following.my_requests, services, email, limit, cursor)
+    return JSONResponse({"items": [item.as_json() for item in page], "next": next_cursor}, headers=NO_STORE)
+
+
+@router.get("/{request_id}")
+async def one_request(request_id: str, services: ServicesDep, email: SignedIn) -> JSONResponse:
+    """One of the signed-in contact's requests with its fields and status history."""
+    return JSONResponse(await run(following.my_request, services, email, request_id), headers=NO_STORE)

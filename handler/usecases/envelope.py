@@ -1,0 +1,35 @@
+"""The shape of a request body: an object with exactly the members a use case reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handler.forms import Catalog, FieldError, Form
+from handler.refusals import Refused
+
+
+def object_with(body: Any, keys: tuple[str, ...], catalog: Catalog, language: str) -> dict[str, Any]:
+    """``body`` if it is an object with exactly ``keys``; else a 422 listing what is wrong."""
+    message = str(catalog.common[language]["api"]["invalid_body"])
+    if not isinstance(body, dict):
+        raise Refused("invalid_body", [FieldError(None, "", "type", message)])
+    problems = [FieldError(None, f"/{key}", "required", message) for key in keys if key not in body]
+    problems += [FieldError(None, f"/{key}", "unevaluatedProperties", message) for key in body if key not in keys]
+    if problems:
+        raise Refused("invalid_body", problems)
+    return body
+
+
+def parse_envelope(body: Any, catalog: Catalog, language: str) -> tuple[Form, dict[str, Any]]:
+    """The form and the data of ``{"form": ID, "data": {...}}``, or a 422 naming what is wrong."""
+    body = object_with(body, ("form", "data"), catalog, language)
+    if not isinstance(body["data"], dict):
+        raise Refused(
+            "invalid_body", [FieldError(None, "/data", "type", catalog.common[language]["api"]["invalid_body"])]
+        )
+    form = catalog.forms.get(body["form"]) if isinstance(body["form"], str) else None
+    if form is None:
+        raise Refused(
+            "unknown_form", [FieldError(None, "/form", "enum", catalog.common[language]["api"]["unknown_form"])]
+        )
+    return form, body["data"]

@@ -1,0 +1,37 @@
+"""Following one's own requests: the list, a page at a time, and one request with its history."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from handler.refusals import Refused
+from handler.services import Services
+from handler.storage.base import RequestSummary
+
+REQUEST_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def my_requests(
+    services: Services, requester: str, limit: int, cursor: str | None
+) -> tuple[list[RequestSummary], str | None]:
+    """The requester's requests, newest first, and the cursor of the next page (None on the last)."""
+    return services.store.list_for_requester(requester, limit, cursor)
+
+
+def my_request(services: Services, requester: str, request_id: str) -> dict[str, Any]:
+    """One of the requester's requests: its summary, what was sent, its attachments by name, its history."""
+    found = services.store.get(request_id) if REQUEST_ID.fullmatch(request_id) else None
+    if found is None or found.requester != requester:
+        raise Refused("not_found")  # someone else's request looks exactly like a missing one
+    summary = services.store.summary(request_id)
+    if summary is None:
+        raise Refused("not_found")
+    # The attachments by the names they were sent with (never where they are kept).
+    attachments = [{k: a[k] for k in ("id", "name", "type", "size") if k in a} for a in found.attachments]
+    return {
+        **summary.as_json(),
+        "data": found.data,
+        "attachments": attachments,
+        "history": [event.as_json() for event in services.store.history(request_id)],
+    }

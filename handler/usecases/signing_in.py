@@ -1,0 +1,79 @@
+"""Signing in with an e-mailed code, following one's session, and signing out everywhere."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from handler.contacts import Contact
+from handler.dialect import EMAIL_PATTERN
+from handler.forms import Catalog, FieldError
+from handler.patterns import python_regex
+from handler.refusals import Refused
+from handler.services import Services
+from handler.signin import RateLimited, Session, SignedInAddress, SignInRequired
+
+EMAIL = python_regex(EMAIL_PATTERN)
+CODE = re.compile(r"^[0-9]{6}$")
+EMAIL_FIELD = {"type": "string", "maxLength": 254, "pattern": EMAIL_PATTERN}  # the address as it is checked
+
+
+def send_code(services: Services, email: str, client: str, language: str) -> None:
+    """Queue a one-time code for a registered address (as ``checked_email`` gives it); the same outcome
+    whether or not one is registered."""
+    try:
+        services.sign_in.request_code(email, client, language)
+    except RateLimited as exc:
+        raise Refused("too_many_codes", retry_after=exc.retry_after) from exc
+
+
+def open_session(services: Services, email: str, code: str, client: str) -> Session:
+    """A session for the address's pending code (both as checked here); ``InvalidCode`` when it is not that code."""
+    try:
+        return services.sign_in.exchange(email, code, client)
+    except RateLimited as exc:
+        raise Refused("too_many_attempts", retry_after=exc.retry_after) from exc
+
+
+def signed_in(services: Services, authorization: str | None) -> SignedInAddress:
+    """The address of the ``Bearer`` session in an ``Authorization`` value, with its contact as registered now."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise SignInRequired()
+    return services.sign_in.signed_in(token.strip())
+
+
+def current_contact(services: Services, email: str) -> Contact:
+    """The signed-in contact as the register has them now."""
+    contact = email.contact if isinstance(email, SignedInAddress) else services.store.get_contact(email)
+    if contact is None:
+        raise SignInRequired()
+    return contact
+
+
+def sign_out(services: Services, email: str) -> None:
+    """End every session of the contact, on every device."""
+    services.sign_in.sign_out(email)
+
+
+def checked_email(value: Any, catalog: Catalog, language: str) -> str:
+    """``value`` as an e-mail address, or a refusal saying what is wrong with it."""
+    if not isinstance(value, str) or not value.strip():
+        raise Refused("validation_failed", [_sign_in_error(catalog, language, "email", "emailRequired")])
+    email = value.strip()
+    if len(email) > 254 or not EMAIL.match(email):
+        raise Refused("validation_failed", [_sign_in_error(catalog, language, "email", "emailFormat")])
+    return email
+
+
+def checked_code(value: Any, catalog: Catalog, language: str) -> str:
+    """``value`` as a six-digit code, or a refusal saying it is not one."""
+    code = value.strip() if isinstance(value, str) else ""
+    if not CODE.fullmatch(code):
+        raise Refused("validation_failed", [_sign_in_error(catalog, language, "code", "codeFormat")])
+    return code
+
+
+def _sign_in_error(catalog: Catalog, language: str, field: str, text: str) -> FieldError:
+    keyword = "required" if text.endswith("Required") else "format"
+    return FieldError(field, f"/{field}", keyword, str(catalog.common[language]["signIn"][text]))

@@ -1,0 +1,151 @@
+"""Submitting a service request: who may, whether the data and its attachments pass, storing it, its mail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from handler import observe
+from handler.contacts import Contact
+from handler.forms import FieldError, Form
+from handler.mail import QueuedMail
+from handler.receipts import receipt_mails
+from handler.refusals import Refused, invalid
+from handler.services import Services
+from handler.signin import SignedInAddress
+from handler.storage import IdempotencyConflict, Receipt, StorageUnavailable, Submission
+from handler.storage.base import PendingRequest, RequestTooLarge, StoreUnreachable, request_blobs
+from handler.uploads import (
+    SNIFF_BYTES,
+    Limits,
+    Upload,
+    UploadRefused,
+    content_matches,
+    size_refusal,
+    take_upload,
+    taken_too_late,
+)
+from handler.usecases.envelope import parse_envelope
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    """A body as sent (``{"form", "data"}``), by whom, in which language, under which idempotency key."""
+
+    body: Any
+    requester: str
+    language: str
+    idempotency_key: str | None = None
+
+
+def submit(services: Services, new: NewRequest) -> tuple[Receipt, bool]:
+    """Check and store a service request and queue its e-mails; the receipt, and whether it was stored
+    now (False: a retry with the same idempotency key, answered with the first receipt)."""
+    form, data = parse_envelope(new.body, services.catalog, new.language)
+    observe.annotate(form=form.id)
+    contact = authorized_contact(services, new.requester, form, new.language)
+    now = services.clock()
+    submission = Submission(
+        form_id=form.id,
+        category=data.get(form.discriminator),
+        schema_hash=form.schema_hash,
+        language=new.language,
+        requester=contact.email,
+        data=data,
+        title=data.get(form.title_field),
+    )
+    try:
+        # A retry is answered with the first receipt before anything is checked again: the data
+        # passed when it was stored, even if "now" has moved past a start time since.
+        if earlier := services.store.replay(submission, new.idempotency_key, now):
+            observe.annotate(reference=earlier.reference, outcome="replayed")
+            return earlier, False
+    except IdempotencyConflict as exc:
+        raise Refused("idempotency_conflict") from exc
+    if errors := form.validate(data, new.language, now):
+        raise invalid(errors, "/data")
+    observe.annotate(category=submission.category)  # one of the form's categories, now that the data passed
+    blobs = request_blobs(services.blobs)
+    copies = sum(len(data.get(f.name, ())) for f in form.fields if f.widget == "attachments")
+    # Recorded before its copies and its document are written; the commit removes the record.
+    pending = services.store.begin(now, attachments=copies)
+    try:
+        attachments, problems = check_attachments(services, form, new, data, pending)
+        if problems:
+            raise invalid(problems, "/data")
+        submission = replace(submission, attachments=tuple(attachments))
+
+        def mails(receipt: Receipt) -> list[QueuedMail]:
+            return services.queued(receipt_mails(services, form, receipt, contact, new.language, data, attachments))
+
+        receipt, created = services.store.submit(
+            submission, form.reference_prefix, new.idempotency_key, now, mails, looked_up=True, pending=pending
+        )
+    except StoreUnreachable:
+        raise  # the commit may still land: if it does not, the sweep removes what this request wrote
+    except (Refused, IdempotencyConflict, RequestTooLarge, StorageUnavailable):
+        services.store.abandon(pending, blobs)  # not committed: its copies and document go now
+        raise
+    if not created:  # another submission with this key was stored first: this one's copies go
+        services.store.abandon(pending, blobs)
+    observe.annotate(reference=receipt.reference, outcome="created" if created else "replayed")
+    if created:
+        services.mail_queued()
+    return receipt, created
+
+
+def authorized_contact(services: Services, email: str, form: Form, language: str) -> Contact:
+    """The signed-in contact, if the register gives them a contact type the form allows."""
+    # The session check has just read the contact: the same item, read once per request.
+    contact = email.contact if isinstance(email, SignedInAddress) else services.store.get_contact(email)
+    if contact is None or not contact.may_submit(form.allowed_contact_types):
+        names = " / ".join(services.catalog.common[language]["contactTypes"][t] for t in form.allowed_contact_types)
+        raise Refused("not_authorized", params={"types": names})
+    return contact
+
+
+def check_attachments(
+    services: Services, form: Form, new: NewRequest, data: dict[str, Any], pending: PendingRequest
+) -> tuple[list[dict[str, Any]], list[FieldError]]:
+    """Copy every named upload to the key the pending request chose for it (under the request's id),
+    then check the copy (whose it is, that it has the declared size, its real type): what was checked
+    is what is kept, whatever happens to the upload later. When all pass, each upload is marked as
+    taken by this request (its idempotency key may take them again on a retry). If any is refused,
+    the request is refused, and abandoning it removes every copy."""
+    blobs = request_blobs(services.blobs)
+    positions = iter(pending.attachment_keys)
+    kept: list[dict[str, Any]] = []
+    checked: list[tuple[str, int, Upload]] = []
+    problems: list[FieldError] = []
+    now = services.clock()
+    for field in (f for f in form.fields if f.widget == "attachments"):
+        for index, upload_id in enumerate(data.get(field.name, ())):
+            key = next(positions)
+            upload = services.store.get_upload(upload_id)
+            try:
+                if (
+                    upload is None
+                    or upload.requester != new.requester
+                    or (upload.form_id, upload.field) != (form.id, field.name)
+                    or taken_too_late(upload, now)
+                ):
+                    raise UploadRefused("x-upload")
+                if not blobs.copy_upload(upload, key):
+                    raise UploadRefused("x-upload-failed", upload.name)
+                kept.append({"id": upload.id, "name": upload.name, "type": upload.content_type, "key": key})
+                size = services.blobs.size(key) or 0
+                kept[-1]["size"] = size
+                if refused := size_refusal(upload, size, Limits.of(field)):
+                    raise refused
+                if not content_matches(upload.content_type, services.blobs.head(key, SNIFF_BYTES)):
+                    raise UploadRefused("x-upload-content", upload.name)
+                checked.append((field.name, index, upload))
+            except UploadRefused as exc:
+                message = form.message(new.language, field.name, exc.keyword, value=exc.value, limit=exc.limit)
+                problems.append(FieldError(field.name, f"/{field.name}/{index}", exc.keyword, message))
+    if not problems:
+        for name, index, upload in checked:
+            if not take_upload(services.store, upload, new.idempotency_key):
+                message = form.message(new.language, name, "x-upload")
+                problems.append(FieldError(name, f"/{name}/{index}", "x-upload", message))
+    return ([], problems) if problems else (kept, [])

@@ -1,0 +1,94 @@
+"""Attaching files: a slot for each file, and (embedded default only) receiving the file for a slot."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from handler.forms import FieldError
+from handler.refusals import Refused
+from handler.services import Services
+from handler.uploads import Upload, UploadRefused, exact_chunks, new_upload, slot_signature
+from handler.usecases.envelope import object_with
+from handler.usecases.submitting import authorized_contact
+
+UPLOADS_PER_HOUR = 100  # upload slots one contact may ask for in an hour
+SLOT_KEYS = ("form", "field", "name", "type", "size")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A new slot, and where and how the browser sends its file (``{"url", "fields"}``)."""
+
+    upload: Upload
+    target: dict[str, Any]
+
+
+def new_slot(services: Services, body: Any, requester: str, language: str, local_url: Callable[[str], str]) -> Slot:
+    """A slot for one file of the declared name, type and size in an attachments field of a form the
+    requester may send; ``local_url`` gives the address where the embedded default takes an upload's file."""
+    body = object_with(body, SLOT_KEYS, services.catalog, language)
+    form = services.catalog.forms.get(body["form"]) if isinstance(body["form"], str) else None
+    field = form.field(body["field"]) if form and isinstance(body["field"], str) else None
+    if form is None or field is None or field.widget != "attachments":
+        message = services.catalog.common[language]["api"]["unknown_form"]
+        raise Refused("unknown_form", [FieldError(None, "/field", "enum", message)])
+    authorized_contact(services, requester, form, language)
+    now = services.clock()
+    window = datetime.fromtimestamp(now.timestamp() // 3600 * 3600, now.tzinfo)
+    if services.store.count(f"uploads:{requester}", window, window + timedelta(hours=1)) > UPLOADS_PER_HOUR:
+        raise Refused("too_many_uploads", retry_after=int((window + timedelta(hours=1) - now).total_seconds()) or 1)
+    if not isinstance(body["name"], str) or not isinstance(body["type"], str):
+        raise Refused("invalid_body")
+    try:
+        upload = new_upload(requester, form.id, field, body["name"], body["type"], body["size"], now)
+    except UploadRefused as exc:
+        message = form.message(language, field.name, exc.keyword, value=exc.value, limit=exc.limit)
+        raise Refused("validation_failed", [FieldError(field.name, f"/{field.name}", exc.keyword, message)]) from exc
+    services.store.put_upload(upload)
+    return Slot(upload, services.blobs.upload_target(upload, local_url(upload.id), services.secret))
+
+
+def receivable(services: Services, upload_id: str, declared_length: str) -> Upload:
+    """The slot a file is being sent for, before its body is read: refused when the embedded default
+    does not take files, the slot is unknown, or the body cannot fit it."""
+    if services.receiver is None:
+        raise Refused("not_found")  # on AWS files go straight to the bucket
+    upload = services.store.get_upload(upload_id)
+    if upload is None:
+        raise Refused("upload_refused")
+    if not declared_length.isdigit() or int(declared_length) > upload.max_bytes + 65536:
+        raise Refused("payload_too_large")
+    return upload
+
+
+def receive_file(
+    services: Services, upload: Upload, fields: Mapping[str, str], chunks: Iterable[bytes] | None, language: str
+) -> None:
+    """Keep the file sent for ``upload`` if its signed form fields match the unexpired slot and it is
+    exactly the declared size (the embedded default's stand-in for a presigned S3 POST)."""
+    assert services.receiver is not None  # checked by ``receivable``
+    if (
+        chunks is None
+        or services.clock() > upload.expires_at
+        or not hmac.compare_digest(fields.get("signature", ""), slot_signature(services.secret, upload))
+        or fields.get("Content-Type") != upload.content_type
+        or fields.get("expires") != str(int(upload.expires_at.timestamp()))
+    ):
+        raise Refused("upload_refused")
+    try:
+        services.receiver.receive(upload, exact_chunks(chunks, upload))
+    except ValueError as exc:
+        raise Refused("payload_too_large") from exc
+    except UploadRefused as exc:
+        if exc.keyword == "x-upload-size":
+            raise Refused("payload_too_large") from exc
+        if exc.keyword != "x-upload-empty":
+            raise Refused("upload_refused") from exc  # shorter than the slot declared
+        message = services.catalog.forms[upload.form_id].message(language, upload.field, exc.keyword, value=exc.value)
+        raise Refused(
+            "validation_failed", [FieldError(upload.field, f"/{upload.field}", exc.keyword, message)]
+        ) from exc

@@ -1,0 +1,72 @@
+"""The use cases without HTTP: what they refuse and why, and the one mapping of refusals onto answers."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from handler.api.problems import HANDLED, STATUS, problem_body, problem_of
+from handler.forms import Catalog
+from handler.refusals import Refused
+from handler.services import build_services
+from handler.settings import Settings
+from handler.storage.local import LocalStore
+from handler.texts import API_CODES
+from handler.usecases import following, signing_in
+from handler.usecases.submitting import NewRequest, submit
+from tests.conftest import AUTHORIZED, NOW, SECRET, Clock, register
+
+PLAIN = [Path("handler/refusals.py"), *Path("handler/usecases").glob("*.py")]
+VALID = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
+
+
+@pytest.mark.parametrize("path", PLAIN, ids=str)
+def test_the_use_cases_know_nothing_of_http(path: Path) -> None:
+    tree = ast.parse(path.read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    web = {n for n in imported if n.split(".")[0] in ("fastapi", "starlette", "mangum") or n.startswith("handler.ap")}
+    assert not web
+
+
+def test_every_problem_code_has_a_status_and_a_message_in_every_language(catalog: Catalog) -> None:
+    assert set(STATUS) <= set(API_CODES)
+    for language in catalog.languages:
+        for code in STATUS:
+            body = problem_body(catalog, language, problem_of(Refused(code, params={"types": "X"})))
+            assert body["status"] == STATUS[code] and body["detail"] and "{" not in body["detail"]
+
+
+def test_each_exception_a_route_raises_on_purpose_is_a_4xx_or_a_503() -> None:
+    for kind in HANDLED:
+        exception = kind("validation_failed") if kind is Refused else kind()
+        assert 400 <= problem_of(exception).status < 500 or problem_of(exception).status == 503
+    assert problem_of(RuntimeError("anything else")).status == 500
+
+
+def test_submitting_checks_who_sends_before_anything_is_stored(tmp_path: Path, catalog: Catalog) -> None:
+    store = LocalStore(tmp_path)
+    services = build_services(Settings(data_dir=tmp_path, session_secret=SECRET), catalog, store, clock=Clock(NOW))
+    register(store, "viewer@example.no", "technical-contact")
+    allowed = catalog.common["en"]["contactTypes"]["authorized-for-change"]
+    with pytest.raises(Refused) as refused:
+        submit(services, NewRequest({"form": "service-request", "data": VALID}, "viewer@example.no", "en"))
+    assert refused.value.code == "not_authorized" and refused.value.params["types"] == allowed
+    assert following.my_requests(services, "viewer@example.no", 10, None) == ([], None)
+
+    register(store, AUTHORIZED, "authorized-for-change")
+    receipt, created = submit(services, NewRequest({"form": "service-request", "data": VALID}, AUTHORIZED, "en"))
+    assert created and following.my_request(services, AUTHORIZED, receipt.request_id)["data"] == VALID
+    with pytest.raises(Refused) as missing:  # someone else's request is not there for them
+        following.my_request(services, "viewer@example.no", receipt.request_id)
+    assert missing.value.code == "not_found"
+
+
+def test_sign_in_input_is_checked_before_any_code_is_looked_at(catalog: Catalog) -> None:
+    with pytest.raises(Refused) as refused:
+        signing_in.checked_code("12345", catalog, "nb")
+    assert refused.value.code == "validation_failed" and refused.value.errors[0].path == "/code"
+    assert signing_in.checked_code(" 123456 ", catalog, "nb") == "123456"
+    assert signing_in.checked_email(" kari@example.no ", catalog, "nb") == "kari@example.no"
