@@ -282,6 +282,15 @@ class Form:
         dynamic = {"value": short(value)} | ({"limit": limit} if limit is not None else {})
         return fill(self.static_message(language, name, keyword), dynamic)
 
+    def as_page_sends(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` with the e-mail addresses of list fields in lower case, as the page sends them, so that
+        a list's ``uniqueItems`` refuses the same address twice in any case, on the page and here alike."""
+        lists = [
+            f.name for f in self.fields if f.item_schema.get("format") == "email" and isinstance(data.get(f.name), list)
+        ]
+        lowered = {name: [v.lower() if isinstance(v, str) else v for v in data[name]] for name in lists}
+        return {**data, **lowered} if lowered else data
+
     def validate(self, data: Any, language: str, now: datetime) -> list[FieldError]:
         """Every problem with ``data``, worded in ``language``, each field's first problem first."""
         errors: dict[tuple[str, str], tuple[tuple[Any, ...], FieldError]] = {}

@@ -322,3 +322,22 @@ def test_line_breaks_tabs_and_emoji_sequences_are_fine_in_a_description(client: 
     data = {"service": "premium-feature", "feature_name": "X", "account": "A", "subject": "Familie 👨\u200d👩\u200d👧"}
     response = post(client, {**data, "description": "Første linje\r\nAndre\tlinje"})
     assert response.status_code == 201, response.text
+
+
+def test_an_address_listed_twice_in_another_case_is_refused_as_on_the_page(
+    client: TestClient, store: LocalStore, catalog_with_incident: Any
+) -> None:
+    form = catalog_with_incident.forms["service-request"]
+    lists = [f for f in form.fields if f.item_schema.get("format") == "email" and f.schema.get("uniqueItems")]
+    if not lists:
+        pytest.skip("schema/ has no list of e-mail addresses that must differ")
+    name = lists[0].name
+    data = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
+    twice = post(client, {**data, name: ["Kari@Example.no", "kari@example.NO"]})
+    assert [(d["pointer"], d["keyword"]) for d in assert_error(twice, 422, "validation_failed")["errors"]] == [
+        (f"/data/{name}", "uniqueItems")
+    ]
+    once = post(client, {**data, name: ["Kari@Example.no"]})
+    assert once.status_code == 201, once.text
+    stored = store.get(once.json()["id"])
+    assert stored is not None and stored.data[name] == ["kari@example.no"]

@@ -42,6 +42,7 @@ def submit(services: Services, new: NewRequest) -> tuple[Receipt, bool]:
     """Check and store a service request and queue its e-mails; the receipt, and whether it was stored
     now (False: a retry with the same idempotency key, answered with the first receipt)."""
     form, data = parse_envelope(new.body, services.catalog, new.language)
+    data = form.as_page_sends(data)
     observe.annotate(form=form.id)
     contact = authorized_contact(services, new.requester, form, new.language)
     now = services.clock()
