@@ -273,7 +273,8 @@ def test_the_index_lists_a_requester_s_requests_newest_first(aws_store: AwsStore
         ScanIndexForward=False,
     )
     assert [item["id"]["S"] for item in query["Items"]] == [alice[3], alice[2], alice[1], alice[0]]
-    assert query["Items"][0]["reference"]["S"].startswith("SR-")  # projection ALL
+    assert query["Items"][0]["reference"]["S"].startswith("SR-")  # projected: what a listing shows
+    assert "documentKey" not in query["Items"][0]  # and nothing more
     listed = admin_dynamodb(aws_store.dynamodb.meta.endpoint_url).scan(
         TableName=aws_store.table, IndexName="byRequester"
     )

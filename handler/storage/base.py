@@ -204,6 +204,11 @@ def attachment_key(request_id: str, position: int) -> str:
 class RequestBlobs(Blobs):
     """Uploaded files as the submit flow uses them: copied to the keys a request chose, removed or refused."""
 
+    def link(self, upload: Upload) -> str | None:
+        """Copy the upload to a new key under ``attachments/``; the copy is what gets checked and kept."""
+        key = upload.new_attachment_key()
+        return key if self.copy_upload(upload, key) else None
+
     @abstractmethod
     def copy_upload(self, upload: Upload, key: str) -> bool:
         """Copy the upload to ``key`` with its name and type; False if nothing was uploaded."""
@@ -241,6 +246,21 @@ def document_bytes(submission: Submission, receipt: Receipt) -> bytes:
         "attachments": list(submission.attachments),
     }
     return json.dumps(document, ensure_ascii=False, sort_keys=True, indent=1).encode()
+
+
+def stored_request(receipt: Receipt, body: bytes) -> StoredRequest:
+    """A request as its index record's receipt and the document ``document_bytes`` made."""
+    document: dict[str, Any] = json.loads(body)
+    return StoredRequest(
+        receipt,
+        document["form"],
+        document["category"],
+        document["requester"],
+        document["language"],
+        document["schemaHash"],
+        document["data"],
+        tuple(document.get("attachments", ())),
+    )
 
 
 class RequestStore(ABC):

@@ -1,0 +1,75 @@
+"""The mail queue on AWS: one item per message, found through its outbox entry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from handler.mail import MailQueue, QueuedMail
+from handler.storage.aws import records
+from handler.storage.aws.records import OUTBOX, TTL_ATTRIBUTE, timestamp
+from handler.storage.aws.table import Table, Write
+
+# How long the record of a message that went out is kept if removing it failed (TTL then removes it).
+SENT_KEPT = timedelta(days=7)
+# A mail's two items in a transaction; a transaction takes up to 100 items.
+_MAILS_PER_TRANSACTION = 50
+
+
+class AwsMail(MailQueue):
+    """Messages as ``MAIL#`` items, each with an entry in one of the ``OUTBOX#`` partitions while it waits."""
+
+    _table: Table
+
+    def queue_mails(self, mails: Sequence[QueuedMail]) -> None:
+        """Add or replace messages (unclaimed, unmarked) with their outbox entries; new ones wake the sender."""
+        for first in range(0, len(mails), _MAILS_PER_TRANSACTION):
+            batch = mails[first : first + _MAILS_PER_TRANSACTION]
+            items = [item for mail in batch for item in (records.mail_item(mail), records.outbox_entry(mail))]
+            self._table.write("queueing the e-mail", *(Write("Put", item) for item in items))
+
+    def queued_mails(self, limit: int, now: datetime) -> list[QueuedMail]:
+        """The oldest messages no sender holds or has sent, by strongly consistent reads of the outbox entries."""
+        entries = records.sharded(self._table, "reading the table", OUTBOX)
+        found: list[QueuedMail] = []
+        for _, mail_id in sorted((entry["queuedAt"], entry["sk"]) for entry in entries):
+            if len(found) == limit:
+                break
+            item = self._table.get(records.key("MAIL", mail_id), "reading the queued e-mail")
+            if item is None or "sendingAt" in item or item.get("claimedUntil", "") > timestamp(now):
+                continue
+            found.append(records.mail(mail_id, item))
+        return found
+
+    def claim_mail(self, mail_id: str, until: datetime, now: datetime) -> bool:
+        """Take the message for sending: only one sender (stream, schedule or command) gets it."""
+        claim = Write(
+            "Update",
+            records.key("MAIL", mail_id),
+            # Still queued, not gone out, and nobody holds it (or their hold ran out).
+            "attribute_exists(pk) AND attribute_not_exists(sendingAt)"
+            " AND (attribute_not_exists(claimedUntil) OR claimedUntil <= :now)",
+            "SET claimedUntil = :until",
+            {":until": timestamp(until), ":now": timestamp(now)},
+        )
+        return self._table.write("claiming the e-mail", claim) is not None
+
+    def mark_mail_sending(self, mail_id: str, now: datetime) -> bool:
+        """Mark the message as going out and take it out of the outbox (TTL removes it if forgetting fails)."""
+        mark = Write(
+            "Update",
+            records.key("MAIL", mail_id),
+            "attribute_exists(pk) AND attribute_not_exists(sendingAt)",
+            f"SET sendingAt = :now, #{TTL_ATTRIBUTE} = :expires",
+            {":now": timestamp(now), ":expires": records.epoch(now + SENT_KEPT)},
+        )
+        leave = Write("Delete", records.outbox_key(mail_id))
+        return self._table.write("marking the e-mail as going out", mark, leave) is not None
+
+    def forget_mail(self, mail_id: str) -> None:
+        """Drop a message that has been sent (or given up) with its outbox entry."""
+        forget = Write("Delete", records.key("MAIL", mail_id)), Write("Delete", records.outbox_key(mail_id))
+        self._table.write("forgetting the sent e-mail", *forget)
+
+    def _drop_sent_mail(self, before: datetime) -> int:
+        return 0  # TTL removes them (SENT_KEPT after they went out)

@@ -1,0 +1,22 @@
+"""The upload registry on AWS: one item per upload slot."""
+
+from __future__ import annotations
+
+from handler.storage.aws import records
+from handler.storage.aws.table import Table, Write
+from handler.uploads import Upload, UploadRegistry
+
+
+class AwsUploads(UploadRegistry):
+    """Upload slots as ``UPLOAD#`` items; TTL removes each a while after its pending file has expired too."""
+
+    _table: Table
+
+    def put_upload(self, upload: Upload) -> None:
+        """Keep a new upload slot."""
+        self._table.write("keeping the upload slot", Write("Put", records.upload_item(upload)))
+
+    def get_upload(self, upload_id: str) -> Upload | None:
+        """The slot with this id."""
+        item = self._table.get(records.key("UPLOAD", upload_id), "reading the upload slot")
+        return records.upload(upload_id, item) if item else None

@@ -1,0 +1,41 @@
+"""The embedded default: documents as files, everything else in one SQLite database, one module per port.
+
+``db`` is the database (schema, connections, transactions) and ``records`` its rows as the domain's
+objects; ``requests``, ``contacts``, ``signin``, ``mail`` and ``uploads`` each keep one port of the
+store, and ``blobs`` the uploaded files. ``LocalStore`` is all of them under one folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from handler.storage.base import Store
+from handler.storage.cursor import CursorCodec, new_cursor_key
+from handler.storage.local.blobs import LocalBlobs
+from handler.storage.local.contacts import LocalContacts
+from handler.storage.local.db import Database, private_folder
+from handler.storage.local.mail import LocalMail
+from handler.storage.local.requests import LocalRequests
+from handler.storage.local.signin import LocalSignIn
+from handler.storage.local.uploads import LocalUploads
+
+__all__ = ["LocalBlobs", "LocalStore"]
+
+
+class LocalStore(LocalRequests, LocalContacts, LocalSignIn, LocalMail, LocalUploads, Store):
+    """Stores requests under one folder, for a laptop or a single small server."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.documents = folder / "documents"
+        private_folder(self.documents)
+        os.chmod(folder, 0o700)
+        os.chmod(self.documents, 0o700)
+        self.database = folder / "requests.sqlite3"
+        self._db = Database(self.database)
+        with self._db.connect() as db:
+            # One key per folder, made by whichever process opens it first.
+            db.execute("INSERT OR IGNORE INTO signing_keys (name, key) VALUES ('page-cursor', ?)", (new_cursor_key(),))
+            (key,) = db.execute("SELECT key FROM signing_keys WHERE name = 'page-cursor'").fetchone()
+        self._cursors = CursorCodec(bytes(key))

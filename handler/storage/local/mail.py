@@ -1,0 +1,62 @@
+"""The mail queue in the embedded store: one row of ``mail_queue`` per message."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+
+from handler.mail import MailQueue, QueuedMail
+from handler.storage.local import records
+from handler.storage.local.db import Database, utc
+
+
+def insert_mails(db: sqlite3.Connection, mails: Sequence[QueuedMail]) -> None:
+    """Add or replace messages (unclaimed, unmarked) in ``db``'s transaction."""
+    db.executemany(
+        f"INSERT OR REPLACE INTO mail_queue ({records.MAIL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+        [records.mail_row(mail) for mail in mails],
+    )
+
+
+class LocalMail(MailQueue):
+    """Messages as rows of ``mail_queue``, held by ``claimed_until`` and marked by ``sending_since``."""
+
+    _db: Database
+
+    def queue_mails(self, mails: Sequence[QueuedMail]) -> None:
+        """Add or replace messages in one transaction; replacing lets go of any claim."""
+        with self._db.connect() as db:
+            insert_mails(db, mails)
+
+    def queued_mails(self, limit: int, now: datetime) -> list[QueuedMail]:
+        """The oldest messages that no sender holds or has sent."""
+        rows = self._db.rows(
+            f"SELECT {records.MAIL_COLUMNS} FROM mail_queue "
+            "WHERE claimed_until <= ? AND sending_since = '' ORDER BY queued_at, id LIMIT ?",
+            (now.isoformat(), limit),
+        )
+        return [records.mail(row) for row in rows]
+
+    def claim_mail(self, mail_id: str, until: datetime, now: datetime) -> bool:
+        """Take the message unless another sender holds it."""
+        return bool(
+            self._db.changed(
+                "UPDATE mail_queue SET claimed_until = ? WHERE id = ? AND claimed_until <= ? AND sending_since = ''",
+                (until.isoformat(), mail_id, now.isoformat()),
+            )
+        )
+
+    def mark_mail_sending(self, mail_id: str, now: datetime) -> bool:
+        """Mark the message as going out; it is never offered again."""
+        mark = "UPDATE mail_queue SET sending_since = ? WHERE id = ? AND sending_since = ''"
+        return bool(self._db.changed(mark, (utc(now), mail_id)))
+
+    def forget_mail(self, mail_id: str) -> None:
+        """Drop a message that has been sent."""
+        self._db.changed("DELETE FROM mail_queue WHERE id = ?", (mail_id,))
+
+    def _drop_sent_mail(self, before: datetime) -> int:
+        return self._db.changed(
+            "DELETE FROM mail_queue WHERE sending_since != '' AND sending_since < ?", (utc(before),)
+        )

@@ -1,0 +1,234 @@
+"""Requests in the embedded store: each document a file, everything that makes it visible in SQLite."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from handler.mail import QueuedMail
+from handler.storage.base import (
+    IdempotencyKeyTaken,
+    IdempotencyRecord,
+    IndexRecord,
+    PendingRequest,
+    ReferenceTaken,
+    RequestNotFound,
+    RequestStore,
+    RequestSummary,
+    StatusConflict,
+    StatusEvent,
+    StorageUnavailable,
+    StoredRequest,
+    stored_request,
+)
+from handler.storage.cursor import CursorCodec
+from handler.storage.local import records
+from handler.storage.local.db import Database, sync_folder, utc
+from handler.storage.local.mail import insert_mails
+
+log = logging.getLogger("servicedesk_forms")
+
+
+class LocalRequests(RequestStore):
+    """Requests as JSON files under ``documents`` and rows of ``requests``, ``status_events`` and the rest."""
+
+    documents: Path
+    _db: Database
+    _cursors: CursorCodec
+
+    def _document_path(self, request_id: str) -> Path:
+        return self.documents / f"{request_id}.json"
+
+    def _put_document(self, request_id: str, body: bytes, *, replace: bool = False) -> None:
+        # Write to a temporary file, flush it to disk, then hard-link it into place: the link fails
+        # if the name exists, so a document is never overwritten and never seen half-written.
+        target = self._document_path(request_id)
+        handle, temporary = tempfile.mkstemp(dir=self.documents, prefix=".incoming-")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(body)
+                out.flush()
+                os.fsync(out.fileno())
+            if replace:
+                os.replace(temporary, target)
+            else:
+                os.link(temporary, target)
+            sync_folder(self.documents)  # the new name is durable too, not only the bytes
+        except OSError as exc:
+            raise StorageUnavailable(str(exc)) from exc
+        finally:
+            with contextlib.suppress(FileNotFoundError):  # os.replace moved it
+                os.unlink(temporary)
+
+    def _remove_document(self, request_id: str) -> None:
+        try:
+            self._document_path(request_id).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageUnavailable(str(exc)) from exc
+
+    def get(self, request_id: str) -> StoredRequest | None:
+        """The request with this id, joined with its document."""
+        row = self._db.row(f"{records.SUMMARY} WHERE id = ?", (request_id,))
+        if row is None:
+            return None
+        path = self._document_path(request_id)
+        try:
+            body = path.read_bytes()
+        except FileNotFoundError:
+            log.error("request %s is in the index but its document %s is missing", request_id, path)
+            return None
+        except OSError as exc:
+            raise StorageUnavailable(str(exc)) from exc
+        return stored_request(records.summary(row).receipt, body)
+
+    # Pending records -----------------------------------------------------------------------------
+
+    def _record_pending(self, pending: PendingRequest) -> None:
+        insert = f"INSERT INTO pending_requests ({records.PENDING_COLUMNS}) VALUES (?, ?, ?)"
+        self._db.changed(insert, records.pending_row(pending))
+
+    def _stop_pending(self, pending: PendingRequest) -> bool:
+        stop = "UPDATE pending_requests SET stopped = 1 WHERE request_id = ?"
+        return bool(self._db.changed(stop, (pending.request_id,)))
+
+    def _forget_pending(self, pending: PendingRequest) -> None:
+        self._db.changed("DELETE FROM pending_requests WHERE request_id = ?", (pending.request_id,))
+
+    def pending_before(self, cutoff: datetime, limit: int | None = None) -> list[PendingRequest]:
+        """Pending records started before ``cutoff``, oldest first."""
+        rows = self._db.rows(
+            f"SELECT {records.PENDING_COLUMNS} FROM pending_requests WHERE started_at < ? "
+            "ORDER BY started_at, request_id LIMIT ?",
+            (utc(cutoff), -1 if limit is None else limit),
+        )
+        return [records.pending(row) for row in rows]
+
+    # The commit (no _check_size: SQLite keeps values up to a gigabyte, far beyond any body the API reads) --
+
+    def _commit(
+        self,
+        record: IndexRecord,
+        idempotency: IdempotencyRecord | None,
+        now: datetime,
+        mails: Sequence[QueuedMail],
+        pending: PendingRequest,
+    ) -> None:
+        receipt = record.receipt
+        with self._db.transaction() as db:
+            if not db.execute(
+                "DELETE FROM pending_requests WHERE request_id = ? AND stopped = 0", (pending.request_id,)
+            ).rowcount:
+                raise StorageUnavailable(f"request {receipt.request_id} was stopped as unfinished")
+            if idempotency:
+                # An expired key is free again: remove it before claiming the key.
+                db.execute(
+                    "DELETE FROM idempotency_keys WHERE key = ? AND expires_at <= ?", (idempotency.key, now.isoformat())
+                )
+                try:
+                    db.execute(
+                        "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?)",
+                        (
+                            idempotency.key,
+                            idempotency.fingerprint,
+                            receipt.request_id,
+                            idempotency.expires_at.isoformat(),
+                        ),
+                    )
+                except sqlite3.IntegrityError as exc:
+                    raise IdempotencyKeyTaken(idempotency.key) from exc
+            try:
+                db.execute("INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", records.request_row(record))
+            except sqlite3.IntegrityError as exc:
+                raise ReferenceTaken(receipt.reference) from exc
+            db.execute(
+                "INSERT INTO status_events VALUES (?, 0, ?, ?, NULL, NULL)",
+                (receipt.request_id, receipt.status, receipt.received_at.isoformat()),
+            )
+            insert_mails(db, mails)
+
+    def _find_idempotent(self, key: str, now: datetime) -> IdempotencyRecord | None:
+        row = self._db.row(
+            f"SELECT {records.IDEMPOTENCY_COLUMNS} FROM idempotency_keys k JOIN requests r ON r.id = k.request_id "
+            "WHERE k.key = ? AND k.expires_at > ?",
+            (key, now.isoformat()),
+        )
+        return records.idempotency(key, row) if row else None
+
+    # Listing and status ------------------------------------------------------------------------------
+
+    def summary(self, request_id: str) -> RequestSummary | None:
+        """The index record of one request."""
+        row = self._db.row(f"{records.SUMMARY} WHERE id = ?", (request_id,))
+        return records.summary(row) if row else None
+
+    def find_reference(self, reference: str) -> str | None:
+        """The id of the request with this reference number."""
+        row = self._db.row("SELECT id FROM requests WHERE reference = ?", (reference.upper(),))
+        return str(row[0]) if row else None
+
+    def list_for_requester(
+        self, requester: str, limit: int, cursor: str | None = None
+    ) -> tuple[list[RequestSummary], str | None]:
+        """One requester's requests, newest first, a page at a time; the cursor continues a list."""
+        after = self._cursors.unseal(cursor, requester) if cursor else None
+        # Times received are stored as ``isoformat()`` in UTC, as the cursor's time prints again.
+        after_time, after_id = (after[0].isoformat(), after[1]) if after else ("", "")
+        rows = self._db.rows(
+            f"{records.SUMMARY} WHERE requester = ? AND (? = '' OR (received_at, id) < (?, ?)) "
+            "ORDER BY received_at DESC, id DESC LIMIT ?",
+            (requester, after_time, after_time, after_id, limit + 1),
+        )
+        page = [records.summary(row) for row in rows[:limit]]
+        last = page[-1].receipt if len(rows) > limit else None
+        return page, (self._cursors.seal(requester, last.received_at, last.request_id) if last else None)
+
+    def list_requests(
+        self,
+        status: str | None = None,
+        category: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[RequestSummary]:
+        """Every request matching the filters, newest first, for agents."""
+        filters = {
+            "status = ?": status,
+            "category = ?": category,
+            "received_at >= ?": since.isoformat() if since else None,
+            "received_at < ?": until.isoformat() if until else None,
+        }
+        used = {clause: value for clause, value in filters.items() if value is not None}
+        where = f" WHERE {' AND '.join(used)}" if used else ""
+        rows = self._db.rows(f"{records.SUMMARY}{where} ORDER BY received_at DESC, id DESC", list(used.values()))
+        return [records.summary(row) for row in rows]
+
+    def history(self, request_id: str) -> list[StatusEvent]:
+        """The request's status changes, oldest first."""
+        rows = self._db.rows(
+            f"SELECT {records.EVENT_COLUMNS} FROM status_events WHERE request_id = ? ORDER BY seq", (request_id,)
+        )
+        return [records.event(row) for row in rows]
+
+    def change_status(self, request_id: str, expected: str, event: StatusEvent) -> RequestSummary:
+        """Move the request from status ``expected`` to ``event.status`` and record the event."""
+        with self._db.transaction() as db:
+            changed = db.execute(
+                "UPDATE requests SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+                (event.status, event.at.isoformat(), request_id, expected),
+            ).rowcount
+            if not changed:
+                exists = db.execute("SELECT 1 FROM requests WHERE id = ?", (request_id,)).fetchone()
+                raise StatusConflict(request_id) if exists else RequestNotFound(request_id)
+            db.execute(
+                "INSERT INTO status_events SELECT ?, COALESCE(MAX(seq), -1) + 1, ?, ?, ?, ? "
+                "FROM status_events WHERE request_id = ?",
+                (request_id, event.status, event.at.isoformat(), event.agent, event.comment, request_id),
+            )
+        found = self.summary(request_id)
+        assert found is not None
+        return found

@@ -1,0 +1,44 @@
+"""Sign-in state in the embedded store: each address's code with its attempts left, and rate counters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from handler.signin import PendingCode, SignInState
+from handler.storage.local import records
+from handler.storage.local.db import Database
+
+
+class LocalSignIn(SignInState):
+    """Codes as rows of ``sign_in_codes``, counters as rows of ``counters``."""
+
+    _db: Database
+
+    def put_code(self, code: PendingCode) -> None:
+        """Keep the address's new code, replacing the old one."""
+        self._db.changed("INSERT OR REPLACE INTO sign_in_codes VALUES (?, ?, ?, ?)", records.code_row(code))
+
+    def use_attempt(self, email: str, now: datetime) -> PendingCode | None:
+        """Spend an attempt on the unexpired code, if any attempts are left."""
+        row = self._db.row(
+            "UPDATE sign_in_codes SET attempts_left = attempts_left - 1 "
+            "WHERE email = ? AND expires_at > ? AND attempts_left > 0 "
+            "RETURNING digest, expires_at, attempts_left",
+            (email, now.isoformat()),
+        )
+        return records.code(email, row) if row else None
+
+    def delete_code(self, email: str, digest: str) -> bool:
+        """Remove this code; only one caller can succeed."""
+        return bool(self._db.changed("DELETE FROM sign_in_codes WHERE email = ? AND digest = ?", (email, digest)))
+
+    def count(self, key: str, window_start: datetime, expires_at: datetime) -> int:
+        """Add one to the window's counter and return it; old windows are dropped."""
+        with self._db.connect() as db:
+            db.execute("DELETE FROM counters WHERE expires_at <= ?", (window_start.isoformat(),))
+            row = db.execute(
+                "INSERT INTO counters VALUES (?, ?, 1, ?) ON CONFLICT (key, window_start) "
+                "DO UPDATE SET count = count + 1 RETURNING count",
+                (key, window_start.isoformat(), expires_at.isoformat()),
+            ).fetchone()
+        return int(row[0])
