@@ -29,6 +29,7 @@ from handler.storage.base import (
     StorageUnavailable,
     request_blobs,
 )
+from handler.usecases import mailing
 from handler.usecases.desk import UnknownStatus, change_status, find
 
 EXPORT_COLUMNS = ("reference", "id", "status", "form", "category", "requester", "title", "receivedAt", "updatedAt")
@@ -312,7 +313,7 @@ def _cleanup_uploads(services: Services, args: argparse.Namespace, out: TextIO) 
 
 
 def _send_mail(services: Services, args: argparse.Namespace, out: TextIO) -> None:
-    sent, failed = services.send_queued_mail()
+    sent, failed = mailing.send_queued_mail(services)
     print(f"sent {sent}, failed again {failed}", file=out)
 
 

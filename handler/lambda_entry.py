@@ -21,6 +21,7 @@ from handler.forms import Catalog
 from handler.services import Services
 from handler.settings import Settings
 from handler.storage.base import SWEEP_BATCH, request_blobs
+from handler.usecases import mailing
 
 log = logging.getLogger("servicedesk_forms")
 
@@ -147,7 +148,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 def _handle(event: Any, context: Any) -> dict[str, Any]:
     services, adapter = _container()
     if isinstance(event, dict) and is_mail_event(event):
-        sent, failed = services.send_queued_mail()
+        sent, failed = mailing.send_queued_mail(services)
         if event.get("source") == "aws.events":
             sweep(services)
         return {"sent": sent, "failed": failed}

@@ -15,8 +15,8 @@ from handler.app import create_app
 from handler.contacts import make_contact
 from handler.services import Services
 from handler.settings import Settings
-from handler.storage.local import LocalBlobs
 from handler.uploads import PENDING_KEPT
+from handler.usecases import mailing
 
 DEMO_EMAIL = "demo@example.com"
 SITE_DIR = Path(__file__).resolve().parent.parent / "dist" / "site"
@@ -51,9 +51,9 @@ def start_mail_sender(services: Services) -> None:
             wake.wait(timeout=60)
             wake.clear()
             try:
-                services.send_queued_mail()
-                if isinstance(services.blobs, LocalBlobs):
-                    services.blobs.remove_abandoned(services.clock() - PENDING_KEPT)
+                mailing.send_queued_mail(services)
+                if services.receiver is not None:
+                    services.receiver.remove_abandoned(services.clock() - PENDING_KEPT)
             except Exception:
                 logging.getLogger("servicedesk_forms").exception("background work failed")
 

@@ -27,6 +27,7 @@ from handler.settings import Settings
 from handler.storage.aws import KIND_INDEX, AwsStore, S3Blobs, item_size
 from handler.storage.base import StorageUnavailable, Store, Submission
 from handler.storage.local import LocalStore
+from handler.usecases import mailing
 from tests.conftest import AUTHORIZED, SECRET, Clock, register, sign_in
 from tests.servers import (  # noqa: F401  (the fixtures seaweedfs, dynamodb_local and ses)
     SENDER,
@@ -324,17 +325,17 @@ def test_a_sent_message_whose_record_could_not_be_removed_is_not_sent_again(
     settings = Settings(storage="aws", bucket=aws.bucket, table=aws.table, session_secret=SECRET)
     services = build_services(settings, store=aws, mailer=mailer, clock=clock, blobs=S3Blobs(aws.s3, aws.bucket))
     subject = f"Kvittering {time.monotonic_ns()}"
-    services.queue([Mail((Recipient("kari@example.no", "Kari"),), subject, ("Hei",), "nb")], "a test")
+    mailing.queue(services, [Mail((Recipient("kari@example.no", "Kari"),), subject, ("Hei",), "nb")], "a test")
     (queued,) = aws.queued_mails(10, clock())
     try:
         with contextlib.suppress(StorageUnavailable):
-            services.send_queued_mail()
+            mailing.send_queued_mail(services)
     finally:
         mailer.back()
     assert mailer.down
     clock.advance(minutes=10)  # every claim has run out
     for _ in range(3):
-        services.send_queued_mail()
+        mailing.send_queued_mail(services)
     sent = [message for message in ses.sent() if message["Subject"] == subject]
     print(f"\n{len(sent)} copies of a message whose record could not be removed after it was sent")
     assert len(sent) == 1
@@ -368,19 +369,19 @@ def test_a_message_that_may_have_gone_out_is_never_sent_again_and_a_refused_one_
         aws: AwsStore = request.getfixturevalue("aws")
         settings = Settings(storage="aws", bucket=aws.bucket, table=aws.table, session_secret=SECRET)
         services = build_services(settings, store=aws, mailer=mailer, clock=clock, blobs=S3Blobs(aws.s3, aws.bucket))
-    services.queue([Mail((Recipient("kari@example.no"),), "Kvittering", ("Hei",), "nb")], "a test")
-    assert services.send_queued_mail() == (0, 1)
+    mailing.queue(services, [Mail((Recipient("kari@example.no"),), "Kvittering", ("Hei",), "nb")], "a test")
+    assert mailing.send_queued_mail(services) == (0, 1)
     clock.advance(minutes=10)
-    assert services.send_queued_mail() == (0, 0)
+    assert mailing.send_queued_mail(services) == (0, 0)
     assert mailer.calls == 1 and services.store.queued_mails(10, clock()) == []
 
     refusal = {"Error": {"Code": "Throttling", "Message": "slow down"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
     mailer.failure = lambda: ClientError(refusal, "SendRawEmail")  # type: ignore[arg-type]
-    services.queue([Mail((Recipient("kari@example.no"),), "Kvittering 2", ("Hei",), "nb")], "a test")
-    assert services.send_queued_mail() == (0, 1)
+    mailing.queue(services, [Mail((Recipient("kari@example.no"),), "Kvittering 2", ("Hei",), "nb")], "a test")
+    assert mailing.send_queued_mail(services) == (0, 1)
     (waiting,) = services.store.queued_mails(10, clock())
     assert waiting.attempts == 1  # refused: it was not sent, so it waits for the next try
-    assert services.send_queued_mail() == (0, 1) and mailer.calls == 3
+    assert mailing.send_queued_mail(services) == (0, 1) and mailer.calls == 3
 
 
 def test_queued_mail_is_found_with_strongly_consistent_reads_of_the_table(aws: AwsStore) -> None:

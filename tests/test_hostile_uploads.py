@@ -27,6 +27,7 @@ from handler.storage import Receipt, StorageUnavailable
 from handler.storage.aws import AwsStore, S3Blobs
 from handler.storage.local import LocalStore
 from handler.uploads import new_upload
+from handler.usecases import mailing
 from tests.conftest import AUTHORIZED, Clock, sign_in
 from tests.servers import (  # noqa: F401  (the fixtures seaweedfs, dynamodb_local and ses)
     dynamodb_local_server,
@@ -242,9 +243,9 @@ def usual_umask() -> Iterator[None]:
 def test_everything_in_the_data_folder_is_private(usual_umask: None, client: TestClient, store: LocalStore) -> None:
     png = upload(client, "bilde.png", "image/png", PNG)
     assert submit(client, png).status_code == 201
-    services_of(client).send_queued_mail()
+    mailing.send_queued_mail(services_of(client))
     client.post("/v1/session/code", json={"email": AUTHORIZED})  # a sign-in code waits in the outbox
-    services_of(client).send_queued_mail()
+    mailing.send_queued_mail(services_of(client))
     paths = [store.folder, *store.folder.rglob("*")]
     assert any(p.suffix == ".eml" for p in paths) and any(p.name == "requests.sqlite3" for p in paths)
     modes = {str(p.relative_to(store.folder)): stat.S_IMODE(p.stat().st_mode) for p in paths}

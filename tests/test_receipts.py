@@ -16,9 +16,10 @@ from handler import cli
 from handler.app import create_app
 from handler.forms import Catalog
 from handler.mail import OutboxMailer, QueuedMail
-from handler.services import MAIL_ATTEMPTS
 from handler.settings import Settings
 from handler.storage.local import LocalStore
+from handler.usecases import mailing
+from handler.usecases.mailing import MAIL_ATTEMPTS
 from tests.conftest import AUTHORIZED, SECRET, Clock, register, sign_in
 
 DATA = {
@@ -72,7 +73,7 @@ def desk_client(desk_app: FastAPI, store: LocalStore) -> Any:
 def sent(store: LocalStore, services: Any = None) -> list[Any]:
     """What reached the outbox, after the sender has taken what was queued."""
     if services is not None:
-        services.send_queued_mail()
+        mailing.send_queued_mail(services)
     parse = BytesParser(policy=policy.default).parsebytes
     return [parse(p.read_bytes()) for p in sorted((store.folder / "outbox").glob("*.eml"))]
 
@@ -136,7 +137,7 @@ def test_the_answer_never_waits_for_or_fails_with_the_mail_service(
     assert answer.status_code == 201
     assert store.get(answer.json()["id"]) is not None
     assert len(store.queued_mails(10, services.clock())) == 2
-    assert services.send_queued_mail() == (0, 2)
+    assert mailing.send_queued_mail(services) == (0, 2)
     assert [(m.attempts, m.last_error) for m in store.queued_mails(10, services.clock())] == [
         (1, "mail service unreachable"),
         (1, "mail service unreachable"),
@@ -153,7 +154,7 @@ def test_the_outbox_path_is_logged_for_a_local_user(
 ) -> None:
     caplog.set_level("INFO", logger="servicedesk_forms.mail")
     desk_client.post("/v1/requests", json={"form": "service-request", "data": DATA})
-    desk_client.app.state.services.send_queued_mail()
+    mailing.send_queued_mail(desk_client.app.state.services)
     paths = [Path(str(r.args[1])) for r in caplog.records if r.name == "servicedesk_forms.mail" and r.args]  # type: ignore[index]
     assert paths and all(p.exists() for p in paths)
 
@@ -167,10 +168,10 @@ def test_a_message_that_keeps_failing_neither_blocks_the_queue_nor_stays_forever
     store.queue_mails([QueuedMail("bad", ("kari@example.no",), broken, 0, "", earlier)])
     mailer.broken = True
     desk_client.post("/v1/requests", json={"form": "service-request", "data": DATA})
-    assert services.send_queued_mail(limit=1) == (0, 1)  # the unbuildable one is dropped
+    assert mailing.send_queued_mail(services, limit=1) == (0, 1)  # the unbuildable one is dropped
     assert "bad" not in [m.id for m in store.queued_mails(10, services.clock())]
     for _ in range(MAIL_ATTEMPTS):
-        services.send_queued_mail()
+        mailing.send_queued_mail(services)
     assert store.queued_mails(10, services.clock()) == []  # given up after MAIL_ATTEMPTS tries
 
 

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from handler import cli
 from handler.storage.local import LocalStore
 from handler.uploads import content_matches, sanitize_name
+from handler.usecases import mailing
 from tests.conftest import Clock, register, sign_in
 
 # A real 1x1 PNG and the start of a real MP4 (ftyp box), as a browser would send them.
@@ -186,7 +187,7 @@ def test_agents_see_and_download_attachments(client: TestClient, capsys: pytest.
 def test_the_receipt_lists_the_attachments(client: TestClient, store: LocalStore) -> None:
     png = upload(client, "skjerm.png", "image/png", PNG)
     reference = submit(client, png).json()["reference"]
-    client.app.state.services.send_queued_mail()  # type: ignore[attr-defined]
+    mailing.send_queued_mail(client.app.state.services)  # type: ignore[attr-defined]
     receipts = [p.read_text() for p in (store.folder / "outbox").glob("*.eml") if reference in p.read_text()]
     assert any("- skjerm.png (image/png, 1 KB)" in text for text in receipts)
 

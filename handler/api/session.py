@@ -12,7 +12,7 @@ from starlette.background import BackgroundTask
 from handler.api.bodies import read_json
 from handler.api.deps import NO_STORE, Client, Language, ServicesDep, SignedIn, at_least, run
 from handler.contacts import Contact
-from handler.usecases import signing_in
+from handler.usecases import mailing, signing_in
 from handler.usecases.envelope import object_with
 
 log = logging.getLogger("servicedesk_forms")
@@ -34,7 +34,7 @@ async def send_code(request: Request, language: Language, services: ServicesDep,
 
     def send_queued_code() -> None:
         try:
-            services.send_queued_mail()
+            mailing.send_queued_mail(services)
         except Exception:  # it stays queued for the next sender
             log.exception("could not send the queued sign-in code")
 

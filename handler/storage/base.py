@@ -28,7 +28,7 @@ from typing import Any
 from handler.contacts import ContactRegister
 from handler.mail import MailQueue, QueuedMail
 from handler.signin import SignInState
-from handler.uploads import Blobs, Upload, UploadRegistry
+from handler.uploads import Blobs, Upload, UploadReceiver, UploadRegistry
 
 log = logging.getLogger("servicedesk_forms")
 
@@ -492,6 +492,11 @@ class RequestStore(ABC):
 
 class Store(RequestStore, ContactRegister, SignInState, MailQueue, UploadRegistry):
     """Everything the handler keeps: requests, contacts, sign-in codes, counters and unsent mail."""
+
+    @abstractmethod
+    def files(self) -> tuple[RequestBlobs, UploadReceiver | None]:
+        """Where this store keeps uploaded files (on its own clients or under its own folder), and what takes
+        the files in itself (None where the browser sends them straight to the bucket)."""
 
     @abstractmethod
     def mark_mail_sending(self, mail_id: str, now: datetime) -> bool:

@@ -9,6 +9,7 @@ from handler.mail import Mail, Recipient
 from handler.services import Services
 from handler.storage.base import RequestNotFound, RequestSummary, StatusEvent, StoredRequest
 from handler.texts import fill
+from handler.usecases import mailing
 
 log = logging.getLogger("servicedesk_forms.desk")
 
@@ -71,5 +72,5 @@ def change_status(
     summary = services.store.change_status(request.receipt.request_id, request.receipt.status, event)
     if not request.requester:
         return StatusChange(summary, event, None)
-    where = services.send_now(status_mail(services, request, summary, event), summary.receipt.reference)
+    where = mailing.send_now(services, status_mail(services, request, summary, event), summary.receipt.reference)
     return StatusChange(summary, event, where)

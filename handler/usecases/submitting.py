@@ -25,6 +25,7 @@ from handler.uploads import (
     take_upload,
     taken_too_late,
 )
+from handler.usecases import mailing
 from handler.usecases.envelope import parse_envelope
 
 
@@ -77,7 +78,9 @@ def submit(services: Services, new: NewRequest) -> tuple[Receipt, bool]:
         submission = replace(submission, attachments=tuple(attachments))
 
         def mails(receipt: Receipt) -> list[QueuedMail]:
-            return services.queued(receipt_mails(services, form, receipt, contact, new.language, data, attachments))
+            return mailing.queued(
+                services, receipt_mails(services, form, receipt, contact, new.language, data, attachments)
+            )
 
         receipt, created = services.store.submit(
             submission, form.reference_prefix, new.idempotency_key, now, mails, looked_up=True, pending=pending

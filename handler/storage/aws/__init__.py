@@ -86,6 +86,10 @@ class AwsStore(AwsRequests, AwsContacts, AwsSignIn, AwsMail, AwsUploads, Store):
         self._table = Table(dynamodb, table)
         self._cursors: CursorCodec | None = None
 
+    def files(self) -> tuple[S3Blobs, None]:
+        """The bucket, on this store's own S3 client; the browser sends files to it itself."""
+        return S3Blobs(self.s3, self.bucket), None
+
     @classmethod
     def from_settings(cls, settings: Settings) -> AwsStore:
         """The store the settings describe, with its clients created once (a Lambda container reuses them)."""

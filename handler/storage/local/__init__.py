@@ -39,3 +39,8 @@ class LocalStore(LocalRequests, LocalContacts, LocalSignIn, LocalMail, LocalUplo
             db.execute("INSERT OR IGNORE INTO signing_keys (name, key) VALUES ('page-cursor', ?)", (new_cursor_key(),))
             (key,) = db.execute("SELECT key FROM signing_keys WHERE name = 'page-cursor'").fetchone()
         self._cursors = CursorCodec(bytes(key))
+
+    def files(self) -> tuple[LocalBlobs, LocalBlobs]:
+        """The folder ``blobs`` beside the database, which also takes the uploaded files."""
+        folder = LocalBlobs(self.folder / "blobs")
+        return folder, folder
