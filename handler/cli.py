@@ -27,7 +27,6 @@ from handler.storage.base import (
     RequestSummary,
     StatusConflict,
     StorageUnavailable,
-    request_blobs,
 )
 from handler.usecases import mailing
 from handler.usecases.desk import UnknownStatus, change_status, find
@@ -327,7 +326,7 @@ def _list_queued_mail(services: Services, args: argparse.Namespace, out: TextIO)
 
 
 def _sweep(services: Services, args: argparse.Namespace, out: TextIO) -> None:
-    found, removed = services.store.sweep(request_blobs(services.blobs), services.clock(), dry_run=args.dry_run)
+    found, removed = services.store.sweep(services.blobs, services.clock(), dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     for pending in found:
         print(

@@ -20,7 +20,7 @@ from handler.app import create_app
 from handler.forms import Catalog
 from handler.services import Services
 from handler.settings import Settings
-from handler.storage.base import SWEEP_BATCH, request_blobs
+from handler.storage.base import SWEEP_BATCH
 from handler.usecases import mailing
 
 log = logging.getLogger("servicedesk_forms")
@@ -118,7 +118,7 @@ def outcome_of(status: int) -> str:
 def sweep(services: Services) -> None:
     """On the schedule: sweep away a batch of what requests never stored left behind; logged, never raised."""
     try:
-        found, removed = services.store.sweep(request_blobs(services.blobs), services.clock(), limit=SWEEP_BATCH)
+        found, removed = services.store.sweep(services.blobs, services.clock(), limit=SWEEP_BATCH)
     except Exception:
         log.exception("the sweep of requests that were never stored failed; the next schedule tries again")
         return

@@ -16,10 +16,10 @@ from handler.forms import Catalog, load_catalog
 from handler.mail import Mail, Mailer, OutboxMailer, Recipient, SesMailer
 from handler.settings import Settings
 from handler.signin import CODE_LIFETIME, SignIn
-from handler.storage.base import Store
+from handler.storage.base import RequestBlobs, Store
 from handler.storage.factory import make_store
 from handler.texts import fill
-from handler.uploads import Blobs, UploadReceiver
+from handler.uploads import UploadReceiver
 from handler.usecases import mailing
 
 
@@ -38,7 +38,7 @@ class Services:
     mailer: Mailer
     sign_in: SignIn
     clock: Callable[[], datetime]
-    blobs: Blobs
+    blobs: RequestBlobs
     secret: bytes
 
     mail_queued: Callable[[], None] = field(default=lambda: None)
@@ -125,7 +125,7 @@ def build_services(
     store: Store | None = None,
     mailer: Mailer | None = None,
     clock: Callable[[], datetime] = now_utc,
-    blobs: Blobs | None = None,
+    blobs: RequestBlobs | None = None,
 ) -> Services:
     """The services for ``settings``; any part given is used instead of the one the settings name."""
     catalog = catalog or load_catalog(settings.schema_dir)

@@ -218,13 +218,6 @@ class RequestBlobs(Blobs):
         """Remove the file at ``key`` if there is one; ``StorageUnavailable`` if that failed."""
 
 
-def request_blobs(blobs: Blobs) -> RequestBlobs:
-    """``blobs`` as the submit flow and the sweep use them (both stores' blobs are)."""
-    if not isinstance(blobs, RequestBlobs):
-        raise TypeError(f"{type(blobs).__name__} cannot keep attachment copies under a request's own keys")
-    return blobs
-
-
 def new_reference(prefix: str) -> str:
     """A reference like ``SR-7KQ2-M9XD``: the form's prefix and 40 random bits in Crockford base32."""
     chars = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))

@@ -14,7 +14,7 @@ from handler.refusals import Refused, invalid
 from handler.services import Services
 from handler.signin import SignedInAddress
 from handler.storage import IdempotencyConflict, Receipt, StorageUnavailable, Submission
-from handler.storage.base import PendingRequest, RequestTooLarge, StoreUnreachable, request_blobs
+from handler.storage.base import PendingRequest, RequestTooLarge, StoreUnreachable
 from handler.uploads import (
     SNIFF_BYTES,
     Limits,
@@ -67,7 +67,6 @@ def submit(services: Services, new: NewRequest) -> tuple[Receipt, bool]:
     if errors := form.validate(data, new.language, now):
         raise invalid(errors, "/data")
     observe.annotate(category=submission.category)  # one of the form's categories, now that the data passed
-    blobs = request_blobs(services.blobs)
     copies = sum(len(data.get(f.name, ())) for f in form.fields if f.widget == "attachments")
     # Recorded before its copies and its document are written; the commit removes the record.
     pending = services.store.begin(now, attachments=copies)
@@ -88,10 +87,10 @@ def submit(services: Services, new: NewRequest) -> tuple[Receipt, bool]:
     except StoreUnreachable:
         raise  # the commit may still land: if it does not, the sweep removes what this request wrote
     except (Refused, IdempotencyConflict, RequestTooLarge, StorageUnavailable):
-        services.store.abandon(pending, blobs)  # not committed: its copies and document go now
+        services.store.abandon(pending, services.blobs)  # not committed: its copies and document go now
         raise
     if not created:  # another submission with this key was stored first: this one's copies go
-        services.store.abandon(pending, blobs)
+        services.store.abandon(pending, services.blobs)
     observe.annotate(reference=receipt.reference, outcome="created" if created else "replayed")
     if created:
         services.mail_queued()
@@ -116,7 +115,6 @@ def check_attachments(
     is what is kept, whatever happens to the upload later. When all pass, each upload is marked as
     taken by this request (its idempotency key may take them again on a retry). If any is refused,
     the request is refused, and abandoning it removes every copy."""
-    blobs = request_blobs(services.blobs)
     positions = iter(pending.attachment_keys)
     kept: list[dict[str, Any]] = []
     checked: list[tuple[str, int, Upload]] = []
@@ -134,7 +132,7 @@ def check_attachments(
                     or taken_too_late(upload, now)
                 ):
                     raise UploadRefused("x-upload")
-                if not blobs.copy_upload(upload, key):
+                if not services.blobs.copy_upload(upload, key):
                     raise UploadRefused("x-upload-failed", upload.name)
                 kept.append({"id": upload.id, "name": upload.name, "type": upload.content_type, "key": key})
                 size = services.blobs.size(key) or 0
