@@ -38,7 +38,7 @@ API_CODES = (
     "upload_refused",
     "validation_failed",
 )
-# What e-mails say (handler/receipts.py, handler/desk.py, handler/services.py).
+# What e-mails say (handler/receipts.py, handler/usecases/desk.py, handler/services.py).
 EMAIL_TEXTS = (
     "greeting",
     "codeSubject",
