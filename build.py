@@ -9,6 +9,7 @@ import shutil
 import sys
 import tempfile
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,8 +42,11 @@ def control_attributes(field: Field, required: bool) -> dict[str, Any]:
     attributes: dict[str, Any] = dict(widget.attributes)
     if required:
         attributes["required"] = True
+    typed_moment = field.widget in ("date", "time", "datetime") and attributes.get("type") == "text"
     for keyword in KEYWORDS:
         value = field.schema.get(keyword.name)
+        if typed_moment and keyword.name in ("x-earliest", "x-latest"):
+            continue  # min and max mean nothing to a text input; the page's checker applies them
         if keyword.attribute and keyword.name in widget.keywords and value not in (None, "today", "now"):
             attributes[keyword.attribute] = value
     if field.widget == "number":
@@ -53,6 +57,17 @@ def control_attributes(field: Field, required: bool) -> dict[str, Any]:
         limits = Limits.of(field)
         attributes["accept"] = ",".join([*limits.types, *(e for exts in limits.types.values() for e in exts)])
     return attributes
+
+
+def format_hint(field: Field, common: Mapping[str, Any]) -> str | None:
+    """The example of what to type that the field's widget names (widget.json: formatHint), in the page's language."""
+    raw = json.loads((widgets()[field.widget].folder / "widget.json").read_text(encoding="utf-8"))
+    key = raw.get("formatHint")
+    if key is None:
+        return None
+    if key not in common.get("formatHints", {}):
+        raise BuildError(f"formatHints/{key}: missing text for the {field.widget} widget ({common['languageName']})")
+    return str(common["formatHints"][key])
 
 
 def field_params(form: Form, field: Field, language: str) -> dict[str, Any]:
@@ -77,6 +92,7 @@ def field_params(form: Form, field: Field, language: str) -> dict[str, Any]:
         "component": widgets()[field.widget].component,
         "label": label,
         "hint": fill(texts["hint"], form.message_params(language, field.name)) if "hint" in texts else None,
+        "formatHint": format_hint(field, common),
         "hintId": f"{field.name}-hint",
         "errorId": f"{field.name}-error",
         "errorPrefix": common["errorPrefix"],
@@ -145,29 +161,28 @@ def _upload_model(field: Field) -> dict[str, Any]:
     }
 
 
-def page_model(catalog: Catalog, language: str, api_base: str, texts: dict[str, Any]) -> dict[str, Any]:
-    """What every page's script needs: the API, the language and the shared texts."""
+# The sections of schema/common.<lang>.json each page's script reads (site/static/texts.js: USED).
+PAGE_TEXTS = {
+    "common": ("account", "api", "errorPrefix", "errorSummaryTitle", "problemTitle", "sessionEnding"),
+    "form": ("characterCount", "draft", "networkError", "receipt", "sending", "upload"),
+    "sign-in": ("networkError", "sending", "signIn"),
+    "my-requests": ("myRequests", "networkError", "statuses"),
+}
+
+
+def page_model(catalog: Catalog, language: str, api_base: str, page: str) -> dict[str, Any]:
+    """What every page's script needs: the API, the language and the texts it reads, shaped as in schema/."""
     common = catalog.common[language]
-    shared = {
-        key: common[key]
-        for key in (
-            "errorSummaryTitle",
-            "problemTitle",
-            "sending",
-            "networkError",
-            "errorPrefix",
-            "characterCount",
-            "sessionEnding",
-        )
-    }
+    keys = (*PAGE_TEXTS["common"], *PAGE_TEXTS[page])
+    if missing := [key for key in keys if key not in common]:
+        raise BuildError(f"common.{language}.json: the {page} page needs {', '.join(missing)}")
     return {
         "apiBase": api_base,
+        "page": page,
         "language": language,
-        "locale": catalog.common[language]["locale"],
+        "locale": common["locale"],
         "emailPattern": EMAIL_PATTERN,
-        "texts": shared
-        | {"api": common["api"], "signedInAs": common["account"]["signedInAs"], "upload": common["upload"]}
-        | texts,
+        "texts": {key: common[key] for key in keys},
     }
 
 
@@ -202,6 +217,7 @@ def sign_in_fields(catalog: Catalog, language: str) -> dict[str, dict[str, Any]]
         "widget": "text",
         "component": "input",
         "count": None,
+        "formatHint": None,
         "errorPrefix": common["errorPrefix"],
         "items": [],
         "shownWhen": [[]],
@@ -296,12 +312,10 @@ def pages(
                 shared
                 | {
                     "page": f"{form.id}/",
-                    "scripts": [],
-                    "modules": ["form.js"],
+                    "script": "form.js",
                     "texts": form.texts[lang],
                     "fields": [field_params(form, f, lang) for f in page_fields(form)],
-                    "model": page_model(catalog, lang, base, {"draft": common["draft"], "receipt": common["receipt"]})
-                    | form_model(form, lang),
+                    "model": page_model(catalog, lang, base, "form") | form_model(form, lang),
                     "form": form,
                 },
             )
@@ -310,8 +324,8 @@ def pages(
             shared
             | {
                 "page": "sign-in/",
-                "scripts": ["signin.js"],
-                "model": page_model(catalog, lang, base, common["signIn"]) | {"pages": [*catalog.forms, "my-requests"]},
+                "script": "signin.js",
+                "model": page_model(catalog, lang, base, "sign-in") | {"pages": [*catalog.forms, "my-requests"]},
             }
             | sign_in_fields(catalog, lang),
         )
@@ -320,10 +334,9 @@ def pages(
             shared
             | {
                 "page": "my-requests/",
-                "scripts": ["my-requests.js"],
+                "script": "my-requests.js",
                 "forms": [{"id": f.id, "title": f.texts[lang]["title"]} for f in catalog.forms.values()],
-                "model": page_model(catalog, lang, base, common["myRequests"] | {"statuses": common["statuses"]})
-                | {"forms": summary_model(catalog, lang)},
+                "model": page_model(catalog, lang, base, "my-requests") | {"forms": summary_model(catalog, lang)},
             },
         )
     result["index.html"] = (

@@ -259,8 +259,8 @@ def test_the_page_shows_the_messages_the_server_would(
             headers={"Authorization": f"Bearer {session['token']}"},
         ).json()
         first_per_field: dict[str, str] = {}
-        for detail in answer["error"]["details"]:
-            first_per_field.setdefault(detail["field"], detail["message"])
+        for detail in answer["errors"]:
+            first_per_field.setdefault(detail["field"], detail["detail"])
         assert shown == list(first_per_field.values()), description
 
 
@@ -272,9 +272,16 @@ def test_a_storage_failure_keeps_what_was_filled_in(page: Any, server: tuple[str
         "**/v1/requests",
         lambda route: route.fulfill(
             status=503,
-            content_type="application/json",
+            content_type="application/problem+json",
             body=json.dumps(
-                {"error": {"code": "storage_unavailable", "message": "The service cannot store it.", "details": []}}
+                {
+                    "type": "about:blank",
+                    "title": "Service Unavailable",
+                    "status": 503,
+                    "detail": "The service cannot store it.",
+                    "code": "storage_unavailable",
+                    "errors": [],
+                }
             ),
         ),
     )

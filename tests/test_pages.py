@@ -26,6 +26,7 @@ SCREENS = ROOT / "test-results" / "screens"
 DATA = json.loads((TESTS / "data" / "service-request" / "data-extract.json").read_text(encoding="utf-8"))
 LONG_SUBJECT = "Rapport over innleveringer og vurderinger for hele skoleåret 2026/2027"
 Server = tuple[str, LocalStore, dict[str, Any], str]  # address, store, a session, a sent request's id
+State = tuple[str, str, Any]  # address, who is there, what to do once there
 
 
 @pytest.fixture(scope="module")
@@ -48,17 +49,35 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield address, store, session, sent.json()["id"]
 
 
-def open_page(chromium: Any, session: dict[str, Any] | None, width: int, url: str) -> Any:
-    context = chromium.new_context(viewport={"width": width, "height": 900}, locale="nb-NO", bypass_csp=True)
+def open_page(
+    chromium: Any,
+    session: dict[str, Any] | None,
+    width: int,
+    url: str,
+    script: bool = True,
+    said: list[str] | None = None,
+) -> Any:
+    """``url`` in a fresh browser at ``width``; the page's console errors go to ``said``."""
+    context = chromium.new_context(
+        viewport={"width": width, "height": 900}, locale="nb-NO", bypass_csp=True, java_script_enabled=script
+    )
     if session:
         hold_session(context, session)
     page = context.new_page()
+    if said is not None:
+        page.on("console", lambda message: said.append(message.text) if message.type == "error" else None)
     page.goto(url)
     return page
 
 
-def states(address: str, language: str, request_id: str) -> dict[str, tuple[str, bool, Any]]:
-    """Each state a person meets: its address, whether signed in, and what to do once there."""
+def expired(session: dict[str, Any]) -> dict[str, Any]:
+    """A session this browser still holds but the server has ended."""
+    return {**session, "token": "ended-" + session["token"][6:]}
+
+
+def states(address: str, language: str, request_id: str, store: LocalStore, width: int) -> dict[str, State]:
+    """Each state a person meets: its address, who is there (signed in, signed out, with a session
+    the server has ended, or without JavaScript), and what to do once there."""
 
     def form_errors(page: Any) -> None:
         page.check("input[name=service][value=extended-support]")
@@ -93,19 +112,44 @@ def states(address: str, language: str, request_id: str) -> dict[str, tuple[str,
         page.locator("#email-step button[type=submit]").click()
         page.locator("#error-summary").wait_for(state="visible")
 
+    def wrong_code(page: Any) -> None:
+        email = f"wrong.code.{language}.{width}@example.no"
+        register(store, email, "authorized-for-change")
+        page.fill("#email", email)
+        page.locator("#email-step button[type=submit]").click()
+        page.locator("#code").wait_for(state="visible")
+        code = code_from_outbox(store.folder / "outbox", email)
+        page.fill("#code", "000000" if code != "000000" else "111111")
+        page.locator("#code-step button[type=submit]").click()
+        page.locator("#error-summary").wait_for(state="visible")
+
+    def session_ended(page: Any) -> None:
+        page.check("input[name=service][value=beta-project]")
+        for name, value in (("beta_project", "Ny rapportmotor"), ("account", "Kunde AS"), ("subject", "Betaprosjekt")):
+            page.fill(f"#{name}", value)
+        page.fill("#description", "Vi vil gjerne være med.")
+        page.locator("#request-form button[type=submit]").click()
+        page.locator("#error-summary").wait_for(state="visible")
+
     base = f"{address}/{language}"
+    nowhere = "00000000-0000-4000-8000-000000000000"
     return {
-        "landing": (f"{address}/", False, None),
-        "form-empty": (f"{base}/service-request/", True, None),
-        "form-signed-out": (f"{base}/service-request/", False, None),
-        "form-errors": (f"{base}/service-request/", True, form_errors),
-        "form-receipt": (f"{base}/service-request/", True, receipt),
-        "form-draft-restored": (f"{base}/service-request/", True, draft_restored),
-        "sign-in": (f"{base}/sign-in/", False, None),
-        "sign-in-errors": (f"{base}/sign-in/", False, sign_in_error),
-        "my-requests": (f"{base}/my-requests/", True, listed),
-        "my-request": (f"{base}/my-requests/?id={request_id}", True, detail),
-        "my-request-not-found": (f"{base}/my-requests/?id=00000000-0000-4000-8000-000000000000", True, not_found),
+        "landing": (f"{address}/", "signed-out", None),
+        "form-empty": (f"{base}/service-request/", "signed-in", None),
+        "form-signed-out": (f"{base}/service-request/", "signed-out", None),
+        "form-errors": (f"{base}/service-request/", "signed-in", form_errors),
+        "form-receipt": (f"{base}/service-request/", "signed-in", receipt),
+        "form-draft-restored": (f"{base}/service-request/", "signed-in", draft_restored),
+        "form-session-ended": (f"{base}/service-request/", "session-ended", session_ended),
+        "form-no-javascript": (f"{base}/service-request/", "no-javascript", None),
+        "sign-in": (f"{base}/sign-in/", "signed-out", None),
+        "sign-in-errors": (f"{base}/sign-in/", "signed-out", sign_in_error),
+        "sign-in-wrong-code": (f"{base}/sign-in/", "signed-out", wrong_code),
+        "sign-in-no-javascript": (f"{base}/sign-in/", "no-javascript", None),
+        "my-requests": (f"{base}/my-requests/", "signed-in", listed),
+        "my-requests-no-javascript": (f"{base}/my-requests/", "no-javascript", None),
+        "my-request": (f"{base}/my-requests/?id={request_id}", "signed-in", detail),
+        "my-request-not-found": (f"{base}/my-requests/?id={nowhere}", "signed-in", not_found),
     }
 
 
@@ -114,11 +158,13 @@ def states(address: str, language: str, request_id: str) -> dict[str, tuple[str,
 def test_every_page_fits_the_screen_passes_axe_and_is_photographed(
     chromium: Any, server: Server, language: str, width: int
 ) -> None:
-    address, _, session, request_id = server
+    address, store, session, request_id = server
     SCREENS.mkdir(parents=True, exist_ok=True)
     problems = []
-    for name, (url, signed_in, act) in states(address, language, request_id).items():
-        page = open_page(chromium, session if signed_in else None, width, url)
+    sessions = {"signed-in": session, "session-ended": expired(session)}
+    for name, (url, who, act) in states(address, language, request_id, store, width).items():
+        said: list[str] = []
+        page = open_page(chromium, sessions.get(who), width, url, script=who != "no-javascript", said=said)
         page.wait_for_load_state("networkidle")
         if act:
             act(page)
@@ -128,6 +174,10 @@ def test_every_page_fits_the_screen_passes_axe_and_is_photographed(
             problems.append(f"{name}: scrolls {overflow} px sideways")
         if not page.locator("main").inner_text().strip():
             problems.append(f"{name}: the page is blank")
+        problems += [f"{name}: {message}" for message in said if message.startswith("Missing text")]
+        if who == "no-javascript":
+            page.context.close()
+            continue  # axe is a script: this state is checked for fit and content only
         problems += [f"{name}: {v}" for v in axe_violations(page)]
         page.context.close()
     assert problems == []
@@ -197,3 +247,26 @@ def test_too_many_codes_says_how_long_to_wait(chromium: Any, server: Server) -> 
 def test_screens_are_kept_out_of_git() -> None:
     assert "/test-results/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
     assert isinstance(SCREENS, Path)
+
+
+@pytest.mark.parametrize(("language", "typed"), [("nb", ("1.1.2026", "30.06.2026")), ("en", ("1/1/2026", "30/6/2026"))])
+def test_dates_are_typed_as_the_hint_shows_and_sent_as_the_schema_wants(
+    chromium: Any, server: Server, language: str, typed: tuple[str, str]
+) -> None:
+    address, store, session, _ = server
+    page = open_page(chromium, session, 375, f"{address}/{language}/service-request/")
+    page.check("input[name=service][value=data-extract]")
+    hint = "For eksempel 31.12.2026" if language == "nb" else "For example 31/12/2026"
+    assert page.locator("#period_from-hint").text_content() == hint
+    for name, value in (("extract_data", "Alt"), ("period_from", typed[0]), ("period_to", typed[1])):
+        page.fill(f"#{name}", value)
+    page.fill("#account", "Kunde AS")
+    page.fill("#subject", "Datoer")
+    page.fill("#description", "Som CSV.")
+    page.locator("#request-form button[type=submit]").click()
+    page.locator("#receipt-title").wait_for(state="visible")
+    reference = page.locator("#receipt-reference").text_content()
+    found = [s for s in map(store.get, (p.stem for p in store.documents.glob("*.json"))) if s is not None]
+    sent = [s for s in found if s.receipt.reference == reference]
+    assert [(s.data["period_from"], s.data["period_to"]) for s in sent] == [("2026-01-01", "2026-06-30")]
+    page.context.close()

@@ -3,6 +3,8 @@
 // checks them against the official JSON Schema test cases and against the server's verdicts.
 // KEYWORDS is in the order a field's failures are reported (handler/dialect.py: KEYWORDS).
 
+import { fill } from "./texts.js";
+
 const EMAIL = new RegExp(
   "^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?" +
     "(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$", "u");
@@ -104,6 +106,37 @@ export function wallClock(now, timeZone) {
   return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
 }
 
+// ---- Dates and times as people type them -------------------------------------------------------
+
+const TYPED_DATE = /^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$/u;
+const TYPED_TIME = /^(\d{1,2})[:.](\d{2})$/u;
+const TYPED_DATE_TIME = /^(\S+?)(?:T|,?\s+(?:kl\.?\s*|at\s+)?)(\d{1,2}[:.]\d{2})$/iu;
+const pad = (digits) => digits.padStart(2, "0");
+
+function typedDate(text) {
+  if (DATE.test(text)) return text;
+  const m = TYPED_DATE.exec(text);
+  return m ? `${m[3]}-${pad(m[2])}-${pad(m[1])}` : null;
+}
+
+function typedTime(text) {
+  const m = TYPED_TIME.exec(text);
+  return m ? `${pad(m[1])}:${m[2]}` : null;
+}
+
+// A date, time or date-time as typed in either language's style ("31.12.2026", "31/12/2026",
+// "14.30", "31.12.2026 kl. 14:30", or ISO) as the schema's value ("2026-12-31", "14:30",
+// "2026-12-31T14:30"). Text it cannot read is kept as typed, so the checker words the error.
+export function readMoment(widget, typed) {
+  const text = typed.trim();
+  if (widget === "date") return typedDate(text) || text;
+  if (widget === "time") return typedTime(text) || text;
+  const m = TYPED_DATE_TIME.exec(text);
+  const date = m && typedDate(m[1]);
+  const time = m && typedTime(m[2]);
+  return date && time ? `${date}T${time}` : text;
+}
+
 // ---- The form: branches, required fields and cross-field rules ---------------------------------
 
 const holds = (path, data) => path.every(([field, value]) => data[field] === value);
@@ -127,11 +160,6 @@ export function ruleHolds(rule, data, clocks) {
   if (rule.rule === "outside-office-hours") return !officeHoursContain(rule.officeHours, String(other), String(v));
   if (rule.rule === "not-past") return String(v) >= clocks(rule.timeZone || "UTC").slice(0, String(v).length);
   return true;
-}
-
-export function fill(template, params) {
-  return String(template).replace(/\{([A-Za-z][A-Za-z-]*)\}/g, (whole, name) =>
-    Object.prototype.hasOwnProperty.call(params, name) ? params[name] : whole);
 }
 
 // A value for an error text, cut at 60 characters.

@@ -2,14 +2,14 @@
 // of the chosen branch, read each field as the schema expects its value, check the document with
 // the page's checker (checks.js, the same rules and messages as the handler), show an error
 // summary, and submit the request as JSON.
-import { fill, isShown, validate, wallClock } from "./checks.js";
+import { isShown, readMoment, validate } from "./checks.js";
+import * as page from "./common.js";
+import { fill, text } from "./texts.js";
 
 (function () {
-  "use strict";
-
-  var model = SDF.model;
+  var model = page.model;
   var form = document.getElementById("request-form");
-  var errors = SDF.errors(form);
+  var errors = page.errors(form);
   var statusLine = form.querySelector(".status");
   var button = form.querySelector("button[type=submit]");
   // One key per filled-in form: a retry after a lost answer returns the first receipt.
@@ -63,7 +63,8 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
       if (field.items.format === "email") list = list.map(function (part) { return part.toLowerCase(); });
       return list.length ? list : undefined;
     }
-    return raw === "" ? undefined : raw;
+    if (raw === "") return undefined;
+    return ["date", "time", "datetime"].indexOf(field.widget) !== -1 ? readMoment(field.widget, raw) : raw;
   }
 
   function collect() {
@@ -91,28 +92,14 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
     });
   }
 
-  // ---- Limits that depend on the day: "today" and "now" in the form's time zone -------------
-
-  function setMoments() {
-    var now = wallClock(new Date(), model.timeZone);
-    var limits = { date: now.slice(0, 10), datetime: now, time: now.slice(11) };
-    model.fields.forEach(function (field) {
-      [["x-earliest", "min"], ["x-latest", "max"]].forEach(function (pair) {
-        var limit = field.schema[pair[0]];
-        if (limit !== "today" && limit !== "now") return;
-        controls(field.name)[0].setAttribute(pair[1], limits[field.widget]);
-      });
-    });
-  }
-
   // ---- Character count: what is left of a length limit, never cutting the text off ------------
 
   function countCharacters(control) {
     var count = control.id && document.getElementById(control.id + "-count");
     if (!count) return;
     var left = Number(count.dataset.limit) - Array.from(control.value).length;
-    var texts = model.texts.characterCount;
-    count.textContent = fill(left >= 0 ? texts.remaining : texts.over, { count: String(Math.abs(left)) });
+    var params = { count: String(Math.abs(left)) };
+    count.textContent = left >= 0 ? text("characterCount.remaining", params) : text("characterCount.over", params);
     count.classList.toggle("character-count--over", left < 0);
     clearTimeout(count.pending);
     count.pending = setTimeout(function () {
@@ -179,19 +166,19 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
     var remove = document.createElement("button");
     remove.type = "button";
     remove.className = "link-button";
-    remove.textContent = model.texts.upload.remove;
-    remove.setAttribute("aria-label", model.texts.upload.remove + " " + fileName);
+    remove.textContent = text("upload.remove");
+    remove.setAttribute("aria-label", text("upload.remove") + " " + fileName);
     var progress = document.createElement("progress");
     progress.max = 100;
     progress.value = 0;
-    progress.setAttribute("aria-label", SDF.fill(model.texts.upload.uploading, { name: fileName }));
+    progress.setAttribute("aria-label", text("upload.uploading", { name: fileName }));
     item.append(name, remove, progress);
     document.getElementById(field.name + "-list").appendChild(item);
     remove.addEventListener("click", function () {
       if (onRemove) onRemove();
       item.remove();
       saveDraft();
-      announce(field, SDF.fill(model.texts.upload.removed, { name: fileName }));
+      announce(field, text("upload.removed", { name: fileName }));
       document.getElementById(field.name).focus();
     });
     return item;
@@ -207,7 +194,7 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
       errors.show([{ field: field.name, message: fill(field.messages["x-upload-failed"], { value: file.name }) }]);
     }
     var slot = { form: model.form, field: field.name, name: file.name, type: typeOf(field, file), size: file.size };
-    SDF.api("POST", "/v1/uploads", slot).then(function (answer) {
+    page.api("POST", "/v1/uploads", slot).then(function (answer) {
       if (!item.isConnected) return;
       if (answer.status !== 201) {
         item.remove();
@@ -227,7 +214,7 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
         item.dataset.id = answer.body.id;
         item.dataset.at = String(Date.now());
         saveDraft();
-        announce(field, SDF.fill(model.texts.upload.uploaded, { name: file.name }));
+        announce(field, text("upload.uploaded", { name: file.name }));
       });
       request.addEventListener("error", fail);
       request.send(body);
@@ -264,8 +251,8 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
   // in next in this browser takes it; signing out removes the contact's drafts (common.js).
 
   function draftKey() {
-    var current = SDF.session();
-    return SDF.draftKey(model.form, current && current.contact ? current.contact.email : "");
+    var current = page.session();
+    return page.draftKey(model.form, current && current.contact ? current.contact.email : "");
   }
 
   function readDraft(key) {
@@ -289,7 +276,7 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
   var saving = null;
   function saveDraft() {
     clearTimeout(saving);
-    if (form.hidden || SDF.signedOut()) return; // sent, not this contact's form, or signing out
+    if (form.hidden || page.signedOut()) return; // sent, not this contact's form, or signing out
     var values = {};
     var typed = false;
     model.fields.forEach(function (field) {
@@ -332,7 +319,7 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
     form.querySelectorAll("textarea, input").forEach(countCharactersOf);
     if (expired.length) {
       errors.show(expired.map(function (gone) {
-        return { field: gone.field, message: fill(model.texts.draft.uploadExpired, { name: gone.name }) };
+        return { field: gone.field, message: text("draft.uploadExpired", { name: gone.name }) };
       }));
     }
   }
@@ -340,7 +327,7 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
   // The newest of this contact's draft and one typed while signed out.
   function loadDraft() {
     var key = draftKey();
-    var unnamed = SDF.draftKey(model.form, "");
+    var unnamed = page.draftKey(model.form, "");
     var draft = readDraft(key);
     if (key !== unnamed) {
       var waiting = readDraft(unnamed);
@@ -368,21 +355,21 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
     update();
     form.querySelectorAll("textarea, input").forEach(countCharactersOf);
     document.getElementById("draft-restored").hidden = true;
-    statusLine.textContent = model.texts.draft.formCleared;
+    statusLine.textContent = text("draft.formCleared");
   }
 
   // ---- Submitting ------------------------------------------------------------------------------
 
   function busy(on) {
     button.disabled = on;
-    statusLine.textContent = on ? model.texts.sending : "";
+    statusLine.textContent = on ? text("sending") : "";
   }
 
   function submit(event) {
     event.preventDefault();
     if (uploading()) {
       var attachments = model.fields.filter(function (f) { return f.widget === "attachments"; })[0];
-      errors.show([{ field: attachments.name, message: model.texts.upload.waiting }]);
+      errors.show([{ field: attachments.name, message: text("upload.waiting") }]);
       return;
     }
     var data = collect();
@@ -393,7 +380,7 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
     }
     errors.clear();
     busy(true);
-    SDF.api("POST", "/v1/requests", { form: model.form, data: data }, { "Idempotency-Key": idempotencyKey })
+    page.api("POST", "/v1/requests", { form: model.form, data: data }, { "Idempotency-Key": idempotencyKey })
       .then(function (answer) {
         busy(false);
         if (answer.status === 201 && answer.body) return showReceipt(answer.body, data);
@@ -402,7 +389,7 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
       })
       .catch(function () {
         busy(false);
-        errors.show([{ message: model.texts.networkError }]);
+        errors.show([{ message: text("networkError") }]);
       });
   }
 
@@ -415,9 +402,9 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
   // error summary, and come back here after signing in (the draft and its key are kept).
   function sessionEnded() {
     saveDraft();
-    SDF.showAccount();
+    page.showAccount();
     needSignIn();
-    errors.show([{ message: model.texts.draft.sessionExpired, href: signInAddress() }]);
+    errors.show([{ message: text("draft.sessionExpired"), href: signInAddress() }]);
   }
 
   function signInAddress() {
@@ -429,19 +416,18 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
     clearTimeout(saving);
     localStorage.removeItem(draftKey());
     idempotencyKey = newKey();
-    var texts = model.texts.receipt;
-    var current = SDF.session();
-    var mailed = current && current.contact ? fill(texts.mailed, { email: current.contact.email }) : "";
+    var current = page.session();
+    var mailed = current && current.contact ? text("receipt.mailed", { email: current.contact.email }) : "";
     var copies = model.fields.filter(function (f) { return f.value === "list" && f.name in data; })[0];
-    if (copies) mailed += " " + fill(texts.copied, { cc: data[copies.name].join(", ") });
+    if (copies) mailed += " " + text("receipt.copied", { cc: data[copies.name].join(", ") });
     document.getElementById("receipt-mailed").textContent = mailed;
     document.getElementById("receipt-reference").textContent = receipt.reference;
     form.hidden = true;
     document.getElementById("form-intro").hidden = true;
     document.getElementById("draft-restored").hidden = true;
     document.getElementById("receipt").hidden = false;
-    document.title = texts.heading + " – " + document.title;
-    document.getElementById("announcer").textContent = fill(texts.announce, { reference: receipt.reference });
+    document.title = text("receipt.heading") + " – " + document.title;
+    document.getElementById("announcer").textContent = text("receipt.announce", { reference: receipt.reference });
     document.getElementById("receipt-title").focus();
   }
 
@@ -454,9 +440,8 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
   window.addEventListener("pageshow", function (event) { if (event.persisted) update(); });
   window.addEventListener("pagehide", saveDraft);
   update();
-  setMoments();
   // A contact whose contact type may not send this form is told so before filling anything in.
-  var current = SDF.session();
+  var current = page.session();
   var types = current && current.contact ? current.contact.contactTypes || [] : null;
   if (types && !types.some(function (t) { return model.allowedContactTypes.indexOf(t) !== -1; })) {
     var refusal = document.getElementById("not-authorized");
@@ -466,5 +451,5 @@ import { fill, isShown, validate, wallClock } from "./checks.js";
     form.hidden = false;
     loadDraft();
   }
-  if (!SDF.session()) needSignIn();
+  if (!page.session()) needSignIn();
 })();

@@ -1,7 +1,8 @@
 // The page's checker against the official JSON Schema test cases, keyword by keyword.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { failure, KEYWORDS, wallClock, fill, short } from "../../site/static/checks.js";
+import { failure, KEYWORDS, readMoment, wallClock, short } from "../../site/static/checks.js";
+import { fill } from "../../site/static/texts.js";
 import { groups } from "./suite.js";
 
 let ran = 0;
@@ -42,4 +43,19 @@ test("dates are real days of the years 1 to 9999", () => {
   assert.equal(failure({ format: "date" }, "2027-02-29"), "format");
   assert.equal(failure({ format: "date" }, "2028-02-29"), null);
   assert.equal(failure({ format: "local-date-time" }, "2028-02-30T10:00"), "format");
+});
+
+test("dates and times are read as either language types them", () => {
+  assert.equal(readMoment("date", "31.12.2026"), "2026-12-31");
+  assert.equal(readMoment("date", " 1/2/2027 "), "2027-02-01");
+  assert.equal(readMoment("date", "2026-12-31"), "2026-12-31");
+  assert.equal(readMoment("date", "31.12.26"), "31.12.26");
+  assert.equal(readMoment("time", "14.30"), "14:30");
+  assert.equal(readMoment("time", "8:05"), "08:05");
+  assert.equal(readMoment("datetime", "31.12.2026 14:30"), "2026-12-31T14:30");
+  assert.equal(readMoment("datetime", "31.12.2026 kl. 14.30"), "2026-12-31T14:30");
+  assert.equal(readMoment("datetime", "31/12/2026, 14:30"), "2026-12-31T14:30");
+  assert.equal(readMoment("datetime", "2026-12-31T14:30"), "2026-12-31T14:30");
+  assert.equal(readMoment("datetime", "31.12.2026"), "31.12.2026");
+  assert.equal(failure({ format: "date" }, readMoment("date", "31.02.2026")), "format");
 });

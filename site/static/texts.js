@@ -1,0 +1,70 @@
+// The page's texts: looked up by their path in schema/common.<lang>.json ("signIn.codeSent") and
+// filled in. The build embeds the sections a page needs in its model; USED lists every text the
+// page code asks for, so a page reports a missing one as soon as it loads, and tests/js/texts.test.js
+// holds every language in schema/ to the same list.
+
+export const USED = {
+  common: ["account.signedInAs", "api.internal_error", "errorPrefix", "errorSummaryTitle", "problemTitle", "sessionEnding"],
+  form: [
+    "characterCount.over", "characterCount.remaining", "draft.formCleared", "draft.sessionExpired",
+    "draft.uploadExpired", "networkError", "receipt.announce", "receipt.copied", "receipt.heading", "receipt.mailed",
+    "sending", "upload.remove", "upload.removed", "upload.uploaded", "upload.uploading", "upload.waiting",
+  ],
+  "sign-in": [
+    "networkError", "sending", "signIn.codeFormat", "signIn.codeRequired", "signIn.codeSent", "signIn.emailFormat",
+    "signIn.emailRequired", "signIn.newCodeSent", "signIn.waitMinute", "signIn.waitMinutes",
+  ],
+  "my-requests": [
+    "myRequests.empty", "myRequests.loading", "myRequests.received", "myRequests.reference", "myRequests.service",
+    "myRequests.status", "myRequests.subject", "myRequests.updated", "networkError", "statuses",
+  ],
+};
+
+const PLACEHOLDER = /\{([A-Za-z][A-Za-z-]*)\}/g;
+
+// `template` with each {name} replaced in one pass (a value is never read as a template); names
+// without a value stay as they are. The same rule as handler/texts.py.
+export function fill(template, params) {
+  return String(template).replace(PLACEHOLDER, (whole, name) =>
+    Object.prototype.hasOwnProperty.call(params, name) ? params[name] : whole);
+}
+
+// The text or section at a dotted path, or undefined.
+export function lookup(source, key) {
+  return key.split(".").reduce((node, part) =>
+    (node !== null && typeof node === "object" && Object.prototype.hasOwnProperty.call(node, part) ? node[part] : undefined), source);
+}
+
+// The keys of `keys` that `source` lacks.
+export function missing(source, keys) {
+  return keys.filter((key) => lookup(source, key) === undefined);
+}
+
+let texts = {};
+let language = "";
+
+function complain(key) {
+  console.error(`Missing text "${key}": schema/common.${language}.json lacks it, or build.py does not put it on this page.`);
+}
+
+// Takes the page's texts and reports, loudly, every text the page's code uses that they lack.
+export function useTexts(source, lang, page) {
+  texts = source || {};
+  language = lang;
+  missing(texts, [...USED.common, ...(USED[page] || [])]).forEach(complain);
+}
+
+// Whether the page has a text, for texts chosen by data (a status's name).
+export function has(key) {
+  return typeof lookup(texts, key) === "string";
+}
+
+// The text at `key`, filled with `params`; a missing text is reported and shown as its key.
+export function text(key, params) {
+  const found = lookup(texts, key);
+  if (typeof found !== "string") {
+    complain(key);
+    return key;
+  }
+  return params ? fill(found, params) : found;
+}
