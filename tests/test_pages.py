@@ -15,6 +15,7 @@ import pytest
 import build
 from handler.forms import load_catalog
 from handler.storage.local import LocalStore
+from handler.texts import fill
 from tests.browser import ROOT, axe_violations, hold_session, local_server
 from tests.conftest import AUTHORIZED, TESTS, code_from_outbox, register
 
@@ -269,4 +270,27 @@ def test_dates_are_typed_as_the_hint_shows_and_sent_as_the_schema_wants(
     found = [s for s in map(store.get, (p.stem for p in store.documents.glob("*.json"))) if s is not None]
     sent = [s for s in found if s.receipt.reference == reference]
     assert [(s.data["period_from"], s.data["period_to"]) for s in sent] == [("2026-01-01", "2026-06-30")]
+    page.context.close()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_contact_who_may_not_send_the_form_is_told_before_filling_it_in(
+    chromium: Any, server: Server, language: str
+) -> None:
+    address, store, _, _ = server
+    catalog = load_catalog()
+    form = catalog.forms["service-request"]
+    other = next(t for t in catalog.contact_types if t not in form.allowed_contact_types)
+    email = f"{other}.{language}@example.no"
+    register(store, email, other)
+    with httpx.Client(base_url=address) as api:
+        assert api.post("/v1/session/code", json={"email": email}).status_code == 202
+        code = code_from_outbox(store.folder / "outbox", email)
+        session = api.post("/v1/session", json={"email": email, "code": code}).json()
+    page = open_page(chromium, session, 375, f"{address}/{language}/service-request/")
+    notice = page.locator("#not-authorized")
+    notice.wait_for(state="visible")
+    names = " / ".join(catalog.common[language]["contactTypes"][t] for t in form.allowed_contact_types)
+    assert notice.text_content() == fill(catalog.common[language]["api"]["not_authorized"], {"types": names})
+    assert not page.locator("#request-form").is_visible()  # nothing to fill in that could not be sent
     page.context.close()
