@@ -262,11 +262,13 @@ def test_a_misspelt_text_key_is_refused(tmp_path: Path) -> None:
 
 
 def test_every_api_code_the_handler_answers_with_has_a_text_in_every_language(catalog: Catalog) -> None:
+    from handler.api.problems import STATUS
     from handler.texts import API_CODES
 
     sources = "\n".join(p.read_text(encoding="utf-8") for p in (SCHEMA_DIR.parent / "handler").rglob("*.py"))
-    used = set(re.findall(r'ApiError\(\s*\d{3},\s*"([a-z_]+)"', sources))
+    used = set(re.findall(r'(?:Refused|Problem)\(\s*"([a-z_]+)"', sources))
     assert used and used <= set(API_CODES), sorted(used - set(API_CODES))
+    assert used <= set(STATUS), sorted(used - set(STATUS))  # and each has its HTTP status
     for language in catalog.languages:
         assert set(API_CODES) <= set(catalog.common[language]["api"])
 

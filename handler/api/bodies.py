@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import Request
 
+from handler.dialect import pointer
 from handler.forms import FieldError
 from handler.refusals import Refused
 
@@ -39,9 +40,15 @@ async def read_json(request: Request, limit: int) -> Any:
     if broken is not None:
         named = broken[1] if len(broken) > 1 and broken[0] == "data" else None
         field = named if isinstance(named, str) and _encodable(named) else None
-        path = "".join(f"/{p}" for p in broken).encode("utf-8", "backslashreplace").decode()
+        path = pointer(broken).encode("utf-8", "backslashreplace").decode()
         raise Refused("invalid_text", [FieldError(field, path, "x-text", "")])
     return parsed
+
+
+def json_body(properties: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI request body of a JSON object with exactly ``properties``, for a route's ``openapi_extra``."""
+    schema = {"type": "object", "required": list(properties), "additionalProperties": False, "properties": properties}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def _encodable(text: str) -> bool:

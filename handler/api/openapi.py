@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from handler.api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, STATUS
+from handler.api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, STATUS, TITLES
 from handler.api.requests import IDEMPOTENCY_KEY
 from handler.forms import Catalog
 from handler.usecases.following import REQUEST_ID
@@ -223,7 +223,10 @@ def openapi_document(app: FastAPI, catalog: Catalog) -> dict[str, Any]:
 def _problem(status: int) -> dict[str, Any]:
     """The problem details of ``status``, their ``code`` one of those this status is answered with."""
     codes = sorted(code for code, answered in STATUS.items() if answered == status)
-    return {"allOf": [{"$ref": "#/components/schemas/Problem"}], "properties": {"code": {"enum": codes}}}
+    return {
+        "allOf": [{"$ref": "#/components/schemas/Problem"}],
+        "properties": {"status": {"const": status}, "title": {"const": TITLES[status]}, "code": {"enum": codes}},
+    }
 
 
 def _form_name(form_id: str) -> str:

@@ -2,7 +2,7 @@
 
 An answer other than success is ``application/problem+json``::
 
-    {"type": "about:blank", "title": "Unprocessable Entity", "status": 422,
+    {"type": "about:blank", "title": "Unprocessable Content", "status": 422,
      "detail": "<what is wrong, in the request's language>",
      "code": "validation_failed",
      "errors": [{"field": "subject", "pointer": "/data/subject", "keyword": "required", "detail": "..."}]}
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from typing import Any
 
 from fastapi import Request
@@ -58,6 +57,20 @@ STATUS: dict[str, int] = {
     "internal_error": 500,
     "storage_unavailable": 503,
 }
+# Each status's name as RFC 9110 gives it: a problem of type "about:blank" takes it as its title.
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 _TOKEN_REFUSED = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 # The domain's own exceptions, by the problem each is (the first class in an exception's MRO found here).
 _DOMAIN: dict[type[Exception], tuple[str, dict[str, str]]] = {
@@ -92,14 +105,14 @@ def problem_of(exc: Exception) -> Problem:
     """The problem an exception is: a use case's refusal, a domain exception, or an unexpected failure."""
     if isinstance(exc, Refused):
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
-        if STATUS[exc.code] == 401:
-            headers["WWW-Authenticate"] = "Bearer"
         return Problem(exc.code, exc.errors, exc.params, headers)
     for kind in type(exc).__mro__:
         if kind in _DOMAIN:
             code, headers = _DOMAIN[kind]
             if isinstance(exc, StorageUnavailable | RequestTooLarge):
-                log.warning("%s: %s", type(exc).__name__, exc, extra={"failure": kind.__name__, "status": STATUS[code]})
+                log.warning(
+                    "%s: %s", type(exc).__name__, exc, extra={"failure": type(exc).__name__, "status": STATUS[code]}
+                )
             return Problem(code, headers=dict(headers))
     return Problem("internal_error")
 
@@ -117,7 +130,7 @@ def problem_body(catalog: Catalog, language: str, problem: Problem) -> dict[str,
     detail = fill(str(catalog.common[language]["api"][problem.code]), problem.params)
     return {
         "type": "about:blank",
-        "title": HTTPStatus(problem.status).phrase,
+        "title": TITLES[problem.status],
         "status": problem.status,
         "detail": detail,
         "code": problem.code,
@@ -130,6 +143,8 @@ def problem_response(request: Request, problem: Problem) -> JSONResponse:
     language = language_of(request)
     body = problem_body(request.app.state.services.catalog, language, problem)
     headers = {"Content-Language": language, "Cache-Control": "no-store", **problem.headers}
+    if problem.status == 401:  # RFC 9110: a 401 names the scheme that would work
+        headers.setdefault("WWW-Authenticate", "Bearer")
     return JSONResponse(body, status_code=problem.status, headers=headers, media_type=MEDIA_TYPE)
 
 
@@ -137,10 +152,9 @@ def problem_response(request: Request, problem: Problem) -> JSONResponse:
 PROBLEM_SCHEMA: dict[str, object] = {
     "type": "object",
     "required": ["type", "title", "status", "detail", "code", "errors"],
-    "additionalProperties": False,
     "properties": {
         "type": {"type": "string", "format": "uri-reference"},
-        "title": {"type": "string", "minLength": 1},
+        "title": {"enum": sorted(set(TITLES.values()))},
         "status": {"type": "integer", "minimum": 400, "maximum": 599},
         "detail": {"type": "string", "minLength": 1},
         "code": {"enum": sorted(STATUS)},

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.background import BackgroundTask
 
-from handler.api.bodies import read_json
+from handler.api.bodies import json_body, read_json
 from handler.api.deps import NO_STORE, Client, Language, ServicesDep, SignedIn, at_least, run
 from handler.contacts import Contact
 from handler.usecases import mailing, signing_in
@@ -19,12 +19,7 @@ log = logging.getLogger("servicedesk_forms")
 router = APIRouter(prefix="/v1/session")
 
 
-def _body(properties: dict[str, Any]) -> dict[str, Any]:
-    schema = {"type": "object", "required": list(properties), "additionalProperties": False, "properties": properties}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
-
-
-@router.post("/code", status_code=202, openapi_extra=_body({"email": signing_in.EMAIL_FIELD}))
+@router.post("/code", status_code=202, openapi_extra=json_body({"email": signing_in.EMAIL_FIELD}))
 async def send_code(request: Request, language: Language, services: ServicesDep, client: Client) -> JSONResponse:
     """E-mail a one-time code to a registered contact; the answer never tells whether one was sent."""
     body = object_with(await read_json(request, 4096), ("email",), services.catalog, language)
@@ -51,7 +46,7 @@ async def send_code(request: Request, language: Language, services: ServicesDep,
 
 @router.post(
     "",
-    openapi_extra=_body(
+    openapi_extra=json_body(
         {"email": signing_in.EMAIL_FIELD, "code": {"type": "string", "pattern": signing_in.CODE.pattern}}
     ),
 )
@@ -76,7 +71,7 @@ async def open_session(request: Request, language: Language, services: ServicesD
 @router.get("")
 async def current_session(email: SignedIn, services: ServicesDep) -> JSONResponse:
     """Who the session belongs to, as the register has them now."""
-    contact = signing_in.current_contact(services, email)
+    contact = await run(signing_in.current_contact, services, email)
     return JSONResponse({"contact": contact_json(contact)}, headers=NO_STORE)
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from handler.api.bodies import read_json
+from handler.api.bodies import json_body, read_json
 from handler.api.deps import NO_STORE, Language, ServicesDep, SignedIn, run
-from handler.api.session import _body
 from handler.usecases import uploading
 
 router = APIRouter(prefix="/v1/uploads")
@@ -19,7 +18,7 @@ _SLOT = {
 }
 
 
-@router.post("", status_code=201, openapi_extra=_body({**_SLOT, "size": {"type": "integer"}}))
+@router.post("", status_code=201, openapi_extra=json_body({**_SLOT, "size": {"type": "integer"}}))
 async def upload_slot(request: Request, language: Language, services: ServicesDep, email: SignedIn) -> JSONResponse:
     """A slot for one attachment: where to send the file, bounded in size and type."""
     body = await read_json(request, 4096)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from handler.dialect import pointer
 from handler.forms import Catalog, FieldError, Form
 from handler.refusals import Refused
 
@@ -13,8 +14,8 @@ def object_with(body: Any, keys: tuple[str, ...], catalog: Catalog, language: st
     message = str(catalog.common[language]["api"]["invalid_body"])
     if not isinstance(body, dict):
         raise Refused("invalid_body", [FieldError(None, "", "type", message)])
-    problems = [FieldError(None, f"/{key}", "required", message) for key in keys if key not in body]
-    problems += [FieldError(None, f"/{key}", "unevaluatedProperties", message) for key in body if key not in keys]
+    problems = [FieldError(None, pointer([key]), "required", message) for key in keys if key not in body]
+    problems += [FieldError(None, pointer([key]), "unevaluatedProperties", message) for key in body if key not in keys]
     if problems:
         raise Refused("invalid_body", problems)
     return body

@@ -47,7 +47,8 @@ def new_slot(services: Services, body: Any, requester: str, language: str, local
         upload = new_upload(requester, form.id, field, body["name"], body["type"], body["size"], now)
     except UploadRefused as exc:
         message = form.message(language, field.name, exc.keyword, value=exc.value, limit=exc.limit)
-        raise Refused("validation_failed", [FieldError(field.name, f"/{field.name}", exc.keyword, message)]) from exc
+        member = "/type" if exc.keyword == "x-upload-type" else "/size"  # the member of the slot's body at fault
+        raise Refused("validation_failed", [FieldError(field.name, member, exc.keyword, message)]) from exc
     services.store.put_upload(upload)
     return Slot(upload, services.blobs.upload_target(upload, local_url(upload.id), services.secret))
 
@@ -74,7 +75,9 @@ def receive_file(
     if (
         chunks is None
         or services.clock() > upload.expires_at
-        or not hmac.compare_digest(fields.get("signature", ""), slot_signature(services.secret, upload))
+        or not hmac.compare_digest(
+            fields.get("signature", "").encode(), slot_signature(services.secret, upload).encode()
+        )
         or fields.get("Content-Type") != upload.content_type
         or fields.get("expires") != str(int(upload.expires_at.timestamp()))
     ):
