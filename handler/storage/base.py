@@ -289,9 +289,9 @@ class RequestStore(ABC):
         With an idempotency key, a repeat of the same submission returns the first receipt and a
         different submission under the same key raises ``IdempotencyConflict``. The e-mails ``mails``
         makes for the receipt are queued in the same atomic step as the request: both or neither.
-        ``looked_up`` says the caller has just asked ``replay`` about this key and got nothing, so the
-        key is not read again. A request too large for the store raises ``RequestTooLarge`` before
-        its document is written.
+        ``looked_up`` says the key is not to be read first: the caller has just asked ``replay`` and got
+        nothing, or leaves it to the commit, which finds the key taken and then replays. A request too
+        large for the store raises ``RequestTooLarge`` before its document is written.
 
         ``pending`` is the caller's record from ``begin`` (its id becomes the request's), and the caller
         ``abandon``s it when the request is not new or this raises. Without one, ``submit`` makes its own

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from handler import observe
@@ -56,15 +57,16 @@ def submit(services: Services, new: NewRequest) -> tuple[Receipt, bool]:
         data=data,
         title=data.get(form.title_field),
     )
-    try:
-        # A retry is answered with the first receipt before anything is checked again: the data
-        # passed when it was stored, even if "now" has moved past a start time since.
-        if earlier := services.store.replay(submission, new.idempotency_key, now):
-            observe.annotate(reference=earlier.reference, outcome="replayed")
-            return earlier, False
-    except IdempotencyConflict as exc:
-        raise Refused("idempotency_conflict") from exc
+    # A retry is answered with its first receipt. With uploads named, before anything is checked: the first
+    # request took them, and a different body under the same key must not. Without, the commit recognizes
+    # the key as taken and answers the retry then, which saves a read on every first submission.
+    looked_up = any(data.get(f.name) for f in form.fields if f.widget == "attachments")
+    if looked_up and (earlier := _replayed(services, submission, new.idempotency_key, now)):
+        return earlier, False
     if errors := form.validate(data, new.language, now):
+        # The data passed when it was stored, even if "now" has moved past a start time since.
+        if not looked_up and (earlier := _replayed(services, submission, new.idempotency_key, now)):
+            return earlier, False
         raise invalid(errors, "/data")
     observe.annotate(category=submission.category)  # one of the form's categories, now that the data passed
     copies = sum(len(data.get(f.name, ())) for f in form.fields if f.widget == "attachments")
@@ -95,6 +97,17 @@ def submit(services: Services, new: NewRequest) -> tuple[Receipt, bool]:
     if created:
         services.mail_queued()
     return receipt, created
+
+
+def _replayed(services: Services, submission: Submission, key: str | None, now: datetime) -> Receipt | None:
+    """The receipt of an earlier submission under ``key``, as it stands now; a different one is refused."""
+    try:
+        earlier = services.store.replay(submission, key, now)
+    except IdempotencyConflict as exc:
+        raise Refused("idempotency_conflict") from exc
+    if earlier:
+        observe.annotate(reference=earlier.reference, outcome="replayed")
+    return earlier
 
 
 def authorized_contact(services: Services, email: str, form: Form, language: str) -> Contact:
