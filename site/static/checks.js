@@ -146,7 +146,9 @@ export const isRequired = (field, data) => field.requiredWhen.some((path) => hol
 function officeHoursContain(hours, start, end) {
   if (start.slice(0, 10) !== end.slice(0, 10)) return false;
   const [y, m, d] = start.slice(0, 10).split("-").map(Number);
-  const weekday = new Date(Date.UTC(y, m - 1, d)).getUTCDay() || 7;
+  const day = new Date(0);
+  day.setUTCFullYear(y, m - 1, d); // Date.UTC would read the years 0 to 99 as 1900 to 1999
+  const weekday = day.getUTCDay() || 7;
   return hours.days.includes(weekday) && hours.opens <= start.slice(11) && end.slice(11) <= hours.closes;
 }
 

@@ -1,7 +1,7 @@
 // The page's checker against the official JSON Schema test cases, keyword by keyword.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { failure, KEYWORDS, readMoment, wallClock, short } from "../../site/static/checks.js";
+import { failure, KEYWORDS, readMoment, ruleHolds, wallClock, short } from "../../site/static/checks.js";
 import { fill } from "../../site/static/texts.js";
 import { groups } from "./suite.js";
 
@@ -58,4 +58,12 @@ test("dates and times are read as either language types them", () => {
   assert.equal(readMoment("datetime", "2026-12-31T14:30"), "2026-12-31T14:30");
   assert.equal(readMoment("datetime", "31.12.2026"), "31.12.2026");
   assert.equal(failure({ format: "date" }, readMoment("date", "31.02.2026")), "format");
+});
+
+test("office hours fall on the weekday of the date as written, in the years 0 to 99 too", () => {
+  const rule = { rule: "outside-office-hours", field: "end", other: "start",
+    officeHours: { days: [1, 2, 3, 4, 5], opens: "08:00", closes: "16:00" } };
+  // 3 September of the year 10 was a Friday (proleptic Gregorian, as the server reads it); 1910's a Saturday.
+  assert.equal(ruleHolds(rule, { start: "0010-09-03T09:13", end: "0010-09-03T13:07" }), false);
+  assert.equal(ruleHolds(rule, { start: "1910-09-03T09:13", end: "1910-09-03T13:07" }), true);
 });
