@@ -85,13 +85,16 @@ def states(address: str, language: str, request_id: str, store: LocalStore, widt
         page.locator("#request-form button[type=submit]").click()
         page.locator("#error-summary").wait_for(state="visible")
 
-    def receipt(page: Any) -> None:
-        page.check("input[name=service][value=premium-feature]")
-        for name, value in (("feature_name", "Rapporter"), ("account", "Kunde AS"), ("subject", "Skjermbilder")):
+    def send(page: Any, service: str, fields: dict[str, str], shown: str) -> None:
+        page.check(f"input[name=service][value={service}]")
+        for name, value in fields.items():
             page.fill(f"#{name}", value)
-        page.fill("#description", "Vi trenger dette før jul.")
         page.locator("#request-form button[type=submit]").click()
-        page.locator("#receipt-title").wait_for(state="visible")
+        page.locator(shown).wait_for(state="visible")
+
+    def receipt(page: Any) -> None:
+        fields = {"feature_name": "Rapporter", "account": "Kunde AS", "subject": "Skjermbilder"}
+        send(page, "premium-feature", {**fields, "description": "Vi trenger dette før jul."}, "#receipt-title")
 
     def draft_restored(page: Any) -> None:
         page.check("input[name=service][value=data-extract]")
@@ -125,12 +128,8 @@ def states(address: str, language: str, request_id: str, store: LocalStore, widt
         page.locator("#error-summary").wait_for(state="visible")
 
     def session_ended(page: Any) -> None:
-        page.check("input[name=service][value=beta-project]")
-        for name, value in (("beta_project", "Ny rapportmotor"), ("account", "Kunde AS"), ("subject", "Betaprosjekt")):
-            page.fill(f"#{name}", value)
-        page.fill("#description", "Vi vil gjerne være med.")
-        page.locator("#request-form button[type=submit]").click()
-        page.locator("#error-summary").wait_for(state="visible")
+        fields = {"beta_project": "Ny rapportmotor", "account": "Kunde AS", "subject": "Betaprosjekt"}
+        send(page, "beta-project", {**fields, "description": "Vi vil gjerne være med."}, "#error-summary")
 
     base = f"{address}/{language}"
     nowhere = "00000000-0000-4000-8000-000000000000"
