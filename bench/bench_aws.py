@@ -58,11 +58,9 @@ PACKAGER = ROOT / "scripts" / "package_lambda.py"
 sys.path[:0] = [str(ROOT), str(BENCH)]  # the handler package and minimal_app, when run as a script
 
 from tests.servers import (  # noqa: E402
-    ACCESS_KEY,
-    REGION,
-    SECRET_KEY,
     admin_dynamodb,
     admin_s3,
+    aws_environment_for,
     dynamodb_client,
     run_dynamodb_local,
     run_seaweedfs,
@@ -252,17 +250,10 @@ def aws_environment() -> Iterator[dict[str, str]]:
         admin.create_table(**table_definition(name))
         admin.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
         yield {
-            "SDF_STORAGE": "aws",
-            "SDF_BUCKET": name,
-            "SDF_TABLE": name,
-            "SDF_S3_ENDPOINT_URL": seaweedfs.endpoint_url,
-            "SDF_DYNAMODB_ENDPOINT_URL": dynamodb_local.endpoint_url,
+            **aws_environment_for(name, name, seaweedfs, dynamodb_local),
             "SDF_SES_ENDPOINT_URL": "http://127.0.0.1:9",  # never called: submissions queue their e-mail
             "SDF_SESSION_SECRET": secrets.token_urlsafe(48),
             "SDF_API_BASE_PATH": "/",
-            "AWS_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
             "AWS_LAMBDA_FUNCTION_NAME": "bench-handler",
         }
 

@@ -15,6 +15,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -126,12 +127,18 @@ def code_from_outbox(outbox: Path, email: str, wait: float = 10) -> str:
     raise AssertionError(f"no e-mail to {email} in {outbox}")
 
 
-def sign_in(client: TestClient, outbox: Path, email: str) -> str:
-    """Sign in through the API with the e-mailed code; return the session token."""
+def open_session(client: httpx.Client | TestClient, outbox: Path, email: str) -> dict[str, Any]:
+    """Sign in through the API (a test client or a real server's) with the e-mailed code; the session
+    it answers with: token, expiry and contact, as the page keeps it."""
     assert client.post("/v1/session/code", json={"email": email}).status_code == 202
     answer = client.post("/v1/session", json={"email": email, "code": code_from_outbox(outbox, email)})
     assert answer.status_code == 200, answer.text
-    return str(answer.json()["token"])
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def sign_in(client: TestClient, outbox: Path, email: str) -> str:
+    """Sign in through the API with the e-mailed code; return the session token."""
+    return str(open_session(client, outbox, email)["token"])
 
 
 class Clock:

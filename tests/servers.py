@@ -343,6 +343,20 @@ def dynamodb_local_server() -> Iterator[Server]:
     _stop_all()
 
 
+def aws_environment_for(bucket: str, table: str, seaweedfs: Server, dynamodb_local: Server) -> dict[str, str]:
+    """The settings' environment for the AWS store on this bucket and table of the local servers."""
+    return {
+        "SDF_STORAGE": "aws",
+        "SDF_BUCKET": bucket,
+        "SDF_TABLE": table,
+        "SDF_S3_ENDPOINT_URL": seaweedfs.endpoint_url,
+        "SDF_DYNAMODB_ENDPOINT_URL": dynamodb_local.endpoint_url,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+    }
+
+
 # A fresh AWS store per test -----------------------------------------------------------------------
 
 

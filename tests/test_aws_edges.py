@@ -36,6 +36,7 @@ from tests.servers import (  # noqa: F401  (the fixtures seaweedfs and dynamodb_
     Server,
     admin_s3,
     aws_document_ids,
+    aws_environment_for,
     aws_items,
     aws_request_ids,
     dynamodb_local_server,
@@ -303,16 +304,9 @@ def test_the_local_server_in_aws_mode_names_the_bucket_table_and_mail_service(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     for name, value in {
-        "SDF_STORAGE": "aws",
-        "SDF_BUCKET": aws.bucket,
-        "SDF_TABLE": aws.table,
-        "SDF_S3_ENDPOINT_URL": seaweedfs.endpoint_url,
-        "SDF_DYNAMODB_ENDPOINT_URL": dynamodb_local.endpoint_url,
+        **aws_environment_for(aws.bucket, aws.table, seaweedfs, dynamodb_local),
         "SDF_SESSION_SECRET": SECRET,
         "SDF_MAIL_FROM": "Kundeservice <no-reply@forms.example.com>",
-        "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("SDF_DATA_DIR", raising=False)

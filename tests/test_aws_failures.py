@@ -28,13 +28,11 @@ from handler.storage.base import StorageUnavailable, Submission
 from handler.storage.factory import make_store
 from tests.conftest import AUTHORIZED, NOW, register, sign_in
 from tests.servers import (  # noqa: F401  (the fixtures seaweedfs, dynamodb_local and ses)
-    ACCESS_KEY,
-    REGION,
-    SECRET_KEY,
     SENDER,
     MailServer,
     Server,
     aws_document_ids,
+    aws_environment_for,
     aws_items,
     aws_request_ids,
     client_config,
@@ -267,19 +265,12 @@ def aws_environment(
     """A fresh bucket and table, and the environment a Lambda function would be given for them."""
     with fresh_aws_store(seaweedfs, dynamodb_local) as aws:
         for name, value in {
-            "SDF_STORAGE": "aws",
-            "SDF_BUCKET": aws.bucket,
-            "SDF_TABLE": aws.table,
-            "SDF_S3_ENDPOINT_URL": seaweedfs.endpoint_url,
-            "SDF_DYNAMODB_ENDPOINT_URL": dynamodb_local.endpoint_url,
+            **aws_environment_for(aws.bucket, aws.table, seaweedfs, dynamodb_local),
             "SDF_SES_ENDPOINT_URL": ses.endpoint_url,
             "SDF_MAIL_FROM": SENDER,
             "SDF_DESK_INBOX": "desk@vendor.example",
             "SDF_SESSION_SECRET": SECRET,
             "SDF_API_BASE_PATH": "/",
-            "AWS_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
         }.items():
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("AWS_PROFILE", raising=False)

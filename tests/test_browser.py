@@ -22,7 +22,7 @@ from handler.contacts import make_contact
 from handler.forms import load_catalog
 from handler.storage.local import LocalStore
 from tests.browser import axe_violations, fill, hold_session, local_server
-from tests.conftest import AUTHORIZED, CONTACT_TYPES, TESTS, code_from_outbox, register
+from tests.conftest import AUTHORIZED, CONTACT_TYPES, TESTS, code_from_outbox, open_session, register
 
 pytestmark = pytest.mark.browser
 
@@ -54,11 +54,7 @@ def session(server: tuple[str, LocalStore]) -> dict[str, Any]:
     """A session for the authorized contact, obtained through the API with the e-mailed code."""
     address, store = server
     with httpx.Client(base_url=address) as api:
-        assert api.post("/v1/session/code", json={"email": AUTHORIZED}).status_code == 202
-        code = code_from_outbox(store.folder / "outbox", AUTHORIZED)
-        answer = api.post("/v1/session", json={"email": AUTHORIZED, "code": code})
-    assert answer.status_code == 200
-    return answer.json()  # type: ignore[no-any-return]
+        return open_session(api, store.folder / "outbox", AUTHORIZED)
 
 
 def signed_in_context(chromium: Any, session: dict[str, Any], locale: str = "nb-NO", axe: bool = False) -> Any:

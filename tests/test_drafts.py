@@ -15,7 +15,7 @@ import build
 from handler.contacts import make_contact
 from handler.storage.local import LocalStore
 from tests.browser import axe_violations, local_server
-from tests.conftest import AUTHORIZED, CONTACT_TYPES, code_from_outbox, register
+from tests.conftest import AUTHORIZED, CONTACT_TYPES, code_from_outbox, open_session, register
 
 pytestmark = pytest.mark.browser
 
@@ -52,11 +52,7 @@ def session_for(server: tuple[str, LocalStore], email: str) -> dict[str, Any]:
         return SESSIONS[email]
     address, store = server
     with httpx.Client(base_url=address) as api:
-        assert api.post("/v1/session/code", json={"email": email}).status_code == 202
-        code = code_from_outbox(store.folder / "outbox", email)
-        answer = api.post("/v1/session", json={"email": email, "code": code})
-    assert answer.status_code == 200
-    SESSIONS[email] = answer.json()
+        SESSIONS[email] = open_session(api, store.folder / "outbox", email)
     return SESSIONS[email]
 
 

@@ -17,7 +17,7 @@ from handler.forms import load_catalog
 from handler.storage.local import LocalStore
 from handler.texts import fill
 from tests.browser import ROOT, axe_violations, hold_session, local_server
-from tests.conftest import AUTHORIZED, TESTS, code_from_outbox, register
+from tests.conftest import AUTHORIZED, TESTS, code_from_outbox, open_session, register
 
 pytestmark = [pytest.mark.browser, pytest.mark.axe]
 
@@ -40,9 +40,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     register(store, AUTHORIZED, "authorized-for-change")
     with local_server(site, data_dir) as address:
         with httpx.Client(base_url=address) as api:
-            assert api.post("/v1/session/code", json={"email": AUTHORIZED}).status_code == 202
-            code = code_from_outbox(data_dir / "outbox", AUTHORIZED)
-            session = api.post("/v1/session", json={"email": AUTHORIZED, "code": code}).json()
+            session = open_session(api, data_dir / "outbox", AUTHORIZED)
             headers = {"Authorization": f"Bearer {session['token']}"}
             body = {"form": "service-request", "data": {**DATA["valid"][0]["data"], "subject": LONG_SUBJECT}}
             sent = api.post("/v1/requests", json=body, headers=headers)

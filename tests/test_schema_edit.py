@@ -17,7 +17,7 @@ import build
 from handler.forms import SCHEMA_DIR, load_catalog
 from handler.storage.local import LocalStore
 from tests.browser import CHROMIUM_ARGS, chromium_path, fill, hold_session, local_server
-from tests.conftest import AUTHORIZED, EVERY_KEYWORD_FORM, code_from_outbox, register
+from tests.conftest import AUTHORIZED, EVERY_KEYWORD_FORM, open_session, register
 
 SHIPPED = load_catalog()
 # A language and a service schema/ does not have yet, so the test works whatever an operator added.
@@ -120,11 +120,7 @@ def server(edited: Path, tmp_path: Path) -> Iterator[tuple[str, LocalStore]]:
 
 def sign_in(address: str, store: LocalStore) -> dict[str, Any]:
     with httpx.Client(base_url=address) as api:
-        assert api.post("/v1/session/code", json={"email": AUTHORIZED}).status_code == 202
-        code = code_from_outbox(store.folder / "outbox", AUTHORIZED)
-        answer = api.post("/v1/session", json={"email": AUTHORIZED, "code": code})
-    assert answer.status_code == 200
-    return answer.json()  # type: ignore[no-any-return]
+        return open_session(api, store.folder / "outbox", AUTHORIZED)
 
 
 def test_the_api_takes_the_new_service_in_the_new_language(server: tuple[str, LocalStore]) -> None:
