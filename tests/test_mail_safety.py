@@ -28,6 +28,7 @@ from handler.settings import Settings
 from handler.storage.local import LocalStore
 from handler.usecases import mailing
 from tests.conftest import AUTHORIZED, CONTACT_TYPES, SECRET, Clock, register, sign_in
+from tests.test_receipts import DATA as RECEIPT_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
 DESK = "desk@vendor.example"
@@ -65,16 +66,7 @@ SEPARATORS = {
     "CSI U+009B": "\x9b",
     "lone surrogate": "\ud800",
 }
-DATA = {
-    "cc": ["leder@example.no"],
-    "service": "data-extract",
-    "extract_data": "Alle innleveringer",
-    "period_from": "2026-01-01",
-    "period_to": "2026-06-30",
-    "account": "Kunde AS",
-    "subject": "Rapport for våren",
-    "description": "Vi trenger en CSV-fil.\nHelst før fredag.",
-}
+DATA = {**RECEIPT_DATA, "cc": ["leder@example.no"]}
 
 
 def parse(raw: bytes) -> EmailMessage:

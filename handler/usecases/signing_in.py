@@ -43,9 +43,14 @@ def signed_in(services: Services, authorization: str | None) -> SignedInAddress:
     return services.sign_in.signed_in(token.strip())
 
 
+def registered(services: Services, email: str) -> Contact | None:
+    """The contact registered with ``email``; the one the session check just read, if it is a signed-in address."""
+    return email.contact if isinstance(email, SignedInAddress) else services.store.get_contact(email)
+
+
 def current_contact(services: Services, email: str) -> Contact:
     """The signed-in contact as the register has them now."""
-    contact = email.contact if isinstance(email, SignedInAddress) else services.store.get_contact(email)
+    contact = registered(services, email)
     if contact is None:
         raise SignInRequired()
     return contact

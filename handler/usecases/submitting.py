@@ -13,7 +13,6 @@ from handler.mail import QueuedMail
 from handler.receipts import receipt_mails
 from handler.refusals import Refused, invalid
 from handler.services import Services
-from handler.signin import SignedInAddress
 from handler.storage import IdempotencyConflict, Receipt, StorageUnavailable, Submission
 from handler.storage.base import PendingRequest, RequestTooLarge, StoreUnreachable
 from handler.uploads import (
@@ -28,6 +27,7 @@ from handler.uploads import (
 )
 from handler.usecases import mailing
 from handler.usecases.envelope import parse_envelope
+from handler.usecases.signing_in import registered
 
 
 @dataclass(frozen=True)
@@ -112,8 +112,7 @@ def _replayed(services: Services, submission: Submission, key: str | None, now: 
 
 def authorized_contact(services: Services, email: str, form: Form, language: str) -> Contact:
     """The signed-in contact, if the register gives them a contact type the form allows."""
-    # The session check has just read the contact: the same item, read once per request.
-    contact = email.contact if isinstance(email, SignedInAddress) else services.store.get_contact(email)
+    contact = registered(services, email)  # read once per request: the session check has it
     if contact is None or not contact.may_submit(form.allowed_contact_types):
         names = " / ".join(services.catalog.common[language]["contactTypes"][t] for t in form.allowed_contact_types)
         raise Refused("not_authorized", params={"types": names})
