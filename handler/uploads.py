@@ -82,10 +82,6 @@ class Upload:
         """Where the browser puts the file (a prefix the bucket's lifecycle rule empties)."""
         return f"uploads/pending/{self.id}"
 
-    def new_attachment_key(self) -> str:
-        """A key of its own for each copy a request takes: an attachment is never overwritten."""
-        return f"attachments/{self.id}/{secrets.token_hex(8)}"
-
 
 @dataclass(frozen=True)
 class Limits:
@@ -265,15 +261,6 @@ class Blobs(ABC):
     @abstractmethod
     def head(self, key: str, length: int) -> bytes:
         """The file's first ``length`` bytes."""
-
-    @abstractmethod
-    def link(self, upload: Upload) -> str | None:
-        """Copy the upload to a new attachment key, with its name and type; the key, or None if
-        nothing was uploaded."""
-
-    @abstractmethod
-    def discard(self, key: str) -> None:
-        """Remove an attachment copy no request took (best effort)."""
 
     @abstractmethod
     def download(self, key: str, name: str, content_type: str) -> str:

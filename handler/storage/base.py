@@ -204,11 +204,6 @@ def attachment_key(request_id: str, position: int) -> str:
 class RequestBlobs(Blobs):
     """Uploaded files as the submit flow uses them: copied to the keys a request chose, removed or refused."""
 
-    def link(self, upload: Upload) -> str | None:
-        """Copy the upload to a new key under ``attachments/``; the copy is what gets checked and kept."""
-        key = upload.new_attachment_key()
-        return key if self.copy_upload(upload, key) else None
-
     @abstractmethod
     def copy_upload(self, upload: Upload, key: str) -> bool:
         """Copy the upload to ``key`` with its name and type; False if nothing was uploaded."""

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from handler.storage.aws.table import error_code, unavailable_on_any_error, unavailable_on_transient_errors
 from handler.storage.base import RequestBlobs
@@ -15,8 +14,6 @@ from handler.uploads import Upload
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
-
-log = logging.getLogger("servicedesk_forms")
 
 
 class S3Blobs(RequestBlobs):
@@ -81,18 +78,6 @@ class S3Blobs(RequestBlobs):
         """Remove an attachment copy (S3 answers the same whether or not it was there)."""
         with unavailable_on_any_error("removing the attachment copy"):
             self.s3.delete_object(Bucket=self.bucket, Key=key)
-
-    def discard(self, key: str) -> None:
-        """Remove an attachment copy no request took (best effort)."""
-        try:
-            self.s3.delete_object(Bucket=self.bucket, Key=key)
-        except (ClientError, BotoCoreError) as exc:
-            log.warning(
-                "could not remove the unused attachment %s: %s",
-                key,
-                exc,
-                extra={"key": key, "failure": type(exc).__name__},
-            )
 
     def download(self, key: str, name: str, content_type: str) -> str:
         """A presigned GET valid for five minutes that saves the file under its name."""

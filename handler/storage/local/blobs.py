@@ -85,10 +85,6 @@ class LocalBlobs(RequestBlobs):
         except OSError as exc:
             raise StorageUnavailable(str(exc)) from exc
 
-    def discard(self, key: str) -> None:
-        """Remove an attachment copy."""
-        self.path(key).unlink(missing_ok=True)
-
     def download(self, key: str, name: str, content_type: str) -> str:
         """The attachment's path on this machine."""
         return str(self.path(key).resolve())
