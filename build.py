@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from handler.dialect import EMAIL_PATTERN, KEYWORDS, widgets
-from handler.forms import SCHEMA_DIR, Catalog, Field, Form, SchemaProblem, load_catalog
+from handler.forms import SCHEMA_DIR, Catalog, Field, Form, Path_, SchemaProblem, load_catalog
 from handler.texts import fill
 from handler.uploads import PENDING_TRUSTED, Limits
 
@@ -70,6 +70,11 @@ def format_hint(field: Field, common: Mapping[str, Any]) -> str | None:
     return str(common["formatHints"][key])
 
 
+def conditions(paths: tuple[Path_, ...]) -> list[list[list[Any]]]:
+    """When a field is shown or required, as the page reads it: per branch, its ``[field, value]`` pairs."""
+    return [[[c.field, c.value] for c in path] for path in paths]
+
+
 def field_params(form: Form, field: Field, language: str) -> dict[str, Any]:
     """The parameters one component macro needs for ``field`` in ``language``."""
     texts = form.texts[language]["fields"][field.name]
@@ -91,7 +96,7 @@ def field_params(form: Form, field: Field, language: str) -> dict[str, Any]:
         "widget": field.widget,
         "component": widgets()[field.widget].component,
         "label": label,
-        "hint": fill(texts["hint"], form.message_params(language, field.name)) if "hint" in texts else None,
+        "hint": form.hint(language, field.name),
         "formatHint": format_hint(field, common),
         "hintId": f"{field.name}-hint",
         "errorId": f"{field.name}-error",
@@ -103,7 +108,7 @@ def field_params(form: Form, field: Field, language: str) -> dict[str, Any]:
         else None,
         "attributes": control_attributes(field, required and field.required_when == field.shown_when)
         | {"disabled": not field.always_shown},
-        "shownWhen": [[[c.field, c.value] for c in path] for path in field.shown_when],
+        "shownWhen": conditions(field.shown_when),
         "hidden": not field.always_shown,
     }
 
@@ -116,30 +121,28 @@ def form_model(form: Form, language: str) -> dict[str, Any]:
         keywords = field.keywords() | {r.keyword for r in form.rules if r.field == field.name}
         if not field.always_shown:
             keywords.add("unevaluatedProperties")
-        params = form.message_params(language, field.name)
         fields.append(
             {
                 "name": field.name,
                 "widget": field.widget,
                 "value": field.value_kind,
                 "label": texts["label"],
-                "shownWhen": [[[c.field, c.value] for c in path] for path in field.shown_when],
-                "requiredWhen": [[[c.field, c.value] for c in path] for path in field.required_when],
+                "shownWhen": conditions(field.shown_when),
+                "requiredWhen": conditions(field.required_when),
                 "schema": field.constraints(),
                 "items": field.item_constraints(),
                 "messages": {k: form.static_message(language, field.name, k) for k in sorted(keywords)},
-                "hint": fill(texts["hint"], params) if "hint" in texts else None,
+                "hint": form.hint(language, field.name),
                 "categoryHints": texts.get("categoryHints"),
             }
             | _upload_model(field)
         )
-    allowed = [str(form.common[language]["contactTypes"][t]) for t in form.allowed_contact_types]
     return {
         "form": form.id,
         "discriminator": form.discriminator,
         "timeZone": form.time_zone,
         "allowedContactTypes": list(form.allowed_contact_types),
-        "notAuthorized": fill(form.common[language]["api"]["not_authorized"], {"types": " / ".join(allowed)}),
+        "notAuthorized": fill(form.common[language]["api"]["not_authorized"], form.not_authorized(language)),
         "fields": fields,
         "messages": {"unevaluatedProperties": form.message_template(language, None, "unevaluatedProperties")},
         "rules": [r.as_json() for r in form.rules],

@@ -227,6 +227,16 @@ class Form:
             return format_number(value, common)
         return str(value)
 
+    def not_authorized(self, language: str) -> dict[str, str]:
+        """What the refusal of a contact whose type may not send the form names: the types that may."""
+        names = self.common[language]["contactTypes"]
+        return {"types": " / ".join(str(names[t]) for t in self.allowed_contact_types)}
+
+    def hint(self, language: str, name: str) -> str | None:
+        """A field's hint, its limits filled in; None if it has none."""
+        texts = self.texts[language]["fields"][name]
+        return fill(texts["hint"], self.message_params(language, name)) if "hint" in texts else None
+
     def message_params(self, language: str, name: str) -> dict[str, str]:
         """What a field's error texts may say besides ``{value}``: its label and its limits, worded."""
         key = (language, name)

@@ -114,8 +114,7 @@ def authorized_contact(services: Services, email: str, form: Form, language: str
     """The signed-in contact, if the register gives them a contact type the form allows."""
     contact = registered(services, email)  # read once per request: the session check has it
     if contact is None or not contact.may_submit(form.allowed_contact_types):
-        names = " / ".join(services.catalog.common[language]["contactTypes"][t] for t in form.allowed_contact_types)
-        raise Refused("not_authorized", params={"types": names})
+        raise Refused("not_authorized", params=form.not_authorized(language))
     return contact
 
 
