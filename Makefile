@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 UV_COMPILE  = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \
               --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
-.PHONY: run test build watch check lint typecheck lock-check lock package bench clean help
+.PHONY: run test test-ahead build watch check lint typecheck lock-check lock package bench clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,6 +21,9 @@ run: $(VENV)/.run  ## set up, build the site and serve site + API on http://127.
 test: $(VENV)/.test .tools  ## install what the tests need and run them all
 	node --test tests/js/
 	$(BIN)/python -m pytest
+
+test-ahead: $(VENV)/.test .tools  ## the tests that need no local server or browser, with the clock a year ahead (faketime)
+	faketime -f +400d $(BIN)/python -m pytest -m "not servers and not browser" -p no:cacheprovider
 
 build: $(VENV)/.run  ## build the static site into dist/site (API_URL=https://... to point it at a deployed API)
 	$(BIN)/python build.py $(if $(API_URL),--api-url $(API_URL))

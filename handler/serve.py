@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from handler.app import create_app
 from handler.contacts import make_contact
 from handler.services import Services
-from handler.settings import Settings
+from handler.settings import ConfigurationError, Settings
 from handler.uploads import PENDING_KEPT
 from handler.usecases import mailing
 
@@ -92,9 +92,12 @@ def main() -> None:
     )
     parser.add_argument("--site", type=Path, default=SITE_DIR, help="the folder build.py wrote (default: dist/site)")
     args = parser.parse_args()
+    try:
+        settings = Settings.from_env()
+    except ConfigurationError as exc:
+        parser.error(str(exc))
     if not (args.site / "index.html").exists():
         parser.error(f"{args.site} has no built site; run 'python build.py' first")
-    settings = Settings.from_env()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     app = local_app(settings, args.site)
     services = app.state.services

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ class Settings:
             raise ConfigurationError(f"SDF_STORAGE is {self.storage!r}; choose one of: {', '.join(STORAGE_KINDS)}")
         if not 1024 <= self.max_body_bytes <= 6 * 1024 * 1024:
             raise ConfigurationError("SDF_MAX_BODY_BYTES must be between 1024 and 6291456 (Lambda's payload limit)")
+        if not 0 <= self.code_answer_seconds <= 10:
+            raise ConfigurationError("SDF_CODE_ANSWER_SECONDS must be a number of seconds from 0 to 10, such as 0.6")
         if self.storage == "aws" and not (self.bucket and self.table):
             raise ConfigurationError("SDF_STORAGE=aws needs SDF_BUCKET and SDF_TABLE")
         if self.storage == "aws" and not (self.session_secret or self.session_secret_arn):
@@ -70,17 +73,13 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         """Settings from ``SDF_*`` environment variables."""
-        try:
-            max_body = int(env.get("SDF_MAX_BODY_BYTES", cls.max_body_bytes))
-        except ValueError as exc:
-            raise ConfigurationError("SDF_MAX_BODY_BYTES must be a whole number of bytes") from exc
         origins = tuple(o.strip() for o in env.get("SDF_ALLOWED_ORIGINS", "").split(",") if o.strip())
         proxies = tuple(p.strip() for p in env.get("SDF_TRUSTED_PROXIES", "").split(",") if p.strip())
         return cls(
             storage=env.get("SDF_STORAGE", cls.storage),
             data_dir=Path(env.get("SDF_DATA_DIR", str(cls.data_dir))),
             schema_dir=Path(env.get("SDF_SCHEMA_DIR", str(SCHEMA_DIR))),
-            max_body_bytes=max_body,
+            max_body_bytes=int(_number(env, "SDF_MAX_BODY_BYTES", cls.max_body_bytes, "a whole number of bytes")),
             api_base_path=env.get("SDF_API_BASE_PATH", cls.api_base_path),
             allowed_origins=origins,
             bucket=env.get("SDF_BUCKET", ""),
@@ -95,6 +94,21 @@ class Settings:
             site_url=env.get("SDF_SITE_URL", "").rstrip("/"),
             desk_inbox=env.get("SDF_DESK_INBOX", ""),
             desk_language=env.get("SDF_DESK_LANGUAGE", ""),
-            code_answer_seconds=float(env.get("SDF_CODE_ANSWER_SECONDS", cls.code_answer_seconds)),
+            code_answer_seconds=_number(env, "SDF_CODE_ANSWER_SECONDS", cls.code_answer_seconds, "a number of seconds"),
             trusted_proxies=proxies,
         )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, what: str) -> float:
+    """The variable ``name`` as a finite number (a whole one where ``default`` is an int), else a
+    ConfigurationError naming the variable."""
+    text = env.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text) if isinstance(default, int) else float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ConfigurationError(f"{name} must be {what}, got {text!r}")
+    return value

@@ -40,6 +40,18 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "eu-north-1")
 
 
+# The fixtures that start a local server in a subprocess (tests/servers.py).
+SERVER_FIXTURES = frozenset({"seaweedfs", "dynamodb_local", "ses"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test that needs a local S3, DynamoDB or SES server, so a run can leave them out (such
+    as the run under faketime, where those servers do not start)."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)
+
+
 def _test_form(name: str) -> Path:
     """A test-only form from tests/forms/, with texts for every language of schema/: a language the
     tests have no texts for gets the default language's, so adding a language to schema/ alone

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from handler.forms import COMPILED, compile_catalog, load_catalog
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "package_lambda.py"
 EVENT = ROOT / "tests" / "events" / "http-api-v2.json"
@@ -256,3 +258,55 @@ def test_a_matching_interpreter_writes_bytecode_for_python312(tmp_path: Path) ->
     assert report["tag"] == "cpython-312"
     assert report["problems"] == [] and report["missing"] == []
     assert report["pyc"] == report["sources"] and report["sources"] > 100
+
+
+# Run from the folder the wheel was installed into: the handler found there (not the work tree's) takes a
+# code request against the compiled catalog and data folder it is told about, as on Lambda.
+SERVE_FROM_WHEEL = r"""
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import handler.app
+from fastapi.testclient import TestClient
+from handler.settings import Settings
+assert handler.app.__file__.startswith(sys.argv[1]), handler.app.__file__
+client = TestClient(handler.app.create_app(Settings.from_env()))
+answer = client.post("/v1/session/code", json={"email": "kari@example.no"}, headers={"Accept-Language": "en"})
+print(answer.status_code)
+"""
+
+
+def test_the_wheel_installs_and_serves(tmp_path: Path) -> None:
+    wheels, target, source = tmp_path / "wheels", tmp_path / "site-packages", tmp_path / "source"
+    # Built from a copy, so the build's own folders stay out of the work tree.
+    shutil.copytree(ROOT / "handler", source / "handler", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), str(source)],
+        check=True,
+        cwd=tmp_path,
+    )
+    (wheel,) = wheels.glob("servicedesk_forms-*.whl")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+    )
+    catalog = tmp_path / "catalog"
+    catalog.mkdir()
+    (catalog / COMPILED).write_text(json.dumps(compile_catalog(load_catalog())), encoding="utf-8")
+    environment = {
+        **os.environ,
+        "SDF_SCHEMA_DIR": str(catalog),
+        "SDF_DATA_DIR": str(tmp_path / "data"),
+        "SDF_CODE_ANSWER_SECONDS": "0",
+    }
+    served = subprocess.run(
+        [sys.executable, "-c", SERVE_FROM_WHEEL, str(target)],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert served.returncode == 0, served.stderr
+    assert served.stdout.strip() == "202"

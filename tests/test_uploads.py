@@ -6,7 +6,7 @@ import base64
 import io
 import json
 import os
-import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -199,7 +199,7 @@ def test_abandoned_uploads_are_removed_and_taken_ones_kept(client: TestClient, c
     abandoned = upload(client, "glemt.png", "image/png", PNG)
     services = client.app.state.services  # type: ignore[attr-defined]
     blobs = services.blobs
-    old = time.time() - 2 * 86400
+    old = (clock() - timedelta(days=2)).timestamp()
     os.utime(blobs.path(f"uploads/pending/{abandoned}"), (old, old))
     out = io.StringIO()
     assert cli.main(["uploads", "cleanup"], out=out, services=services) == 0

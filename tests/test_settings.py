@@ -1,0 +1,50 @@
+"""The handler's settings: each variable is checked once, and a bad value names the variable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from handler.settings import ConfigurationError, Settings
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SDF_CODE_ANSWER_SECONDS", "soon"),
+        ("SDF_CODE_ANSWER_SECONDS", "-1"),
+        ("SDF_CODE_ANSWER_SECONDS", "nan"),
+        ("SDF_CODE_ANSWER_SECONDS", "inf"),
+        ("SDF_CODE_ANSWER_SECONDS", "3600"),
+        ("SDF_MAX_BODY_BYTES", "1.5"),
+        ("SDF_MAX_BODY_BYTES", "lots"),
+        ("SDF_MAX_BODY_BYTES", "10"),
+        ("SDF_STORAGE", "s3"),
+        ("SDF_API_BASE_PATH", "v1"),
+    ],
+)
+def test_a_value_the_handler_cannot_use_is_refused_by_name(variable: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=variable):
+        Settings.from_env({variable: value})
+
+
+def test_numbers_are_read_as_written() -> None:
+    settings = Settings.from_env({"SDF_CODE_ANSWER_SECONDS": "0.25", "SDF_MAX_BODY_BYTES": "2048"})
+    assert (settings.code_answer_seconds, settings.max_body_bytes) == (0.25, 2048)
+    assert Settings.from_env({}).code_answer_seconds == Settings.code_answer_seconds
+
+
+def test_the_local_server_says_which_setting_is_wrong_without_a_traceback() -> None:
+    started = subprocess.run(
+        [sys.executable, "-m", "handler.serve", "--port", "9"],
+        env={"SDF_CODE_ANSWER_SECONDS": "soon", "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert started.returncode == 2
+    assert "SDF_CODE_ANSWER_SECONDS must be a number of seconds" in started.stderr
+    assert "Traceback" not in started.stderr
