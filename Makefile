@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 UV_COMPILE  = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \
               --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
-.PHONY: run test test-ahead build watch check lint typecheck lock-check lock package bench clean help
+.PHONY: run test test-ahead test-edits build watch check lint typecheck lock-check lock package bench clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -24,6 +24,9 @@ test: $(VENV)/.test .tools  ## install what the tests need and run them all
 
 test-ahead: $(VENV)/.test .tools  ## the tests that need no local server or browser, with the clock a year ahead (faketime)
 	faketime -f +400d $(BIN)/python -m pytest -m "not servers and not browser" -p no:cacheprovider
+
+test-edits: $(VENV)/.test .tools  ## the same tests after each operator edit of schema/ (a service removed, renamed, reordered; a language, a service added)
+	$(BIN)/python scripts/operator_edits.py
 
 build: $(VENV)/.run  ## build the static site into dist/site (API_URL=https://... to point it at a deployed API)
 	$(BIN)/python build.py $(if $(API_URL),--api-url $(API_URL))

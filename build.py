@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from handler.dialect import EMAIL_PATTERN, KEYWORDS, widgets
-from handler.forms import SCHEMA_DIR, Catalog, Field, Form, Path_, SchemaProblem, load_catalog
+from handler.forms import SCHEMA_DIR, Catalog, Field, Form, Path_, SchemaProblem, load_catalog, option_key
 from handler.texts import fill
 from handler.uploads import PENDING_TRUSTED, Limits
 
@@ -42,17 +42,15 @@ def control_attributes(field: Field, required: bool) -> dict[str, Any]:
     attributes: dict[str, Any] = dict(widget.attributes)
     if required:
         attributes["required"] = True
-    typed_moment = field.widget in ("date", "time", "datetime") and attributes.get("type") == "text"
+    typed = attributes.get("type") == "text"  # numbers, dates and times too: typed as the language writes
     for keyword in KEYWORDS:
         value = field.schema.get(keyword.name)
-        if typed_moment and keyword.name in ("x-earliest", "x-latest"):
-            continue  # min and max mean nothing to a text input; the page's checker applies them
+        if typed and keyword.attribute in ("min", "max", "step"):
+            continue  # min, max and step mean nothing to a text input; the page's checker applies them
         if keyword.attribute and keyword.name in widget.keywords and value not in (None, "today", "now"):
             attributes[keyword.attribute] = value
     if field.widget == "number":
-        integer = field.schema.get("type") == "integer"
-        attributes.setdefault("step", 1 if integer else "any")
-        attributes["inputmode"] = "numeric" if integer else "decimal"
+        attributes["inputmode"] = "numeric" if field.schema.get("type") == "integer" else "decimal"
     if field.widget == "attachments":
         limits = Limits.of(field)
         attributes["accept"] = ",".join([*limits.types, *(e for exts in limits.types.values() for e in exts)])
@@ -71,8 +69,9 @@ def format_hint(field: Field, common: Mapping[str, Any]) -> str | None:
 
 
 def conditions(paths: tuple[Path_, ...]) -> list[list[list[Any]]]:
-    """When a field is shown or required, as the page reads it: per branch, its ``[field, value]`` pairs."""
-    return [[[c.field, c.value] for c in path] for path in paths]
+    """When a field is shown or required, as the page reads it: per branch, its tests, each
+    ``[field, value]`` or ``[field, value, "contains"]`` (a list of choices that holds the value)."""
+    return [[c.as_json() for c in path] for path in paths]
 
 
 def field_params(form: Form, field: Field, language: str) -> dict[str, Any]:
@@ -83,7 +82,7 @@ def field_params(form: Form, field: Field, language: str) -> dict[str, Any]:
     label = texts["label"] if required else f"{texts['label']} {common['optional']}"
     items = [
         {
-            "value": json.dumps(option) if isinstance(option, bool) else option,
+            "value": option_key(option),
             "text": form.option_label(language, field.name, option),
             "id": field.name if i == 0 else f"{field.name}-{i + 1}",
         }
@@ -167,7 +166,7 @@ def _upload_model(field: Field) -> dict[str, Any]:
 # The sections of schema/common.<lang>.json each page's script reads (site/static/texts.js: USED).
 PAGE_TEXTS = {
     "common": ("account", "api", "errorPrefix", "errorSummaryTitle", "problemTitle", "sessionEnding"),
-    "form": ("characterCount", "draft", "networkError", "receipt", "sending", "upload"),
+    "form": ("characterCount", "decimalMark", "draft", "groupMark", "networkError", "receipt", "sending", "upload"),
     "sign-in": ("networkError", "sending", "signIn"),
     "my-requests": ("myRequests", "networkError", "statuses"),
 }
@@ -200,10 +199,7 @@ def summary_model(catalog: Catalog, language: str) -> dict[str, Any]:
                 f.name: {
                     "label": form.label(language, f.name),
                     "widget": f.widget,
-                    "options": {
-                        json.dumps(o) if isinstance(o, bool) else o: form.option_label(language, f.name, o)
-                        for o in f.options
-                    },
+                    "options": {option_key(o): form.option_label(language, f.name, o) for o in f.options},
                 }
                 for f in form.fields
             },

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from handler.contacts import Contact, InvalidContact, make_contact, parse_csv
+from handler.mail import QueuedMail
 from handler.services import Services, build_services
 from handler.settings import ConfigurationError, Settings
 from handler.storage.base import (
@@ -123,6 +124,11 @@ def parser() -> argparse.ArgumentParser:
     command.set_defaults(run=_send_mail)
     command = mail.add_parser("list", help="list the messages waiting to be sent")
     command.set_defaults(run=_list_queued_mail)
+    command = mail.add_parser("failed", help="list the messages sending gave up on, and why")
+    command.set_defaults(run=_list_given_up_mail)
+    command = mail.add_parser("resend", help="queue a given-up message again and send the queue")
+    command.add_argument("mail", help="the message's id, as 'mail failed' lists it")
+    command.set_defaults(run=_resend_mail)
 
     command = groups.add_parser(
         "sweep", help="remove the documents and attachment copies of requests that were never stored"
@@ -317,12 +323,31 @@ def _send_mail(services: Services, args: argparse.Namespace, out: TextIO) -> Non
 
 
 def _list_queued_mail(services: Services, args: argparse.Namespace, out: TextIO) -> None:
-    for queued in services.store.queued_mails(1000, services.clock()):
+    # As late as can be: the messages waiting for a later try too.
+    _print_mails(services.store.queued_mails(1000, datetime.max.replace(tzinfo=UTC)), out)
+
+
+def _list_given_up_mail(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    given_up = services.store.given_up_mails(1000)
+    _print_mails(given_up, out)
+    if not given_up:
+        print("no e-mail was given up", file=out)
+
+
+def _print_mails(mails: list[QueuedMail], out: TextIO) -> None:
+    for queued in mails:
         line = (
             f"{queued.id}  {queued.queued_at.isoformat(timespec='seconds')}  attempts {queued.attempts}  "
             f"to {', '.join(queued.recipients)}  {queued.last_error}"
         )
         print(terminal_text(line), file=out)
+
+
+def _resend_mail(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    if not services.store.resend_mail(args.mail, services.clock()):
+        raise CommandError(f"no given-up e-mail {args.mail!r}; 'mail failed' lists them")
+    sent, failed = mailing.send_queued_mail(services)
+    print(f"queued {args.mail} again; sent {sent}, failed {failed}", file=out)
 
 
 def _sweep(services: Services, args: argparse.Namespace, out: TextIO) -> None:

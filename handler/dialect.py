@@ -73,7 +73,9 @@ KEYWORDS: tuple[Keyword, ...] = (
     Keyword("x-latest", ("string",), MOMENT, "max"),
 )
 KEYWORD_NAMES = tuple(k.name for k in KEYWORDS)
-RANK = {name: index for index, name in enumerate(("required", "x-text", *KEYWORD_NAMES))}
+# Before them: a missing value, text that cannot be read (a lone surrogate), and a number that cannot
+# be compared alike on both sides (not finite, or beyond a browser's numbers: JSON's 1e400, 10**400).
+RANK = {name: index for index, name in enumerate(("required", "x-text", "x-number", *KEYWORD_NAMES))}
 # Keywords a field may carry that check nothing: references, notes and the widget's settings.
 ANNOTATIONS = ("$ref", "$id", "$comment", "description", "x-widget", "x-upload")
 # Keywords that check only through code of this project, not through jsonschema.
@@ -121,6 +123,27 @@ def widgets(folder: Path = WIDGETS_DIR) -> Mapping[str, Widget]:
             folder=path.parent,
         )
     return found
+
+
+WIDGET_SCHEMA = "widget.schema.json"  # in the widgets folder: what a widget.json may say
+
+
+def widget_file_problems(folder: Path = WIDGETS_DIR) -> list[str]:
+    """Where a ``widget.json`` leaves the widget schema, as ``file: JSON pointer: what is wrong``."""
+    schema = json.loads((folder / WIDGET_SCHEMA).read_text(encoding="utf-8"))
+    schema["$defs"]["keyword"] = {"enum": list(KEYWORD_NAMES)}  # the registry's keywords
+    validator = Draft202012Validator(schema)
+    problems = []
+    for path in sorted(folder.glob("*/widget.json")):
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            problems.append(f"{path}: not valid JSON: {exc}")
+            continue
+        for error in validator.iter_errors(raw):
+            for leaf in _leaves(error):
+                problems.append(f"{path}: {pointer(leaf.absolute_path)}: {_explain(leaf)} (widget.schema.json)")
+    return sorted(set(problems))
 
 
 def widget_for(schema: Mapping[str, Any], available: Mapping[str, Widget]) -> str:
@@ -224,11 +247,22 @@ def metaschema(folder: Path = WIDGETS_DIR) -> dict[str, Any]:
                         "type": "object",
                         "minProperties": 1,
                         "maxProperties": 1,
+                        # A choice, a yes/no or a number has one value: {"const": V}; a list of
+                        # choices holds one: {"contains": {"const": V}}.
                         "additionalProperties": {
                             "type": "object",
-                            "required": ["const"],
+                            "minProperties": 1,
+                            "maxProperties": 1,
                             "additionalProperties": False,
-                            "properties": {"const": {"type": "string"}},
+                            "properties": {
+                                "const": SCALAR,
+                                "contains": {
+                                    "type": "object",
+                                    "required": ["const"],
+                                    "additionalProperties": False,
+                                    "properties": {"const": {"type": "string"}},
+                                },
+                            },
                         },
                     },
                     "required": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 1},

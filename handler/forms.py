@@ -5,10 +5,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,7 @@ from handler.dialect import (
     Widget,
     dialect_problems,
     pointer,
+    widget_file_problems,
     widget_for,
     widgets,
 )
@@ -40,8 +45,73 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterat
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-# JSON Schema's own validator, with ``pattern`` read as the browser reads it (handler/patterns.py).
-FormValidator = validators.extend(Draft202012Validator, {"pattern": _pattern})  # type: ignore[no-untyped-call]
+def exact(number: float) -> Fraction | None:
+    """A JSON number as the decimal it is written as (a float by its shortest representation, as the
+    page's ``String(number)`` writes it), exactly; None for a number that is not finite."""
+    if isinstance(number, float):
+        return Fraction(Decimal(repr(number))) if math.isfinite(number) else None
+    return Fraction(number)
+
+
+def is_multiple(number: float, step: float) -> bool:
+    """Whether ``number`` is a whole multiple of ``step``, in decimal arithmetic: 19.99 is a multiple of 0.01."""
+    value, unit = exact(number), exact(step)
+    return value is not None and unit is not None and unit != 0 and (value / unit).denominator == 1
+
+
+def _multiple_of(validator: Any, step: float, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "number") and not is_multiple(instance, step):
+        yield ValidationError(f"{instance!r} is not a multiple of {step!r}")
+
+
+# JSON Schema's own validator, with ``pattern`` read as the browser reads it (handler/patterns.py) and
+# ``multipleOf`` in decimal arithmetic, as the page's checker does it.
+FormValidator = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator, {"pattern": _pattern, "multipleOf": _multiple_of}
+)
+
+
+def json_equal(one: Any, other: Any) -> bool:
+    """JSON's equality, as JSON Schema's ``const`` and ``enum`` use it: 1 and 1.0 are equal, true and 1 are not."""
+    if isinstance(one, bool) or isinstance(other, bool):
+        return type(one) is type(other) and one == other
+    if isinstance(one, list) and isinstance(other, list):
+        return len(one) == len(other) and all(json_equal(a, b) for a, b in zip(one, other, strict=True))
+    if isinstance(one, dict) and isinstance(other, dict):
+        return one.keys() == other.keys() and all(json_equal(one[k], other[k]) for k in one)
+    if isinstance(one, list | dict) or isinstance(other, list | dict):
+        return False
+    return bool(one == other)
+
+
+def option_key(option: Any) -> str:
+    """A choice as its texts and the page name it: a text as it is, a number or true/false as JSON
+    writes it (whole numbers without ``.0``, as the page writes them)."""
+    if isinstance(option, str):
+        return option
+    if isinstance(option, float) and option.is_integer() and abs(option) < 1e21:
+        return str(int(option))
+    return json.dumps(option)
+
+
+def unreadable_number(value: Any) -> bool:
+    """Whether ``value`` holds a number that neither side can compare alike: one that is not finite
+    (JSON's ``1e400``), or a whole number beyond what a browser's numbers hold (``10**400``). Lists and
+    objects are walked without recursion, however deep they nest."""
+    waiting = [value]
+    while waiting:
+        item = waiting.pop()
+        if isinstance(item, bool):
+            continue
+        if isinstance(item, float) and not math.isfinite(item):
+            return True
+        if isinstance(item, int) and abs(item) > sys.float_info.max:
+            return True
+        if isinstance(item, list):
+            waiting.extend(item)
+        elif isinstance(item, dict):
+            waiting.extend(item.values())
+    return False
 
 
 class SchemaProblem(Exception):
@@ -54,10 +124,32 @@ class SchemaProblem(Exception):
 
 @dataclass(frozen=True)
 class Condition:
-    """``field`` has the value ``value``: the test of one ``if``/``then`` branch."""
+    """The test of one ``if``/``then`` branch: ``field`` has the value ``value`` (``{"const": value}``),
+    or, with ``contains``, the list ``field`` holds ``value`` (``{"contains": {"const": value}}``)."""
 
     field: str
-    value: str
+    value: Any
+    contains: bool = False
+
+    def holds(self, data: Mapping[str, Any]) -> bool:
+        """Whether the branch's ``if`` holds for ``data``, as JSON Schema evaluates it (``contains``
+        tests only a list, so any other value passes it; the field's own type check refuses that)."""
+        if self.field not in data:
+            return False
+        value = data[self.field]
+        if self.contains:
+            return not isinstance(value, list) or any(json_equal(item, self.value) for item in value)
+        return json_equal(value, self.value)
+
+    def as_json(self) -> list[Any]:
+        """The test as the page and the compiled catalog read it: ``[field, value]``, or
+        ``[field, value, "contains"]``."""
+        return [self.field, self.value, "contains"] if self.contains else [self.field, self.value]
+
+    @classmethod
+    def from_json(cls, raw: list[Any]) -> Condition:
+        """A test written by ``as_json``."""
+        return cls(raw[0], raw[1], len(raw) > 2 and raw[2] == "contains")
 
 
 Path_ = tuple[Condition, ...]
@@ -124,7 +216,7 @@ class Field:
 
     def keywords(self) -> set[str]:
         """The keywords that can fail on this field, for message lookup and checks."""
-        found = set(self.constraints()) | set(self.item_constraints()) | {"x-text"}
+        found = set(self.constraints()) | set(self.item_constraints()) | {"x-text", "x-number"}
         if self.required_when:
             found.add("required")
         if self.widget == "attachments":
@@ -133,7 +225,7 @@ class Field:
 
 
 def _holds(path: Path_, data: Mapping[str, Any]) -> bool:
-    return all(data.get(c.field) == c.value for c in path)
+    return all(c.holds(data) for c in path)
 
 
 # The checks of the upload flow (handler/uploads.py), reported on an attachments field.
@@ -209,7 +301,7 @@ class Form:
             return str(self.common[language]["contactTypes"][option])
         if found is not None and found.widget == "yes-no":
             return str(self.common[language]["yes" if option else "no"])
-        return str(self.texts[language]["fields"][name]["options"][option])
+        return str(self.texts[language]["fields"][name]["options"][option_key(option)])
 
     def display(self, language: str, name: str, value: Any) -> str:
         """A submitted value as a person reads it: choices by label, numbers and dates in their style."""
@@ -219,7 +311,7 @@ class Form:
             return str(value)
         if isinstance(value, list):
             return ", ".join(self.display(language, name, v) if found.options else str(v) for v in value)
-        if found.options and (value in found.options):
+        if any(json_equal(value, option) for option in found.options):
             return self.option_label(language, name, value)
         if found.widget in ("date", "time", "datetime") and isinstance(value, str):
             return format_moment(value, common)
@@ -294,12 +386,20 @@ class Form:
 
     def as_page_sends(self, data: dict[str, Any]) -> dict[str, Any]:
         """``data`` with the e-mail addresses of list fields in lower case, as the page sends them, so that
-        a list's ``uniqueItems`` refuses the same address twice in any case, on the page and here alike."""
+        a list's ``uniqueItems`` refuses the same address twice in any case, on the page and here alike; and
+        the whole numbers of ``integer`` fields as integers (``12.0`` is an integer to JSON Schema, and the
+        page sends it as ``12``), so that what is stored is ``12``."""
         lists = [
             f.name for f in self.fields if f.item_schema.get("format") == "email" and isinstance(data.get(f.name), list)
         ]
-        lowered = {name: [v.lower() if isinstance(v, str) else v for v in data[name]] for name in lists}
-        return {**data, **lowered} if lowered else data
+        changed: dict[str, Any] = {name: [v.lower() if isinstance(v, str) else v for v in data[name]] for name in lists}
+        for f in self.fields:
+            value = data.get(f.name)
+            if f.schema.get("type") == "integer" and isinstance(value, float) and value.is_integer():
+                changed[f.name] = int(value)
+            elif f.item_schema.get("type") == "integer" and isinstance(value, list):
+                changed[f.name] = [int(v) if isinstance(v, float) and v.is_integer() else v for v in value]
+        return {**data, **changed} if changed else data
 
     def validate(self, data: Any, language: str, now: datetime) -> list[FieldError]:
         """Every problem with ``data``, worded in ``language``, each field's first problem first."""
@@ -328,8 +428,12 @@ class Form:
             return [e for _, e in sorted(errors.values(), key=lambda pair: pair[0])]
 
         for name, value in data.items():
-            if _BROKEN_TEXT.search(json.dumps(value, ensure_ascii=False)) and self._belongs(name, data):
+            if not self._belongs(name, data):
+                continue
+            if _BROKEN_TEXT.search(json.dumps(value, ensure_ascii=False)):
                 add([name], "x-text")
+            if unreadable_number(value):
+                add([name], "x-number")
         failed = {e.field for _, e in errors.values()}
         for extra in extras:
             # A field of another branch is only reported when the fields choosing the branch are fine;
@@ -480,6 +584,7 @@ def load_catalog(root: Path = SCHEMA_DIR, extra_forms: tuple[Path, ...] = ()) ->
     languages = tuple(site.get("languages", ()))
     common = {lang: _read_json(root / f"common.{lang}.json", problems) for lang in languages}
     contact_schema = _read_json(root / "contact-types.schema.json", problems)
+    problems += widget_file_problems()  # every form is drawn with them, so they come first
     if problems:
         raise SchemaProblem(problems)
     problems += _check_same_keys({lang: (root / f"common.{lang}.json", common[lang]) for lang in languages})
@@ -540,8 +645,8 @@ def compile_catalog(catalog: Catalog) -> dict[str, Any]:
                         "schema": f.schema,
                         "widget": f.widget,
                         "value": f.value_kind,
-                        "shownWhen": [[[c.field, c.value] for c in path] for path in f.shown_when],
-                        "requiredWhen": [[[c.field, c.value] for c in path] for path in f.required_when],
+                        "shownWhen": [[c.as_json() for c in path] for path in f.shown_when],
+                        "requiredWhen": [[c.as_json() for c in path] for path in f.required_when],
                     }
                     for f in form.fields
                 ],
@@ -556,8 +661,8 @@ def _from_compiled(root: Path, data: Mapping[str, Any]) -> Catalog:
     forms = {}
     for entry in data["forms"]:
 
-        def paths(raw: list[list[list[str]]]) -> tuple[Path_, ...]:
-            return tuple(tuple(Condition(name, value) for name, value in path) for path in raw)
+        def paths(raw: list[list[list[Any]]]) -> tuple[Path_, ...]:
+            return tuple(tuple(Condition.from_json(test) for test in path) for path in raw)
 
         fields = tuple(
             Field(f["name"], f["schema"], f["widget"], paths(f["shownWhen"]), paths(f["requiredWhen"]), f["value"])
@@ -669,6 +774,11 @@ RESERVED_NAMES = frozenset(
         "data",
     }
 )
+# A form control's name is also a property of its <form> that hides the element's own (HTML's named access):
+# a field may not take the name of a member the page's scripts or the browser's form handling use.
+FORM_MEMBERS = frozenset(
+    "action elements encoding enctype hidden length method noValidate reset submit target".lower().split()
+)
 
 
 def _load_form(
@@ -756,7 +866,8 @@ def _collect_fields(
             if test is None:
                 problems.append(
                     f"{schema_file}: {where}/allOf/{index}: a branch must be "
-                    '{"if": {"properties": {FIELD: {"const": VALUE}}, "required": [FIELD]}, "then": {...}}'
+                    '{"if": {"properties": {FIELD: {"const": VALUE}}, "required": [FIELD]}, "then": {...}} '
+                    '(or, for a list of choices, {FIELD: {"contains": {"const": VALUE}}})'
                 )
                 continue
             branches.setdefault(test.field, []).append((index, branch))
@@ -795,6 +906,8 @@ def _collect_fields(
         sub = entry["schema"]
         widget = widget_for(sub, available)
         problems += [f"{schema_file}: {entry['where']}{p}" for p in _widget_problems(sub, available[widget])]
+        own = _at(schema, entry["where"])
+        problems += [f"{schema_file}: {entry['where']}{p}" for p in _limit_problems(sub, own)]
         kind = available[widget].value
         fields.append(Field(name, sub, widget, tuple(entry["shown"]), tuple(entry["required"]), kind))
     return tuple(fields)
@@ -814,6 +927,75 @@ def _widget_problems(schema: Mapping[str, Any], widget: Widget) -> list[str]:
                 f"{where}/{keyword}: the {widget.name!r} widget cannot check {keyword!r} "
                 f"(it checks {', '.join(sorted(allowed)) or 'nothing'})"
             )
+    return problems
+
+
+# The moments x-earliest/x-latest may name for each format, besides "now" (and "today" for a day).
+_MOMENTS = {
+    "date": ("a real day written YYYY-MM-DD, 'today' or 'now'", True),
+    "local-time": ("a time written HH:MM or 'now' ('today' is no time)", False),
+    "local-date-time": ("a real day and time written YYYY-MM-DDTHH:MM, 'today' or 'now'", True),
+}
+
+
+def _at(document: Any, where: str) -> Any:
+    """The part of ``document`` at the JSON pointer ``where`` (field pointers hold no ``~`` or ``/``)."""
+    for part in where.split("/")[1:]:
+        document = document[int(part)] if isinstance(document, list) else document.get(part, {})
+    return document
+
+
+def _limit_problems(schema: Mapping[str, Any], own: Any) -> list[str]:
+    """Limits no value can meet, as the field's schema has them after its ``$ref``: a minimum above the
+    maximum, a first moment after the last, a moment that is none (2026-02-30). ``own`` is the field as
+    written, to point at the keyword there, or at its ``$ref`` when the keyword comes from the target."""
+    written: Mapping[str, Any] = own if isinstance(own, Mapping) else {}
+
+    def at(keyword: str) -> str:
+        return f"/{keyword}" if keyword in written or "$ref" not in written else "/$ref"
+
+    problems = []
+    for low, high in (("minLength", "maxLength"), ("minItems", "maxItems")):
+        if low in schema and high in schema and schema[low] > schema[high]:
+            problems.append(f"{at(low)}: {low} {schema[low]} is above {high} {schema[high]}, so no value can be sent")
+    lows = [(schema[k], k == "exclusiveMinimum", k) for k in ("minimum", "exclusiveMinimum") if k in schema]
+    highs = [(schema[k], k == "exclusiveMaximum", k) for k in ("maximum", "exclusiveMaximum") if k in schema]
+    if lows and highs:
+        (bottom, above, lower), (top, below, upper) = (  # the tighter bounds: exclusive at an equal value
+            max(lows, key=lambda b: (b[0], b[1])),
+            min(highs, key=lambda b: (b[0], not b[1])),
+        )
+        empty = bottom > top or (bottom == top and (above or below))
+        if not empty and schema.get("type") == "integer":
+            first = math.floor(bottom) + 1 if above else math.ceil(bottom)
+            last = math.ceil(top) - 1 if below else math.floor(top)
+            empty = first > last
+        if empty:
+            kind = "whole number" if schema.get("type") == "integer" else "number"
+            problems.append(f"{at(lower)}: no {kind} is within {lower} {bottom} and {upper} {top}")
+    items = schema.get("items")
+    if isinstance(items, Mapping):
+        if schema.get("uniqueItems") is True and "enum" in items and schema.get("minItems", 0) > len(items["enum"]):
+            problems.append(
+                f"{at('minItems')}: minItems {schema['minItems']} is more than the {len(items['enum'])} "
+                "different values items/enum allows"
+            )
+        problems += [f"/items{p}" for p in _limit_problems(items, written.get("items"))]
+    moments = {}
+    described = _MOMENTS.get(str(schema.get("format")))
+    for keyword in ("x-earliest", "x-latest"):
+        value = schema.get(keyword)
+        if described is None or not isinstance(value, str) or value == "now" or (value == "today" and described[1]):
+            continue
+        if FORMAT_CHECKER.conforms(value, schema["format"]):
+            moments[keyword] = value
+        else:
+            problems.append(f"{at(keyword)}: {value!r} is not {described[0]}")
+    if len(moments) == 2 and moments["x-earliest"] > moments["x-latest"]:
+        problems.append(
+            f"{at('x-earliest')}: x-earliest {moments['x-earliest']} is after x-latest {moments['x-latest']}, "
+            "so no value can be sent"
+        )
     return problems
 
 
@@ -852,9 +1034,14 @@ def _branch_test(branch: Any) -> Condition | None:
     if len(props) != 1 or test.get("required") != list(props):
         return None
     ((name, condition),) = props.items()
-    if not isinstance(condition, Mapping) or set(condition) != {"const"}:
+    if not isinstance(condition, Mapping):
         return None
-    return Condition(name, condition["const"])
+    if set(condition) == {"const"}:
+        return Condition(name, condition["const"])
+    inner = condition.get("contains")
+    if set(condition) == {"contains"} and isinstance(inner, Mapping) and set(inner) == {"const"}:
+        return Condition(name, inner["const"], contains=True)
+    return None
 
 
 FIELD_TEXTS = frozenset({"label", "hint", "options", "categoryHints", "errors"})
@@ -866,13 +1053,19 @@ def _check_conventions(
     """The project's own rules, beyond the metaschema: texts, reachability and extensions."""
     problems: list[str] = []
     discriminator = form.field(form.discriminator)
-    if discriminator is None or not discriminator.always_shown or not discriminator.options:
+    if (
+        discriminator is None
+        or not discriminator.always_shown
+        or not discriminator.options
+        or not all(isinstance(o, str) for o in discriminator.options)
+    ):
         problems.append(
-            f"{schema_file}: /x-form/discriminator: {form.discriminator!r} must be a choice field on every page"
+            f"{schema_file}: /x-form/discriminator: {form.discriminator!r} must be a choice of texts on every page"
         )
     else:
         tested = {c.value for f in form.fields for p in f.shown_when for c in p if c.field == form.discriminator}
-        for value in sorted(tested - set(discriminator.options)):
+        impossible = (v for v in tested if not isinstance(v, str) or v not in discriminator.options)
+        for value in sorted(impossible, key=json.dumps):
             problems.append(
                 f"{schema_file}: /allOf: a branch tests {form.discriminator}={value!r}, which cannot be chosen"
             )
@@ -886,7 +1079,15 @@ def _check_conventions(
         for path in f.shown_when:
             for condition in path:
                 tested_field = form.field(condition.field)
-                if tested_field and condition.value not in tested_field.options:
+                if tested_field is None:
+                    continue
+                if condition.contains != (tested_field.value_kind == "choices"):
+                    test = "contains" if condition.contains else "const"
+                    problems.append(
+                        f"{schema_file}: field {f.name!r} is shown by a {test!r} test of {condition.field!r}, a "
+                        f"{tested_field.widget!r} field: test a list of choices with contains, other fields with const"
+                    )
+                elif not any(json_equal(condition.value, o) for o in tested_field.options):
                     problems.append(
                         f"{schema_file}: field {f.name!r} is shown when {condition.field}={condition.value!r}, "
                         "which cannot be chosen"
@@ -894,6 +1095,10 @@ def _check_conventions(
     names = {f.name for f in form.fields}
     for name in sorted(names & RESERVED_NAMES):
         problems.append(f"{schema_file}: field {name!r}: the name is used by the page itself; choose another")
+    for name in sorted(names & FORM_MEMBERS):
+        problems.append(
+            f"{schema_file}: field {name!r}: the name would hide the page form's own {name!r}; choose another"
+        )
     for index, rule in enumerate(form.rules):
         problems += [f"{schema_file}: /x-rules/{index}: {p}" for p in _rule_problems(form, rule)]
     for lang, text_file in text_files.items():
@@ -912,8 +1117,8 @@ def _check_conventions(
                 problems.append(f"{text_file}: /fields/{f.name}/{unknown}: not a text a field has ({known})")
             if f.widget in ("select", "radios", "checkboxes") and not f.lists_contact_types:
                 for option in f.options:
-                    if option not in own.get("options", {}):
-                        problems.append(f"{text_file}: /fields/{f.name}/options/{option}: missing text")
+                    if option_key(option) not in own.get("options", {}):
+                        problems.append(f"{text_file}: /fields/{f.name}/options/{option_key(option)}: missing text")
             hints = own.get("categoryHints")
             if hints is not None and discriminator is not None:
                 for category in discriminator.options:

@@ -247,3 +247,16 @@ class MailQueue(ABC):
     @abstractmethod
     def forget_mail(self, mail_id: str) -> None:
         """Drop a message that has been sent."""
+
+    @abstractmethod
+    def give_up_mail(self, mail: QueuedMail) -> None:
+        """Move a message out of the queue into the given-up list (its ``last_error`` says why), where it
+        stays until it is sent again."""
+
+    @abstractmethod
+    def given_up_mails(self, limit: int) -> list[QueuedMail]:
+        """The given-up messages, oldest first, at most ``limit``."""
+
+    @abstractmethod
+    def resend_mail(self, mail_id: str, now: datetime) -> bool:
+        """Put a given-up message back in the queue with no attempts counted; False if there is none."""

@@ -16,9 +16,12 @@ _DIGIT = "0-9"
 _WORD = "A-Za-z0-9_"
 _SPACE = "\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
 _CLASS_ESCAPES = {"d": _DIGIT, "w": _WORD, "s": _SPACE}
-_CONTROL_ESCAPES = {"t": "\\t", "n": "\\n", "r": "\\r", "f": "\\x0c", "v": "\\x0b"}
+_CONTROL_ESCAPES = {"t": 0x09, "n": 0x0A, "v": 0x0B, "f": 0x0C, "r": 0x0D}
 _SYNTAX = set("^$\\.*+?()[]{}|/")
-_QUANTIFIER = re.compile(r"\{(\d+)(,(\d*))?\}")
+_DIGITS = tuple("0123456789")  # JavaScript's decimal digits (str.isdigit would take others too)
+_QUANTIFIER = re.compile(r"\{([0-9]+)(,([0-9]*))?\}")
+_COUNT_DIGITS = 9  # Python refuses repeat counts from 2**32 - 1; JavaScript takes any
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class UnportablePattern(ValueError):
@@ -31,7 +34,7 @@ def python_regex(pattern: str) -> re.Pattern[str]:
     translated = _Translator(pattern).run()
     try:
         return re.compile(translated)
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError) as exc:
         raise UnportablePattern(f"the server cannot compile it: {exc}") from exc
 
 
@@ -45,57 +48,98 @@ def check_pattern(pattern: str) -> str | None:
 
 
 class _Translator:
-    """A single pass over the pattern: each construct is copied, translated or refused."""
+    """A single pass over the pattern as JavaScript's Unicode mode parses it: each construct is copied,
+    translated or refused, so the server compiles only what the page compiles, with the same meaning."""
 
     def __init__(self, pattern: str) -> None:
         self.source = pattern
         self.at = 0
         self.out: list[str] = []
-        self.depth = 0
+        self.groups: list[str] = []  # the groups open here, innermost last: "group" or "lookahead"
+        self.names: set[str] = set()
+        self.last = "start"  # what the next quantifier would repeat: "atom", "quantifier", "lookahead", ...
 
     def refuse(self, why: str) -> UnportablePattern:
         return UnportablePattern(f"{why} (at character {self.at + 1})")
 
     def run(self) -> str:
+        surrogate = _LONE_SURROGATE.search(self.source)
+        if surrogate:
+            self.at = surrogate.start()
+            raise self.refuse("a lone surrogate cannot be read alike by both sides")
         while self.at < len(self.source):
             char = self.source[self.at]
+            if char in "*+?{":
+                self.out.append(self.quantifier())
+                continue
+            last = "atom"
             if char == "\\":
-                self.out.append(self.escape(in_class=False))
-                continue
-            if char == "[":
-                self.out.append(self.char_class())
-                continue
-            if char == "(":
-                self.out.append(self.group_start())
-                continue
-            if char == ")":
-                if self.depth == 0:
-                    raise self.refuse("unbalanced ')'")
-                self.depth -= 1
-            elif char == "$":
-                char = r"\Z"
-            elif char == ".":
-                char = "[^\\n\\r\\u2028\\u2029]"
-            elif char == "{":
-                match = _QUANTIFIER.match(self.source, self.at)
-                if not match:
-                    raise self.refuse("a '{' that does not start a quantifier like {2,5}; write \\{")
-                char = match.group(0)
-                self.at = match.end() - 1
-            elif char in "}]":
-                raise self.refuse(f"a lone {char!r}; write \\{char}")
-            self.out.append(char)
-            self.at += 1
-        if self.depth:
+                escaped = self.escape(in_class=False)
+                text = _literal(escaped) if isinstance(escaped, int) else escaped
+            elif char == "[":
+                text = self.char_class()
+            elif char == "(":
+                text = self.group_start()
+                last = "start"
+            else:
+                if char == ")":
+                    if not self.groups:
+                        raise self.refuse("unbalanced ')'")
+                    text = ")"
+                    last = "lookahead" if self.groups.pop() == "lookahead" else "atom"
+                elif char in "|^$":
+                    text = {"|": "|", "^": "^", "$": "\\Z"}[char]
+                    last = "start" if char == "|" else "assertion"
+                elif char == ".":
+                    text = "[^\\n\\r\\u2028\\u2029]"
+                elif char in "}]":
+                    raise self.refuse(f"a lone {char!r}; write \\{char}")
+                else:
+                    text = _literal(ord(char))
+                self.at += 1
+            self.out.append(text)
+            self.last = last
+        if self.groups:
             raise self.refuse("unbalanced '('")
         return "".join(self.out)
 
+    def quantifier(self) -> str:
+        char = self.source[self.at]
+        if char == "{":
+            match = _QUANTIFIER.match(self.source, self.at)
+            if not match:
+                if re.match(r"\{,[0-9]*\}", self.source[self.at :]):
+                    raise self.refuse("{,n} is a quantifier only to Python; write {0,n}")
+                raise self.refuse("a '{' that does not start a quantifier like {2,5}; write \\{")
+            low, high = match.group(1, 3)
+            if max(len(low), len(high or "")) > _COUNT_DIGITS:
+                raise self.refuse(f"a repeat count of more than {_COUNT_DIGITS} digits")
+            if high and int(high) < int(low):
+                raise self.refuse(f"the numbers of {match.group(0)} are out of order")
+            text = match.group(0)
+        else:
+            text = char
+        if self.last == "quantifier":
+            if char == "+":
+                raise self.refuse("a possessive quantifier (a++, a*+, a{2}+) is Python-only: nothing to repeat")
+            raise self.refuse("a quantifier cannot follow another quantifier: nothing to repeat")
+        if self.last == "lookahead":
+            raise self.refuse("a lookahead cannot be repeated in JavaScript's Unicode mode")
+        if self.last != "atom":
+            raise self.refuse(f"nothing to repeat before {text!r}; write \\{char} for the character")
+        self.at += len(text)
+        if self.source.startswith("?", self.at):  # lazy: the same in both
+            text += "?"
+            self.at += 1
+        self.last = "quantifier"
+        return text
+
     def group_start(self) -> str:
-        rest = self.source[self.at :]
-        self.depth += 1
-        for opening in ("(?:", "(?=", "(?!"):
+        rest = self.source[self.at : self.at + 256]
+        for opening, kind in (("(?:", "group"), ("(?=", "lookahead"), ("(?!", "lookahead")):
             if rest.startswith(opening):
                 self.at += len(opening)
+                self.groups.append(kind)
                 return opening
         if rest.startswith(("(?<=", "(?<!")):
             raise self.refuse("lookbehind is not supported alike by both sides")
@@ -103,14 +147,24 @@ class _Translator:
             name = re.match(r"\(\?<([A-Za-z_][A-Za-z0-9_]*)>", rest)
             if not name:
                 raise self.refuse("a malformed group name")
+            if name.group(1) in self.names:
+                raise self.refuse(f"the group name {name.group(1)!r} is used twice")
+            self.names.add(name.group(1))
             self.at += name.end()
+            self.groups.append("group")
             return "("
+        if rest.startswith("(?>"):
+            raise self.refuse("an atomic group (?>...) is Python-only, not part of JavaScript's syntax")
+        if rest.startswith("(?P"):
+            raise self.refuse("(?P...) is Python-only, not part of JavaScript's syntax; name a group (?<name>...)")
         if rest.startswith("(?"):
             raise self.refuse("this kind of group is not part of JavaScript's syntax")
         self.at += 1
+        self.groups.append("group")
         return "("
 
-    def escape(self, in_class: bool) -> str:
+    def escape(self, in_class: bool) -> int | str:
+        """One escape: the code point it stands for, or the Python text of the set it names."""
         if self.at + 1 >= len(self.source):
             raise self.refuse("a pattern cannot end with '\\'")
         letter = self.source[self.at + 1]
@@ -124,13 +178,13 @@ class _Translator:
         if letter in _CONTROL_ESCAPES:
             return _CONTROL_ESCAPES[letter]
         if letter == "b" and in_class:
-            return "\\x08"
+            return 0x08
         if letter in "bB":
             raise self.refuse("word boundaries differ between the two sides")
-        if letter == "0" and not self.source[self.at : self.at + 1].isdigit():
-            return "\\x00"
-        if letter.isdigit() or letter == "k":
-            raise self.refuse("back-references are not supported")
+        if letter == "0" and self.source[self.at : self.at + 1] not in _DIGITS:
+            return 0
+        if letter in _DIGITS or letter == "k":
+            raise self.refuse("back-references (and \\0 before a digit) are not supported")
         if letter in "pP":
             raise self.refuse("Unicode property escapes are not supported by the server")
         if letter == "c":
@@ -138,37 +192,39 @@ class _Translator:
             if not control.isascii() or not control.isalpha():
                 raise self.refuse("\\c must be followed by a letter")
             self.at += 1
-            return f"\\x{ord(control) % 32:02x}"
+            return ord(control) % 32
         if letter == "x":
             digits = self.source[self.at : self.at + 2]
             if not re.fullmatch(r"[0-9A-Fa-f]{2}", digits):
                 raise self.refuse("\\x needs two hexadecimal digits")
             self.at += 2
-            return f"\\x{digits}"
+            return int(digits, 16)
         if letter == "u":
             return self.unicode_escape()
         if letter in _SYNTAX or (in_class and letter == "-"):
-            return "\\" + letter
+            return ord(letter)
         raise self.refuse(f"\\{letter} is not a valid escape in JavaScript's Unicode mode")
 
-    def unicode_escape(self) -> str:
-        braced = re.match(r"\{([0-9A-Fa-f]{1,6})\}", self.source[self.at :])
+    def unicode_escape(self) -> int:
+        braced = re.match(r"\{([0-9A-Fa-f]+)\}", self.source[self.at : self.at + 64])
         if braced:
+            digits = braced.group(1).lstrip("0") or "0"
+            if len(digits) > 6 or int(digits, 16) > 0x10FFFF:
+                raise self.refuse("the code point is beyond U+10FFFF")
             self.at += braced.end()
-            code = int(braced.group(1), 16)
+            code = int(digits, 16)
         else:
             digits = self.source[self.at : self.at + 4]
             if not re.fullmatch(r"[0-9A-Fa-f]{4}", digits):
                 raise self.refuse("\\u needs four hexadecimal digits or {...}")
             self.at += 4
             code = int(digits, 16)
-        if code > 0x10FFFF:
-            raise self.refuse("the code point is beyond U+10FFFF")
         if 0xD800 <= code <= 0xDFFF:
             raise self.refuse("surrogate escapes are read differently; write the character or \\u{...}")
-        return f"\\U{code:08x}"
+        return code
 
     def char_class(self) -> str:
+        """``[...]``, as JavaScript's Unicode mode reads it, with every character written out for Python."""
         self.at += 1
         negated = self.source.startswith("^", self.at)
         if negated:
@@ -177,19 +233,37 @@ class _Translator:
         while True:
             if self.at >= len(self.source):
                 raise self.refuse("unterminated [")
-            char = self.source[self.at]
-            if char == "]":
+            if self.source[self.at] == "]":
                 self.at += 1
                 break
-            if char == "\\":
-                parts.append(self.escape(in_class=True))
+            low = self.class_atom()
+            if not self.source.startswith("-", self.at) or self.source[self.at + 1 : self.at + 2] in ("]", ""):
+                parts.append(_literal(low) if isinstance(low, int) else low)
                 continue
-            # Characters Python reads specially inside a set ("[", "&&", "--", "~~", "||") are escaped.
-            parts.append("\\" + char if char in "[&~|" else char)
+            if self.source.startswith("--", self.at):
+                raise self.refuse("'--' inside [...] is read differently; escape the '-'")
             self.at += 1
+            high = self.class_atom()
+            if not isinstance(low, int) or not isinstance(high, int):
+                raise self.refuse("a range cannot start or end at \\d, \\w or \\s")
+            if low > high:
+                raise self.refuse("the range is out of order")
+            parts.append(f"{_literal(low)}-{_literal(high)}")
         if not parts:
-            return "[\\s\\S]" if negated else "(?!)"
-        body = "".join(parts)
-        if "--" in body.replace("\\-", ""):
+            return "[\\s\\S]" if negated else "[^\\s\\S]"
+        return f"[{'^' if negated else ''}{''.join(parts)}]"
+
+    def class_atom(self) -> int | str:
+        """One member of a class: a code point, or the Python text of the set an escape names."""
+        if self.source.startswith("--", self.at):
             raise self.refuse("'--' inside [...] is read differently; escape the '-'")
-        return f"[{'^' if negated else ''}{body}]"
+        if self.source[self.at] == "\\":
+            return self.escape(in_class=True)
+        self.at += 1
+        return ord(self.source[self.at - 1])
+
+
+def _literal(code: int) -> str:
+    """One character as Python reads it literally, anywhere in a pattern."""
+    char = chr(code)
+    return char if char.isascii() and char.isalnum() else f"\\U{code:08x}"

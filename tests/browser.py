@@ -89,15 +89,18 @@ def fill(page: Any, data: dict[str, Any]) -> None:
     fields = {f["name"]: f for f in model["fields"]}
     for name, value in data.items():
         widget, kind = fields[name]["widget"], fields[name]["value"]
+        option = value if isinstance(value, str) else json.dumps(value)  # a choice's value on the page
         if widget == "select":
-            page.select_option(f"#{name}", value)
+            page.select_option(f"#{name}", option)
         elif kind in ("choice", "boolean"):
-            page.check(f"input[name={name}][value={json.dumps(value) if kind == 'boolean' else value}]")
+            page.check(f'input[name={name}][value="{option}"]')
         elif kind == "choices":
             for chosen in value:
                 page.check(f"input[name={name}][value={chosen}]")
         elif kind == "list":
             page.fill(f"#{name}", ", ".join(value))
+        elif kind == "number":  # as the page's language writes it
+            page.fill(f"#{name}", str(value).replace(".", model["texts"]["decimalMark"]))
         else:
             page.fill(f"#{name}", str(value))
 

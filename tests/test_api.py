@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 
 from handler.storage.local import LocalStore
-from tests.conftest import TESTS, load_cases
+from tests.conftest import AUTHORIZED, TESTS, load_cases, sign_in
+from tests.shipped import form, requires_service, service_having, service_with_rule, valid_data, valid_data_of
 
 CASES = load_cases(TESTS / "data" / "service-request")
 
@@ -44,9 +47,7 @@ def test_submission_cases(client: TestClient, store: LocalStore, valid: bool, ca
 
 
 def test_receipt_has_a_readable_reference_and_an_id(client: TestClient) -> None:
-    response = post(
-        client, {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
-    )
+    response = post(client, valid_data(subject="S", description="D"))
     assert response.status_code == 201
     body = response.json()
     assert set(body) == {"id", "reference", "status", "receivedAt"}
@@ -56,6 +57,7 @@ def test_receipt_has_a_readable_reference_and_an_id(client: TestClient) -> None:
     assert not set(first + second) & set("ILOU")
 
 
+@requires_service("feature-toggle")
 def test_errors_in_a_branch_point_at_the_field_not_the_root(client: TestClient) -> None:
     response = post(
         client, {"service": "feature-toggle", "subject": "S", "description": "D"}, **{"Accept-Language": "en"}
@@ -84,14 +86,14 @@ def test_errors_in_a_branch_point_at_the_field_not_the_root(client: TestClient) 
 def test_messages_follow_the_requested_language(
     client: TestClient, headers: dict[str, str], query: str, expected: str
 ) -> None:
-    data = {"service": "beta-project", "beta_project": "B", "account": "A", "description": "D"}
+    data = valid_data(description="D", subject=None)
     response = client.post(f"/v1/requests{query}", json={"form": "service-request", "data": data}, headers=headers)
     assert response.json()["errors"][0]["detail"] == expected
     assert response.headers["content-language"] == ("en" if expected.startswith("Enter") else "nb")
 
 
 def test_limits_in_messages_are_the_field_s_own(client: TestClient) -> None:
-    data = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "x" * 151, "description": "D"}
+    data = valid_data(subject="x" * 151, description="D")
     details = post(client, data, **{"Accept-Language": "en"}).json()["errors"]
     assert details == [
         {
@@ -116,7 +118,7 @@ def test_the_second_form_validates_with_no_code_of_its_own(client: TestClient) -
             "field": "users_affected",
             "pointer": "/data/users_affected",
             "keyword": "type",
-            "detail": "Enter “How many users are affected?” as a whole number",
+            "detail": "Enter “How many users are affected?” as a whole number, for example 1,500",
         }
     ]
     too_many = client.post(
@@ -210,7 +212,7 @@ def test_a_bad_idempotency_key_is_refused(client: TestClient) -> None:
 
 
 def test_a_retry_with_the_same_key_returns_the_first_receipt(client: TestClient, store: LocalStore) -> None:
-    data = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
+    data = valid_data(subject="S", description="D")
     first = post(client, data, **{"Idempotency-Key": "form-session-0001"})
     again = post(client, data, **{"Idempotency-Key": "form-session-0001"})
     assert first.status_code == again.status_code == 201
@@ -222,7 +224,7 @@ def test_a_retry_with_the_same_key_returns_the_first_receipt(client: TestClient,
 
 
 def test_storage_failures_answer_503_and_can_be_retried(client: TestClient, store: LocalStore) -> None:
-    data = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
+    data = valid_data(subject="S", description="D")
     saved = store.database.rename(store.database.with_suffix(".saved"))
     store.database.mkdir()  # the database can no longer be opened
     response = post(client, data, **{"Idempotency-Key": "form-session-0002"})
@@ -241,7 +243,7 @@ def test_the_openapi_document_describes_the_submit_route(client: TestClient) -> 
 
 
 def test_attachments_must_name_uploads_that_exist(client: TestClient, store: LocalStore) -> None:
-    data = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
+    data = valid_data(subject="S", description="D")
     response = post(client, {**data, "attachments": ["a" * 20]}, **{"Accept-Language": "en"})
     assert response.json()["errors"] == [
         {
@@ -254,16 +256,17 @@ def test_attachments_must_name_uploads_that_exist(client: TestClient, store: Loc
     assert stored_count(store) == 0
 
 
-def test_a_retry_gets_its_receipt_even_when_the_data_would_no_longer_pass(client: TestClient, clock: Any) -> None:
-    soon = {
-        "service": "extended-support",
-        "support_start": "2026-11-27T14:00",
-        "support_end": "2026-11-27T17:00",
-        "subject": "S",
-        "description": "D",
-    }  # 13:00 in Oslo now: one hour ahead
+def test_a_retry_gets_its_receipt_even_when_the_data_would_no_longer_pass(
+    client: TestClient, store: LocalStore, clock: Any
+) -> None:
+    # A valid document of a service with a moment that must not be past, sent an hour before that moment.
+    soon = valid_data_of(service_with_rule("not-past"), subject="S", description="D")
+    rule = next(r for r in form().rules if r.rule == "not-past" and r.field in soon)
+    start = datetime.fromisoformat(soon[rule.field]).replace(tzinfo=ZoneInfo(rule.time_zone or form().time_zone))
+    clock.now = start - timedelta(hours=1)
+    client.headers["Authorization"] = f"Bearer {sign_in(client, store.folder / 'outbox', AUTHORIZED)}"
     first = post(client, soon, **{"Idempotency-Key": "evening-support-1"})
-    assert first.status_code == 201
+    assert first.status_code == 201, first.text
     clock.advance(hours=2)  # the start has passed when the lost answer is retried
     again = post(client, soon, **{"Idempotency-Key": "evening-support-1"})
     assert (again.status_code, again.json()) == (201, first.json())
@@ -293,7 +296,9 @@ def test_text_that_cannot_be_stored_is_a_4xx_naming_the_field(client: TestClient
 
 
 def test_cross_field_rules_never_compare_values_of_a_service_not_chosen(client: TestClient) -> None:
-    data = {"service": "premium-feature", "feature_name": "X", "account": "A", "subject": "S", "description": "D"}
+    compared = {name for r in form().rules for name in (r.field, r.other) if name}
+    service = service_having(lambda s: not compared & set(valid_data_of(s)), "no field a cross-field rule compares")
+    data = valid_data_of(service, subject="S", description="D")
     for other in ({"period_from": 5, "period_to": "2027-01-01"}, {"support_start": [], "support_end": "x"}):
         response = post(client, {**data, **other}, **{"Accept-Language": "en"})
         assert response.status_code == 422
@@ -324,14 +329,14 @@ def test_cross_field_rules_never_compare_values_of_a_service_not_chosen(client: 
 def test_control_and_invisible_characters_are_refused_where_they_have_no_business(
     client: TestClient, field: str, text: str
 ) -> None:
-    data = {"service": "premium-feature", "feature_name": "X", "account": "A", "subject": "S", "description": "D"}
+    data = valid_data(subject="S", description="D")
     response = post(client, {**data, field: text}, **{"Accept-Language": "en"})
     assert response.status_code == 422
     assert [(d["field"], d["keyword"]) for d in response.json()["errors"]] == [(field, "pattern")]
 
 
 def test_line_breaks_tabs_and_emoji_sequences_are_fine_in_a_description(client: TestClient) -> None:
-    data = {"service": "premium-feature", "feature_name": "X", "account": "A", "subject": "Familie 👨\u200d👩\u200d👧"}
+    data = valid_data(subject="Familie 👨\u200d👩\u200d👧", description=None)
     response = post(client, {**data, "description": "Første linje\r\nAndre\tlinje"})
     assert response.status_code == 201, response.text
 
@@ -344,7 +349,7 @@ def test_an_address_listed_twice_in_another_case_is_refused_as_on_the_page(
     if not lists:
         pytest.skip("schema/ has no list of e-mail addresses that must differ")
     name = lists[0].name
-    data = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
+    data = valid_data(subject="S", description="D")
     twice = post(client, {**data, name: ["Kari@Example.no", "kari@example.NO"]})
     assert [(d["pointer"], d["keyword"]) for d in assert_error(twice, 422, "validation_failed")["errors"]] == [
         (f"/data/{name}", "uniqueItems")

@@ -23,14 +23,9 @@ from handler.services import build_services
 from handler.settings import Settings
 from handler.storage.local import LocalStore
 from tests.conftest import AUTHORIZED, CONTACT_TYPES, SECRET, Clock, code_from_outbox, register, sign_in
+from tests.shipped import valid_data
 
-VALID = {
-    "service": "beta-project",
-    "beta_project": "Ny motor",
-    "account": "Kunde AS",
-    "subject": "Bli med",
-    "description": "D",
-}
+VALID = valid_data(subject="Bli med", description="D")
 
 
 def outbox(store: LocalStore) -> Path:
@@ -282,7 +277,7 @@ def test_my_requests_lists_newest_first_a_page_at_a_time(client: TestClient, clo
     listed = [item["reference"] for page in (first, second, third) for item in page["items"]]
     assert listed == references[::-1]
     assert third["next"] is None
-    assert first["items"][0]["title"] == "S4" and first["items"][0]["category"] == "beta-project"
+    assert first["items"][0]["title"] == "S4" and first["items"][0]["category"] == VALID["service"]
     assert client.get("/v1/requests?limit=0").status_code == 400
 
 

@@ -43,9 +43,10 @@ from tests.servers import (  # noqa: F401  (the fixtures seaweedfs and dynamodb_
     fresh_aws_store,
     seaweedfs_server,
 )
+from tests.shipped import valid_data
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
+DATA = valid_data(subject="S", description="D")
 KEY = "form-session-edges-0001"
 # The function's timeout is 10 s (template.yaml); a 503 must come well before it, whatever the machine.
 ANSWER_WITHIN_SECONDS = 8

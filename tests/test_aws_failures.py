@@ -41,9 +41,10 @@ from tests.servers import (  # noqa: F401  (the fixtures seaweedfs, dynamodb_loc
     seaweedfs_server,
     ses_server,
 )
-from tests.test_lambda import SECRET, event, signed_in
+from tests.shipped import valid_data
+from tests.test_lambda import SECRET, event, event_data, signed_in
 
-DATA = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
+DATA = valid_data(subject="S", description="D")
 KEY = "form-session-aws-0001"
 
 
@@ -190,7 +191,7 @@ def test_a_failing_call_is_a_503_and_the_retry_stores_the_request_once(
     api: Api, service: str, operation: str, failure: Callable[[AWSRequest], AWSResponse]
 ) -> None:
     client = api.aws.s3 if service == "s3" else api.aws.dynamodb
-    submission = Submission("service-request", "beta-project", "sha256:0", "nb", AUTHORIZED, DATA)
+    submission = Submission("service-request", DATA["service"], "sha256:0", "nb", AUTHORIZED, DATA)
     with injected(client, operation, failure) as calls:
         with pytest.raises(StorageUnavailable):
             api.aws.submit(submission, "SR", "form-session-direct", NOW)
@@ -284,7 +285,7 @@ def test_the_environment_selects_the_aws_store(aws_environment: AwsStore) -> Non
     store = make_store(Settings.from_env())
     assert isinstance(store, AwsStore)
     assert (store.bucket, store.table) == (aws_environment.bucket, aws_environment.table)
-    submission = Submission("service-request", "beta-project", "sha256:0", "en", AUTHORIZED, DATA)
+    submission = Submission("service-request", DATA["service"], "sha256:0", "en", AUTHORIZED, DATA)
     receipt, created = store.submit(submission, "SR", "form-session-env-0001", NOW)
     assert created
     assert aws_request_ids(aws_environment) == aws_document_ids(aws_environment) == {receipt.request_id}
@@ -299,7 +300,11 @@ def test_the_lambda_entry_point_stores_an_api_gateway_event_in_s3_and_dynamodb(
     assert result["statusCode"] == 201, body
     assert aws_request_ids(aws_environment) == aws_document_ids(aws_environment) == {body["id"]}
     stored = aws_environment.get(body["id"])
-    assert stored is not None and stored.language == "en" and stored.data["service"] == "premium-feature"
+    assert (
+        stored is not None
+        and stored.language == "en"
+        and stored.data["service"] == event_data("http-api-v2.json")["service"]
+    )
     assert stored.requester == AUTHORIZED
     assert [m for m in ses.sent() if m["X-Servicedesk-Reference"] == body["reference"]] == []  # only queued
     # The table's stream wakes the function for the queued e-mail, which goes out through SES.

@@ -374,14 +374,21 @@ def test_a_message_that_may_have_gone_out_is_never_sent_again_and_a_refused_one_
     clock.advance(minutes=10)
     assert mailing.send_queued_mail(services) == (0, 0)
     assert mailer.calls == 1 and services.store.queued_mails(10, clock()) == []
+    (given_up,) = services.store.given_up_mails(10)  # kept for an operator to look at and resend
+    assert given_up.last_error == mailing.LOST_ANSWER
 
     refusal = {"Error": {"Code": "Throttling", "Message": "slow down"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
     mailer.failure = lambda: ClientError(refusal, "SendRawEmail")  # type: ignore[arg-type]
     mailing.queue(services, [Mail((Recipient("kari@example.no"),), "Kvittering 2", ("Hei",), "nb")], "a test")
     assert mailing.send_queued_mail(services) == (0, 1)
+    assert services.store.queued_mails(10, clock()) == []  # refused: not sent, so it waits a minute
+    clock.advance(minutes=1)
     (waiting,) = services.store.queued_mails(10, clock())
-    assert waiting.attempts == 1  # refused: it was not sent, so it waits for the next try
+    assert waiting.attempts == 1
     assert mailing.send_queued_mail(services) == (0, 1) and mailer.calls == 3
+    assert services.store.resend_mail(given_up.id, clock()) and services.store.given_up_mails(10) == []
+    assert given_up.id in {m.id for m in services.store.queued_mails(10, clock())}
+    assert not services.store.resend_mail(given_up.id, clock())  # only once
 
 
 def test_queued_mail_is_found_with_strongly_consistent_reads_of_the_table(aws: AwsStore) -> None:

@@ -14,8 +14,9 @@ import pytest
 from bs4 import BeautifulSoup, Tag
 
 import build
-from handler.forms import Catalog, load_catalog
+from handler.forms import Catalog, load_catalog, option_key
 from tests.conftest import NOW
+from tests.shipped import a_service, requires_service, valid_data
 from tests.test_schema import copy_schema, edit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,9 +55,8 @@ def test_every_field_is_on_the_page_with_its_label(built_site: Path, catalog: Ca
             assert legend is not None and legend.get_text().startswith(label)
             inputs = element.find_all("input", type=("checkbox" if field.widget == "checkboxes" else "radio"))
             assert inputs[0]["id"] == field.name
-            assert [json.loads(str(i["value"])) if field.widget == "yes-no" else i["value"] for i in inputs] == list(
-                field.options
-            )
+            # Each choice's value as the page writes it: a text as it is, a number or true/false as JSON writes it.
+            assert [i["value"] for i in inputs] == [option_key(o) for o in field.options]
             for radio in inputs:
                 assert element.find("label", attrs={"for": radio["id"]}) is not None
         else:
@@ -107,6 +107,7 @@ def test_fields_of_a_branch_start_hidden_and_disabled(built_site: Path) -> None:
     assert not group(soup, "subject").has_attr("hidden")
 
 
+@requires_service("extended-support", "data-extract")
 def test_the_page_carries_the_schema_s_rules_and_messages(built_site: Path) -> None:
     model = model_of(page(built_site, "en"))
     assert model["apiBase"] == ""
@@ -138,6 +139,27 @@ def test_the_second_form_is_built_by_the_same_code(built_site: Path) -> None:
     legend = group(soup, "severity").find("legend")
     assert legend is not None and legend.get_text() == "How serious is it?"
     assert group(soup, "users_affected").has_attr("hidden")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_number_fields_are_text_boxes_that_read_the_language_s_marks(
+    built_site: Path, catalog_with_test_forms: Catalog, language: str
+) -> None:
+    # <input type=number> drops a comma it cannot read (1500,50 became 150050): the page reads the text.
+    soup = page(built_site, language, "every-keyword")
+    form = catalog_with_test_forms.forms["every-keyword"]
+    numbers = [f for f in form.fields if f.widget == "number"]
+    assert {f.schema["type"] for f in numbers} == {"integer", "number"}
+    for field in numbers:
+        control = soup.find(id=field.name)
+        assert isinstance(control, Tag) and control["type"] == "text"
+        assert control["inputmode"] == ("numeric" if field.schema["type"] == "integer" else "decimal")
+        assert not any(control.has_attr(a) for a in ("min", "max", "step")), "the page's checker applies the limits"
+    model = model_of(soup)
+    common = catalog_with_test_forms.common[language]
+    assert (model["texts"]["decimalMark"], model["texts"]["groupMark"]) == (common["decimalMark"], common["groupMark"])
+    limits = {f["name"]: f["schema"] for f in model["fields"]}
+    assert all(limits[f.name] == f.constraints() for f in numbers)
 
 
 def test_api_url_sets_where_the_form_submits(tmp_path: Path) -> None:
@@ -182,7 +204,7 @@ def test_a_new_field_changes_page_and_validation_after_one_rebuild(tmp_path: Pat
     root = copy_schema(tmp_path)
 
     def add_field(schema: dict[str, Any]) -> None:
-        branch = next(b for b in schema["allOf"] if b["if"]["properties"]["service"]["const"] == "beta-project")
+        branch = next(b for b in schema["allOf"] if b["if"]["properties"]["service"]["const"] == a_service())
         branch["then"]["properties"]["start_date"] = {"$ref": "#/$defs/date"}
         branch["then"]["required"].append("start_date")
 
@@ -194,9 +216,9 @@ def test_a_new_field_changes_page_and_validation_after_one_rebuild(tmp_path: Pat
         )
     build.build(tmp_path / "site", schema_dir=root)
     element = group(page(tmp_path / "site", "en"), "start_date")
-    assert json.loads(str(element["data-shown-when"])) == [[["service", "beta-project"]]]
+    assert json.loads(str(element["data-shown-when"])) == [[["service", a_service()]]]
     form = load_catalog(root).forms["service-request"]
-    data = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
+    data = valid_data(subject="S", description="D")
     errors = form.validate(data, "en", NOW)
     assert [(e.field, e.keyword, e.message) for e in errors] == [("start_date", "required", "Enter “Preferred start”")]
     assert form.validate({**data, "start_date": "2027-01-04"}, "en", NOW) == []

@@ -15,6 +15,7 @@ from handler import cli
 from handler.services import Services
 from handler.storage.local import LocalStore
 from tests.conftest import AUTHORIZED
+from tests.shipped import another_service, valid_data, valid_data_of
 
 
 def run(services: Services, *argv: str) -> tuple[int, str]:
@@ -105,8 +106,8 @@ def test_import_refuses_every_bad_row_and_imports_nothing(
     assert services.store.get_contact("Ola@Example.NO") is not None
 
 
-def submit(client: TestClient, **data: Any) -> dict[str, Any]:
-    body = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"} | data
+def submit(client: TestClient, document: dict[str, Any] | None = None, **data: Any) -> dict[str, Any]:
+    body = (document or valid_data(subject="S", description="D")) | data
     body = {k: v for k, v in body.items() if v is not None}
     answer = client.post("/v1/requests", json={"form": "service-request", "data": body})
     assert answer.status_code == 201, answer.text
@@ -115,8 +116,8 @@ def submit(client: TestClient, **data: Any) -> dict[str, Any]:
 
 def test_requests_are_listed_filtered_shown_and_exported(client: TestClient, services: Services) -> None:
     beta = submit(client, subject='=HYPERLINK("http://evil")')
-    premium = submit(client, service="premium-feature", feature_name="F", account="A", beta_project=None)
-    code, out = run(services, "requests", "list", "--category", "premium-feature")
+    premium = submit(client, valid_data_of(another_service(), subject="S", description="D"))
+    code, out = run(services, "requests", "list", "--category", another_service())
     assert code == 0 and premium["reference"] in out and beta["reference"] not in out
     assert run(services, "requests", "list", "--status", "resolved")[1].strip() == "0 requests"
     assert run(services, "requests", "list", "--since", "2099-01-01")[1].strip() == "0 requests"
@@ -136,13 +137,7 @@ def test_a_status_change_is_recorded_and_e_mailed_in_the_request_s_language(
         "/v1/requests?lang=en",
         json={
             "form": "service-request",
-            "data": {
-                "service": "beta-project",
-                "beta_project": "B",
-                "account": "A",
-                "subject": "Join",
-                "description": "D",
-            },
+            "data": valid_data(subject="Join", description="D"),
         },
     ).json()
     code, out = run(

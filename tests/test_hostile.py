@@ -27,6 +27,7 @@ from handler import lambda_entry
 from handler.api.problems import PROBLEM_SCHEMA
 from handler.signin import AUDIENCE, ISSUER
 from tests.conftest import AUTHORIZED, TESTS
+from tests.shipped import stand_in, stand_in_text
 from tests.test_lambda import EVENTS, SECRET, data_dir  # noqa: F401
 
 CASES_DIR = TESTS / "data" / "hostile"
@@ -40,11 +41,26 @@ BODY_HEADERS = {"content-type", "content-length", "idempotency-key", "accept-lan
 
 
 def load_cases() -> list[dict[str, Any]]:
-    """Every case of every file in tests/data/hostile, named after its file."""
+    """Every case of every file in tests/data/hostile, named after its file. The cases are written for a
+    service of the shipped form; one that schema/ no longer has stands for another that it has (tests/shipped.py).
+    A body in parts is measured to the byte and stays as written: its status does not depend on the service."""
     cases = []
     for path in sorted(CASES_DIR.glob("*.json")):
         for case in json.loads(path.read_text(encoding="utf-8"))["cases"]:
-            cases.append({**case, "description": f"{path.stem}: {case['description']}"})
+            case = {**case, "description": f"{path.stem}: {case['description']}"}
+            if isinstance(case.get("json"), dict) and "data" in case["json"]:
+                case["json"] = {**case["json"], "data": stand_in(case["json"]["data"])}
+            if isinstance(case.get("body"), str):
+                case["body"] = stand_in_text(case["body"])
+            if "body_base64" in case:
+                raw = base64.b64decode(case["body_base64"])
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    text = None
+                if text is not None and stand_in_text(text) != text:
+                    case["body_base64"] = base64.b64encode(stand_in_text(text).encode("utf-8")).decode()
+            cases.append(case)
     return cases
 
 

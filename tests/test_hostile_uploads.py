@@ -327,6 +327,6 @@ def test_the_desk_notification_fills_its_texts_in_one_pass(client: TestClient, s
     receipt = Receipt("3dce0de9-4347-4ca9-a8b1-5687742ce7d6", "SR-BDFF-XH99", "received", datetime.now(UTC))
     mail = desk_mail(services, form, receipt, contact, data, [])
     assert mail is not None
-    category = form.option_label(services.settings.desk_language or "nb", "service", "beta-project")
+    category = form.option_label(services.settings.desk_language or "nb", "service", VALID["service"])
     assert mail.subject == f"[SR-BDFF-XH99] {category}: {{name}} {{organization}} {{category}} {{reference}}"
     assert mail.paragraphs[0] == "Ny forespørsel fra Kari {organization} (Kunde AS)."

@@ -19,12 +19,30 @@ from handler.mail import Mail, QueuedMail, Recipient
 from handler.signin import AUDIENCE, ISSUER
 from handler.storage.local import LocalStore
 from tests.conftest import AUTHORIZED, TESTS, register
+from tests.shipped import form, stand_in_text, valid_data
 
 EVENTS = TESTS / "events"
 
 
 def event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / name).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    """A recorded event; the request it carries, written for a service of the shipped form, stands for another
+    when schema/ no longer has that service (tests/shipped.py)."""
+    document: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
+    body = document.get("body")
+    if isinstance(body, str) and body:
+        encoded = bool(document.get("isBase64Encoded"))
+        text = base64.b64decode(body).decode("utf-8") if encoded else body
+        fitted = stand_in_text(text)
+        if fitted != text:
+            document = with_body(document, fitted.encode("utf-8"))
+    return document
+
+
+def event_data(name: str) -> dict[str, Any]:
+    """The request data the event ``name`` carries."""
+    document = event(name)
+    body = base64.b64decode(document["body"]) if document.get("isBase64Encoded") else document["body"].encode()
+    return json.loads(body)["data"]  # type: ignore[no-any-return]
 
 
 def with_body(original: dict[str, Any], body: bytes) -> dict[str, Any]:
@@ -94,7 +112,7 @@ def test_each_event_source_stores_a_valid_request(data_dir: Path, name: str, lan
     assert body["reference"].startswith("SR-")
     stored = LocalStore(data_dir).get(body["id"])
     assert stored is not None and stored.language == language
-    assert stored.data["service"] == "premium-feature"
+    assert stored.data["service"] == event_data(name)["service"]
     assert stored.data["description"] == "Vi ønsker premiumfunksjonen."
     assert headers["content-type"] == "application/json"
 
@@ -103,9 +121,12 @@ def test_each_event_source_stores_a_valid_request(data_dir: Path, name: str, lan
     "name", ["http-api-v2.json", "http-api-v2-stage-base64.json", "rest-api-v1.json", "function-url.json"]
 )
 def test_invalid_bodies_get_the_same_errors_through_lambda(data_dir: Path, name: str) -> None:
-    status, body, _ = call(with_body(event(name), b'{"form": "service-request", "data": {"service": "beta-project"}}'))
+    service = valid_data()[form().discriminator]
+    only_service = json.dumps({"form": "service-request", "data": {form().discriminator: service}}).encode()
+    status, body, _ = call(with_body(event(name), only_service))
     assert status == 422
-    assert {d["field"] for d in body["errors"]} == {"beta_project", "account", "subject", "description"}
+    # The simplest valid document of the service holds only the fields it must have.
+    assert {d["field"] for d in body["errors"]} == set(valid_data()) - {form().discriminator}
     status, body, _ = call(with_body(event(name), b"\xff\xfe not json"))
     assert (status, body["code"]) == (400, "invalid_encoding")
     assert not list((data_dir / "documents").glob("*.json"))

@@ -24,7 +24,16 @@ from handler.settings import Settings
 from handler.usecases import mailing
 from handler.usecases.mailing import MAIL_ATTEMPTS
 from tests.conftest import AUTHORIZED
-from tests.test_lambda import EVENTS, SECRET, data_dir, event, signed_in, with_body  # noqa: F401  (data_dir: a fixture)
+from tests.shipped import a_service
+from tests.test_lambda import (  # noqa: F401  (data_dir: a fixture)
+    EVENTS,
+    SECRET,
+    data_dir,
+    event,
+    event_data,
+    signed_in,
+    with_body,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHAPE = {"time", "level", "logger", "message"}
@@ -107,7 +116,7 @@ def test_a_stored_request_is_logged_with_its_ids_reference_form_category_and_out
     assert line["reference"] == json.loads(answer["body"])["reference"]
     assert (line["form"], line["category"], line["outcome"], line["status"]) == (
         "service-request",
-        "premium-feature",
+        event_data("http-api-v2.json")["service"],
         "created",
         201,
     )
@@ -118,7 +127,7 @@ def test_a_replay_and_a_refusal_say_so(data_dir: Path, json_lines: Lines) -> Non
     document = signed_in(event("http-api-v2.json"))
     first = json.loads(lambda_entry.handler(document, Context())["body"])
     lambda_entry.handler(document, Context("replay-0001"))
-    refused = with_body(document, json.dumps({"form": "service-request", "data": {"service": "beta-project"}}).encode())
+    refused = with_body(document, json.dumps({"form": "service-request", "data": {"service": a_service()}}).encode())
     refused["headers"]["idempotency-key"] = "refused-0000001"
     assert lambda_entry.handler(refused, Context("refusal-0001"))["statusCode"] == 422
     replay, refusal = [line for line in json_lines.ours() if line["message"].startswith("answered ")][1:]

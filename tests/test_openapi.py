@@ -18,6 +18,7 @@ from referencing.jsonschema import DRAFT202012
 from handler.api.problems import STATUS
 from handler.forms import Catalog
 from tests.conftest import INCIDENT_FORM
+from tests.shipped import stand_in
 
 DOCUMENT_URI = "urn:servicedesk-forms:openapi"
 SESSION_ROUTES = {
@@ -28,13 +29,15 @@ SESSION_ROUTES = {
     ("get", "/v1/requests/{request_id}"),
     ("post", "/v1/uploads"),
 }
-SUBMISSION = {
-    "service": "premium-feature",
-    "feature_name": "Avansert rapportering",
-    "account": "Kunde AS",
-    "subject": "Bestilling",
-    "description": "Vi ønsker premiumfunksjonen.",
-}
+SUBMISSION = stand_in(
+    {
+        "service": "premium-feature",
+        "feature_name": "Avansert rapportering",
+        "account": "Kunde AS",
+        "subject": "Bestilling",
+        "description": "Vi ønsker premiumfunksjonen.",
+    }
+)
 
 
 def document_of(app: FastAPI) -> dict[str, Any]:

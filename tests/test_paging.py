@@ -25,10 +25,11 @@ from tests.servers import (  # noqa: F401  (the fixtures seaweedfs and dynamodb_
     fresh_aws_store,
     seaweedfs_server,
 )
+from tests.shipped import valid_data
 
 # A long address, so a cursor that carried the requester would show it in its length.
 OTHER = "ola.nordmann.innkjop-og-drift.region-nord@avdeling.kunde-as.example.no"
-DATA = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
+DATA = valid_data(subject="S", description="D")
 REQUESTS = 47
 PAGE = 10
 CURSOR_LIMIT = 200  # the API's max_length for ?cursor=
@@ -77,7 +78,7 @@ def submit_directly(store: Store, requester: str, count: int) -> list[Receipt]:
     receipts = []
     for index in range(count):
         moment = NOW + timedelta(seconds=index // 3, microseconds=250_001 * (index // 3 % 4))
-        submission = Submission("service-request", "beta-project", "sha256:0", "nb", requester, DATA)
+        submission = Submission("service-request", DATA["service"], "sha256:0", "nb", requester, DATA)
         receipts.append(store.submit(submission, "SR", None, moment)[0])
     return receipts
 

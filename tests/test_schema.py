@@ -10,7 +10,11 @@ from typing import Any
 
 import pytest
 
-from handler.forms import SCHEMA_DIR, Catalog, SchemaProblem, load_catalog
+from handler.dialect import WIDGETS_DIR, widget_file_problems
+from handler.forms import FORM_MEMBERS, SCHEMA_DIR, Catalog, SchemaProblem, load_catalog
+from tests.shipped import a_service, requires_service, service_fields
+
+ROOT = SCHEMA_DIR.parent
 
 
 def copy_schema(tmp_path: Path) -> Path:
@@ -47,6 +51,15 @@ SEED_SERVICES = {
 }
 
 
+@requires_service(
+    "feature-toggle",
+    "premium-feature",
+    "service-desk-user",
+    "integration-setup",
+    "data-extract",
+    "extended-support",
+    "beta-project",
+)
 def test_the_service_request_has_the_seven_categories_with_their_labels(catalog: Catalog) -> None:
     form = catalog.forms["service-request"]
     labels = {form.option_label("nb", "service", c) for c in form.categories}
@@ -88,10 +101,11 @@ def test_a_missing_translation_is_named_by_file_and_place(tmp_path: Path) -> Non
 
 def test_a_field_without_a_label_is_a_problem(tmp_path: Path) -> None:
     root = copy_schema(tmp_path)
+    name = list(service_fields(a_service()))[1]  # a field of one service's own
     for language in load_catalog().languages:
-        edit(root / "forms" / f"service-request.{language}.json", lambda d: d["fields"].pop("beta_project"))
+        edit(root / "forms" / f"service-request.{language}.json", lambda d: d["fields"].pop(name))
     problems = problems_of(root)
-    assert any("/fields/beta_project/label: missing text" in p for p in problems)
+    assert any(f"/fields/{name}/label: missing text" in p for p in problems)
 
 
 def test_an_option_without_a_label_is_a_problem(tmp_path: Path) -> None:
@@ -110,10 +124,10 @@ def test_a_branch_for_a_category_that_cannot_be_chosen_is_a_problem(tmp_path: Pa
     root = copy_schema(tmp_path)
     edit(
         root / "forms" / "service-request.schema.json",
-        lambda s: s["properties"]["service"]["enum"].remove("beta-project"),
+        lambda s: s["properties"]["service"]["enum"].remove(a_service()),
     )
     problems = problems_of(root)
-    assert any("service='beta-project'" in p and "cannot be chosen" in p for p in problems)
+    assert any(f"service='{a_service()}'" in p and "cannot be chosen" in p for p in problems)
 
 
 def test_metaschema_errors_name_the_file_and_place(tmp_path: Path) -> None:
@@ -189,6 +203,10 @@ def _set(path: str, value: Any) -> Any:
 
 
 SUBJECT = "properties/subject"
+PERIOD = "allOf/4/then/properties/period_from"
+SUPPORT = "allOf/5/then/properties/support_start"
+NUMBER = {"type": "number", "minimum": 1, "maximum": 3}
+TIME = {"type": "string", "format": "local-time"}
 # Each mistake an operator can make in a form's schema, and where the build must say it is.
 MISTAKES = [
     ("a misspelt keyword", _set(f"{SUBJECT}/maxLenght", 10), "/properties/subject", "'maxLenght' is not part"),
@@ -224,6 +242,42 @@ MISTAKES = [
         _set("properties/Bad Name", {"type": "string"}),
         "/properties",
         "Bad",
+    ),
+    ("a possessive quantifier", _set(f"{SUBJECT}/pattern", "^a++$"), f"/{SUBJECT}/pattern", "possessive"),
+    ("an atomic group", _set(f"{SUBJECT}/pattern", "(?>ab)"), f"/{SUBJECT}/pattern", "atomic"),
+    ("a minimum above the maximum", _set("properties/n", NUMBER | {"minimum": 9}), "/properties/n/minimum", "no"),
+    ("an empty exclusive range", _set("properties/n", NUMBER | {"exclusiveMinimum": 3}), "/n/exclusiveMinimum", "no"),
+    (
+        "a range without a whole number",
+        _set("properties/n", {"type": "integer", "exclusiveMinimum": 1, "exclusiveMaximum": 2}),
+        "/properties/n/exclusiveMinimum",
+        "no whole number",
+    ),
+    ("a minLength above the maxLength", _set(f"{SUBJECT}/minLength", 160), f"/{SUBJECT}/minLength", "above maxLength"),
+    ("a minLength from a $ref above the maxLength", _set("$defs/line/minLength", 160), f"/{SUBJECT}/$ref", "150"),
+    ("a minItems above the maxItems", _set("properties/cc/minItems", 6), "/properties/cc/minItems", "above maxItems"),
+    (
+        "more items than there are choices",
+        _set(
+            "properties/pick",
+            {"type": "array", "items": {"type": "string", "enum": ["a"]}, "minItems": 2, "uniqueItems": True},
+        ),
+        "/properties/pick/minItems",
+        "different values",
+    ),
+    ("a day that does not exist", _set(f"{PERIOD}/x-earliest", "2026-02-30"), f"/{PERIOD}/x-earliest", "real day"),
+    ("a day in a $ref that does not exist", _set("$defs/date/x-latest", "2026-13-01"), f"/{PERIOD}/$ref", "real day"),
+    ("a time that does not exist", _set(f"{SUPPORT}/x-latest", "2026-01-01T24:00"), f"/{SUPPORT}/x-latest", "time"),
+    ("today as a time", _set("properties/t", TIME | {"x-earliest": "today"}), "/properties/t/x-earliest", "no time"),
+    ("a time that is no time", _set("properties/t", TIME | {"x-latest": "25:00"}), "/properties/t/x-latest", "HH:MM"),
+    (
+        "the earliest day after the latest",
+        lambda s: (
+            s["allOf"][4]["then"]["properties"]["period_from"].update({"x-earliest": "2027-01-01"})
+            or s["$defs"]["date"].update({"x-latest": "2026-12-31"})
+        ),
+        f"/{PERIOD}/x-earliest",
+        "is after x-latest 2026-12-31",
     ),
 ]
 
@@ -278,3 +332,83 @@ def test_a_text_the_handler_uses_missing_in_one_language_is_refused_at_load(tmp_
     for language in load_catalog().languages:
         edit(root / f"common.{language}.json", lambda d: d["email"].pop("receiptIntro"))
     assert any("/email/receiptIntro: missing text (the handler uses it)" in p for p in problems_of(root))
+
+
+# ---- Widgets: each site/widgets/<name>/widget.json against site/widgets/widget.schema.json -------
+
+WIDGET_MISTAKES = [
+    ("a component that does not exist", "component", "slider", "/component", "'slider' is not one of ['input',"),
+    ("a value kind that does not exist", "value", "dial", "/value", "'dial' is not one of ['text', 'number',"),
+    ("a keyword outside the dialect", "keywords", ["type", "maxLenght"], "/keywords/1", "'maxLenght' is not one of"),
+    ("an item keyword outside the dialect", "itemKeywords", ["oneOf"], "/itemKeywords/0", "'oneOf' is not one of"),
+    ("a misspelt member", "formatHnit", "date", "/", "'formatHnit' is not part of the dialect"),
+    ("an accepts that is no JSON Schema", "accepts", {"type": "strin"}, "/accepts/type", "'strin'"),
+    ("an attribute that is no value", "attributes", {"type": ["text"]}, "/attributes/type", "['text']"),
+]
+
+
+def copy_widgets(tmp_path: Path) -> Path:
+    target = tmp_path / "widgets"
+    shutil.copytree(WIDGETS_DIR, target)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("member", "value", "where", "what"), [m[1:] for m in WIDGET_MISTAKES], ids=[m[0] for m in WIDGET_MISTAKES]
+)
+def test_every_widget_mistake_is_refused_with_file_and_place(
+    tmp_path: Path, member: str, value: Any, where: str, what: str
+) -> None:
+    folder = copy_widgets(tmp_path)
+    edit(folder / "text" / "widget.json", lambda w: w.update({member: value}))
+    problems = widget_file_problems(folder)
+    assert any(f"{folder / 'text' / 'widget.json'}: {where}: " in p and what in p for p in problems), problems
+
+
+def test_a_widget_without_its_value_kind_or_with_broken_json_is_refused(tmp_path: Path) -> None:
+    folder = copy_widgets(tmp_path)
+    edit(folder / "tel" / "widget.json", lambda w: w.pop("value"))
+    (folder / "url" / "widget.json").write_text("{", encoding="utf-8")
+    problems = widget_file_problems(folder)
+    assert any("tel/widget.json: /: 'value' is a required property" in p for p in problems), problems
+    assert any("url/widget.json: not valid JSON" in p for p in problems), problems
+
+
+def test_the_catalog_is_not_loaded_with_a_broken_widget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import handler.forms
+
+    assert widget_file_problems() == []
+    folder = copy_widgets(tmp_path)
+    edit(folder / "number" / "widget.json", lambda w: w.update(component="dial"))
+    monkeypatch.setattr(handler.forms, "widget_file_problems", lambda: widget_file_problems(folder))
+    assert any("number/widget.json: /component: 'dial' is not one of" in p for p in problems_of(SCHEMA_DIR))
+
+
+def test_the_widget_schema_names_the_components_and_value_kinds_the_page_has() -> None:
+    schema = json.loads((WIDGETS_DIR / "widget.schema.json").read_text(encoding="utf-8"))
+    components = ROOT / "site" / "templates" / "components"
+    dispatch = (components / "field.html").read_text(encoding="utf-8")
+    drawn = set(re.findall(r'params\.component == "([a-z-]+)"', dispatch)) | {"input"}  # input: the default
+    assert set(schema["properties"]["component"]["enum"]) == drawn
+    assert all((components / f"{name}.html").is_file() for name in drawn)
+    form_js = (ROOT / "site" / "static" / "form.js").read_text(encoding="utf-8")
+    read = set(re.findall(r'field\.value === "([a-z]+)"', form_js)) | {"text"}  # text: the default
+    assert set(schema["properties"]["value"]["enum"]) == read
+
+
+@pytest.mark.parametrize("name", ["hidden", "action", "submit"])
+def test_a_field_named_as_a_member_of_the_page_form_is_refused(tmp_path: Path, name: str) -> None:
+    root = copy_schema(tmp_path)
+    edit(root / "forms" / "service-request.schema.json", lambda d: d["properties"].update({name: {"type": "string"}}))
+    for language in load_catalog().languages:
+        edit(root / "forms" / f"service-request.{language}.json", lambda d: d["fields"].update({name: {"label": name}}))
+    problems = problems_of(root)
+    assert any(
+        f"field {name!r}: the name would hide the page form's own {name!r}; choose another" in p for p in problems
+    )
+
+
+def test_the_form_page_reads_no_member_of_its_form_that_a_field_may_hide() -> None:
+    script = (ROOT / "site" / "static" / "form.js").read_text(encoding="utf-8")
+    used = set(re.findall(r"\bform\.([a-z]+)\b", script))
+    assert "hidden" in used and used <= FORM_MEMBERS

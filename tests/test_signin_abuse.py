@@ -35,16 +35,11 @@ from tests.servers import (  # noqa: F401  (the fixtures seaweedfs and dynamodb_
     fresh_aws_store,
     seaweedfs_server,
 )
+from tests.shipped import valid_data
 
 OWNER = "198.51.100.7"  # the contact's own client address
 ATTACKERS = ("203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4")
-VALID = {
-    "service": "beta-project",
-    "beta_project": "Ny motor",
-    "account": "Kunde AS",
-    "subject": "S",
-    "description": "D",
-}
+VALID = valid_data(subject="S", description="D")
 
 
 def at(app: FastAPI, host: str) -> TestClient:

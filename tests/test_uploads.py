@@ -18,6 +18,7 @@ from handler.storage.local import LocalStore
 from handler.uploads import content_matches, sanitize_name
 from handler.usecases import mailing
 from tests.conftest import Clock, register, sign_in
+from tests.shipped import valid_data
 
 # A real 1x1 PNG and the start of a real MP4 (ftyp box), as a browser would send them.
 PNG = base64.b64decode(
@@ -25,7 +26,7 @@ PNG = base64.b64decode(
 )
 MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\x08free" + b"\x00" * 64
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 64
-VALID = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "Skjermbilde", "description": "D"}
+VALID = valid_data(subject="Skjermbilde", description="D")
 
 
 def store_of(client: TestClient) -> LocalStore:

@@ -17,9 +17,10 @@ from handler.texts import API_CODES
 from handler.usecases import following, signing_in
 from handler.usecases.submitting import NewRequest, submit
 from tests.conftest import AUTHORIZED, NOW, SECRET, Clock, register
+from tests.shipped import valid_data
 
 PLAIN = [Path("handler/refusals.py"), *Path("handler/usecases").glob("*.py")]
-VALID = {"service": "beta-project", "beta_project": "B", "account": "A", "subject": "S", "description": "D"}
+VALID = valid_data(subject="S", description="D")
 
 
 @pytest.mark.parametrize("path", PLAIN, ids=str)

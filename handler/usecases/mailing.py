@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("servicedesk_forms.mail")
 MAIL_CLAIM = timedelta(minutes=2)  # how long a sender holds a queued message
 MAIL_ATTEMPTS = 20  # then a message is given up (logged as an error, with the MailGivenUp metric)
+# A failed message waits before its next try: a minute, then twice as long each time, at most this long (twenty
+# tries take about two days).
+MAIL_BACKOFF_LIMIT = timedelta(hours=4)
+LOST_ANSWER = "the mail service's answer was lost, so it may have gone out: check before sending it again"
 
 
 def queued(services: Services, mails: Sequence[Mail]) -> list[QueuedMail]:
@@ -61,14 +65,15 @@ def send_now(services: Services, mail: Mail, about: str) -> str | None:
 def send_queued_mail(services: Services, limit: int = 100) -> tuple[int, int]:
     """Send what is queued; return how many were sent and how many failed this time.
 
-    A failed message goes to the back of the queue (so it cannot hold up newer ones) until it has
-    failed ``MAIL_ATTEMPTS`` times; a message that cannot even be built is dropped at once. Both
-    are logged as errors for an operator to look at.
+    A message the mail service refused (an error answer, throttling included) goes to the back of the
+    queue and waits longer after each failure, until it has failed ``MAIL_ATTEMPTS`` times. Then, or at
+    once when it cannot be built or the service's answer was lost (it may have gone out), it is given up:
+    kept in the store's given-up list for `mail failed` and `mail resend`, logged as an error and counted
+    by the MailGivenUp metric, whose alarm tells an operator.
 
     Each message goes out at most once: it is marked in the store just before the mail service
-    gets it, and a marked message is never offered again, even when forgetting it afterwards fails
-    or the mail service's answer is lost. Its Message-ID is made from its queue id, so it is the
-    same however often it is rendered.
+    gets it, and a marked message is never offered again, even when forgetting it afterwards fails.
+    Its Message-ID is made from its queue id, so it is the same however often it is rendered.
     """
     sent = failed = 0
     started = services.clock()
@@ -81,12 +86,7 @@ def send_queued_mail(services: Services, limit: int = 100) -> tuple[int, int]:
             mail = Mail.from_json(queued.message)
             message = queued_message(queued.id, mail, services.mailer.sender)
         except (ValueError, KeyError, TypeError) as exc:
-            log.error(
-                "dropping queued e-mail %s, which cannot be built",
-                queued.id,
-                extra={"mailId": queued.id, **failure(exc), **observe.metrics({"MailGivenUp": (1, "Count")})},
-            )
-            services.store.forget_mail(queued.id)
+            give_up(services, replace(queued, last_error=f"cannot be built: {exc}"[:500], queued_at=now), exc)
             failed += 1
             continue
         if not services.store.mark_mail_sending(queued.id, now):
@@ -95,37 +95,14 @@ def send_queued_mail(services: Services, limit: int = 100) -> tuple[int, int]:
             services.mailer.deliver(message, mail.recipients())
         except Exception as exc:
             failed += 1
-            if may_have_gone_out(exc):
-                log.error(
-                    "queued e-mail %s may have gone out although sending it failed; it is not sent again",
-                    queued.id,
-                    extra={"mailId": queued.id, **failure(exc)},
-                )
-                continue
             attempts = queued.attempts + 1
-            if attempts >= MAIL_ATTEMPTS:
-                log.error(
-                    "giving up on queued e-mail %s after %d attempts",
-                    queued.id,
-                    attempts,
-                    extra={
-                        "mailId": queued.id,
-                        "attempts": attempts,
-                        **failure(exc),
-                        **observe.metrics({"MailGivenUp": (1, "Count")}),
-                    },
-                )
-                services.store.forget_mail(queued.id)
+            tried = replace(queued, attempts=attempts, last_error=str(exc)[:500], queued_at=now)
+            if may_have_gone_out(exc):
+                give_up(services, replace(tried, last_error=LOST_ANSWER), exc)
+            elif attempts >= MAIL_ATTEMPTS:
+                give_up(services, tried, exc)
             else:
-                log.warning(
-                    "queued e-mail %s failed (attempt %d)",
-                    queued.id,
-                    attempts,
-                    extra={"mailId": queued.id, "attempts": attempts, **failure(exc)},
-                )
-                services.store.queue_mails(
-                    [replace(queued, attempts=attempts, last_error=str(exc)[:500], queued_at=now)]
-                )
+                retry_later(services, tried, exc)
             continue
         sent += 1
         try:
@@ -147,6 +124,36 @@ def send_queued_mail(services: Services, limit: int = 100) -> tuple[int, int]:
     return sent, failed
 
 
+def retry_later(services: Services, tried: QueuedMail, exc: BaseException) -> None:
+    """Queue the message again, held back by a wait that doubles with each failed attempt."""
+    wait = min(timedelta(minutes=2 ** (tried.attempts - 1)), MAIL_BACKOFF_LIMIT)
+    log.warning(
+        "queued e-mail %s failed (attempt %d), tried again in %d minutes",
+        tried.id,
+        tried.attempts,
+        wait.total_seconds() // 60,
+        extra={"mailId": tried.id, "attempts": tried.attempts, **failure(exc)},
+    )
+    services.store.queue_mails([tried])
+    services.store.claim_mail(tried.id, tried.queued_at + wait, tried.queued_at)
+
+
+def give_up(services: Services, mail: QueuedMail, exc: BaseException) -> None:
+    """Keep the message in the given-up list, where `mail failed` shows it and `mail resend` queues it again."""
+    log.error(
+        "giving up on queued e-mail %s after %d attempts; 'mail failed' lists it and 'mail resend' sends it again",
+        mail.id,
+        mail.attempts,
+        extra={
+            "mailId": mail.id,
+            "attempts": mail.attempts,
+            **failure(exc),
+            **observe.metrics({"MailGivenUp": (1, "Count")}),
+        },
+    )
+    services.store.give_up_mail(mail)
+
+
 def message_id(mail_id: str, sender: str) -> str:
     """The Message-ID of the queued message ``mail_id``: the same every time it is rendered."""
     return f"<{mail_id}@{sender.rpartition('@')[2].strip('>') or 'localhost'}>"
@@ -160,14 +167,13 @@ def queued_message(mail_id: str, mail: Mail, sender: str) -> bytes:
 
 
 def may_have_gone_out(exc: BaseException) -> bool:
-    """Whether a failed send may have delivered the message after all: its answer was lost, or a server error."""
+    """Whether a failed send may have delivered the message after all: the request reached the mail service but
+    its answer was lost. An error answer (a 5xx or throttling too) says the message was not sent."""
     try:
-        from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
+        from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
     except ImportError:  # no boto3: the embedded default's outbox fails clearly or not at all
         return False
-    if isinstance(exc, ReadTimeoutError | ConnectionClosedError):
-        return True
-    return isinstance(exc, ClientError) and exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+    return isinstance(exc, ReadTimeoutError | ConnectionClosedError)
 
 
 def failure(exc: BaseException) -> dict[str, str]:

@@ -3,7 +3,7 @@
 // checks them against the official JSON Schema test cases and against the server's verdicts.
 // KEYWORDS is in the order a field's failures are reported (handler/dialect.py: KEYWORDS).
 
-import { fill } from "./texts.js";
+import { fill, ownValue } from "./texts.js";
 
 const EMAIL = new RegExp(
   "^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?" +
@@ -55,10 +55,42 @@ const FORMATS = {
   "local-date-time": (v) => DATE_TIME.test(v) && isCalendarDate(v.slice(0, 10)),
 };
 
+// A finite number as the decimal its shortest representation writes (String(0.07) is "0.07"), exactly:
+// [its digits, the power of ten they are scaled by]; null for Infinity and NaN.
+function decimal(v) {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(String(v));
+  if (!m) return null;
+  const fraction = m[3] || "";
+  return [BigInt(m[1] + m[2] + fraction), Number(m[4] || 0) - fraction.length];
+}
+
+// Whether `v` is a whole multiple of `step` in decimal arithmetic, as the handler does it
+// (handler/forms.py: is_multiple): 19.99 is a multiple of 0.01, though 19.99 / 0.01 is 1998.9999999999998.
 function multipleOf(v, step) {
-  if (Number.isInteger(step) && Number.isInteger(v)) return v % step === 0;
-  const quotient = v / step;
-  return Number.isFinite(quotient) ? Number.isInteger(quotient) : false;
+  const value = decimal(v);
+  const unit = decimal(step);
+  if (!value || !unit || unit[0] === 0n) return false;
+  const power = Math.min(value[1], unit[1]);
+  return (value[0] * 10n ** BigInt(value[1] - power)) % (unit[0] * 10n ** BigInt(unit[1] - power)) === 0n;
+}
+
+// A number neither side can compare alike: not finite (JSON's 1e400 is read as Infinity), in a list too.
+function unreadableNumber(v) {
+  if (typeof v === "number") return !Number.isFinite(v);
+  if (Array.isArray(v)) return v.some(unreadableNumber);
+  if (v !== null && typeof v === "object") return Object.values(v).some(unreadableNumber);
+  return false;
+}
+
+// Text holding a lone surrogate, in a value, its items or its members' names (JSON.stringify would
+// escape it, so each text is looked at itself).
+function brokenText(v) {
+  if (typeof v === "string") return BROKEN_TEXT.test(v);
+  if (Array.isArray(v)) return v.some(brokenText);
+  if (v !== null && typeof v === "object") {
+    return Object.keys(v).some(brokenText) || Object.values(v).some(brokenText);
+  }
+  return false;
 }
 
 // Each keyword: whether `v` satisfies it. A keyword ignores values of types it does not check.
@@ -137,9 +169,61 @@ export function readMoment(widget, typed) {
   return date && time ? `${date}T${time}` : text;
 }
 
+// ---- Numbers as people type them -----------------------------------------------------------------
+
+// The spaces a group mark that is a space may be typed or pasted as: space, no-break space, narrow
+// no-break space (what Intl writes in nb), thin space.
+const SPACES = " \u00a0\u202f\u2009";
+const escaped = (mark) => mark.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
+// A double holds every decimal of up to 15 significant digits exactly; a longer one could change.
+const MOST_DIGITS = 15;
+
+// A number as the page's language writes it (`marks`: common's decimalMark and groupMark) as a JSON
+// number: nb "1 500,50", "1500,50"; en "1,500.50", "1500.50"; a minus sign ("-" or "−") in front.
+// Only the language's own marks are read, and a group mark only between groups of three digits, so
+// text that could mean two numbers (en "1,5", nb "1.500") and text longer than a double keeps
+// exactly is kept as typed, and the checker words the error: a typed value never changes unseen.
+export function readNumber(typed, marks) {
+  const text = typed.trim();
+  const group = !marks.groupMark ? null
+    : SPACES.includes(marks.groupMark) ? `[${SPACES}]` : escaped(marks.groupMark);
+  const whole = group ? `\\d+|\\d{1,3}(?:${group}\\d{3})+` : "\\d+";
+  const m = new RegExp(`^([-\u2212]?)(${whole})?(?:${escaped(marks.decimalMark)}(\\d+))?$`, "u").exec(text);
+  if (!m || (m[2] === undefined && m[3] === undefined)) return text;
+  const digits = (m[2] || "0").replace(/\D/gu, "").replace(/^0+(?=\d)/u, "");
+  const fraction = m[3] || "";
+  const significant = (digits + fraction).replace(/^0+/u, "").replace(/0+$/u, "");
+  if (digits.length > MOST_DIGITS || significant.length > MOST_DIGITS) return text;
+  return Number(`${m[1] ? "-" : ""}${digits}.${fraction || "0"}`);
+}
+
 // ---- The form: branches, required fields and cross-field rules ---------------------------------
 
-const holds = (path, data) => path.every(([field, value]) => data[field] === value);
+// One test of a branch, as JSON Schema evaluates its `if` (handler/forms.py: Condition.holds):
+// [field, value] holds when the field has the value (JSON equality: true is not 1); [field, value,
+// "contains"] when the list holds it (contains tests only a list, so another value passes it).
+function test([field, value, kind], data) {
+  const v = ownValue(data, field);
+  if (v === undefined) return false;
+  if (kind === "contains") return !Array.isArray(v) || v.some((item) => canonical(item) === canonical(value));
+  return canonical(v) === canonical(value);
+}
+
+const holds = (path, data) => path.every((condition) => test(condition, data));
+
+// A choice as the page reads it from its control (an option's value, a text) as the schema's value:
+// the option whose JSON is that text when the choices are numbers, so a number is sent as a number.
+export function readChoice(options, raw) {
+  if (raw === undefined || !Array.isArray(options) || options.includes(raw)) return raw;
+  let parsed;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (e) {
+    return raw;
+  }
+  const found = options.find((option) => typeof option !== "string" && canonical(option) === canonical(parsed));
+  return found === undefined ? raw : found;
+}
 export const isShown = (field, data) => field.shownWhen.some((path) => holds(path, data));
 export const isRequired = (field, data) => field.requiredWhen.some((path) => holds(path, data));
 
@@ -154,8 +238,8 @@ function officeHoursContain(hours, start, end) {
 
 // The schema's x-rules, as handler/rules.py implements them.
 export function ruleHolds(rule, data, clocks) {
-  const v = data[rule.field];
-  const other = data[rule.other];
+  const v = ownValue(data, rule.field);
+  const other = ownValue(data, rule.other);
   if ((rule.rule === "after" || rule.rule === "not-before") && typeof v !== typeof other) return true;
   if (rule.rule === "after") return v > other;
   if (rule.rule === "not-before") return v >= other;
@@ -173,26 +257,31 @@ export function short(value) {
 // Every field's first problem in `data`, as the handler reports it: [{field, keyword, message}],
 // in the order of the page. `now` is a Date.
 export function validate(model, data, now) {
-  const byName = Object.fromEntries(model.fields.map((f) => [f.name, f]));
+  // Maps, and own members of `data` only: a field may be named "constructor".
+  const byName = new Map(model.fields.map((f) => [f.name, f]));
   const clocks = (timeZone) => wallClock(now, timeZone);
-  const found = {};
+  const found = new Map();
   const report = (name, keyword, value) => {
-    if (found[name]) return;
-    const field = byName[name];
+    if (found.has(name)) return;
+    const field = byName.get(name);
     const template = field ? field.messages[keyword] : fill(model.messages[keyword], { label: name });
-    found[name] = { field: name, keyword, message: fill(template, { value: isString(value) ? short(value) : "" }) };
+    found.set(name, { field: name, keyword, message: fill(template, { value: isString(value) ? short(value) : "" }) });
   };
-  const belongs = (name) => byName[name] && isShown(byName[name], data);
+  const belongs = (name) => byName.has(name) && isShown(byName.get(name), data);
 
   for (const field of model.fields) {
     if (!isShown(field, data)) continue;
-    const v = data[field.name];
+    const v = ownValue(data, field.name);
     if (v === undefined) {
       if (isRequired(field, data)) report(field.name, "required");
       continue;
     }
-    if (BROKEN_TEXT.test(JSON.stringify(v))) {
+    if (brokenText(v)) {
       report(field.name, "x-text");
+      continue;
+    }
+    if (unreadableNumber(v)) {
+      report(field.name, "x-number");
       continue;
     }
     const now = clocks(model.timeZone);
@@ -211,30 +300,30 @@ export function validate(model, data, now) {
       }
     }
   }
-  const failedBefore = new Set(Object.keys(found));
+  const failedBefore = new Set(found.keys());
   for (const name of Object.keys(data)) {
     if (belongs(name)) continue;
-    const known = byName[name];
+    const known = byName.get(name);
     const choosers = known ? known.shownWhen.flat().map(([field]) => field) : [];
     if (!known || choosers.every((c) => !failedBefore.has(c))) report(name, "unevaluatedProperties");
   }
   for (const field of model.fields) {
-    const v = data[field.name];
-    if (found[field.name] || !isString(v) || !isShown(field, data)) continue;
+    const v = ownValue(data, field.name);
+    if (found.has(field.name) || !isString(v) || !isShown(field, data)) continue;
     const moments = { "x-earliest": field.schema["x-earliest"], "x-latest": field.schema["x-latest"] };
     const bad = failure(Object.fromEntries(Object.entries(moments).filter(([, x]) => x !== undefined)), v,
       clocks(model.timeZone));
     if (bad) report(field.name, bad);
   }
-  const failedOwn = new Set(Object.keys(found)); // each rule sees only the fields' own failures
+  const failedOwn = new Set(found.keys()); // each rule sees only the fields' own failures
   for (const rule of model.rules) {
     const names = [rule.field, rule.other].filter(Boolean);
-    const ready = names.every((n) => data[n] !== undefined && !failedOwn.has(n) && belongs(n));
+    const ready = names.every((n) => ownValue(data, n) !== undefined && !failedOwn.has(n) && belongs(n));
     if (ready && !ruleHolds(rule, data, clocks)) report(rule.field, "x-" + rule.rule);
   }
   const order = model.fields.map((f) => f.name);
   const rank = (name) => (order.includes(name) ? order.indexOf(name) : order.length);
-  return Object.values(found).sort((a, b) => rank(a.field) - rank(b.field));
+  return [...found.values()].sort((a, b) => rank(a.field) - rank(b.field));
 }
 
 function withoutMoments(schema) {

@@ -2,9 +2,9 @@
 // of the chosen branch, read each field as the schema expects its value, check the document with
 // the page's checker (checks.js, the same rules and messages as the handler), show an error
 // summary, and submit the request as JSON.
-import { isShown, readMoment, validate } from "./checks.js";
+import { isShown, readChoice, readMoment, readNumber, validate } from "./checks.js";
 import * as page from "./common.js";
-import { fill, text } from "./texts.js";
+import { fill, ownValue, text } from "./texts.js";
 
 (function () {
   var model = page.model;
@@ -31,13 +31,12 @@ import { fill, text } from "./texts.js";
       .map(function (c) { return c.value; });
   }
 
-  // A number as typed; text that is no number is kept as text, so the checker words the error.
+  // A number as the page's language writes it (common's decimalMark and groupMark); text that cannot
+  // be read as one number is kept as typed, so the checker words the error at the field.
+  var marks = { decimalMark: text("decimalMark"), groupMark: text("groupMark") };
   function number(control) {
-    if (control.validity && control.validity.badInput) return "?";
-    var raw = control.value.trim().replace(",", ".");
-    if (raw === "") return undefined;
-    var parsed = Number(raw);
-    return isNaN(parsed) ? raw : parsed;
+    var raw = control.value.trim();
+    return raw === "" ? undefined : readNumber(raw, marks);
   }
 
   function value(field) {
@@ -47,7 +46,7 @@ import { fill, text } from "./texts.js";
       return ids.length ? ids : undefined;
     }
     if (field.value === "number") return number(first);
-    if (field.value === "choice") return checked(field)[0];
+    if (field.value === "choice") return readChoice(field.schema.enum, checked(field)[0]);
     if (field.value === "boolean") {
       var answer = checked(field)[0];
       return answer === undefined ? undefined : answer === "true";
@@ -64,6 +63,7 @@ import { fill, text } from "./texts.js";
       return list.length ? list : undefined;
     }
     if (raw === "") return undefined;
+    if (field.widget === "select") return readChoice(field.schema.enum, raw); // choices that are numbers as numbers
     return ["date", "time", "datetime"].indexOf(field.widget) !== -1 ? readMoment(field.widget, raw) : raw;
   }
 
@@ -87,7 +87,7 @@ import { fill, text } from "./texts.js";
       controls(field.name).forEach(function (control) { control.disabled = !shown; });
       if (field.categoryHints) {
         var hint = document.getElementById(field.name + "-hint");
-        hint.textContent = field.categoryHints[data[model.discriminator]] || field.hint;
+        hint.textContent = ownValue(field.categoryHints, ownValue(data, model.discriminator)) || field.hint;
       }
     });
   }
@@ -298,7 +298,7 @@ import { fill, text } from "./texts.js";
   function restoreDraft(draft) {
     var expired = [];
     model.fields.forEach(function (field) {
-      var state = draft.values[field.name];
+      var state = ownValue(draft.values, field.name);
       if (state === undefined) return;
       if (field.value === "uploads") {
         state.forEach(function (upload) {
@@ -418,7 +418,7 @@ import { fill, text } from "./texts.js";
     idempotencyKey = newKey();
     var current = page.session();
     var mailed = current && current.contact ? text("receipt.mailed", { email: current.contact.email }) : "";
-    var copies = model.fields.filter(function (f) { return f.value === "list" && f.name in data; })[0];
+    var copies = model.fields.filter(function (f) { return f.value === "list" && ownValue(data, f.name) !== undefined; })[0];
     if (copies) mailed += " " + text("receipt.copied", { cc: data[copies.name].join(", ") });
     document.getElementById("receipt-mailed").textContent = mailed;
     document.getElementById("receipt-reference").textContent = receipt.reference;

@@ -1,6 +1,6 @@
 // "My requests": the signed-in contact's requests, newest first, and one request with its history.
 import { api, errors as errorSummary, model, session } from "./common.js";
-import { has, text } from "./texts.js";
+import { has, ownValue, text } from "./texts.js";
 
 var list = document.getElementById("request-list");
 var rows = list.querySelector("tbody");
@@ -47,7 +47,7 @@ function tag(name) {
 
 function category(item) {
   var form = model.forms[item.form];
-  return form ? (form.categories[item.category] || item.category || "") : item.category || "";
+  return form ? (ownValue(form.categories, item.category) || item.category || "") : item.category || "";
 }
 
 // A cell names its column too, for the narrow layout where each request is a card.
@@ -115,10 +115,10 @@ function showOne(id) {
       .forEach(function (pair) { addFact(facts, pair[0], pair[1]); });
     var fields = document.getElementById("detail-fields");
     // The form's own order first, then anything the form no longer has.
-    var names = form.order.filter(function (name) { return name in item.data; });
+    var names = form.order.filter(function (name) { return ownValue(item.data, name) !== undefined; });
     Object.keys(item.data).forEach(function (name) { if (names.indexOf(name) === -1) names.push(name); });
     names.forEach(function (name) {
-      var field = form.fields[name] || { label: name, options: {}, widget: "text" };
+      var field = ownValue(form.fields, name) || { label: name, options: {}, widget: "text" };
       var value = item.data[name];
       if (field.widget === "attachments" && Array.isArray(value)) {
         var fileNames = {};

@@ -6,9 +6,9 @@
 export const USED = {
   common: ["account.signedInAs", "api.internal_error", "errorPrefix", "errorSummaryTitle", "problemTitle", "sessionEnding"],
   form: [
-    "characterCount.over", "characterCount.remaining", "draft.formCleared", "draft.sessionExpired",
-    "draft.uploadExpired", "networkError", "receipt.announce", "receipt.copied", "receipt.heading", "receipt.mailed",
-    "sending", "upload.remove", "upload.removed", "upload.uploaded", "upload.uploading", "upload.waiting",
+    "characterCount.over", "characterCount.remaining", "decimalMark", "draft.formCleared", "draft.sessionExpired",
+    "draft.uploadExpired", "groupMark", "networkError", "receipt.announce", "receipt.copied", "receipt.heading",
+    "receipt.mailed", "sending", "upload.remove", "upload.removed", "upload.uploaded", "upload.uploading", "upload.waiting",
   ],
   "sign-in": [
     "networkError", "sending", "signIn.codeFormat", "signIn.codeRequired", "signIn.codeSent", "signIn.emailFormat",
@@ -27,6 +27,13 @@ const PLACEHOLDER = /\{([A-Za-z][A-Za-z-]*)\}/g;
 export function fill(template, params) {
   return String(template).replace(PLACEHOLDER, (whole, name) =>
     Object.prototype.hasOwnProperty.call(params, name) ? params[name] : whole);
+}
+
+// `object[key]` if `object` has `key` of its own, else undefined: a field name or value such as
+// "constructor" or "toString" never reads a member every object inherits.
+export function ownValue(object, key) {
+  return object !== null && typeof object === "object" && Object.prototype.hasOwnProperty.call(object, key)
+    ? object[key] : undefined;
 }
 
 // The text or section at a dotted path, or undefined.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from handler.mail import MailQueue, QueuedMail
@@ -70,6 +71,32 @@ class AwsMail(MailQueue):
         """Drop a message that has been sent (or given up) with its outbox entry."""
         forget = Write("Delete", records.key("MAIL", mail_id)), Write("Delete", records.outbox_key(mail_id))
         self._table.write("forgetting the sent e-mail", *forget)
+
+    def give_up_mail(self, mail: QueuedMail) -> None:
+        """Put the message in the given-up partition and drop it from the queue, in one transaction."""
+        moves = (
+            Write("Put", {**records.mail_item(mail), **records.given_up_key(mail.id)}),
+            Write("Delete", records.key("MAIL", mail.id)),
+            Write("Delete", records.outbox_key(mail.id)),
+        )
+        self._table.write("giving up the e-mail", *moves)
+
+    def given_up_mails(self, limit: int) -> list[QueuedMail]:
+        """The given-up partition's messages, oldest first."""
+        items = self._table.query("reading the given-up e-mail", "pk = :pk", {":pk": records.GIVEN_UP})
+        found = sorted((records.mail(item["sk"], item) for item in items), key=lambda m: (m.queued_at, m.id))
+        return found[:limit]
+
+    def resend_mail(self, mail_id: str, now: datetime) -> bool:
+        """Queue the given-up message again and drop it from the given-up partition, in one transaction."""
+        item = self._table.get(records.given_up_key(mail_id), "reading the given-up e-mail")
+        if item is None:
+            return False
+        mail = replace(records.mail(mail_id, item), attempts=0, queued_at=now)
+        # Only while it is still given up: two operators resending it queue it once.
+        leave = Write("Delete", records.given_up_key(mail_id), "attribute_exists(pk)")
+        moves = (Write("Put", records.mail_item(mail)), Write("Put", records.outbox_entry(mail)), leave)
+        return self._table.write("queueing the given-up e-mail again", *moves) is not None
 
     def _drop_sent_mail(self, before: datetime) -> int:
         return 0  # TTL removes them (SENT_KEPT after they went out)

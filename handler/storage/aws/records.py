@@ -32,6 +32,7 @@ SUMMARY_ATTRIBUTES = ["id", "reference", "status", "form", "category", "requeste
 # read with strongly consistent queries; pending records of requests on their way in likewise
 # (``PENDING#<shard>``, sorted by when they started).
 OUTBOX, PENDING = "OUTBOX", "PENDING"
+GIVEN_UP = "MAILGIVENUP"  # the partition of e-mail that sending gave up on
 # The key page cursors are signed with: one item, made by the first container that hands out a cursor.
 CURSOR_KEY: Item = {"pk": "KEY#page-cursor", "sk": "KEY"}
 # Upload records outlive the pending file (removed by the bucket's lifecycle rule after a day).
@@ -278,6 +279,11 @@ def mail(mail_id: str, item: Item) -> QueuedMail:
         "" if item["lastError"] == "-" else item["lastError"],
         datetime.fromisoformat(item["queuedAt"]),
     )
+
+
+def given_up_key(mail_id: str) -> Item:
+    """Where a given-up message is kept: one partition, as few are expected and an operator lists them all."""
+    return {"pk": GIVEN_UP, "sk": mail_id}
 
 
 def outbox_key(mail_id: str) -> Item:

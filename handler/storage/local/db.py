@@ -57,6 +57,14 @@ CREATE TABLE IF NOT EXISTS mail_queue (
     queued_at TEXT NOT NULL,
     claimed_until TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS mail_given_up (
+    id TEXT PRIMARY KEY,
+    recipients TEXT NOT NULL,
+    message BLOB NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_error TEXT NOT NULL,
+    queued_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS uploads (
     id TEXT PRIMARY KEY,
     requester TEXT NOT NULL,

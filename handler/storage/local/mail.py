@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from handler.mail import MailQueue, QueuedMail
@@ -55,6 +56,31 @@ class LocalMail(MailQueue):
     def forget_mail(self, mail_id: str) -> None:
         """Drop a message that has been sent."""
         self._db.changed("DELETE FROM mail_queue WHERE id = ?", (mail_id,))
+
+    def give_up_mail(self, mail: QueuedMail) -> None:
+        """Move the message to ``mail_given_up`` in one transaction."""
+        with self._db.transaction() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO mail_given_up ({records.MAIL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                records.mail_row(mail),
+            )
+            db.execute("DELETE FROM mail_queue WHERE id = ?", (mail.id,))
+
+    def given_up_mails(self, limit: int) -> list[QueuedMail]:
+        """The rows of ``mail_given_up``, oldest first."""
+        query = f"SELECT {records.MAIL_COLUMNS} FROM mail_given_up ORDER BY queued_at, id LIMIT ?"
+        return [records.mail(row) for row in self._db.rows(query, (limit,))]
+
+    def resend_mail(self, mail_id: str, now: datetime) -> bool:
+        """Move the message back to ``mail_queue`` in one transaction."""
+        with self._db.transaction() as db:
+            query = f"SELECT {records.MAIL_COLUMNS} FROM mail_given_up WHERE id = ?"
+            row = db.execute(query, (mail_id,)).fetchone()
+            if row is None:
+                return False
+            insert_mails(db, [replace(records.mail(row), attempts=0, queued_at=now)])
+            db.execute("DELETE FROM mail_given_up WHERE id = ?", (mail_id,))
+        return True
 
     def _drop_sent_mail(self, before: datetime) -> int:
         return self._db.changed(
