@@ -93,6 +93,16 @@ class Server:
             self.process.wait(timeout=10)
 
 
+class RawBody:
+    """A body botocore reads as if it came over the wire, for an answer a test puts in place of the server's."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.body
+
+
 def missing_tool(what: str) -> None:
     """Fail on CI, skip elsewhere: a test tool is not installed."""
     message = f"{what} is not installed; `make test` installs it"

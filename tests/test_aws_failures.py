@@ -30,6 +30,7 @@ from tests.conftest import AUTHORIZED, NOW, register, sign_in
 from tests.servers import (  # noqa: F401  (the fixtures seaweedfs, dynamodb_local and ses)
     SENDER,
     MailServer,
+    RawBody,
     Server,
     aws_document_ids,
     aws_environment_for,
@@ -87,26 +88,18 @@ def api(seaweedfs: Server, dynamodb_local: Server, catalog: Catalog, tmp_path: P
 # Injected failures -----------------------------------------------------------------------------------
 
 
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.body
-
-
 def dynamodb_error(status: int, code: str, **extra: Any) -> Callable[[AWSRequest], AWSResponse]:
     """An error answer from DynamoDB, as its JSON protocol sends it."""
     body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": code, **extra}).encode()
     headers: Any = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "injected"}
-    return lambda request: AWSResponse(str(request.url), status, headers, _Raw(body))
+    return lambda request: AWSResponse(str(request.url), status, headers, RawBody(body))
 
 
 def s3_error(status: int, code: str) -> Callable[[AWSRequest], AWSResponse]:
     """An error answer from S3, as its XML protocol sends it."""
     body = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{code}</Message></Error>'
     headers: Any = {"Content-Type": "application/xml", "x-amz-request-id": "injected"}
-    return lambda request: AWSResponse(str(request.url), status, headers, _Raw(body.encode()))
+    return lambda request: AWSResponse(str(request.url), status, headers, RawBody(body.encode()))
 
 
 def broken(error: type[Exception]) -> Callable[[AWSRequest], AWSResponse]:

@@ -4,8 +4,6 @@ documents generated from every form (valid ones and near misses), in every langu
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -15,27 +13,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-import build
 from handler.dialect import FORMAT_CHECKER, KEYWORD_NAMES, RULES
 from handler.forms import Catalog, Field, Form, FormValidator
 from tests.conftest import TESTS
+from tests.pagecheck import NODE, ROOT, node, verdicts
 
-ROOT = TESTS.parent
-NODE = shutil.which("node")
 pytestmark = [
     pytest.mark.skipif(NODE is None, reason="Node.js runs the page's checker; 'make test' installs it"),
     pytest.mark.filterwarnings("ignore:Overriding standard format:hypothesis.errors.HypothesisWarning"),
 ]
 DOCUMENTS_PER_FORM = 300
-
-
-def node(script: str, stdin: str = "") -> str:
-    """Run an ES module snippet or file with node in the project folder; return its output."""
-    assert NODE is not None
-    args = [NODE, script] if script.endswith(".js") else [NODE, "--input-type=module", "-e", script]
-    done = subprocess.run(args, input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def test_the_page_knows_the_same_keywords_in_the_same_order() -> None:
@@ -158,26 +145,14 @@ def test_page_and_server_agree_on_every_field_of_generated_documents(
         generated.append(document)
 
     collect()
-    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-    cases, expected = [], []
-    for language in catalog_with_test_forms.languages:
-        model = build.form_model(form, language)
-        for document in generated:
-            cases.append({"model": model, "data": document, "now": now.isoformat()})
-            verdict: dict[str, str] = {}
-            for error in form.validate(document, language, now):
-                verdict.setdefault(str(error.field), error.message)
-            expected.append(verdict)
-    page = json.loads(node("tests/js/verdicts.js", json.dumps({"cases": cases})))
+    compared = verdicts(catalog_with_test_forms, form, generated, datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
     disagreements = [
-        {"document": case["data"], "server": server, "page": mine}
-        for case, server, mine in zip(cases, expected, page, strict=True)
-        if server != mine
+        {"document": data, "server": server, "page": mine} for data, server, mine in compared if server != mine
     ]
-    refused = sum(1 for verdict in expected if verdict)
+    refused = sum(1 for _, server, _ in compared if server)
     with capsys.disabled():
         print(
-            f"\n{form_id}: {len(cases)} cases in {len(catalog_with_test_forms.languages)} languages "
+            f"\n{form_id}: {len(compared)} cases in {len(catalog_with_test_forms.languages)} languages "
             f"({shared} shared fixtures, {len(generated) - shared} generated; {refused} refused by the server), "
             f"{len(disagreements)} disagreements between page and server"
         )

@@ -8,7 +8,7 @@ error answer in place of the real call (nothing was sent), or the real call whos
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +23,16 @@ from handler.settings import Settings
 from handler.usecases import mailing
 from handler.usecases.mailing import LOST_ANSWER, MAIL_ATTEMPTS
 from tests.conftest import NOW, SECRET, Clock
-from tests.servers import MailServer, ses_server  # noqa: F401  (the fixture ses)
+from tests.servers import MailServer, RawBody, ses_server  # noqa: F401  (the fixture ses)
 
 SENDER = "no-reply@vendor.example"
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.body
 
 
 def error_answer(status: int, code: str) -> Callable[[AWSRequest], AWSResponse]:
     """SES's error answer, given in place of the call: the message is not sent."""
     body = f"<ErrorResponse><Error><Code>{code}</Code><Message>fault</Message></Error></ErrorResponse>".encode()
     headers: Any = {"Content-Type": "text/xml", "x-amzn-RequestId": "injected"}
-    return lambda request: AWSResponse(str(request.url), status, headers, _Raw(body))
+    return lambda request: AWSResponse(str(request.url), status, headers, RawBody(body))
 
 
 class Faults:

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
-import subprocess
 from typing import Any
 
 import pytest
 
 from handler.patterns import check_pattern, python_regex
-from tests.conftest import TESTS
+from tests.pagecheck import NODE, node
 
-ROOT = TESTS.parent
-NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="Node.js compiles the patterns as the page does")
 
 ATOMS = [
@@ -107,18 +103,7 @@ process.stdin.on("end", () => {
 
 
 def page_verdicts(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    assert NODE is not None
-    done = subprocess.run(
-        [NODE, "--input-type=module", "-e", PAGE_SIDE],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    answers: list[dict[str, Any]] = json.loads(done.stdout)
+    answers: list[dict[str, Any]] = json.loads(node(PAGE_SIDE, json.dumps(cases)))
     return answers
 
 

@@ -19,7 +19,7 @@ from handler.forms import COMPILED, Catalog, FormValidator, compile_catalog, loa
 from handler.settings import Settings
 from handler.storage.local import LocalStore
 from tests.conftest import NOW, SECRET, Clock
-from tests.test_checker import NODE, node
+from tests.pagecheck import NODE, verdicts
 from tests.test_schema import copy_schema, edit, problems_of
 
 FORM = "every-keyword"
@@ -197,21 +197,12 @@ def test_page_and_server_agree_on_decimals_surrogates_branches_and_numeric_choic
     catalog_with_test_forms: Catalog,
 ) -> None:
     form = catalog_with_test_forms.forms[FORM]
-    cases, expected = [], []
-    for language in catalog_with_test_forms.languages:
-        model = build.form_model(form, language)
-        for document in EDGE_DOCUMENTS:
-            cases.append({"model": model, "data": document, "now": NOW.isoformat()})
-            verdict: dict[str, str] = {}
-            for error in form.validate(document, language, NOW):
-                verdict.setdefault(str(error.field), error.message)
-            expected.append(verdict)
-    page = json.loads(node("tests/js/verdicts.js", json.dumps({"cases": cases})))
-    for case, server, mine in zip(cases, expected, page, strict=True):
-        assert server == mine, case["data"]
-    assert sum(1 for v in expected if v) >= 10  # most are refused: the cases are not all trivially valid
+    compared = verdicts(catalog_with_test_forms, form, EDGE_DOCUMENTS, NOW)
+    for data, server, mine in compared:
+        assert server == mine, data
+    assert sum(1 for _, server, _ in compared if server) >= 10  # most are refused: not all trivially valid
     first = catalog_with_test_forms.languages[0]
-    assert expected[0] == {
+    assert compared[0][1] == {
         "participants": form.message(first, "participants", "required"),
         "title": form.message(first, "title", "x-text"),
     }
