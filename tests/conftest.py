@@ -9,7 +9,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -27,6 +27,7 @@ from handler.forms import SCHEMA_DIR, Catalog, load_catalog
 from handler.settings import Settings
 from handler.storage.local import LocalStore
 from tests.shipped import FIXTURES, skip_reason
+from tests.shipped import NOW as NOW  # the one moment of the tests, for every test module
 
 TESTS = Path(__file__).resolve().parent
 
@@ -45,11 +46,21 @@ def pytest_configure(config: pytest.Config) -> None:
 SERVER_FIXTURES = frozenset({"seaweedfs", "dynamodb_local", "ses"})
 
 
+def needs_servers(item: pytest.Item) -> bool:
+    """Whether the test reaches a local S3, DynamoDB or SES server: through a fixture that starts one, a
+    fixture of the AWS store (``aws``, ``aws_desk``, …, some of which ask for the servers only when they run),
+    or a run of a test parametrized by store kind for the ``aws`` kind."""
+    names = set(getattr(item, "fixturenames", ()))
+    callspec = getattr(item, "callspec", None)
+    on_aws = callspec is not None and "aws" in callspec.params.values()
+    return bool(SERVER_FIXTURES & names) or any(n == "aws" or n.startswith("aws_") for n in names) or on_aws
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test that needs a local S3, DynamoDB or SES server, so a run can leave them out (such
-    as the run under faketime, where those servers do not start)."""
+    """Mark each test that needs a local server, so a run can leave them out (such as the run under faketime,
+    where those servers do not start)."""
     for item in items:
-        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if needs_servers(item):
             item.add_marker(pytest.mark.servers)
 
 
@@ -70,8 +81,6 @@ def _test_form(name: str) -> Path:
 INCIDENT_FORM = _test_form("incident")
 # A test-only form with every keyword, widget and rule of the dialect.
 EVERY_KEYWORD_FORM = _test_form("every-keyword")
-# Tests that depend on "now" (a support window must not be in the past) run at this moment.
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 CONTACT_TYPES = ("authorized-for-change", "support-contact", "technical-contact", "billing-contact")
 
 

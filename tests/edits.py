@@ -14,11 +14,16 @@ FORM = "service-request"
 TESTS = Path(__file__).resolve().parent
 
 
+def write(path: Path, document: Any) -> None:
+    """Write the JSON file as an editor would."""
+    path.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
 def rewrite(path: Path, change: Callable[[Any], object]) -> None:
-    """Read the JSON file, let ``change`` edit it in place, write it back as an editor would."""
+    """Read the JSON file, let ``change`` edit it in place, write it back."""
     document = json.loads(path.read_text(encoding="utf-8"))
     change(document)
-    path.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write(path, document)
 
 
 def _form(root: Path) -> tuple[Path, dict[str, Any]]:
@@ -57,7 +62,7 @@ def remove_service(root: Path, service: str) -> None:
     ]
     kept = set(_fields(schema))
     schema["x-rules"] = [r for r in schema.get("x-rules", []) if {r["field"], r.get("other", r["field"])} <= kept]
-    path.write_text(json.dumps(schema, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write(path, schema)
 
     def drop_texts(texts: dict[str, Any]) -> None:
         for name, field in list(texts["fields"].items()):
@@ -81,7 +86,7 @@ def rename_service(root: Path, old: str, new: str) -> None:
         test = branch["if"]["properties"].get(discriminator, {})
         if test.get("const") == old:
             test["const"] = new
-    path.write_text(json.dumps(schema, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write(path, schema)
 
     def rename_texts(texts: dict[str, Any]) -> None:
         for field in texts["fields"].values():
@@ -99,7 +104,7 @@ def reorder_services(root: Path) -> None:
     discriminator = schema["x-form"]["discriminator"]
     schema["properties"][discriminator]["enum"].reverse()
     schema["allOf"].reverse()
-    path.write_text(json.dumps(schema, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write(path, schema)
 
 
 def add_language(root: Path, code: str, name: str) -> None:
@@ -111,6 +116,23 @@ def add_language(root: Path, code: str, name: str) -> None:
     for form in site["forms"]:
         shutil.copy(root / "forms" / f"{form}.{default}.json", root / "forms" / f"{form}.{code}.json")
     rewrite(root / "site.json", lambda d: (d["languages"].append(code), d["languageAliases"].pop(code, None)))
+
+
+# The two widgets the test form has no branch field of (radios, attachments), with their texts.
+OWN_FIELDS: dict[str, Any] = {
+    "pick": {"type": "string", "enum": ["one", "two"], "x-widget": "radios"},
+    "files": {
+        "type": "array",
+        "x-widget": "attachments",
+        "maxItems": 2,
+        "items": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"},
+        "x-upload": {"maxBytes": 1048576, "types": {"text/plain": [".txt"]}},
+    },
+}
+OWN_TEXTS: dict[str, Any] = {
+    "pick": {"label": "Velg", "options": {"one": "1", "two": "2"}},
+    "files": {"label": "Filer"},
+}
 
 
 def add_service_with_every_widget(root: Path, service: str) -> None:
@@ -125,21 +147,13 @@ def add_service_with_every_widget(root: Path, service: str) -> None:
         for name, field in branch["then"].get("properties", {}).items():
             if '"$ref"' not in json.dumps(field):
                 fields.setdefault(name, field)
-    # The two widgets the test form has no branch field of: radios, and a second list of attachments.
-    fields["pick"] = {"type": "string", "enum": ["one", "two"], "x-widget": "radios"}
-    fields["files"] = {
-        "type": "array",
-        "x-widget": "attachments",
-        "maxItems": 2,
-        "items": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"},
-        "x-upload": {"maxBytes": 1048576, "types": {"text/plain": [".txt"]}},
-    }
+    fields |= OWN_FIELDS
     prefix = f"{service.replace('-', '_')}_"
     new = {f"{prefix}{name}": field for name, field in fields.items() if f"{prefix}{name}" not in taken}
     schema["properties"][discriminator]["enum"].append(service)
     branch_test = {"properties": {discriminator: {"const": service}}, "required": [discriminator]}
     schema["allOf"].append({"if": branch_test, "then": {"properties": new}})
-    path.write_text(json.dumps(schema, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write(path, schema)
     every_texts = json.loads((TESTS / "forms" / "every-keyword.nb.json").read_text(encoding="utf-8"))["fields"]
 
     def add_texts(texts: dict[str, Any]) -> None:
@@ -148,9 +162,7 @@ def add_service_with_every_widget(root: Path, service: str) -> None:
             if "categoryHints" in field:
                 field["categoryHints"][service] = "Fyll ut feltene for denne tjenesten."
         for name in new:
-            original = every_texts.get(name.removeprefix(prefix), {"label": name, "options": {"one": "1", "two": "2"}})
-            if "x-upload" in fields[name.removeprefix(prefix)]:
-                original = {"label": name}
+            original = OWN_TEXTS.get(name.removeprefix(prefix)) or every_texts[name.removeprefix(prefix)]
             # Without the test form's error texts, and its hints that name a rule the new service does not have.
             texts["fields"][name] = {k: v for k, v in original.items() if k not in ("errors", "hint")}
 

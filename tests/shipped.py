@@ -22,7 +22,7 @@ from handler.forms import Form, load_catalog
 
 FORM = "service-request"
 FIXTURES = Path(__file__).resolve().parent / "data" / FORM
-# The moment tests that depend on "now" run at (conftest.NOW, repeated here to keep this module free of fixtures).
+# Tests that depend on "now" (a support window must not be in the past) run at this moment (conftest's clock).
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
@@ -55,10 +55,11 @@ def skip_reason(path: Path) -> str | None:
     return f"the service {service!r} of {path.name} is not in schema/ (any more)"
 
 
-def _accepted(data: dict[str, Any]) -> bool:
-    """Whether the form accepts ``data`` at the tests' moment and at the real one (a time window in the
-    future at the first may be past at the second)."""
-    return all(not form().validate(data, "nb", now) for now in (NOW, datetime.now(UTC)))
+def accepted(data: dict[str, Any], *moments: datetime) -> bool:
+    """Whether the form accepts ``data`` at each of ``moments`` (by default the tests' moment and the real one,
+    as some tests reach code on the real clock: a time window in the future at the first may be past at the
+    second)."""
+    return all(not form().validate(data, "nb", now) for now in (moments or (NOW, datetime.now(UTC))))
 
 
 @functools.cache
@@ -72,7 +73,7 @@ def _valid_documents() -> tuple[tuple[str, str], ...]:
             continue
         for case in json.loads(path.read_text(encoding="utf-8"))["valid"]:
             data = case["data"]
-            if data.get(form().discriminator) == fixture_service(path) and _accepted(data):
+            if data.get(form().discriminator) == fixture_service(path) and accepted(data):
                 text = json.dumps(data, ensure_ascii=False)
                 found.append((len(data), len(text), fixture_service(path), case["description"], text))
     found.sort()

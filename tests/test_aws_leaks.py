@@ -272,6 +272,7 @@ def test_the_sweep_removes_what_a_request_that_never_committed_left_and_nothing_
     assert again.status_code == 200 and again.json()["attachments"][0]["name"] == "skjerm.png"
 
 
+@pytest.mark.servers  # its fixture is asked for as it runs
 def test_the_schedule_sweeps_and_the_stream_does_not(request: pytest.FixtureRequest) -> None:
     store: AwsStore = request.getfixturevalue("aws_environment")  # the Lambda's environment names its table
     old = store.begin(datetime.now(UTC) - timedelta(hours=2), attachments=1)

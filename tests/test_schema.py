@@ -202,9 +202,34 @@ def _set(path: str, value: Any) -> Any:
     return change
 
 
+def _branch_field(node: dict[str, Any], ref: str, where: str = "") -> str | None:
+    """The slash path of the first field of a branch of ``node`` whose schema is ``{"$ref": ref}``."""
+    for index, branch in enumerate(node.get("allOf", [])):
+        then = f"{where}allOf/{index}/then/"
+        for name, field in branch["then"].get("properties", {}).items():
+            if field.get("$ref") == ref:
+                return f"{then}properties/{name}"
+        if (found := _branch_field(branch["then"], ref, then)) is not None:
+            return found
+    return None
+
+
+# Where the shipped form (as schema/ holds it now) has what a mistake needs: a date and a date-time field in a
+# branch, a rule comparing two fields, office hours. The cases that need one schema/ no longer has are skipped.
+_SHIPPED = json.loads((SCHEMA_DIR / "forms" / "service-request.schema.json").read_text(encoding="utf-8"))
 SUBJECT = "properties/subject"
-PERIOD = "allOf/4/then/properties/period_from"
-SUPPORT = "allOf/5/then/properties/support_start"
+PERIOD = _branch_field(_SHIPPED, "#/$defs/date") or "-"
+SUPPORT = _branch_field(_SHIPPED, "#/$defs/dateTime") or "-"
+_RULES = _SHIPPED.get("x-rules", [])
+PAIR = next((i for i, r in enumerate(_RULES) if "other" in r), -1)
+OFFICE = next((i for i, r in enumerate(_RULES) if r["rule"] == "outside-office-hours"), -1)
+_MISSING = {
+    "a rule": not _RULES,
+    "a rule comparing two fields": PAIR < 0,
+    "office hours": OFFICE < 0,
+    "a date field in a branch": PERIOD == "-",
+    "a date-time field in a branch": SUPPORT == "-",
+}
 NUMBER = {"type": "number", "minimum": 1, "maximum": 3}
 TIME = {"type": "string", "format": "local-time"}
 # Each mistake an operator can make in a form's schema, and where the build must say it is.
@@ -217,8 +242,13 @@ MISTAKES = [
     ("a rule without its field", lambda s: s["x-rules"][0].pop("field"), "/x-rules/0", "'field' is a required"),
     ("a rule with an extra member", _set("x-rules/0/date", "x"), "/x-rules/0", "'date'"),
     ("a rule on a text field", _set("x-rules/0/field", "subject"), "/x-rules/0", "cannot compare 'subject'"),
-    ("a rule on no field", _set("x-rules/0/other", "nothing"), "/x-rules/0", "'nothing' is not a field"),
-    ("office hours without a zone", lambda s: s["x-rules"][3]["officeHours"].pop("timeZone"), "/x-rules/3", "timeZone"),
+    ("a rule on no field", _set(f"x-rules/{PAIR}/other", "nothing"), f"/x-rules/{PAIR}", "'nothing' is not a field"),
+    (
+        "office hours without a zone",
+        lambda s: s["x-rules"][OFFICE]["officeHours"].pop("timeZone"),
+        f"/x-rules/{OFFICE}",
+        "timeZone",
+    ),
     ("a time zone that does not exist", _set("x-form/timeZone", "Europe/Bergen"), "/x-form/timeZone", "time zone"),
     ("x-upload without types", lambda s: s["properties"]["attachments"]["x-upload"].pop("types"), "x-upload", "types"),
     ("x-upload with a stray member", _set("properties/attachments/x-upload/virusScan", True), "x-upload", "virusScan"),
@@ -273,8 +303,7 @@ MISTAKES = [
     (
         "the earliest day after the latest",
         lambda s: (
-            s["allOf"][4]["then"]["properties"]["period_from"].update({"x-earliest": "2027-01-01"})
-            or s["$defs"]["date"].update({"x-latest": "2026-12-31"})
+            _set(f"{PERIOD}/x-earliest", "2027-01-01")(s) or s["$defs"]["date"].update({"x-latest": "2026-12-31"})
         ),
         f"/{PERIOD}/x-earliest",
         "is after x-latest 2026-12-31",
@@ -282,7 +311,20 @@ MISTAKES = [
 ]
 
 
-@pytest.mark.parametrize(("change", "where", "what"), [m[1:] for m in MISTAKES], ids=[m[0] for m in MISTAKES])
+# What each mistake needs of the shipped form, by the words of its name.
+_NEEDS = {"rule": "a rule", "on no field": "a rule comparing two fields", "office hours": "office hours"}
+_NEEDS |= {"a day": "a date field in a branch", "earliest day": "a date field in a branch"}
+_NEEDS |= {"a time that does not exist": "a date-time field in a branch"}
+
+
+def _mistake(name: str, change: Any, where: str, what: str) -> Any:
+    """The mistake as a test case, skipped with the reason when schema/ no longer has what it needs."""
+    missing = [need for words, need in _NEEDS.items() if words in name and _MISSING[need]]
+    reason = f"schema/'s service-request form has no {missing[0]} any more" if missing else ""
+    return pytest.param(change, where, what, id=name, marks=[pytest.mark.skip(reason=reason)] if missing else [])
+
+
+@pytest.mark.parametrize(("change", "where", "what"), [_mistake(*m) for m in MISTAKES])
 def test_every_schema_mistake_is_refused_with_file_and_place(
     tmp_path: Path, change: Any, where: str, what: str
 ) -> None:
