@@ -128,11 +128,11 @@ def _always(name: str) -> bool:
 
 def service_having(test: Callable[[str], bool], what: str) -> str:
     """The first service, in the order of ``valid_services()``, for which ``test`` holds; skips, saying
-    ``what`` was looked for, when schema/ has none."""
+    ``what`` was looked for, when there is none (with the clock a year ahead, a fixture's dated window is past)."""
     for service in valid_services():
         if test(service):
             return service
-    pytest.skip(f"no service in schema/ has {what}")
+    pytest.skip(f"no service of schema/ with a case valid at the tests' moment and the real one has {what}")
 
 
 def service_with_rule(rule: str) -> str:
