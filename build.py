@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
-from handler.dialect import EMAIL_PATTERN, KEYWORDS, widgets
+from handler.addresses import EMAIL_PATTERN
+from handler.dialect import KEYWORDS, widgets
 from handler.forms import SCHEMA_DIR, Catalog, Field, Form, Path_, SchemaProblem, load_catalog, option_key
 from handler.texts import fill
 from handler.uploads import PENDING_TRUSTED, Limits

@@ -11,10 +11,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from handler.dialect import EMAIL_PATTERN
-from handler.patterns import python_regex
+from handler.addresses import deliverable
 
-_EMAIL = python_regex(EMAIL_PATTERN)
 _PHONE = re.compile(r"^\+?[0-9][0-9 ]{3,18}[0-9]$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 CSV_COLUMNS = ("email", "name", "phone", "organization", "contact_types")
@@ -64,7 +62,7 @@ def make_contact(
 ) -> Contact:
     """A checked contact; raises ``InvalidContact`` naming the first field that is wrong."""
     email = normalize_email(email)
-    if len(email) > 254 or not _EMAIL.match(email):
+    if len(email) > 254 or not deliverable(email):
         raise InvalidContact("email", f"{email!r} is not a valid e-mail address")
     for field, value, limit in (("name", name, 200), ("organization", organization, 200)):
         if not value.strip() or len(value) > limit or _CONTROL.search(value):

@@ -20,15 +20,11 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
+from handler.addresses import EMAIL_PATTERN
 from handler.patterns import check_pattern, python_regex
 
 WIDGETS_DIR = Path(__file__).resolve().parent.parent / "site" / "widgets"
 
-# The HTML standard's "valid e-mail address", which browsers apply to <input type="email">.
-EMAIL_PATTERN = (
-    r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
-)
 # RFC 3986's absolute URI, without characters that may not appear in one unescaped.
 URI_PATTERN = r'^[A-Za-z][A-Za-z0-9+.\-]*:[^\u0000-\u0020\u007f-\u009f"<>\\^`{|}]+$'
 DATE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
@@ -159,7 +155,7 @@ def widget_for(schema: Mapping[str, Any], available: Mapping[str, Widget]) -> st
 # ---- Formats: one definition, used by the metaschema check and by the handler --------------------
 
 FORMAT_CHECKER = FormatChecker(formats=())
-_FORMAT_PATTERNS = {
+FORMAT_PATTERNS = {
     "email": EMAIL_PATTERN,
     "uri": URI_PATTERN,
     "local-time": TIME_PATTERN,
@@ -169,7 +165,7 @@ _FORMAT_PATTERNS = {
 
 
 def _format(name: str) -> None:
-    regex = python_regex(_FORMAT_PATTERNS[name])
+    regex = python_regex(FORMAT_PATTERNS[name])
     with_date = name in ("date", "local-date-time")
 
     @FORMAT_CHECKER.checks(name)
@@ -190,7 +186,7 @@ def is_calendar_date(text: str) -> bool:
     return True
 
 
-for _name in _FORMAT_PATTERNS:
+for _name in FORMAT_PATTERNS:
     _format(_name)
 
 _META_FORMATS = FormatChecker(formats=())

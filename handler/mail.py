@@ -19,6 +19,8 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
+from handler.addresses import deliverable
+
 log = logging.getLogger("servicedesk_forms.mail")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 # C0 and C1 controls, DEL, and every line break str.splitlines() knows (\x85, \u2028, \u2029 among them).
@@ -26,7 +28,6 @@ _HEADER_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _BODY_BREAK = re.compile(r"\r\n?|[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _BODY_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 _ATOMS = re.compile(rf"{_ATOM}(?: {_ATOM})*")
 _LINE = 78
 # Headers given as text (the address headers) are written as they are, never refolded.
@@ -48,10 +49,12 @@ def body_text(text: str) -> str:
 
 
 def writable_address(email: str) -> bool:
-    """Whether an address can go into a header as it is: a dot-atom local part, a host name, no ``=?``."""
+    """Whether an address can go into a header as it is: the one rule of a deliverable address, which the page
+    and the API apply to every address they take (``handler.addresses``), so this refuses only what they never
+    let in."""
     # The email package decodes an encoded word at the start of a local part, and a local part with a dot
     # at either end or two in a row is not a dot-atom (Python 3.11 and 3.12 crash parsing one in a list).
-    return bool(_ADDRESS.fullmatch(email.strip())) and "=?" not in email
+    return deliverable(email.strip())
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from handler.dialect import FORMAT_CHECKER, KEYWORD_NAMES, RULES
+from handler.dialect import FORMAT_CHECKER, FORMAT_PATTERNS, KEYWORD_NAMES, RULES
 from handler.forms import Catalog, Field, Form, FormValidator
 from tests.conftest import TESTS
 from tests.pagecheck import NODE, ROOT, node, verdicts
@@ -33,6 +33,11 @@ def test_the_page_knows_the_same_keywords_in_the_same_order() -> None:
     source = (ROOT / "site" / "static" / "checks.js").read_text(encoding="utf-8")
     for rule in RULES:
         assert f'"{rule}"' in source, f"the page's checker has no rule {rule!r}"
+
+
+def test_the_page_checks_each_format_with_the_servers_pattern() -> None:
+    script = "import { FORMAT_PATTERNS } from './site/static/checks.js'; console.log(JSON.stringify(FORMAT_PATTERNS))"
+    assert json.loads(node(script)) == FORMAT_PATTERNS
 
 
 def test_the_server_passes_the_official_cases_the_page_passes(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 
 from handler.app import create_app
 from handler.contacts import make_contact
-from handler.forms import Catalog
+from handler.forms import Catalog, short
 from handler.mail import Mail, OutboxMailer, Recipient, one_line, render
 from handler.services import build_services
 from handler.settings import Settings
@@ -229,7 +229,7 @@ def submit(app: FastAPI, store: LocalStore, outbox: Path, name: str, data: dict[
 def test_the_receipt_and_notification_of_a_hostile_request_carry_no_injected_header(
     desk_app: FastAPI, store: LocalStore, outbox: Path, text: str
 ) -> None:
-    data = {**DATA, "subject": text, "account": text, "cc": ["leder@example.no", ENCODED_ADDRESS]}
+    data = {**DATA, "subject": text, "account": text, "cc": ["leder@example.no"]}
     for raw in submit(desk_app, store, outbox, text, data):
         message = parse(raw)
         to_desk = str(message["To"]) == DESK
@@ -238,6 +238,24 @@ def test_the_receipt_and_notification_of_a_hostile_request_carry_no_injected_hea
         if not to_desk:
             assert [a.addr_spec for a in message["Cc"].addresses] == ["leder@example.no"]
             assert [(a.display_name, a.addr_spec) for a in message["To"].addresses] == [(one_line(text), AUTHORIZED)]
+
+
+@pytest.mark.parametrize(
+    "address", [ENCODED_ADDRESS, ".a@example.no", "a..b@example.no", "a.@example.no", "=?utf-8?b?YQ==?=@example.no"]
+)
+def test_a_cc_address_the_mailer_could_not_deliver_to_is_refused_by_name_before_anything_is_stored(
+    desk_app: FastAPI, store: LocalStore, outbox: Path, address: str
+) -> None:
+    register(store, AUTHORIZED, "authorized-for-change")
+    with TestClient(desk_app, raise_server_exceptions=False) as client:
+        client.headers["Authorization"] = "Bearer " + sign_in(client, outbox, AUTHORIZED)
+        data = {**DATA, "cc": ["leder@example.no", address.lower()]}
+        answer = client.post("/v1/requests", json={"form": "service-request", "data": data})
+    assert answer.status_code == 422
+    (error,) = answer.json()["errors"]
+    assert (error["field"], error["pointer"], error["keyword"]) == ("cc", "/data/cc/1", "format")
+    assert short(address.lower()) in error["detail"]  # the error names the address at fault
+    assert mailing.send_queued_mail(desk_app.state.services) == (0, 0)
 
 
 @pytest.mark.parametrize("separator", ["\x85", "\u2028", "\u2029"], ids=["NEL", "LS", "PS"])

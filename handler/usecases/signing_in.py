@@ -5,15 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from handler.addresses import EMAIL_PATTERN, deliverable
 from handler.contacts import Contact
-from handler.dialect import EMAIL_PATTERN
 from handler.forms import Catalog, FieldError
-from handler.patterns import python_regex
 from handler.refusals import Refused
 from handler.services import Services
 from handler.signin import RateLimited, Session, SignedInAddress, SignInRequired
 
-EMAIL = python_regex(EMAIL_PATTERN)
 CODE = re.compile(r"^[0-9]{6}$")
 EMAIL_FIELD = {"type": "string", "maxLength": 254, "pattern": EMAIL_PATTERN}  # the address as it is checked
 
@@ -66,7 +64,7 @@ def checked_email(value: Any, catalog: Catalog, language: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Refused("validation_failed", [_sign_in_error(catalog, language, "email", "emailRequired")])
     email = value.strip()
-    if len(email) > 254 or not EMAIL.match(email):
+    if len(email) > 254 or not deliverable(email):
         raise Refused("validation_failed", [_sign_in_error(catalog, language, "email", "emailFormat")])
     return email
 

@@ -5,13 +5,17 @@
 
 import { fill, ownValue } from "./texts.js";
 
-const EMAIL = new RegExp(
-  "^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?" +
-    "(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$", "u");
-const DATE = /^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$/u;
-const TIME = /^([01][0-9]|2[0-3]):[0-5][0-9]$/u;
-const DATE_TIME = /^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]$/u;
-const URI = /^[A-Za-z][A-Za-z0-9+.\-]*:[^\u0000-\u0020\u007f-\u009f"<>\\^`{|}]+$/u;
+// The formats' patterns, the same text as the handler's (handler/dialect.py: FORMAT_PATTERNS; a test holds them equal).
+export const FORMAT_PATTERNS = {
+  "email": "^(?!.*=\\?)[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+(?:\\.[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+)*@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$",
+  "uri": "^[A-Za-z][A-Za-z0-9+.\\-]*:[^\\u0000-\\u0020\\u007f-\\u009f\"<>\\\\^`{|}]+$",
+  "date": "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+  "local-time": "^([01][0-9]|2[0-3]):[0-5][0-9]$",
+  "local-date-time": "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]$",
+};
+const [EMAIL, URI, DATE, TIME, DATE_TIME] = ["email", "uri", "date", "local-time", "local-date-time"].map(
+  (name) => new RegExp(FORMAT_PATTERNS[name], "u"),
+);
 // A lone surrogate: text that cannot be stored or mailed.
 const BROKEN_TEXT = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
