@@ -359,6 +359,18 @@ def metaschema(folder: Path = WIDGETS_DIR) -> dict[str, Any]:
                     "opens": {"type": "string", "pattern": TIME_PATTERN},
                     "closes": {"type": "string", "pattern": TIME_PATTERN},
                     "timeZone": {"$ref": "#/$defs/timeZone"},
+                    # The public holidays the desk is closed on: a country's calendar (ISO 3166 code) over the
+                    # years the form will take windows in.
+                    "holidays": {
+                        "type": "object",
+                        "required": ["calendar", "from", "to"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "calendar": {"type": "string", "pattern": "^[A-Z]{2}$"},
+                            "from": {"type": "integer", "minimum": 1900, "maximum": 2200},
+                            "to": {"type": "integer", "minimum": 1900, "maximum": 2200},
+                        },
+                    },
                 },
             },
             "upload": {

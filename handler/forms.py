@@ -8,7 +8,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -32,7 +32,7 @@ from handler.dialect import (
     widgets,
 )
 from handler.patterns import python_regex
-from handler.rules import Rule, wall_clock
+from handler.rules import Rule, holiday_calendar, wall_clock
 from handler.texts import fill, missing_texts, placeholders
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
@@ -280,6 +280,15 @@ class Form:
     def _by_name(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
 
+    def closed_days(self) -> dict[str, list[str]]:
+        """The dates of each holiday calendar the form's office hours name, as the compiled catalog keeps them."""
+        found = {}
+        for raw, rule in zip(self.schema.get("x-rules", ()), self.rules, strict=True):
+            calendar = holiday_calendar(raw.get("officeHours", {}))
+            if calendar and rule.office_hours:
+                found[calendar] = sorted(rule.office_hours.closed)
+        return found
+
     @functools.cached_property
     def _office_hours(self) -> dict[str, Any]:
         return {name: rule.office_hours for rule in self.rules if rule.office_hours for name in rule.fields}
@@ -518,7 +527,8 @@ def format_office_hours(hours: Any, common: Mapping[str, Any]) -> str:
         wording = fill(str(common["dayRange"]), {"first": names[days[0] - 1], "last": names[days[-1] - 1]})
     else:
         wording = ", ".join(names[d - 1] for d in days)
-    return fill(str(common["officeHours"]), {"days": wording, "opens": hours.opens, "closes": hours.closes})
+    said = fill(str(common["officeHours"]), {"days": wording, "opens": hours.opens, "closes": hours.closes})
+    return fill(str(common["officeHoursBesidesHolidays"]), {"officeHours": said}) if hours.closed else said
 
 
 def short(value: Any) -> str:
@@ -650,6 +660,7 @@ def compile_catalog(catalog: Catalog) -> dict[str, Any]:
                     }
                     for f in form.fields
                 ],
+                "closedDays": form.closed_days(),
             }
             for form in catalog.forms.values()
         ],
@@ -668,7 +679,7 @@ def _from_compiled(root: Path, data: Mapping[str, Any]) -> Catalog:
             Field(f["name"], f["schema"], f["widget"], paths(f["shownWhen"]), paths(f["requiredWhen"]), f["value"])
             for f in entry["fields"]
         )
-        form = _form(entry["schema"], entry["texts"], data["common"], fields, registry)
+        form = _form(entry["schema"], entry["texts"], data["common"], fields, registry, entry["closedDays"])
         forms[form.id] = form
     return Catalog(
         root=root,
@@ -696,8 +707,10 @@ def _form(
     common: Mapping[str, Mapping[str, Any]],
     fields: tuple[Field, ...],
     registry: Registry[Any],
+    closed: Mapping[str, Sequence[str]],
 ) -> Form:
-    """A form from its checked parts: its validator is JSON Schema's own, with the dialect's formats."""
+    """A form from its checked parts: its validator is JSON Schema's own, with the dialect's formats; ``closed``
+    holds the dates of the holiday calendars its office hours name."""
     meta = schema["x-form"]
     registry = registry.with_resource(schema["$id"], Resource.from_contents(schema, default_specification=DRAFT202012))
     return Form(
@@ -706,7 +719,7 @@ def _form(
         texts=texts,
         common=common,
         fields=fields,
-        rules=tuple(Rule.from_schema(r) for r in schema.get("x-rules", ())),
+        rules=tuple(Rule.from_schema(r, closed) for r in schema.get("x-rules", ())),
         discriminator=str(meta["discriminator"]),
         title_field=str(meta["titleField"]),
         allowed_contact_types=tuple(meta["allowedContactTypes"]),
@@ -833,9 +846,39 @@ def _load_form(
         return merged
 
     fields = _collect_fields(schema, resolve, schema_file, problems)
-    form = _form(schema, texts, common, fields, registry)
+    counted = len(problems)
+    closed = _holidays(schema, schema_file, problems)
+    if len(problems) > counted:
+        return None
+    form = _form(schema, texts, common, fields, registry, closed)
     problems += _check_conventions(form, schema_file, text_files, contact_types)
     return form
+
+
+def _holidays(schema: Mapping[str, Any], schema_file: Path, problems: list[str]) -> dict[str, list[str]]:
+    """The public holidays of each calendar the form's office hours name (``holidays``: a country's calendar
+    over a span of years) that fall on its office days, as ISO dates from the ``holidays`` library; read here,
+    with schema/, so that the compiled catalog carries them and neither the page nor Lambda needs the library."""
+    closed: dict[str, list[str]] = {}
+    for index, rule in enumerate(schema.get("x-rules", ())):
+        hours = rule.get("officeHours", {})
+        calendar = holiday_calendar(hours)
+        if calendar is None or calendar in closed:
+            continue
+        spec, where = hours["holidays"], f"{schema_file}: /x-rules/{index}/officeHours/holidays"
+        if spec["from"] > spec["to"]:
+            problems.append(f"{where}: from {spec['from']} is after to {spec['to']}")
+            continue
+        import holidays  # only where the catalog is read from schema/: a build, the local server, the tests
+
+        try:
+            found = holidays.country_holidays(spec["calendar"], years=range(spec["from"], spec["to"] + 1))
+        except NotImplementedError:
+            problems.append(f"{where}/calendar: {spec['calendar']!r} is no country the holidays library knows")
+            continue
+        # Only those that fall on an office day change anything.
+        closed[calendar] = sorted(day.isoformat() for day in found if day.isoweekday() in hours["days"])
+    return closed
 
 
 def _hash(schema: Mapping[str, Any], registry: Registry[Any]) -> str:

@@ -232,7 +232,8 @@ export const isShown = (field, data) => field.shownWhen.some((path) => holds(pat
 export const isRequired = (field, data) => field.requiredWhen.some((path) => holds(path, data));
 
 function officeHoursContain(hours, start, end) {
-  if (start.slice(0, 10) !== end.slice(0, 10)) return false;
+  // A window over midnight, or on a public holiday, always reaches outside office hours.
+  if (start.slice(0, 10) !== end.slice(0, 10) || hours.closed.includes(start.slice(0, 10))) return false;
   const [y, m, d] = start.slice(0, 10).split("-").map(Number);
   const day = new Date(0);
   day.setUTCFullYear(y, m - 1, d); // Date.UTC would read the years 0 to 99 as 1900 to 1999

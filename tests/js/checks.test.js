@@ -62,7 +62,7 @@ test("dates and times are read as either language types them", () => {
 
 test("office hours fall on the weekday of the date as written, in the years 0 to 99 too", () => {
   const rule = { rule: "outside-office-hours", field: "end", other: "start",
-    officeHours: { days: [1, 2, 3, 4, 5], opens: "08:00", closes: "16:00" } };
+    officeHours: { days: [1, 2, 3, 4, 5], opens: "08:00", closes: "16:00", closed: [] } };
   // 3 September of the year 10 was a Friday (proleptic Gregorian, as the server reads it); 1910's a Saturday.
   assert.equal(ruleHolds(rule, { start: "0010-09-03T09:13", end: "0010-09-03T13:07" }), false);
   assert.equal(ruleHolds(rule, { start: "1910-09-03T09:13", end: "1910-09-03T13:07" }), true);
