@@ -21,6 +21,7 @@ pytestmark = pytest.mark.browser
 
 DESK = "servicedesk@example.no"
 OTHER = "per.hansen@example.no"
+THIRD = "ola.berg@example.no"  # signs out in a test of its own, so the others' codes stay under the limit
 TYPED = {
     "service": "data-extract",
     "extract_data": "Innleveringer per klasse",
@@ -40,6 +41,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Loca
     store = LocalStore(data_dir)
     register(store, AUTHORIZED, "authorized-for-change")
     store.put_contact(make_contact(OTHER, "Per Hansen", "", "Kunde AS", ["authorized-for-change"], CONTACT_TYPES))
+    store.put_contact(make_contact(THIRD, "Ola Berg", "", "Kunde AS", ["authorized-for-change"], CONTACT_TYPES))
     with local_server(site, data_dir) as address:
         yield address, store
 
@@ -225,6 +227,132 @@ def test_one_contact_never_sees_another_contact_s_draft(tab: Any, server: tuple[
     open_form(tab, address)
     tab.locator("#draft-restored").wait_for()
     assert on_page(tab) == TYPED
+
+
+def drafts(page: Any) -> dict[str, Any]:
+    """Every draft this browser keeps, by its key's owner ("" for a draft typed with nobody signed in)."""
+    stored = page.evaluate(
+        "Object.fromEntries(Object.keys(localStorage).filter(k => k.startsWith('servicedesk-forms-draft:'))"
+        ".map(k => [k.split(':').pop(), JSON.parse(localStorage.getItem(k))]))"
+    )
+    return dict(stored)
+
+
+def expire_session(page: Any) -> None:
+    """The session's eight hours are up, as the tab sees it."""
+    page.evaluate(
+        "() => { const k = 'servicedesk-forms-session'; const s = JSON.parse(localStorage.getItem(k));"
+        " s.expiresAt = new Date(Date.now() - 1000).toISOString(); localStorage.setItem(k, JSON.stringify(s)); }"
+    )
+
+
+def break_session(page: Any) -> None:
+    """The server no longer knows the session (its key rotated, or it was ended there): its signature is wrong."""
+    page.evaluate(
+        "() => { const k = 'servicedesk-forms-session'; const s = JSON.parse(localStorage.getItem(k));"
+        " s.token = s.token.slice(0, -4) + 'AAAA'; localStorage.setItem(k, JSON.stringify(s)); }"
+    )
+
+
+def assert_only_the_owner_gets_it_back(
+    page: Any, address: str, server: tuple[str, LocalStore], typed: dict[str, str]
+) -> None:
+    """The next person on this browser finds an empty form; the contact who typed it finds it again."""
+    assert "" not in drafts(page)  # never kept as a draft of nobody's
+    sign_in_as(page, address, session_for(server, OTHER))
+    open_form(page, address)
+    assert page.locator("#draft-restored").is_hidden() and page.locator("#subject").input_value() == ""
+    sign_in_as(page, address, session_for(server, AUTHORIZED))
+    open_form(page, address)
+    page.locator("#draft-restored").wait_for()
+    assert on_page(page) == typed
+
+
+@pytest.mark.parametrize("ending", ["refused on Send", "expired, then a keystroke", "ended on the server"])
+def test_a_draft_stays_with_its_contact_however_the_session_ends(
+    tab: Any, server: tuple[str, LocalStore], ending: str
+) -> None:
+    address = server[0]
+    sign_in_as(tab, address, session_for(server, AUTHORIZED))
+    open_form(tab, address)
+    typed = {**TYPED, "subject": f"Utkast: {ending}"}
+    type_in(tab, {**typed, "subject": typed["subject"][:-1]})
+    if ending == "expired, then a keystroke":
+        expire_session(tab)
+        tab.fill("#subject", typed["subject"])
+    else:
+        break_session(tab)
+        tab.fill("#subject", typed["subject"])
+        if ending == "refused on Send":
+            tab.get_by_role("button", name="Send forespørsel").click()
+            tab.locator("#error-summary").wait_for(state="visible")
+        else:  # the header's own call finds the session gone
+            tab.reload()
+            tab.locator("#request-form").wait_for()
+    tab.wait_for_timeout(400)
+    assert_only_the_owner_gets_it_back(tab, address, server, typed)
+
+
+def test_signing_out_in_another_tab_leaves_no_draft_behind(tab: Any, server: tuple[str, LocalStore]) -> None:
+    address = server[0]
+    sign_in_as(tab, address, session_for(server, THIRD))
+    open_form(tab, address)
+    type_in(tab, TYPED)
+    other = tab.context.new_page()
+    open_form(other, address)
+    other.get_by_role("button", name="Logg ut").click()
+    other.locator("#site-account [data-signed-out]").wait_for()
+    SESSIONS.pop(THIRD)  # signing out ended the contact's sessions on the server too
+    tab.fill("#subject", TYPED["subject"] + " og mer")  # the first tab goes on typing
+    tab.wait_for_timeout(400)
+    tab.evaluate("window.dispatchEvent(new Event('pagehide'))")
+    assert drafts(tab) == {}
+    sign_in_as(tab, address, session_for(server, OTHER))
+    open_form(tab, address)
+    assert tab.locator("#draft-restored").is_hidden() and tab.locator("#subject").input_value() == ""
+
+
+def test_a_page_opened_for_one_contact_never_sends_as_the_next(tab: Any, server: tuple[str, LocalStore]) -> None:
+    address, store = server
+    sign_in_as(tab, address, session_for(server, AUTHORIZED))
+    open_form(tab, address)
+    subject = "Skrevet av Kari"
+    type_in(tab, {**TYPED, "subject": subject})
+    other = tab.context.new_page()  # Per signs in in another tab of the same browser
+    sign_in_as(other, address, session_for(server, OTHER))
+    tab.get_by_role("button", name="Send forespørsel").click()
+    tab.locator("#error-summary").wait_for(state="visible")
+    assert stored_with_subject(store, subject) == []
+
+
+def test_what_was_typed_with_nobody_signed_in_is_offered_saying_so(tab: Any, server: tuple[str, LocalStore]) -> None:
+    address = server[0]
+    open_form(tab, address)
+    type_in(tab, TYPED)
+    tab.wait_for_timeout(400)
+    assert list(drafts(tab)) == [""]
+    sign_in_as(tab, address, session_for(server, OTHER))
+    open_form(tab, address)
+    notice = tab.locator("#draft-restored")
+    notice.wait_for()
+    assert "Du er logget inn som Per Hansen" in notice.text_content() and "før noen logget inn" in notice.text_content()
+    assert on_page(tab) == TYPED
+
+
+def test_a_draft_older_than_a_week_is_not_offered(tab: Any, server: tuple[str, LocalStore]) -> None:
+    address = server[0]
+    sign_in_as(tab, address, session_for(server, AUTHORIZED))
+    open_form(tab, address)
+    type_in(tab, TYPED)
+    tab.goto(f"{address}/nb/my-requests/")  # the form saves its draft as the page is left
+    tab.evaluate(
+        "() => { for (const k of Object.keys(localStorage).filter(k => k.startsWith('servicedesk-forms-draft:'))) {"
+        " const d = JSON.parse(localStorage.getItem(k)); d.savedAt -= 8 * 86400000;"
+        " localStorage.setItem(k, JSON.stringify(d)); } }"
+    )
+    open_form(tab, address)
+    assert tab.locator("#draft-restored").is_hidden() and tab.locator("#subject").input_value() == ""
+    assert drafts(tab) == {}
 
 
 def test_the_clear_action_empties_the_form_and_the_draft(tab: Any, server: tuple[str, LocalStore]) -> None:

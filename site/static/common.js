@@ -24,15 +24,20 @@ export function saveSession(answer) {
   localStorage.setItem(SESSION_KEY, JSON.stringify({
     token: answer.token, expiresAt: answer.expiresAt, contact: answer.contact
   }));
+  if (answer.contact) localStorage.removeItem(SIGNED_OUT_PREFIX + answer.contact.email.toLowerCase());
 }
 
 // The session ended on the server (expired, or the key changed): forget it, keep the drafts.
 function forgetSession() { localStorage.removeItem(SESSION_KEY); }
 
-// Signing out forgets the session and every draft in this browser, so the next person sees none.
+// Signing out forgets the session and every draft in this browser, so the next person sees none; it
+// leaves a mark, so that a page the contact still has open in another tab saves no draft of theirs again.
+var SIGNED_OUT_PREFIX = "servicedesk-forms-signed-out:";
 var leaving = false;
 export function signOut() {
   leaving = true;
+  var current = session();
+  if (current && current.contact) localStorage.setItem(SIGNED_OUT_PREFIX + current.contact.email.toLowerCase(), "1");
   forgetSession();
   Object.keys(localStorage).forEach(function (key) {
     if (key.indexOf(DRAFT_PREFIX) === 0) localStorage.removeItem(key);
@@ -220,8 +225,10 @@ window.addEventListener("storage", function (event) {
   if (event.key === SESSION_KEY) showAccount();
 });
 
-// Whether this page is signing out (and must not save a draft any more).
-export function signedOut() { return leaving; }
+// Whether this page is signing out, or ``email`` signed out in another tab (then no draft of theirs is saved).
+export function signedOut(email) {
+  return leaving || (!!email && localStorage.getItem(SIGNED_OUT_PREFIX + email) !== null);
+}
 
 showAccount();
 listenForSignOut();

@@ -246,21 +246,26 @@ import { fill, ownValue, text } from "./texts.js";
     });
   });
 
-  // ---- Drafts: what is typed is kept in this browser, per form and per signed-in contact --------
-  // Never the session itself. Signed out, the draft waits under no name, and the contact who signs
-  // in next in this browser takes it; signing out removes the contact's drafts (common.js).
+  // ---- Drafts: what is typed is kept in this browser, per form and per person --------------------
+  // Never the session itself. A draft belongs to whoever this page was opened for: the contact signed in
+  // then, whatever ends their session later, or nobody. A draft typed with nobody signed in waits under no
+  // name, and the contact who signs in next in this browser is told it was typed before they signed in.
+  // Signing out removes the contact's drafts (common.js); drafts older than DRAFT_DAYS are dropped.
+  var DRAFT_DAYS = 7;
+  var opened = page.session();
+  var owner = opened && opened.contact ? opened.contact.email.toLowerCase() : "";
 
   function draftKey() {
-    var current = page.session();
-    return page.draftKey(model.form, current && current.contact ? current.contact.email : "");
+    return page.draftKey(model.form, owner);
   }
 
   function readDraft(key) {
     try {
-      return JSON.parse(localStorage.getItem(key) || "null");
-    } catch (e) {
-      return null;
-    }
+      var draft = JSON.parse(localStorage.getItem(key) || "null");
+      if (draft && Date.now() - draft.savedAt <= DRAFT_DAYS * 86400000) return draft;
+    } catch (e) { /* a damaged draft counts as none */ }
+    localStorage.removeItem(key);
+    return null;
   }
 
   function controlState(field) {
@@ -276,7 +281,7 @@ import { fill, ownValue, text } from "./texts.js";
   var saving = null;
   function saveDraft() {
     clearTimeout(saving);
-    if (form.hidden || page.signedOut()) return; // sent, not this contact's form, or signing out
+    if (form.hidden || page.signedOut(owner)) return; // sent, not this contact's form, or signed out
     var values = {};
     var typed = false;
     model.fields.forEach(function (field) {
@@ -324,20 +329,24 @@ import { fill, ownValue, text } from "./texts.js";
     }
   }
 
-  // The newest of this contact's draft and one typed while signed out.
+  // The newest of this contact's draft and one typed while nobody was signed in, which is named as such.
   function loadDraft() {
     var key = draftKey();
     var unnamed = page.draftKey(model.form, "");
     var draft = readDraft(key);
+    var notice = document.getElementById("draft-restored");
     if (key !== unnamed) {
       var waiting = readDraft(unnamed);
-      if (waiting && (!draft || waiting.savedAt > draft.savedAt)) draft = waiting;
+      if (waiting && (!draft || waiting.savedAt > draft.savedAt)) {
+        draft = waiting;
+        notice.textContent = text("draft.restoredUnnamed", { name: opened.contact.name || owner });
+      }
       localStorage.removeItem(unnamed);
     }
     if (draft && draft.values) {
       restoreDraft(draft);
       saveDraft();
-      document.getElementById("draft-restored").hidden = false;
+      notice.hidden = false;
     }
   }
 
@@ -378,6 +387,10 @@ import { fill, ownValue, text } from "./texts.js";
       errors.show(problems);
       return;
     }
+    // Typed for one contact, never sent as another's: someone else signed in since this page was opened.
+    var current = page.session();
+    var sameContact = current && current.contact && current.contact.email.toLowerCase() === owner;
+    if (owner && !sameContact) return sessionEnded();
     errors.clear();
     busy(true);
     page.api("POST", "/v1/requests", { form: model.form, data: data }, { "Idempotency-Key": idempotencyKey })
