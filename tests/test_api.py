@@ -220,6 +220,7 @@ def test_a_retry_with_the_same_key_returns_the_first_receipt(client: TestClient,
     assert again.headers["idempotent-replayed"] == "true"
     changed = post(client, {**data, "subject": "Other"}, **{"Idempotency-Key": "form-session-0001"})
     assert_error(changed, 422, "idempotency_conflict")
+    assert first.json()["reference"] in changed.json()["detail"]  # names the request it was sent as
     assert stored_count(store) == 1
 
 

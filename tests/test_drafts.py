@@ -360,11 +360,47 @@ def test_the_clear_action_empties_the_form_and_the_draft(tab: Any, server: tuple
     sign_in_as(tab, address, session_for(server, AUTHORIZED))
     open_form(tab, address)
     type_in(tab, TYPED)
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss() if len(asked) == 1 else dialog.accept()
+
+    tab.on("dialog", answer)
+    tab.get_by_role("button", name="Tøm skjemaet").click()  # asked first; "no" keeps everything
+    assert on_page(tab) == TYPED
     tab.get_by_role("button", name="Tøm skjemaet").click()
+    assert asked == ["Vil du tømme skjemaet? Det du har skrevet og lastet opp, blir borte."] * 2
     assert tab.locator("#subject").input_value() == "" and shown_groups(tab)[:2] == ["cc", "service"]
     tab.reload()
     tab.locator("#request-form").wait_for()
     assert tab.locator("#draft-restored").is_hidden() and tab.locator("#description").input_value() == ""
+
+
+def test_a_second_tab_edited_after_the_first_sent_can_send_its_edit_as_a_new_request(
+    tab: Any, server: tuple[str, LocalStore]
+) -> None:
+    address, store = server
+    sign_in_as(tab, address, session_for(server, AUTHORIZED))
+    open_form(tab, address)
+    type_in(tab, {**TYPED, "subject": "Første fane"})
+    tab.wait_for_timeout(400)
+    second = tab.context.new_page()  # the same draft, with the same idempotency key
+    open_form(second, address)
+    second.locator("#draft-restored").wait_for()
+    tab.get_by_role("button", name="Send forespørsel").click()
+    first = tab.locator("#receipt-reference")
+    first.wait_for(state="visible")
+    second.fill("#subject", "Andre fane, endret")
+    second.get_by_role("button", name="Send forespørsel").click()
+    summary = second.locator("#error-summary")
+    summary.wait_for(state="visible")
+    assert f"allerede sendt som {first.text_content()}" in summary.text_content()
+    assert second.locator("#subject").input_value() == "Andre fane, endret"  # the edit is kept
+    second.get_by_role("button", name="Send som ny forespørsel").click()
+    second.locator("#receipt-reference").wait_for(state="visible")
+    assert second.locator("#receipt-reference").text_content() != first.text_content()
+    assert len(stored_with_subject(store, "Første fane")) == len(stored_with_subject(store, "Andre fane, endret")) == 1
 
 
 @pytest.mark.parametrize("path", ["service-request", "sign-in", "my-requests"])

@@ -12,6 +12,7 @@ from handler.forms import Catalog
 from handler.refusals import Refused
 from handler.services import build_services
 from handler.settings import Settings
+from handler.storage.base import IdempotencyConflict
 from handler.storage.local import LocalStore
 from handler.texts import API_CODES
 from handler.usecases import following, signing_in
@@ -36,13 +37,20 @@ def test_every_problem_code_has_a_status_and_a_message_in_every_language(catalog
     assert set(STATUS) <= set(API_CODES)
     for language in catalog.languages:
         for code in STATUS:
-            body = problem_body(catalog, language, problem_of(Refused(code, params={"types": "X"})))
+            body = problem_body(
+                catalog, language, problem_of(Refused(code, params={"types": "X", "reference": "SR-TEST-0001"}))
+            )
             assert body["status"] == STATUS[code] and body["detail"] and "{" not in body["detail"]
 
 
 def test_each_exception_a_route_raises_on_purpose_is_a_4xx_or_a_503() -> None:
     for kind in HANDLED:
-        exception = kind("validation_failed") if kind is Refused else kind()
+        if kind is Refused:
+            exception: Exception = kind("validation_failed")
+        elif kind is IdempotencyConflict:
+            exception = kind("key", "SR-TEST-0001")
+        else:
+            exception = kind()
         assert 400 <= problem_of(exception).status < 500 or problem_of(exception).status == 503
     assert problem_of(RuntimeError("anything else")).status == 500
 

@@ -113,7 +113,8 @@ def problem_of(exc: Exception) -> Problem:
                 log.warning(
                     "%s: %s", type(exc).__name__, exc, extra={"failure": type(exc).__name__, "status": STATUS[code]}
                 )
-            return Problem(code, headers=dict(headers))
+            params = {"reference": exc.reference} if isinstance(exc, IdempotencyConflict) else {}
+            return Problem(code, params=params, headers=dict(headers))
     return Problem("internal_error")
 
 

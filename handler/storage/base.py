@@ -51,7 +51,11 @@ class StoreUnreachable(StorageUnavailable):
 
 
 class IdempotencyConflict(Exception):
-    """The idempotency key was already used for a different submission."""
+    """The idempotency key was already used for a different submission: the one with ``reference``."""
+
+    def __init__(self, key: str, reference: str) -> None:
+        super().__init__(key)
+        self.reference = reference
 
 
 class ReferenceTaken(Exception):
@@ -381,7 +385,7 @@ class RequestStore(ABC):
     @staticmethod
     def _replay(earlier: IdempotencyRecord, fingerprint: str) -> Receipt:
         if earlier.fingerprint != fingerprint:
-            raise IdempotencyConflict(earlier.key)
+            raise IdempotencyConflict(earlier.key, earlier.receipt.reference)
         return earlier.receipt
 
     @abstractmethod

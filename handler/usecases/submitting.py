@@ -104,7 +104,7 @@ def _replayed(services: Services, submission: Submission, key: str | None, now: 
     try:
         earlier = services.store.replay(submission, key, now)
     except IdempotencyConflict as exc:
-        raise Refused("idempotency_conflict") from exc
+        raise Refused("idempotency_conflict", params={"reference": exc.reference}) from exc
     if earlier:
         observe.annotate(reference=earlier.reference, outcome="replayed")
     return earlier

@@ -350,7 +350,16 @@ import { fill, ownValue, text } from "./texts.js";
     }
   }
 
+  var sendAsNew = document.getElementById("send-as-new");
+  sendAsNew.addEventListener("click", function () {
+    idempotencyKey = newKey();
+    sendAsNew.hidden = true;
+    saveDraft();
+    form.requestSubmit();
+  });
+
   function clearForm() {
+    if (!window.confirm(text("draft.confirmClear"))) return;
     localStorage.removeItem(draftKey());
     model.fields.forEach(function (field) {
       if (field.value === "uploads") uploadItems(field.name).forEach(function (item) { item.remove(); });
@@ -398,7 +407,12 @@ import { fill, ownValue, text } from "./texts.js";
         busy(false);
         if (answer.status === 201 && answer.body) return showReceipt(answer.body, data);
         if (answer.status === 401) return sessionEnded();
-        errors.show(errors.fromAnswer(answer));
+        var problems = errors.fromAnswer(answer);
+        // Sent before with other content (from another tab, say): keep the edit, offer to send it as a new one.
+        var conflict = answer.body && answer.body.code === "idempotency_conflict";
+        if (conflict) problems[0].message += " " + text("draft.conflict");
+        sendAsNew.hidden = !conflict;
+        errors.show(problems);
       })
       .catch(function () {
         busy(false);

@@ -6,7 +6,8 @@
 export const USED = {
   common: ["account.signedInAs", "api.internal_error", "errorPrefix", "errorSummaryTitle", "problemTitle", "sessionEnding"],
   form: [
-    "characterCount.over", "characterCount.remaining", "decimalMark", "draft.formCleared", "draft.restoredUnnamed", "draft.sessionExpired",
+    "characterCount.over", "characterCount.remaining", "decimalMark", "draft.confirmClear", "draft.conflict",
+    "draft.formCleared", "draft.restoredUnnamed", "draft.sessionExpired",
     "draft.uploadExpired", "groupMark", "networkError", "receipt.announce", "receipt.copied", "receipt.heading",
     "receipt.mailed", "sending", "upload.remove", "upload.removed", "upload.uploaded", "upload.uploading", "upload.waiting",
   ],
