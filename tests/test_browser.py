@@ -89,6 +89,7 @@ def open_form(page: Any, address: str, language: str = "nb") -> None:
     page.goto(f"{address}/{language}/service-request/")
     page.locator("#request-form").wait_for()
     if page.locator("#draft-restored").is_visible():
+        page.once("dialog", lambda dialog: dialog.accept())  # the page asks before it empties the form
         page.locator("#clear-form").click()
 
 

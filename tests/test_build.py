@@ -253,3 +253,11 @@ def test_watch_rebuilds_when_the_schema_changes(tmp_path: Path) -> None:
     finally:
         watcher.terminate()
         watcher.wait(timeout=10)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_header_s_sign_in_link_comes_back_to_the_page(built_site: Path, catalog: Catalog, language: str) -> None:
+    for page_name in [*catalog.forms, "my-requests"]:
+        soup = BeautifulSoup((built_site / language / page_name / "index.html").read_text("utf-8"), "html.parser")
+        link = soup.select_one("#site-account [data-signed-out] a")
+        assert link is not None and str(link["href"]).endswith(f"sign-in/?next={page_name}")

@@ -433,7 +433,7 @@ def test_a_new_tab_of_the_same_browser_is_signed_in_too(tab: Any, server: tuple[
     assert second.locator("#sign-in-needed").is_hidden()
 
 
-def test_the_page_warns_five_minutes_before_the_session_ends(tab: Any, server: tuple[str, LocalStore]) -> None:
+def test_the_page_warns_before_the_session_ends_with_the_minutes_left(tab: Any, server: tuple[str, LocalStore]) -> None:
     address = server[0]
     soon = dict(session_for(server, AUTHORIZED))
     soon["expiresAt"] = tab.evaluate("new Date(Date.now() + 4 * 60 * 1000).toISOString()")
@@ -441,9 +441,43 @@ def test_the_page_warns_five_minutes_before_the_session_ends(tab: Any, server: t
     open_form(tab, address)
     warning = tab.locator("#session-ending")
     warning.wait_for(state="visible")
-    assert "Du blir logget ut om 5 minutter" in warning.text_content()
+    assert "Du blir logget ut om 4 min." in warning.text_content()
     assert (
         warning.get_by_role("link", name="Logg inn på nytt nå")
         .get_attribute("href")
         .endswith("sign-in/?next=service-request")
     )
+
+
+def test_the_header_says_signed_out_once_the_session_s_time_is_up(tab: Any, server: tuple[str, LocalStore]) -> None:
+    address = server[0]
+    ending = dict(session_for(server, AUTHORIZED))
+    ending["expiresAt"] = tab.evaluate("new Date(Date.now() + 3000).toISOString()")
+    sign_in_as(tab, address, ending)
+    open_form(tab, address)
+    assert tab.locator("#site-account [data-signed-in]").is_visible()
+    tab.locator("#site-account [data-signed-out]").wait_for(state="visible", timeout=10000)
+    assert tab.locator("#site-account [data-signed-in]").is_hidden()
+
+
+def test_sending_without_ever_signing_in_asks_to_sign_in_not_that_a_session_expired(
+    tab: Any, server: tuple[str, LocalStore]
+) -> None:
+    address = server[0]
+    open_form(tab, address)
+    type_in(tab, TYPED)
+    tab.get_by_role("button", name="Send forespørsel").click()
+    summary = tab.locator("#error-summary")
+    summary.wait_for(state="visible")
+    assert "Logg inn for å sende forespørselen" in summary.text_content()
+    assert "utløpt" not in summary.text_content()
+
+
+def test_one_character_is_counted_as_one(tab: Any, server: tuple[str, LocalStore]) -> None:
+    address = server[0]
+    open_form(tab, address, "en")
+    limit = int(tab.locator("#subject-count").get_attribute("data-limit"))
+    tab.fill("#subject", "x" * (limit - 1))
+    tab.locator("#subject-count").filter(has_text="You have 1 character remaining").wait_for()
+    tab.fill("#subject", "x" * (limit + 1))
+    tab.locator("#subject-count").filter(has_text="You have 1 character too many").wait_for()

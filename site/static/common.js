@@ -60,7 +60,10 @@ export function api(method, path, body, headers) {
     method: method, headers: all, body: body === undefined ? undefined : JSON.stringify(body)
   }).then(function (response) {
     return response.json().catch(function () { return null; }).then(function (parsed) {
-      if (response.status === 401) forgetSession();
+      if (response.status === 401) {
+        forgetSession();
+        showAccount();
+      }
       return { status: response.status, body: parsed, retryAfter: Number(response.headers.get("Retry-After")) || 0 };
     });
   });
@@ -216,8 +219,15 @@ function warnBeforeExpiry() {
   setTimeout(function () {
     if (!session()) return;
     notice.hidden = false;
-    notice.querySelector("[data-text]").textContent = text("sessionEnding");
+    // As many minutes as are left, rounded up: a page opened with four left says four.
+    var minutes = Math.max(1, Math.ceil((Date.parse(current.expiresAt) - Date.now()) / 60000));
+    notice.querySelector("[data-text]").textContent = text("sessionEnding", { minutes: String(minutes) });
   }, Math.max(0, warnIn));
+  // When it has ended, the header says so (no other tab tells this one: nothing in storage changed).
+  setTimeout(function () {
+    notice.hidden = true;
+    showAccount();
+  }, Math.min(left + 1000, 2147483647));
 }
 
 // Another tab signed in or out: this one follows.

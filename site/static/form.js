@@ -99,7 +99,8 @@ import { fill, ownValue, text } from "./texts.js";
     if (!count) return;
     var left = Number(count.dataset.limit) - Array.from(control.value).length;
     var params = { count: String(Math.abs(left)) };
-    count.textContent = left >= 0 ? text("characterCount.remaining", params) : text("characterCount.over", params);
+    var kind = (left >= 0 ? "remaining" : "over") + (Math.abs(left) === 1 ? "One" : "");
+    count.textContent = text("characterCount." + kind, params);
     count.classList.toggle("character-count--over", left < 0);
     clearTimeout(count.pending);
     count.pending = setTimeout(function () {
@@ -431,7 +432,9 @@ import { fill, ownValue, text } from "./texts.js";
     saveDraft();
     page.showAccount();
     needSignIn();
-    errors.show([{ message: text("draft.sessionExpired"), href: signInAddress() }]);
+    // Whoever opened the page signed out has no session that could have ended: they sign in to send.
+    var message = owner ? text("draft.sessionExpired") : text("draft.signInToSend");
+    errors.show([{ message: message, href: signInAddress() }]);
   }
 
   function signInAddress() {

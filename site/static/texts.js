@@ -6,8 +6,9 @@
 export const USED = {
   common: ["account.signedInAs", "api.internal_error", "errorPrefix", "errorSummaryTitle", "problemTitle", "sessionEnding"],
   form: [
-    "characterCount.over", "characterCount.remaining", "decimalMark", "draft.confirmClear", "draft.conflict",
-    "draft.formCleared", "draft.restoredUnnamed", "draft.sessionExpired",
+    "characterCount.over", "characterCount.overOne", "characterCount.remaining", "characterCount.remainingOne",
+    "decimalMark", "draft.confirmClear", "draft.conflict",
+    "draft.formCleared", "draft.restoredUnnamed", "draft.sessionExpired", "draft.signInToSend",
     "draft.uploadExpired", "groupMark", "networkError", "receipt.announce", "receipt.copied", "receipt.heading",
     "receipt.mailed", "sending", "upload.remove", "upload.removed", "upload.uploaded", "upload.uploading", "upload.waiting",
   ],
