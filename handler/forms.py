@@ -363,6 +363,9 @@ class Form:
                     params[keyword] = format_number(limit, common)
         if name in self._office_hours:
             params["officeHours"] = format_office_hours(self._office_hours[name], common)
+        compared = [r.other for r in self.rules if r.field == name and r.other and self.field(r.other)]
+        if compared:  # the field a rule compares this one with, by its label
+            params["other"] = self.label(language, compared[0])
         return params
 
     def message_template(self, language: str, name: str | None, keyword: str) -> str:
@@ -496,6 +499,8 @@ def _message_keys(keyword: str, found: Field | None) -> tuple[str, ...]:
         return (f"type-{schema['type']}", "type")
     if keyword in ("minimum", "maximum") and "minimum" in schema and "maximum" in schema:
         return ("range", keyword)
+    if keyword == "required" and found and found.value_kind in ("choice", "choices", "boolean"):
+        return (f"required-{found.value_kind}", keyword)  # a choice is made, not filled in
     return (keyword,)
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +166,22 @@ def test_a_status_change_is_recorded_and_e_mailed_in_the_request_s_language(
     assert run(services, "requests", "status", created["reference"], "done", "--agent", "A")[0] == 1
     assert "'done' is not a status; choose one of received, in-progress" in capsys.readouterr().err
     assert run(services, "requests", "status", "SR-0000-0000", "resolved", "--agent", "A")[0] == 1
+
+
+@pytest.mark.parametrize("desk", ["desk@vendor.example", ""])
+def test_a_status_e_mail_asks_for_an_answer_only_where_one_can_be_given(
+    client: TestClient, services: Services, desk: str
+) -> None:
+    created = submit(client)
+    with_desk = replace(services, settings=replace(services.settings, desk_inbox=desk))
+    code, out = run(with_desk, "requests", "status", created["reference"], "waiting-for-customer", "--agent", "A")
+    assert code == 0
+    message = BytesParser(policy=policy.default).parsebytes(
+        Path(out.strip().splitlines()[-1].split(": ", 1)[1]).read_bytes()
+    )
+    body = message.get_body(("plain",))
+    assert body is not None
+    if desk:
+        assert message["Reply-To"] == desk and "svarer du på denne e-posten" in body.get_content()
+    else:
+        assert message["Reply-To"] is None and "svar" not in body.get_content().lower().replace("svar fra deg", "")

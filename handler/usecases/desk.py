@@ -49,6 +49,9 @@ def status_mail(services: Services, request: StoredRequest, summary: RequestSumm
     paragraphs = [fill(texts["greeting"], {"name": contact.name if contact else ""}), fill(texts["statusBody"], params)]
     if event.comment:
         paragraphs.append(f"{texts['statusComment']}\n{event.comment}")
+    desk = services.settings.desk_inbox
+    if desk:  # an answer goes to the desk's inbox, with the reference in the subject; never asked for without one
+        paragraphs.append(texts["statusReply"])
     if services.settings.site_url:
         link = f"{services.settings.site_url}/{language}/my-requests/?id={summary.receipt.request_id}"
         paragraphs.append(fill(texts["statusLink"], {"link": link}))
@@ -58,6 +61,7 @@ def status_mail(services: Services, request: StoredRequest, summary: RequestSumm
         subject=fill(texts["statusSubject"], params),
         paragraphs=tuple(paragraphs),
         language=language,
+        reply_to=Recipient(desk) if desk else None,
     )
 
 
