@@ -14,10 +14,14 @@ import pytest
 
 import build
 from handler.forms import load_catalog
+from handler.services import build_services
+from handler.settings import Settings
 from handler.storage.local import LocalStore
 from handler.texts import fill
+from handler.usecases.desk import change_status
 from tests.browser import ROOT, axe_violations, hold_session, local_server
 from tests.conftest import AUTHORIZED, TESTS, code_from_outbox, open_session, register
+from tests.shipped import valid_data_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.axe]
 
@@ -287,3 +291,30 @@ def test_a_contact_who_may_not_send_the_form_is_told_before_filling_it_in(
     assert notice.text_content() == fill(catalog.common[language]["api"]["not_authorized"], {"types": names})
     assert not page.locator("#request-form").is_visible()  # nothing to fill in that could not be sent
     page.context.close()
+
+
+def test_my_requests_fits_a_long_status_and_service_name_at_every_width(chromium: Any, server: Server) -> None:
+    address, store, session, _ = server
+    catalog = load_catalog()
+    form = catalog.forms["service-request"]
+    # The service and status with the longest names in any language, as a person may well have them.
+    service = max(form.categories, key=lambda s: max(len(form.option_label(lang, "service", s)) for lang in LANGUAGES))
+    status = max(catalog.statuses, key=lambda s: max(len(catalog.common[lang]["statuses"][s]) for lang in LANGUAGES))
+    with httpx.Client(base_url=address, headers={"Authorization": f"Bearer {session['token']}"}) as api:
+        body = {"form": "service-request", "data": valid_data_of(service, subject=LONG_SUBJECT)}
+        sent = api.post("/v1/requests", json=body)
+        assert sent.status_code == 201, sent.text
+    services = build_services(Settings(data_dir=store.folder, session_secret="x" * 32), store=store)
+    change_status(services, sent.json()["reference"], status, "Agent")
+    problems = []
+    for language in LANGUAGES:
+        for width in (768, 1024, 1280):
+            page = open_page(chromium, session, width, f"{address}/{language}/my-requests/")
+            page.locator(".table").wait_for()
+            name = f"my-requests-long-{language}-{width}"
+            page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
+            hidden = page.evaluate("(w => w.scrollWidth - w.clientWidth)(document.querySelector('.table-wrap'))")
+            if hidden > 0:
+                problems.append(f"{name}: {hidden} px of the table are scrolled out of sight")
+            page.context.close()
+    assert problems == []
