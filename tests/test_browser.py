@@ -23,6 +23,7 @@ from handler.forms import load_catalog
 from handler.storage.local import LocalStore
 from tests.browser import axe_violations, fill, hold_session, local_server
 from tests.conftest import AUTHORIZED, CONTACT_TYPES, TESTS, code_from_outbox, open_session, register
+from tests.shipped import a_service, valid_data_of
 
 pytestmark = pytest.mark.browser
 
@@ -124,6 +125,8 @@ def test_a_person_fills_in_the_nb_form_and_gets_a_reference(page: Any, server: t
     receipt = page.get_by_role("heading", name="Forespørselen er sendt")
     receipt.wait_for()
     assert page.evaluate("document.activeElement.id") == "receipt-title"
+    # Focus moved there after a click: no focus ring, which is for people moving with the keyboard.
+    assert page.evaluate("getComputedStyle(document.getElementById('receipt-title')).outlineStyle") == "none"
     # The confirmation replaces the form and its intro, says where the receipt went and is announced.
     assert page.locator("#form-intro").is_hidden() and page.locator("#request-form").is_hidden()
     mailed = page.locator("#receipt-mailed").text_content()
@@ -259,6 +262,19 @@ def test_the_page_shows_the_messages_the_server_would(
         for detail in answer["errors"]:
             first_per_field.setdefault(detail["field"], detail["detail"])
         assert shown == list(first_per_field.values()), description
+
+
+def test_sent_with_the_keyboard_the_receipt_s_heading_shows_where_focus_is(
+    page: Any, server: tuple[str, LocalStore]
+) -> None:
+    address = server[0]
+    open_form(page, address, "en")
+    fill(page, valid_data_of(a_service(), subject="With the keyboard"))
+    page.get_by_role("button", name="Send request").focus()
+    page.keyboard.press("Enter")
+    page.locator("#receipt-title").wait_for()
+    assert page.evaluate("document.activeElement.id") == "receipt-title"
+    assert page.evaluate("getComputedStyle(document.getElementById('receipt-title')).outlineStyle") == "solid"
 
 
 def test_a_storage_failure_keeps_what_was_filled_in(page: Any, server: tuple[str, LocalStore]) -> None:
