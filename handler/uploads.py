@@ -30,8 +30,6 @@ UPLOAD_LIFETIME = timedelta(minutes=10)  # how long a slot may be used to upload
 # the page treats an upload as gone a little earlier, so a draft never names one that has just expired.
 PENDING_KEPT = timedelta(days=1)
 PENDING_TRUSTED = PENDING_KEPT - timedelta(hours=2)
-# How long the mark that a request took an upload is kept: longer than an upload can be taken at all.
-TAKEN_KEPT = PENDING_KEPT + timedelta(hours=1)
 SNIFF_BYTES = 8192
 # Types whose files are ZIP or OLE containers: a sniffer may only see the container.
 _OOXML = {
@@ -196,14 +194,8 @@ def slot_signature(secret: bytes, upload: Upload) -> str:
 class UploadClaims(Protocol):
     """What marking an upload as taken needs of the store."""
 
-    def count(self, key: str, window_start: datetime, expires_at: datetime) -> int:
-        """Add one to a counter and return it."""
-
-    def put_upload(self, upload: Upload) -> None:
-        """Keep a new slot."""
-
-    def get_upload(self, upload_id: str) -> Upload | None:
-        """The slot with this id, if any."""
+    def claim_upload(self, mark: Upload) -> Upload:
+        """Keep ``mark`` unless a slot with its id is kept already, in one conditional write; the kept one."""
 
 
 def taken_too_late(upload: Upload, now: datetime) -> bool:
@@ -212,17 +204,14 @@ def taken_too_late(upload: Upload, now: datetime) -> bool:
 
 
 def take_upload(store: UploadClaims, upload: Upload, taker: str | None) -> bool:
-    """Mark the upload as used: True for the first taker and that ``taker``'s retries, False for any other."""
-    # The counter makes the first taker unique in either store; the record under an id that no
-    # request can name (ids are letters, digits, - and _) says who it was.
-    mark = f"{upload.id}.taken"
-    digest = hashlib.sha256(taker.encode()).hexdigest() if taker else ""
-    if store.count(f"upload-taken:{upload.id}", upload.created_at, upload.created_at + TAKEN_KEPT) == 1:
-        if digest:
-            store.put_upload(replace(upload, id=mark, name=digest, content_type="application/x-taken", max_bytes=0))
-        return True
-    taken = store.get_upload(mark) if digest else None
-    return taken is not None and hmac.compare_digest(taken.name, digest)
+    """Mark the upload as used: True for the first taker and that ``taker``'s retries (the same idempotency
+    key, however often and however concurrently it is sent), False for any other."""
+    # One conditional write of a record under an id no request can name (ids are letters, digits, - and _)
+    # that says who took it, so a fault can never fall between taking it and saying who did. A taker
+    # without a key is one nobody else can be.
+    digest = hashlib.sha256(taker.encode()).hexdigest() if taker else secrets.token_hex(32)
+    mark = replace(upload, id=f"{upload.id}.taken", name=digest, content_type="application/x-taken", max_bytes=0)
+    return hmac.compare_digest(store.claim_upload(mark).name, digest)
 
 
 class UploadRegistry(ABC):
@@ -235,6 +224,10 @@ class UploadRegistry(ABC):
     @abstractmethod
     def get_upload(self, upload_id: str) -> Upload | None:
         """The slot with this id, if any."""
+
+    @abstractmethod
+    def claim_upload(self, mark: Upload) -> Upload:
+        """Keep ``mark`` unless a slot with its id is kept already, in one conditional write; the kept one."""
 
 
 class UploadReceiver(Protocol):

@@ -6,6 +6,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -32,7 +33,7 @@ from handler.storage.base import (
     Submission,
 )
 from handler.storage.local import LocalStore
-from handler.uploads import Upload
+from handler.uploads import Upload, take_upload
 from tests.conftest import CONTACT_TYPES, NOW
 from tests.servers import (  # noqa: F401  (the fixtures seaweedfs and dynamodb_local)
     ACCESS_KEY,
@@ -452,6 +453,23 @@ def test_upload_slots_are_kept_for_their_requester(harness: Harness) -> None:
     store.put_upload(upload)
     assert store.get_upload(upload.id) == upload
     assert store.get_upload("v" * 32) is None
+
+
+def test_an_upload_is_taken_in_one_write_by_one_key_however_often_and_concurrently_it_is_sent(
+    harness: Harness,
+) -> None:
+    store = store_of(harness)
+    upload = Upload("t" * 32, "kari@example.no", "service-request", "attachments", "bilde.png", "image/png", 1000, NOW)
+    store.put_upload(upload)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        racing = list(pool.map(lambda _: take_upload(store, upload, "key-take-0001"), range(6)))
+    assert racing == [True] * 6  # every retry of the key that took it, however they race
+    assert take_upload(store, upload, "key-take-0001")
+    assert not take_upload(store, upload, "key-take-0002") and not take_upload(store, upload, None)
+    unkeyed = replace(upload, id="w" * 32)
+    store.put_upload(unkeyed)
+    assert take_upload(store, unkeyed, None) and not take_upload(store, unkeyed, None)  # no key: once
+    assert store.get_upload(upload.id) == upload  # the slot itself is unchanged
 
 
 def test_a_request_s_mails_are_queued_with_it_and_only_once(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:

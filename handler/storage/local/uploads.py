@@ -16,6 +16,13 @@ class LocalUploads(UploadRegistry):
         """Keep a new upload slot."""
         self._db.changed("INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?)", records.upload_row(upload))
 
+    def claim_upload(self, mark: Upload) -> Upload:
+        """Keep ``mark`` unless its id is taken, and read back the one kept, in one transaction."""
+        with self._db.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?)", records.upload_row(mark))
+            row = db.execute("SELECT * FROM uploads WHERE id = ?", (mark.id,)).fetchone()
+        return records.upload(row)
+
     def get_upload(self, upload_id: str) -> Upload | None:
         """The slot with this id."""
         row = self._db.row("SELECT * FROM uploads WHERE id = ?", (upload_id,))
