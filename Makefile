@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
+# The desk's inbox on this machine: its notifications land in data/outbox, and pages that need JavaScript name it.
+DESK   ?= servicedesk@localhost
 # The locks (hashes of every file pip may install): what make run, make test, CI and the Lambda zip install.
 LOCKS  := requirements/test.txt requirements/run.txt requirements/lambda.txt
 UV_VERSION := 0.13.9
@@ -15,8 +17,8 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 run: $(VENV)/.run  ## set up, build the site and serve site + API on http://127.0.0.1:$(PORT) (embedded storage)
-	$(BIN)/python build.py --site-url http://127.0.0.1:$(PORT)
-	$(BIN)/python -m handler.serve --port $(PORT)
+	$(BIN)/python build.py --site-url http://127.0.0.1:$(PORT) --desk-email $(DESK)
+	SDF_DESK_INBOX=$(DESK) $(BIN)/python -m handler.serve --port $(PORT)
 
 test: $(VENV)/.test .tools  ## install what the tests need and run them all
 	node --test tests/js/

@@ -4,12 +4,14 @@ on the page and on the server alike, across years; the calendar is data in schem
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import build
 from handler.forms import COMPILED, SCHEMA_DIR, SchemaProblem, compile_catalog, load_catalog
 from tests.conftest import NOW
 from tests.edits import rewrite
@@ -84,3 +86,14 @@ def test_a_calendar_that_cannot_be_read_is_refused_with_its_place(tmp_path: Path
     with pytest.raises(SchemaProblem) as refused:
         load_catalog(root)
     assert any("/officeHours/holidays" in p and what in p for p in refused.value.problems)
+
+
+def test_the_example_time_of_a_support_window_is_one_the_form_takes() -> None:
+    rule = next(r for r in form().rules if r.rule == "outside-office-hours")
+    field = form().field(rule.other or "")
+    assert rule.office_hours is not None and field is not None
+    for language, common in load_catalog().common.items():
+        example = str(build.format_hint(field, common)).split(" ")[-2:]  # "For example 31/12/2026 18:30"
+        day, month, year = re.split(r"[./]", example[0])
+        start = f"{year}-{month}-{day}T{example[1]}"
+        assert not rule.office_hours.contains(start, start), f"{language}: the example {example} is in office hours"
