@@ -240,17 +240,21 @@ def test_the_receipt_and_notification_of_a_hostile_request_carry_no_injected_hea
             assert [(a.display_name, a.addr_spec) for a in message["To"].addresses] == [(one_line(text), AUTHORIZED)]
 
 
+def post_signed_in(app: FastAPI, store: LocalStore, outbox: Path, data: dict[str, Any]) -> Any:
+    """The API's answer to ``data`` sent by the authorized contact, signed in with an e-mailed code."""
+    register(store, AUTHORIZED, "authorized-for-change")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        client.headers["Authorization"] = "Bearer " + sign_in(client, outbox, AUTHORIZED)
+        return client.post("/v1/requests", json={"form": "service-request", "data": data})
+
+
 @pytest.mark.parametrize(
     "address", [ENCODED_ADDRESS, ".a@example.no", "a..b@example.no", "a.@example.no", "=?utf-8?b?YQ==?=@example.no"]
 )
 def test_a_cc_address_the_mailer_could_not_deliver_to_is_refused_by_name_before_anything_is_stored(
     desk_app: FastAPI, store: LocalStore, outbox: Path, address: str
 ) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
-    with TestClient(desk_app, raise_server_exceptions=False) as client:
-        client.headers["Authorization"] = "Bearer " + sign_in(client, outbox, AUTHORIZED)
-        data = {**DATA, "cc": ["leder@example.no", address.lower()]}
-        answer = client.post("/v1/requests", json={"form": "service-request", "data": data})
+    answer = post_signed_in(desk_app, store, outbox, {**DATA, "cc": ["leder@example.no", address.lower()]})
     assert answer.status_code == 422
     (error,) = answer.json()["errors"]
     assert (error["field"], error["pointer"], error["keyword"]) == ("cc", "/data/cc/1", "format")
@@ -262,11 +266,7 @@ def test_a_cc_address_the_mailer_could_not_deliver_to_is_refused_by_name_before_
 def test_a_subject_with_a_unicode_line_break_is_refused_before_anything_is_stored_or_mailed(
     desk_app: FastAPI, store: LocalStore, outbox: Path, separator: str
 ) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
-    with TestClient(desk_app, raise_server_exceptions=False) as client:
-        client.headers["Authorization"] = "Bearer " + sign_in(client, outbox, AUTHORIZED)
-        data = {**DATA, "subject": f"Rapport{separator}Bcc: evil@example.com"}
-        answer = client.post("/v1/requests", json={"form": "service-request", "data": data})
+    answer = post_signed_in(desk_app, store, outbox, {**DATA, "subject": f"Rapport{separator}Bcc: evil@example.com"})
     assert answer.status_code == 422
     assert [(d["field"], d["keyword"]) for d in answer.json()["errors"]] == [("subject", "pattern")]
     assert mailing.send_queued_mail(desk_app.state.services) == (0, 0)
