@@ -145,6 +145,24 @@ def service_with_rule(rule: str) -> str:
     return service_having(has_rule, f"a field with the rule {rule!r}")
 
 
+def valid_case_with_rule_at(rule: str, moment: datetime) -> dict[str, Any]:
+    """The simplest valid case of tests/data/ accepted at ``moment`` alone (for tests that validate at the tests'
+    moment only, so a dated window that is past on the real clock still counts) whose fields a ``rule`` checks."""
+    found = []
+    for path in fixture_paths():
+        if skip_reason(path):
+            continue
+        for case in json.loads(path.read_text(encoding="utf-8"))["valid"]:
+            data = case["data"]
+            names = set(data)
+            checked = any(r.rule == rule and {r.field, r.other or r.field} <= names for r in form().rules)
+            if checked and accepted(data, moment):
+                found.append((len(data), json.dumps(data, ensure_ascii=False, sort_keys=True), data))
+    if not found:
+        pytest.skip(f"no valid case in {FIXTURES} of a service of schema/ has a field with the rule {rule!r}")
+    return dict(min(found, key=lambda entry: entry[:2])[2])
+
+
 def requires_service(service: str, *more: str) -> pytest.MarkDecorator:
     """Skip a test of the shipped content about ``service`` (and ``more``) when schema/ no longer has it."""
     gone = [s for s in (service, *more) if s not in services()]

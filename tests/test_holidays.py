@@ -16,7 +16,7 @@ from handler.forms import COMPILED, SCHEMA_DIR, SchemaProblem, compile_catalog, 
 from tests.conftest import NOW
 from tests.edits import rewrite
 from tests.pagecheck import verdicts
-from tests.shipped import form, service_with_rule, valid_data_of
+from tests.shipped import form, valid_case_with_rule_at
 
 # Known from the almanac, not from the library the product uses: weekdays that are public holidays in Norway.
 HOLIDAYS = {
@@ -30,10 +30,10 @@ ORDINARY = ["2026-12-22", "2027-05-18", "2028-04-19", "2030-05-29"]  # weekdays 
 
 def window(day: str) -> dict[str, object]:
     """A request for extended support from 10 to 12 on ``day``: inside office hours on an ordinary weekday."""
-    service = service_with_rule("outside-office-hours")
     rule = next(r for r in form().rules if r.rule == "outside-office-hours")
     assert rule.other is not None
-    return valid_data_of(service) | {rule.other: f"{day}T10:00", rule.field: f"{day}T12:00"}
+    base = valid_case_with_rule_at("outside-office-hours", NOW)
+    return base | {rule.other: f"{day}T10:00", rule.field: f"{day}T12:00"}
 
 
 def office_hours_errors(day: str) -> list[str]:
