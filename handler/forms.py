@@ -363,9 +363,10 @@ class Form:
                     params[keyword] = format_number(limit, common)
         if name in self._office_hours:
             params["officeHours"] = format_office_hours(self._office_hours[name], common)
-        compared = [r.other for r in self.rules if r.field == name and r.other and self.field(r.other)]
-        if compared:  # the field a rule compares this one with, by its label
-            params["other"] = self.label(language, compared[0])
+        compared = [r.other for r in self.rules if r.field == name and r.other]
+        other = self.texts[language]["fields"].get(compared[0], {}) if compared else {}
+        if "label" in other:  # the field a rule compares this one with, by its label (a missing one is reported)
+            params["other"] = str(other["label"])
         return params
 
     def message_template(self, language: str, name: str | None, keyword: str) -> str:

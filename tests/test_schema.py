@@ -454,3 +454,14 @@ def test_the_form_page_reads_no_member_of_its_form_that_a_field_may_hide() -> No
     script = (ROOT / "site" / "static" / "form.js").read_text(encoding="utf-8")
     used = set(re.findall(r"\bform\.([a-z]+)\b", script))
     assert "hidden" in used and used <= FORM_MEMBERS
+
+
+def test_a_compared_field_without_texts_is_reported_not_a_crash(tmp_path: Path) -> None:
+    root = copy_schema(tmp_path)
+    schema = json.loads((root / "forms" / "service-request.schema.json").read_text(encoding="utf-8"))
+    rule = next((r for r in schema.get("x-rules", []) if "other" in r), None)
+    if rule is None:
+        pytest.skip("schema/'s service-request form has no rule comparing two fields any more")
+    for language in load_catalog().languages:
+        edit(root / "forms" / f"service-request.{language}.json", lambda d: d["fields"].pop(rule["other"]))
+    assert any(f"/fields/{rule['other']}/label: missing text" in p for p in problems_of(root))
