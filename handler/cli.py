@@ -361,6 +361,8 @@ def _sweep(services: Services, args: argparse.Namespace, out: TextIO) -> None:
         )
     hours = SWEEP_MARGIN.total_seconds() / 3600
     print(f"{len(found)} requests started over {hours:g} h ago and never stored", file=out)
+    if not args.dry_run and (interrupted := mailing.give_up_interrupted(services)):
+        print(f"{interrupted} e-mails whose sending was interrupted given up: 'mail failed' lists them", file=out)
     if not args.dry_run and removed < len(found):
         raise CommandError(f"{len(found) - removed} could not be removed (see the log); the next sweep tries again")
 

@@ -124,6 +124,10 @@ def sweep(services: Services) -> None:
         return
     if found:
         log.info("swept %d of %d requests that were never stored", removed, len(found), extra={"swept": removed})
+    try:
+        mailing.give_up_interrupted(services)
+    except Exception:
+        log.exception("looking for e-mail whose sending was interrupted failed; the next schedule tries again")
 
 
 def bad_request(catalog: Catalog) -> dict[str, Any]:

@@ -15,6 +15,7 @@ API_CODES = (
     "bad_request",
     "code_sent",
     "idempotency_conflict",
+    "idempotency_in_progress",
     "internal_error",
     "invalid_body",
     "invalid_code",

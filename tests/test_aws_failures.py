@@ -128,10 +128,17 @@ def injected(client: Any, operation: str, failure: Callable[[AWSRequest], AWSRes
         client.meta.events.unregister(event, unique_id="test-injected-failure")
 
 
+# A commit cancelled because another transaction touched its idempotency key (the third write) at the same moment.
 TRANSACTION_CONFLICT = dynamodb_error(
     400,
     "TransactionCanceledException",
     CancellationReasons=[{"Code": "None"}, {"Code": "None"}, {"Code": "TransactionConflict", "Message": "ongoing"}],
+)
+# ... or another of its items (the request's): nothing says a racer holds the key, so the client retries later.
+CONFLICT_ELSEWHERE = dynamodb_error(
+    400,
+    "TransactionCanceledException",
+    CancellationReasons=[{"Code": "TransactionConflict", "Message": "ongoing"}, {"Code": "None"}, {"Code": "None"}],
 )
 
 FAILURES = [
@@ -147,7 +154,7 @@ FAILURES = [
     ),
     pytest.param("dynamodb", "TransactWriteItems", dynamodb_error(500, "InternalServerError"), id="ddb-500"),
     pytest.param("dynamodb", "TransactWriteItems", broken(ConnectionClosedError), id="ddb-connection-closed"),
-    pytest.param("dynamodb", "TransactWriteItems", TRANSACTION_CONFLICT, id="ddb-transaction-conflict"),
+    pytest.param("dynamodb", "TransactWriteItems", CONFLICT_ELSEWHERE, id="ddb-transaction-conflict"),
     pytest.param("dynamodb", "GetItem", broken(ReadTimeoutError), id="ddb-idempotency-lookup-read-timeout"),
 ]
 

@@ -196,15 +196,11 @@ def test_racing_posts_with_one_key_leave_only_the_stored_request_s_copies(desk: 
         racer.start()
     for racer in racers:
         racer.join(timeout=120)
-    # One stores the request; the rest replay it or meet its transaction (503). None loses the upload to it:
-    # the same key takes an upload as often as it is sent.
-    assert len(answers) == RACERS and set(answers) <= {201, 503}, answers
-    for _ in range(10):  # a client that got a 503 retries with the same key
-        final = desk.submit(png, key="race-0001")
-        if final.status_code != 503:
-            break
-        time.sleep(0.2)
-    assert final.status_code == 201, final.text
+    # One stores the request; the rest replay it, or meet its transaction and are told at once to ask again in
+    # a second (409), never 503. None loses the upload to it: the same key takes an upload as often as it is sent.
+    assert len(answers) == RACERS and set(answers) <= {201, 409}, answers
+    final = desk.submit(png, key="race-0001")  # a client that got a 409 asks again with the same key
+    assert final.status_code == 201 and final.headers["Idempotent-Replayed"] == "true", final.text
     winner = final.json()["id"]
     left = desk.copies() - desk.referenced()
     print(f"\n{len(left)} unreferenced attachment copies after {RACERS} racing posts ({sorted(answers)})")
@@ -214,12 +210,14 @@ def test_racing_posts_with_one_key_leave_only_the_stored_request_s_copies(desk: 
     assert desk.store.pending_before(desk.clock() + timedelta(days=1)) == []
 
 
-def test_a_commit_the_store_refuses_takes_the_request_s_copies_and_document_with_it(aws_desk: Desk) -> None:
+def test_a_commit_that_meets_a_same_key_racer_answers_409_at_once_and_keeps_nothing(aws_desk: Desk) -> None:
     assert aws_desk.aws is not None
     png = aws_desk.upload()
-    with injected(aws_desk.aws.dynamodb, "TransactWriteItems", TRANSACTION_CONFLICT):
+    # The commit's transaction is cancelled because another request with this key is committing right now.
+    with injected(aws_desk.aws.dynamodb, "TransactWriteItems", TRANSACTION_CONFLICT) as calls:
         answer = aws_desk.submit(png, key="refused-0001")
-    assert answer.status_code == 503, answer.text
+    assert answer.status_code == 409 and answer.json()["code"] == "idempotency_in_progress", answer.text
+    assert answer.headers["retry-after"] == "1" and len(calls) == 1  # told at once, not after retries
     assert aws_desk.copies() == aws_desk.documents() == aws_desk.visible() == set()
     assert aws_desk.store.pending_before(aws_desk.clock() + timedelta(days=1)) == []
     retried = aws_desk.submit(png, key="refused-0001")
@@ -465,3 +463,73 @@ def test_listings_spread_over_index_partitions_and_carry_no_mail(aws: AwsStore, 
     out = io.StringIO()
     assert cli.main(["contacts", "list"], out=out, services=services) == 0
     assert [line.split("\t")[0] for line in out.getvalue().splitlines()] == sorted(requesters)
+
+
+# The process killed at each write -----------------------------------------------------------------------------
+
+_WRITES = {
+    "s3": ("PutObject", "CopyObject", "DeleteObject"),
+    "dynamodb": ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"),
+}
+
+
+class Killed(BaseException):
+    """The process dying: no handler runs, nothing after it happens."""
+
+
+@contextlib.contextmanager
+def killed_at_write(aws: AwsStore, number: int | None, after: bool) -> Iterator[list[str]]:
+    """Count the store's writes; the ``number``-th (from 0) kills the process just before it is sent, or once its
+    answer has come back. Yields the writes seen."""
+    seen: list[str] = []
+    event = "after-call" if after else "before-call"
+
+    def write(model: Any, **_: Any) -> None:
+        seen.append(model.name)
+        if len(seen) - 1 == number:
+            raise Killed(model.name)
+
+    clients = {"s3": aws.s3, "dynamodb": aws.dynamodb}
+    hooks = [
+        (clients[service].meta.events, f"{event}.{service}.{op}") for service, ops in _WRITES.items() for op in ops
+    ]
+    for events, name in hooks:
+        events.register(name, write, unique_id=f"kill-{name}")
+    try:
+        yield seen
+    finally:
+        for events, name in hooks:
+            events.unregister(name, unique_id=f"kill-{name}")
+
+
+def test_a_retry_after_the_process_died_at_any_write_is_stored_once_and_the_sweep_leaves_nothing(
+    aws_desk: Desk,
+) -> None:
+    from handler.usecases.submitting import NewRequest, submit
+
+    assert aws_desk.aws is not None
+
+    def new_request(upload: str, key: str) -> NewRequest:
+        body = {"form": "service-request", "data": {**VALID, "attachments": [upload]}}
+        return NewRequest(body, AUTHORIZED, "nb", key)
+
+    counted = new_request(aws_desk.upload(), "kill-count")
+    with killed_at_write(aws_desk.aws, None, after=False) as writes:
+        submit(aws_desk.services, counted)
+    outcomes = []
+    for after in (False, True):
+        for number in range(len(writes)):
+            key = f"kill-{number}-{after}"
+            request = new_request(aws_desk.upload(), key)
+            with killed_at_write(aws_desk.aws, number, after), pytest.raises(Killed):
+                submit(aws_desk.services, request)
+            receipt, created = submit(aws_desk.services, request)  # the client's retry, in a new process
+            again, created_again = submit(aws_desk.services, request)
+            assert again == receipt and not created_again
+            outcomes.append(f"{writes[number]} {'answered' if after else 'sent'}: {'201' if created else 'replay'}")
+    print(f"\nkilled at each of {len(writes)} writes ({', '.join(writes)}), before and after:", *outcomes, sep="\n  ")
+    aws_desk.clock.advance(hours=2)
+    aws_desk.sweep()
+    assert aws_desk.documents() == aws_desk.visible() and len(aws_desk.visible()) == 1 + 2 * len(writes)
+    assert aws_desk.copies() == aws_desk.referenced()
+    assert aws_desk.store.pending_before(aws_desk.clock() + timedelta(days=1)) == []

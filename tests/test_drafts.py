@@ -481,3 +481,27 @@ def test_one_character_is_counted_as_one(tab: Any, server: tuple[str, LocalStore
     tab.locator("#subject-count").filter(has_text="You have 1 character remaining").wait_for()
     tab.fill("#subject", "x" * (limit + 1))
     tab.locator("#subject-count").filter(has_text="You have 1 character too many").wait_for()
+
+
+def test_a_send_that_meets_the_same_request_still_being_stored_asks_again_and_shows_the_receipt(
+    tab: Any, server: tuple[str, LocalStore]
+) -> None:
+    address, store = server
+    sign_in_as(tab, address, session_for(server, AUTHORIZED))
+    open_form(tab, address)
+    subject = "Lagres akkurat nå"
+    type_in(tab, {**TYPED, "subject": subject})
+    told: list[str] = []
+
+    def still_storing(route: Any) -> None:  # the first answer: the same key is being committed by another tab
+        if told:
+            route.continue_()
+            return
+        told.append(route.request.headers["idempotency-key"])
+        body = {"type": "about:blank", "title": "Conflict", "status": 409, "code": "idempotency_in_progress"}
+        route.fulfill(status=409, headers={"Retry-After": "1"}, content_type="application/problem+json", json=body)
+
+    tab.route("**/v1/requests", still_storing)
+    tab.get_by_role("button", name="Send forespørsel").click()
+    tab.locator("#receipt-reference").wait_for(state="visible")
+    assert len(told) == 1 and len(stored_with_subject(store, subject)) == 1

@@ -149,3 +149,32 @@ def test_resending_a_message_that_is_not_given_up_says_so(
 ) -> None:
     assert cli.main(["mail", "resend", "no-such-id"], out=io.StringIO(), services=setup[0]) == 1
     assert "error: no given-up e-mail 'no-such-id'; 'mail failed' lists them" in capsys.readouterr().err
+
+
+class Killed(BaseException):
+    """The process dying: nothing after it runs."""
+
+
+@pytest.mark.parametrize("killed_in", ["deliver", "forget_mail"])
+def test_a_message_whose_sender_died_mid_send_is_given_up_with_a_trace_never_sent_twice(
+    setup: tuple[Services, Faults, LosesAnswers, Clock, MailServer],
+    monkeypatch: pytest.MonkeyPatch,
+    killed_in: str,
+) -> None:
+    services, _, mailer, clock, ses = setup
+    queue(services, "Kvittering")
+    where = mailer if killed_in == "deliver" else services.store
+    monkeypatch.setattr(where, killed_in, lambda *args: (_ for _ in ()).throw(Killed()))
+    with pytest.raises(Killed):
+        mailing.send_queued_mail(services)
+    monkeypatch.undo()
+    clock.advance(minutes=30)
+    assert mailing.send_queued_mail(services) == (0, 0)  # marked as going out: never offered again
+    assert run_cli(services, "sweep").endswith("never stored\n")  # too recent to call interrupted
+    clock.advance(minutes=31)
+    assert "1 e-mails whose sending was interrupted given up" in run_cli(services, "sweep")
+    (given_up,) = services.store.given_up_mails(10)
+    assert given_up.last_error == mailing.INTERRUPTED
+    assert "may have gone out" in run_cli(services, "mail", "failed")
+    assert services.store.interrupted_mails(clock()) == [] and services.store.queued_mails(10, clock()) == []
+    assert delivered(ses, "Kvittering") == (0 if killed_in == "deliver" else 1)

@@ -319,3 +319,24 @@ def test_my_requests_fits_a_long_status_and_service_name_at_every_width(chromium
                 problems.append(f"{name}: {hidden} px of the table are scrolled out of sight")
             page.context.close()
     assert problems == []
+
+
+def test_the_header_is_tabbed_through_in_the_order_it_is_read(chromium: Any, server: Server) -> None:
+    address, _, session, _ = server
+    out_of_order = []
+    for language in LANGUAGES:
+        for width in (375, 1280):
+            page = open_page(chromium, session, width, f"{address}/{language}/service-request/")
+            page.locator("[data-signed-in]").wait_for()
+            # Each link and button of the header in the order Tab reaches them, with where it is drawn.
+            spots = page.evaluate(
+                """() => [...document.querySelectorAll('.header a, .header button')]
+                     .filter(e => e.offsetParent !== null)
+                     .map(e => [e.textContent.trim(), e.getBoundingClientRect().top, e.getBoundingClientRect().left])"""
+            )
+            # Read as lines top to bottom, each left to right (a line is within half a line's height).
+            rows = sorted(spots, key=lambda spot: (round(spot[1] / 12), spot[2]))
+            if [name for name, *_ in rows] != [name for name, *_ in spots]:
+                out_of_order.append(f"{language} {width}: tabbed {[s[0] for s in spots]}, read {[r[0] for r in rows]}")
+            page.context.close()
+    assert out_of_order == []

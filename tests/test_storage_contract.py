@@ -22,6 +22,7 @@ from handler.storage import base
 from handler.storage.aws import AwsStore
 from handler.storage.base import (
     IdempotencyConflict,
+    IdempotencyInProgress,
     InvalidCursor,
     Receipt,
     RequestNotFound,
@@ -162,19 +163,21 @@ def test_keys_belong_to_their_requester(harness: Harness) -> None:
     assert created and bob.request_id != alice.request_id
 
 
-def test_concurrent_submissions_with_one_key_create_one_request(harness: Harness) -> None:
-    threads, results, retries = 8, [], []
+def test_concurrent_submissions_with_one_key_create_one_request_and_never_answer_unavailable(
+    harness: Harness,
+) -> None:
+    threads, results, told_to_wait = 8, [], []
     start = threading.Barrier(threads)
     lock = threading.Lock()
 
     def submit() -> None:
         start.wait()
-        for attempt in range(5):  # as a client does on 503: a conflicting transaction is retryable
+        for attempt in range(5):  # as a client does on 409: the racer that holds the key commits in a moment
             try:
                 outcome = harness.store.submit(submission(), "SR", "form-session-0004", NOW)
-            except StorageUnavailable:
+            except IdempotencyInProgress:
                 with lock:
-                    retries.append(attempt)
+                    told_to_wait.append(attempt)
                 time.sleep(0.05)
                 continue
             with lock:
@@ -186,11 +189,12 @@ def test_concurrent_submissions_with_one_key_create_one_request(harness: Harness
         worker.start()
     for worker in workers:
         worker.join(timeout=60)
-    assert len(results) == threads, f"{threads - len(results)} threads never got a receipt ({retries=})"
+    assert len(results) == threads, f"{threads - len(results)} threads never got a receipt ({told_to_wait=})"
     receipts = {receipt for receipt, _ in results}
     assert len(receipts) == 1
     assert sum(created for _, created in results) == 1
     (receipt,) = receipts
+    # The racers told to wait kept nothing: only the stored request's document is left.
     assert harness.request_ids() == harness.document_ids() == {receipt.request_id}
 
 
@@ -497,3 +501,33 @@ def test_a_forged_page_cursor_is_refused(aws_store: AwsStore) -> None:
     cursor = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
     with pytest.raises(InvalidCursor):
         aws_store.list_for_requester("kari@example.no", 2, cursor)
+
+
+def test_a_message_marked_as_going_out_stays_findable_until_it_is_forgotten(harness: Harness) -> None:
+    store = store_of(harness)
+    mail = QueuedMail("mail-marked-0001", ("kari@example.no",), b"{}", 0, "", NOW)
+    store.queue_mails([mail])
+    assert store.claim_mail(mail.id, NOW + timedelta(minutes=2), NOW) and store.mark_mail_sending(mail.id, NOW)
+    assert not store.mark_mail_sending(mail.id, NOW)  # once
+    assert store.queued_mails(10, NOW + timedelta(hours=2)) == []
+    assert store.interrupted_mails(NOW) == []  # marked at NOW, not before it
+    assert store.interrupted_mails(NOW + timedelta(seconds=1)) == [mail]
+    store.forget_mail(mail.id)
+    assert store.interrupted_mails(NOW + timedelta(hours=2)) == []
+
+
+def test_a_commit_that_meets_a_same_key_racer_replays_it_or_says_it_is_in_progress(aws_store: AwsStore) -> None:
+    from tests.test_aws_failures import TRANSACTION_CONFLICT, injected
+
+    # Cancelled for meeting a racer with the same key that has not committed: told at once, nothing kept.
+    with (
+        injected(aws_store.dynamodb, "TransactWriteItems", TRANSACTION_CONFLICT) as calls,
+        pytest.raises(IdempotencyInProgress),
+    ):
+        aws_store.submit(submission(), "SR", "form-session-race", NOW)
+    assert len(calls) == 1
+    assert aws_store.pending_before(NOW + timedelta(days=1)) == []
+    # Cancelled for meeting one that has committed by the time the key is read: its receipt.
+    first, _ = aws_store.submit(submission(), "SR", "form-session-race", NOW)
+    with injected(aws_store.dynamodb, "TransactWriteItems", TRANSACTION_CONFLICT):
+        assert aws_store.submit(submission(), "SR", "form-session-race", NOW, looked_up=True) == (first, False)

@@ -87,7 +87,7 @@ _OPERATIONS: dict[tuple[str, str], tuple[int, dict[str, Any] | None, bool, tuple
         201,
         {"$ref": "#/components/schemas/Receipt"},
         True,
-        (400, 401, 403, 413, 415, 422, 503),
+        (400, 401, 403, 409, 413, 415, 422, 503),
     ),
     ("post", "/v1/uploads"): (
         201,
@@ -151,6 +151,7 @@ _REASONS = {
     403: "Not allowed for this contact or slot",
     404: "Nothing at this address",
     413: "The body is too large",
+    409: "The same request is being stored right now; see Retry-After",
     415: "The body is not application/json in UTF-8",
     422: "The body does not pass its schema",
     429: "Too many attempts; see Retry-After",

@@ -24,7 +24,13 @@ from fastapi.responses import JSONResponse
 from handler.forms import Catalog, FieldError
 from handler.refusals import Refused
 from handler.signin import InvalidCode, InvalidSession, SessionExpired, SignInRequired
-from handler.storage.base import IdempotencyConflict, InvalidCursor, RequestTooLarge, StorageUnavailable
+from handler.storage.base import (
+    IdempotencyConflict,
+    IdempotencyInProgress,
+    InvalidCursor,
+    RequestTooLarge,
+    StorageUnavailable,
+)
 from handler.texts import fill
 
 log = logging.getLogger("servicedesk_forms")
@@ -47,6 +53,7 @@ STATUS: dict[str, int] = {
     "payload_too_large": 413,
     "request_too_large": 413,
     "unsupported_media_type": 415,
+    "idempotency_in_progress": 409,
     "idempotency_conflict": 422,
     "invalid_body": 422,
     "unknown_form": 422,
@@ -64,6 +71,7 @@ TITLES = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    409: "Conflict",
     413: "Content Too Large",
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
@@ -79,6 +87,7 @@ _DOMAIN: dict[type[Exception], tuple[str, dict[str, str]]] = {
     InvalidSession: ("sign_in_required", _TOKEN_REFUSED),
     InvalidCode: ("invalid_code", {}),
     IdempotencyConflict: ("idempotency_conflict", {}),
+    IdempotencyInProgress: ("idempotency_in_progress", {"Retry-After": "1"}),
     RequestTooLarge: ("request_too_large", {}),
     InvalidCursor: ("bad_request", {}),
     StorageUnavailable: ("storage_unavailable", {"Retry-After": "2"}),

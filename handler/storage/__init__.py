@@ -2,6 +2,7 @@
 
 from handler.storage.base import (
     IdempotencyConflict,
+    IdempotencyInProgress,
     Receipt,
     RequestStore,
     StorageUnavailable,
@@ -9,4 +10,12 @@ from handler.storage.base import (
     Submission,
 )
 
-__all__ = ["IdempotencyConflict", "Receipt", "RequestStore", "StorageUnavailable", "StoredRequest", "Submission"]
+__all__ = [
+    "IdempotencyConflict",
+    "IdempotencyInProgress",
+    "Receipt",
+    "RequestStore",
+    "StorageUnavailable",
+    "StoredRequest",
+    "Submission",
+]

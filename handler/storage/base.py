@@ -66,6 +66,14 @@ class IdempotencyKeyTaken(Exception):
     """Another submission committed the same idempotency key first."""
 
 
+class IdempotencyKeyBusy(IdempotencyKeyTaken):
+    """Another submission with the same idempotency key was committing at the same moment."""
+
+
+class IdempotencyInProgress(Exception):
+    """A submission with the same idempotency key is being stored right now: ask again in a moment."""
+
+
 class RequestTooLarge(Exception):
     """The request is larger than the store can keep in one commit; nothing was stored."""
 
@@ -346,10 +354,12 @@ class RequestStore(ABC):
                 return receipt, True
             except ReferenceTaken:
                 continue
-            except IdempotencyKeyTaken:
+            except IdempotencyKeyTaken as exc:
                 assert scoped_key is not None
                 if earlier := self._find_idempotent(scoped_key, now):
                     return self._replay(earlier, fingerprint), False
+                if isinstance(exc, IdempotencyKeyBusy):  # its racer has not committed yet: no waiting here
+                    raise IdempotencyInProgress(scoped_key) from exc
         raise StorageUnavailable("could not commit the request after several attempts")
 
     def begin(self, now: datetime, attachments: int = 0) -> PendingRequest:
@@ -495,8 +505,9 @@ class Store(RequestStore, ContactRegister, SignInState, MailQueue, UploadRegistr
         """Mark the message as going out, just before it is sent: no sender gets it again; False if one did."""
 
     @abstractmethod
-    def _drop_sent_mail(self, before: datetime) -> int:
-        """Remove records of messages marked as going out before ``before`` that were never forgotten."""
+    def interrupted_mails(self, before: datetime) -> list[QueuedMail]:
+        """Messages marked as going out before ``before`` and never forgotten: the sender stopped while sending
+        them or could not forget them after, so each may or may not have gone out."""
 
     def sweep(
         self, blobs: RequestBlobs, now: datetime, *, dry_run: bool = False, limit: int | None = None
@@ -506,5 +517,4 @@ class Store(RequestStore, ContactRegister, SignInState, MailQueue, UploadRegistr
         if dry_run:
             return found, 0
         removed = sum(self.abandon(pending, blobs) for pending in found)
-        self._drop_sent_mail(now - SWEEP_MARGIN)
         return found, removed

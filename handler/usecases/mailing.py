@@ -23,6 +23,9 @@ MAIL_ATTEMPTS = 20  # then a message is given up (logged as an error, with the M
 # tries take about two days).
 MAIL_BACKOFF_LIMIT = timedelta(hours=4)
 LOST_ANSWER = "the mail service's answer was lost, so it may have gone out: check before sending it again"
+INTERRUPTED = "the sender stopped while sending it, so it may have gone out: check before sending it again"
+# A message marked as going out this long ago and never forgotten was interrupted (a send takes seconds).
+INTERRUPTED_AFTER = timedelta(hours=1)
 
 
 def queued(services: Services, mails: Sequence[Mail]) -> list[QueuedMail]:
@@ -138,7 +141,17 @@ def retry_later(services: Services, tried: QueuedMail, exc: BaseException) -> No
     services.store.claim_mail(tried.id, tried.queued_at + wait, tried.queued_at)
 
 
-def give_up(services: Services, mail: QueuedMail, exc: BaseException) -> None:
+def give_up_interrupted(services: Services) -> int:
+    """Give up, with a trace, each message whose sender stopped between marking it and forgetting it: it may have
+    gone out, so it is never sent again by itself; ``mail failed`` lists it. Returns how many."""
+    now = services.clock()
+    interrupted = services.store.interrupted_mails(now - INTERRUPTED_AFTER)
+    for mail in interrupted:
+        give_up(services, replace(mail, last_error=INTERRUPTED, queued_at=now), None)
+    return len(interrupted)
+
+
+def give_up(services: Services, mail: QueuedMail, exc: BaseException | None) -> None:
     """Keep the message in the given-up list, where `mail failed` shows it and `mail resend` queues it again."""
     log.error(
         "giving up on queued e-mail %s after %d attempts; 'mail failed' lists it and 'mail resend' sends it again",
@@ -147,7 +160,7 @@ def give_up(services: Services, mail: QueuedMail, exc: BaseException) -> None:
         extra={
             "mailId": mail.id,
             "attempts": mail.attempts,
-            **failure(exc),
+            **(failure(exc) if exc else {"failure": mail.last_error}),
             **observe.metrics({"MailGivenUp": (1, "Count")}),
         },
     )

@@ -13,7 +13,7 @@ from handler.mail import QueuedMail
 from handler.receipts import receipt_mails
 from handler.refusals import Refused, invalid
 from handler.services import Services
-from handler.storage import IdempotencyConflict, Receipt, StorageUnavailable, Submission
+from handler.storage import IdempotencyConflict, IdempotencyInProgress, Receipt, StorageUnavailable, Submission
 from handler.storage.base import PendingRequest, RequestTooLarge, StoreUnreachable
 from handler.uploads import (
     SNIFF_BYTES,
@@ -88,7 +88,7 @@ def submit(services: Services, new: NewRequest) -> tuple[Receipt, bool]:
         )
     except StoreUnreachable:
         raise  # the commit may still land: if it does not, the sweep removes what this request wrote
-    except (Refused, IdempotencyConflict, RequestTooLarge, StorageUnavailable):
+    except (Refused, IdempotencyConflict, IdempotencyInProgress, RequestTooLarge, StorageUnavailable):
         services.store.abandon(pending, services.blobs)  # not committed: its copies and document go now
         raise
     if not created:  # another submission with this key was stored first: this one's copies go

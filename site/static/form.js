@@ -403,8 +403,18 @@ import { fill, ownValue, text } from "./texts.js";
     if (owner && !sameContact) return sessionEnded();
     errors.clear();
     busy(true);
+    send(data, 0);
+  }
+
+  // The same request sent from another tab a moment ago is still being stored: ask again, as told, and get its
+  // receipt (a few times, then say so).
+  function send(data, waited) {
     page.api("POST", "/v1/requests", { form: model.form, data: data }, { "Idempotency-Key": idempotencyKey })
       .then(function (answer) {
+        var stillStoring = answer.status === 409 && answer.body && answer.body.code === "idempotency_in_progress";
+        if (stillStoring && waited < 3) {
+          return setTimeout(function () { send(data, waited + 1); }, 1000 * (answer.retryAfter || 1));
+        }
         busy(false);
         if (answer.status === 201 && answer.body) return showReceipt(answer.body, data);
         if (answer.status === 401) return sessionEnded();

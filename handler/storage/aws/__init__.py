@@ -15,7 +15,7 @@ from botocore.config import Config
 
 from handler.storage.aws.blobs import S3Blobs
 from handler.storage.aws.contacts import AwsContacts
-from handler.storage.aws.mail import SENT_KEPT, AwsMail
+from handler.storage.aws.mail import AwsMail
 from handler.storage.aws.records import (
     KIND_INDEX,
     REQUESTER_INDEX,
@@ -45,7 +45,6 @@ __all__ = [
     "KIND_INDEX",
     "READ_TIMEOUT",
     "REQUESTER_INDEX",
-    "SENT_KEPT",
     "SHARDS",
     "TTL_ATTRIBUTE",
     "AwsStore",

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from handler.mail import MailQueue, QueuedMail
 from handler.storage.aws import records
-from handler.storage.aws.records import OUTBOX, TTL_ATTRIBUTE, timestamp
+from handler.storage.aws.records import OUTBOX, timestamp
 from handler.storage.aws.table import Table, Write
 
-# How long the record of a message that went out is kept if removing it failed (TTL then removes it).
-SENT_KEPT = timedelta(days=7)
 # A mail's two items in a transaction; a transaction takes up to 100 items.
 _MAILS_PER_TRANSACTION = 50
 
@@ -33,7 +31,8 @@ class AwsMail(MailQueue):
         """The oldest messages no sender holds or has sent, by strongly consistent reads of the outbox entries."""
         entries = records.sharded(self._table, "reading the table", OUTBOX)
         found: list[QueuedMail] = []
-        for _, mail_id in sorted((entry["queuedAt"], entry["sk"]) for entry in entries):
+        waiting = ((entry["queuedAt"], entry["sk"]) for entry in entries if "sendingAt" not in entry)
+        for _, mail_id in sorted(waiting):
             if len(found) == limit:
                 break
             item = self._table.get(records.key("MAIL", mail_id), "reading the queued e-mail")
@@ -56,16 +55,19 @@ class AwsMail(MailQueue):
         return self._table.write("claiming the e-mail", claim) is not None
 
     def mark_mail_sending(self, mail_id: str, now: datetime) -> bool:
-        """Mark the message as going out and take it out of the outbox (TTL removes it if forgetting fails)."""
-        mark = Write(
-            "Update",
-            records.key("MAIL", mail_id),
-            "attribute_exists(pk) AND attribute_not_exists(sendingAt)",
-            f"SET sendingAt = :now, #{TTL_ATTRIBUTE} = :expires",
-            {":now": timestamp(now), ":expires": records.epoch(now + SENT_KEPT)},
+        """Mark the message and its outbox entry as going out: the entry keeps it findable if the sender stops
+        before forgetting it."""
+        marks = (
+            Write(
+                "Update",
+                where,
+                "attribute_exists(pk) AND attribute_not_exists(sendingAt)",
+                "SET sendingAt = :now",
+                {":now": timestamp(now)},
+            )
+            for where in (records.key("MAIL", mail_id), records.outbox_key(mail_id))
         )
-        leave = Write("Delete", records.outbox_key(mail_id))
-        return self._table.write("marking the e-mail as going out", mark, leave) is not None
+        return self._table.write("marking the e-mail as going out", *marks) is not None
 
     def forget_mail(self, mail_id: str) -> None:
         """Drop a message that has been sent (or given up) with its outbox entry."""
@@ -98,5 +100,16 @@ class AwsMail(MailQueue):
         moves = (Write("Put", records.mail_item(mail)), Write("Put", records.outbox_entry(mail)), leave)
         return self._table.write("queueing the given-up e-mail again", *moves) is not None
 
-    def _drop_sent_mail(self, before: datetime) -> int:
-        return 0  # TTL removes them (SENT_KEPT after they went out)
+    def interrupted_mails(self, before: datetime) -> list[QueuedMail]:
+        """Messages marked as going out before ``before`` and never forgotten, found by their outbox entries."""
+        entries = records.sharded(self._table, "reading the table", OUTBOX)
+        found: list[QueuedMail] = []
+        for entry in entries:
+            if entry.get("sendingAt", "~") >= timestamp(before):
+                continue
+            item = self._table.get(records.key("MAIL", entry["sk"]), "reading the e-mail that was going out")
+            if item is None:  # forgotten but for its entry
+                self._table.write("forgetting the sent e-mail", Write("Delete", records.outbox_key(entry["sk"])))
+            else:
+                found.append(records.mail(entry["sk"], item))
+        return found

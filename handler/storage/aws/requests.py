@@ -26,6 +26,7 @@ from handler.storage.aws.table import (
     unavailable_on_transient_errors,
 )
 from handler.storage.base import (
+    IdempotencyKeyBusy,
     IdempotencyKeyTaken,
     IdempotencyRecord,
     IndexRecord,
@@ -162,8 +163,12 @@ class AwsRequests(RequestStore):
             # The id is taken (a fresh UUID: never in practice) or the sweep stopped the request as unfinished.
             return StorageUnavailable(f"request {record.receipt.request_id} cannot be committed: {failed} refused")
 
+        def conflicted(positions: list[int]) -> Exception | None:
+            # A racer with the same key is committing: the caller answers without waiting for it.
+            return IdempotencyKeyBusy(idempotency.key) if idempotency and _IDEMPOTENCY in positions else None
+
         writes = self._commit_writes(record, idempotency, now, mails, pending)
-        self._table.write("committing the request", *writes, refused=refused)
+        self._table.write("committing the request", *writes, refused=refused, conflicted=conflicted)
 
     @staticmethod
     def _commit_writes(

@@ -219,12 +219,14 @@ class Table:
         *writes: Write,
         returns: Literal["NONE", "ALL_OLD", "UPDATED_NEW", "ALL_NEW"] = "NONE",
         refused: Callable[[list[int]], Exception] | None = None,
+        conflicted: Callable[[list[int]], Exception | None] | None = None,
     ) -> Item | None:
         """Make ``writes`` (several in one transaction) and answer the attributes ``returns`` asks for of one.
 
         When a condition fails nothing is written and the answer is None, or ``refused`` given the positions of
         the writes whose condition failed makes the exception to raise. A transaction cancelled by a conflict
-        or throttling raises ``StorageUnavailable``.
+        raises what ``conflicted`` makes of the positions in conflict, if anything; that and throttling
+        otherwise raise ``StorageUnavailable``.
         """
         try:
             with unavailable_on_transient_errors(action):
@@ -252,6 +254,9 @@ class Table:
                 if refused is not None:
                     raise refused(failed) from exc
                 return None
+            in_conflict = [position for position, code in enumerate(reasons) if code == "TransactionConflict"]
+            if in_conflict and conflicted is not None and (raised := conflicted(in_conflict)):
+                raise raised from exc
             if any(code in _RETRYABLE_CANCELLATIONS for code in reasons):
                 # Another transaction touched the same items at the same moment (or throttling): retryable.
                 raise StorageUnavailable(f"{action}: the transaction was cancelled: {reasons}") from exc

@@ -82,7 +82,7 @@ class LocalMail(MailQueue):
             db.execute("DELETE FROM mail_given_up WHERE id = ?", (mail_id,))
         return True
 
-    def _drop_sent_mail(self, before: datetime) -> int:
-        return self._db.changed(
-            "DELETE FROM mail_queue WHERE sending_since != '' AND sending_since < ?", (utc(before),)
-        )
+    def interrupted_mails(self, before: datetime) -> list[QueuedMail]:
+        """Messages marked as going out before ``before`` and never forgotten."""
+        query = f"SELECT {records.MAIL_COLUMNS} FROM mail_queue WHERE sending_since != '' AND sending_since < ?"
+        return [records.mail(row) for row in self._db.rows(query, (utc(before),))]
