@@ -169,7 +169,7 @@ PAGE_TEXTS = {
     "common": ("account", "api", "errorPrefix", "errorSummaryTitle", "problemTitle", "sessionEnding"),
     "form": ("characterCount", "decimalMark", "draft", "groupMark", "networkError", "receipt", "sending", "upload"),
     "sign-in": ("networkError", "sending", "signIn"),
-    "my-requests": ("myRequests", "networkError", "statuses"),
+    "my-requests": ("conversation", "myRequests", "networkError", "sending", "statuses"),
 }
 
 
@@ -207,6 +207,13 @@ def summary_model(catalog: Catalog, language: str) -> dict[str, Any]:
         }
         for form in catalog.forms.values()
     }
+
+
+def conversation_model(catalog: Catalog) -> dict[str, Any]:
+    """What the reply box needs to know of ``schema/site.json``: in which statuses a request is closed, and whether
+    an answer reopens it."""
+    rules = catalog.conversation
+    return {"closed": sorted(rules.closed), "reopenAs": rules.reopen_as}
 
 
 def sign_in_fields(catalog: Catalog, language: str) -> dict[str, dict[str, Any]]:
@@ -336,7 +343,8 @@ def pages(
                 "page": "my-requests/",
                 "script": "my-requests.js",
                 "forms": [{"id": f.id, "title": f.texts[lang]["title"]} for f in catalog.forms.values()],
-                "model": page_model(catalog, lang, base, "my-requests") | {"forms": summary_model(catalog, lang)},
+                "model": page_model(catalog, lang, base, "my-requests")
+                | {"forms": summary_model(catalog, lang), "conversation": conversation_model(catalog)},
             },
         )
     result["index.html"] = (

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from handler.contacts import Contact, InvalidContact, make_contact, parse_csv
+from handler.conversation import thread
 from handler.mail import QueuedMail
 from handler.services import Services, build_services
 from handler.settings import ConfigurationError, Settings
@@ -30,6 +31,7 @@ from handler.storage.base import (
     StorageUnavailable,
 )
 from handler.usecases import mailing
+from handler.usecases.conversing import Outcome, agent_reply, receive
 from handler.usecases.desk import UnknownStatus, change_status, find
 
 EXPORT_COLUMNS = ("reference", "id", "status", "form", "category", "requester", "title", "receivedAt", "updatedAt")
@@ -111,6 +113,11 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--agent", required=True, help="who is making the change")
     command.add_argument("--comment", help="a note the requester sees")
     command.set_defaults(run=_change_status)
+    command = requests.add_parser("reply", help="answer the requester on a request; they are e-mailed the answer")
+    command.add_argument("request", help="id or reference number")
+    command.add_argument("--agent", required=True, help="the name the requester sees beside the answer")
+    command.add_argument("--message", required=True, help="the answer, as plain text")
+    command.set_defaults(run=_reply)
 
     uploads = groups.add_parser("uploads", help="uploaded files").add_subparsers(dest="command", required=True)
     command = uploads.add_parser(
@@ -126,6 +133,9 @@ def parser() -> argparse.ArgumentParser:
     command.set_defaults(run=_list_queued_mail)
     command = mail.add_parser("failed", help="list the messages sending gave up on, and why")
     command.set_defaults(run=_list_given_up_mail)
+    command = mail.add_parser("receive", help="take a reply that came by e-mail (.eml files, or one on stdin)")
+    command.add_argument("files", nargs="*", type=Path, help="raw messages; none: read one from standard input")
+    command.set_defaults(run=_receive_mail)
     command = mail.add_parser("resend", help="queue a given-up message again and send the queue")
     command.add_argument("mail", help="the message's id, as 'mail failed' lists it")
     command.set_defaults(run=_resend_mail)
@@ -277,14 +287,18 @@ def _show_request(services: Services, args: argparse.Namespace, out: TextIO) -> 
     request = find(services, args.request)
     summary = services.store.summary(request.receipt.request_id)
     assert summary is not None
+    history = services.store.history(request.receipt.request_id)
+    messages = {m.id: m for m in services.conversing.conversation.messages(request.receipt.request_id)}
     document = {
         **_row(summary),
         "language": request.language,
         "schemaHash": request.schema_hash,
         "data": dict(request.data),
         "attachments": [{k: a[k] for k in ("name", "type", "size")} for a in request.attachments],
-        "history": [
-            {**event.as_json(), "agent": event.agent} for event in services.store.history(request.receipt.request_id)
+        "history": [{**event.as_json(), "agent": event.agent} for event in history],
+        "thread": [
+            {**entry, "address": message.address} if (message := messages.get(str(entry.get("id")))) else entry
+            for entry in thread(list(messages.values()), history)
         ],
     }
     out.write(terminal_json(document) + "\n")
@@ -299,6 +313,12 @@ def _download(services: Services, args: argparse.Namespace, out: TextIO) -> None
         names = ", ".join(a["name"] for a in attachments) or "none"
         raise CommandError(f"the request has no attachment {args.attachment!r}; it has: {names}")
     print(services.blobs.download(chosen[0]["key"], chosen[0]["name"], chosen[0]["type"]), file=out)
+
+
+def _reply(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    message, summary = agent_reply(services.conversing, args.request, args.agent, args.message)
+    sent, failed = mailing.send_queued_mail(services)  # the answer's e-mail, with anything else waiting
+    print(f"answered {summary.receipt.reference} as {message.name}; e-mail sent {sent}, failed {failed}", file=out)
 
 
 def _change_status(services: Services, args: argparse.Namespace, out: TextIO) -> None:
@@ -341,6 +361,18 @@ def _print_mails(mails: list[QueuedMail], out: TextIO) -> None:
             f"to {', '.join(queued.recipients)}  {queued.last_error}"
         )
         print(terminal_text(line), file=out)
+
+
+def _receive_mail(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    sources = [(str(path), path.read_bytes()) for path in args.files] or [("stdin", sys.stdin.buffer.read())]
+    refused = 0
+    for name, raw in sources:
+        received = receive(services.conversing, raw)
+        refused += received.outcome == Outcome.REFUSED
+        print(terminal_text(f"{name}: {received.outcome} ({received.reason}) {received.reference}".rstrip()), file=out)
+    mailing.send_queued_mail(services)  # whom the new messages concern is told now
+    if refused:
+        raise CommandError(f"{refused} of {len(sources)} refused; nothing of them was kept")
 
 
 def _resend_mail(services: Services, args: argparse.Namespace, out: TextIO) -> None:

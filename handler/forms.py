@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from handler.conversation_rules import ConversationRules, read_rules
 from handler.dialect import (
     FORMAT_CHECKER,
     KEYWORD_NAMES,
@@ -556,6 +557,7 @@ class Catalog:
     contact_schema: Mapping[str, Any]
     statuses: tuple[str, ...]
     forms: Mapping[str, Form]
+    conversation: ConversationRules = field(default_factory=ConversationRules)
 
     def language(self, requested: str | None) -> str | None:
         """The supported language for a tag like ``nb-NO`` or ``en``, or None."""
@@ -613,6 +615,8 @@ def load_catalog(root: Path = SCHEMA_DIR, extra_forms: tuple[Path, ...] = ()) ->
         problems.append(
             f"{root / 'site.json'}: /statuses: list the statuses a request can have, the first for new ones"
         )
+    conversation, found = read_rules(site.get("conversation"), statuses, str(root / "site.json"))
+    problems += found
     for lang in languages:
         for key, names in (("contactTypes", contact_types), ("statuses", statuses)):
             missing = [t for t in names if t not in common[lang].get(key, {})]
@@ -639,6 +643,7 @@ def load_catalog(root: Path = SCHEMA_DIR, extra_forms: tuple[Path, ...] = ()) ->
         contact_schema=contact_schema,
         statuses=statuses,
         forms=forms,
+        conversation=conversation,
     )
 
 
@@ -651,6 +656,7 @@ def compile_catalog(catalog: Catalog) -> dict[str, Any]:
         "common": catalog.common,
         "contactTypes": catalog.contact_schema,
         "statuses": list(catalog.statuses),
+        "conversation": catalog.conversation.as_json(),
         "forms": [
             {
                 "schema": form.schema,
@@ -697,6 +703,7 @@ def _from_compiled(root: Path, data: Mapping[str, Any]) -> Catalog:
         contact_schema=data["contactTypes"],
         statuses=tuple(data["statuses"]),
         forms=forms,
+        conversation=read_rules(data["conversation"], data["statuses"], COMPILED)[0],
     )
 
 

@@ -14,15 +14,16 @@ from fastapi import FastAPI
 from mangum import Mangum
 from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
-from handler import observe
+from handler import observe, replies
 from handler.api.problems import MEDIA_TYPE, Problem, problem_body
 from handler.app import create_app
 from handler.forms import Catalog
 from handler.services import Services
 from handler.settings import Settings
 from handler.storage.base import SWEEP_BATCH
-from handler.usecases import mailing
+from handler.usecases import conversing, mailing
 
+INBOUND_PREFIX = "inbound/"  # where SES stores replies by e-mail (template.yaml: InboundMailRule)
 log = logging.getLogger("servicedesk_forms")
 
 # What may be logged of an event's names: identifiers such as "requestContext" or "aws:s3", never values.
@@ -59,6 +60,22 @@ def is_mail_event(event: dict[str, Any]) -> bool:
             and all(isinstance(record, dict) and record.get("eventSource") == "aws:dynamodb" for record in records)
         )
     return event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
+
+
+def inbound_mail_key(event: dict[str, Any]) -> str | None:
+    """The bucket key of a reply SES stored under ``inbound/``, when the event is the bucket's "Object Created"."""
+    if event.get("source") != "aws.s3" or event.get("detail-type") != "Object Created":
+        return None
+    detail = event.get("detail")
+    found = detail.get("object", {}).get("key") if isinstance(detail, dict) else None
+    return found if isinstance(found, str) and found.startswith(INBOUND_PREFIX) and ".." not in found else None
+
+
+def take_inbound_mail(services: Services, key: str) -> dict[str, Any]:
+    """Read the reply SES stored at ``key`` (no further than the limit) and take it into its conversation."""
+    raw = services.blobs.head(key, conversing.MAX_MAIL_BYTES + 1)
+    received = conversing.receive(services.conversing, raw, replies.ses_verdicts(raw))
+    return {"inbound": str(received.outcome), "reason": received.reason}
 
 
 def is_http_event(event: dict[str, Any]) -> bool:
@@ -151,6 +168,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
 def _handle(event: Any, context: Any) -> dict[str, Any]:
     services, adapter = _container()
+    if isinstance(event, dict) and (key := inbound_mail_key(event)):
+        return take_inbound_mail(services, key)
     if isinstance(event, dict) and is_mail_event(event):
         sent, failed = mailing.send_queued_mail(services)
         if event.get("source") == "aws.events":

@@ -9,6 +9,7 @@ from typing import Any
 from handler.contacts import Contact
 from handler.forms import Form
 from handler.mail import Mail, Recipient
+from handler.mails import thread_headers
 from handler.services import Services
 from handler.storage.base import Receipt
 from handler.texts import fill
@@ -66,13 +67,16 @@ def receipt_mail(
         "\n".join([texts["receiptFields"], *field_lines(form, language, data)]),
     ]
     paragraphs += [*attachments_paragraph(texts, attachments), texts["receiptFollow"], texts["signature"]]
+    # An answer to the receipt joins the request's conversation when replies by e-mail are set up.
+    signed = services.conversing.reply_to(receipt.reference)
     return Mail(
         to=(Recipient(contact.email, contact.name),),
         cc=cc,
         subject=fill(texts["receiptSubject"], params),
-        paragraphs=tuple(paragraphs),
+        paragraphs=(texts["replyAbove"], *paragraphs) if signed else tuple(paragraphs),
         language=language,
-        headers={"X-Servicedesk-Reference": receipt.reference},
+        reply_to=Recipient(signed) if signed else None,
+        headers=thread_headers(receipt),
     )
 
 
@@ -116,13 +120,15 @@ def desk_mail(
         "\n".join(field_lines(form, language, data)),
         *attachments_paragraph(texts, attachments),
     ]
+    # With replies by e-mail set up, the desk's answer joins the conversation; else it goes to the requester.
+    signed = services.conversing.reply_to(receipt.reference)
     return Mail(
         to=(Recipient(inbox),),
         subject=fill(texts["deskSubject"], params),
-        paragraphs=tuple(paragraphs),
+        paragraphs=(texts["replyAbove"], *paragraphs) if signed else tuple(paragraphs),
         language=language,
-        reply_to=Recipient(contact.email, contact.name),
-        headers={"X-Servicedesk-Reference": receipt.reference, "X-Servicedesk-Category": str(category or "")},
+        reply_to=Recipient(signed) if signed else Recipient(contact.email, contact.name),
+        headers={**thread_headers(receipt), "X-Servicedesk-Category": str(category or "")},
     )
 
 

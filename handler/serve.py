@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
+import time
 from pathlib import Path
 
 import uvicorn
@@ -13,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from handler.app import create_app
 from handler.contacts import make_contact
+from handler.inbox import take_inbox
 from handler.services import Services
 from handler.settings import ConfigurationError, Settings
 from handler.uploads import PENDING_KEPT
@@ -62,6 +64,22 @@ def start_mail_sender(services: Services) -> None:
     wake.set()
 
 
+def start_inbox(services: Services, folder: Path) -> None:
+    """Take the replies dropped into ``folder`` as ``.eml`` files, every two seconds."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def run() -> None:
+        while True:
+            try:
+                for name, received in take_inbox(services.conversing, folder):
+                    print(f"{folder / name}: {received.outcome} ({received.reason}) {received.reference}".rstrip())
+            except Exception:
+                logging.getLogger("servicedesk_forms").exception("taking the inbox failed")
+            time.sleep(2)
+
+    threading.Thread(target=run, name="inbox", daemon=True).start()
+
+
 def where_things_are_kept(settings: Settings) -> list[str]:
     """What the start-up message says about the store and the e-mail, for the storage configured."""
     if settings.storage == "aws":
@@ -76,6 +94,8 @@ def where_things_are_kept(settings: Settings) -> list[str]:
     return [
         f"  requests are stored in {settings.data_dir.resolve()}",
         f"Sign-in codes and receipts are written to {outbox}; each path is shown here.",
+        f"Replies by e-mail: drop .eml files into {(settings.data_dir / 'inbox').resolve()}"
+        + ("" if settings.reply_domain else " (set SDF_REPLY_DOMAIN to sign the Reply-To of each request's mail)"),
     ]
 
 
@@ -109,6 +129,8 @@ def main() -> None:
         )
         print(f"The contact register was empty: added {DEMO_EMAIL} (Authorized for change) to sign in with.")
     start_mail_sender(services)
+    if settings.storage == "local":
+        start_inbox(services, settings.data_dir / "inbox")
     where = f"http://{args.host}:{args.port}"
     print(f"servicedesk-forms is running on {where}/")
     catalog = app.state.services.catalog

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from handler.storage.factory import make_store
 from handler.texts import fill
 from handler.uploads import UploadReceiver
 from handler.usecases import mailing
+from handler.usecases.conversing import Conversing
 
 
 def now_utc() -> datetime:
@@ -41,6 +42,7 @@ class Services:
     blobs: RequestBlobs
     secret: bytes
 
+    conversing: Conversing
     mail_queued: Callable[[], None] = field(default=lambda: None)
     receiver: UploadReceiver | None = None  # takes uploaded files itself (the embedded default); None on AWS
 
@@ -138,5 +140,25 @@ def build_services(
     secret = session_secret(settings)
     sign_in = SignIn(store, store, secret, send_code, clock)
     blobs, receiver = (blobs, None) if blobs else store.files()
-    services = Services(settings, catalog, store, mailer, sign_in, clock, blobs, secret, receiver=receiver)
+
+    def queue(mails: Sequence[Mail], about: str) -> None:  # called once ``services`` exists
+        mailing.queue(services, mails, about)
+
+    conversing = Conversing(
+        requests=store,
+        conversation=store.conversation(),
+        contacts=store,
+        catalog=catalog,
+        queue=queue,
+        clock=clock,
+        desk_inbox=settings.desk_inbox,
+        desk_language=settings.desk_language or catalog.default_language,
+        site_url=settings.site_url,
+        blobs=blobs,
+        uploads=store,
+        secret=secret,
+        reply_domain=settings.reply_domain,
+        agents=settings.agents,
+    )
+    services = Services(settings, catalog, store, mailer, sign_in, clock, blobs, secret, conversing, receiver=receiver)
     return services

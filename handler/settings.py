@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,10 @@ class Settings:
     site_url: str = ""
     desk_inbox: str = ""
     desk_language: str = ""
+    # Replies by e-mail: each request's mail carries a signed Reply-To at this domain (its MX the mail service's
+    # inbound), and the agents, by address or @domain, whose answers from their own mail client are taken.
+    reply_domain: str = ""
+    agents: tuple[str, ...] = field(default_factory=tuple)
     # Every answer to "send me a code" and to "here is my code" takes at least this long, so its timing
     # cannot tell a registered address (a code is queued, or checked) from an unknown one.
     code_answer_seconds: float = 0.6
@@ -62,6 +67,10 @@ class Settings:
             raise ConfigurationError("SDF_SESSION_SECRET must be at least 32 characters")
         if not self.api_base_path.startswith("/"):
             raise ConfigurationError(f"SDF_API_BASE_PATH must start with '/', got {self.api_base_path!r}")
+        if self.reply_domain and not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", self.reply_domain):
+            raise ConfigurationError(
+                f"SDF_REPLY_DOMAIN must be a domain name such as reply.example.com, got {self.reply_domain!r}"
+            )
         for proxy in self.trusted_proxies:
             try:
                 ipaddress.ip_network(proxy, strict=False)
@@ -75,6 +84,7 @@ class Settings:
         """Settings from ``SDF_*`` environment variables."""
         origins = tuple(o.strip() for o in env.get("SDF_ALLOWED_ORIGINS", "").split(",") if o.strip())
         proxies = tuple(p.strip() for p in env.get("SDF_TRUSTED_PROXIES", "").split(",") if p.strip())
+        agents = tuple(a.strip().lower() for a in env.get("SDF_AGENTS", "").split(",") if a.strip())
         return cls(
             storage=env.get("SDF_STORAGE", cls.storage),
             data_dir=Path(env.get("SDF_DATA_DIR", str(cls.data_dir))),
@@ -94,6 +104,8 @@ class Settings:
             site_url=env.get("SDF_SITE_URL", "").rstrip("/"),
             desk_inbox=env.get("SDF_DESK_INBOX", ""),
             desk_language=env.get("SDF_DESK_LANGUAGE", ""),
+            reply_domain=env.get("SDF_REPLY_DOMAIN", ""),
+            agents=agents,
             code_answer_seconds=_number(env, "SDF_CODE_ANSWER_SECONDS", cls.code_answer_seconds, "a number of seconds"),
             trusted_proxies=proxies,
         )

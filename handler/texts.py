@@ -27,6 +27,7 @@ API_CODES = (
     "not_authorized",
     "not_found",
     "payload_too_large",
+    "request_closed",
     "request_too_large",
     "session_expired",
     "sign_in_required",
@@ -62,7 +63,16 @@ EMAIL_TEXTS = (
     "received",
     "form",
     "cc",
+    "messageSubject",
+    "messageFromDesk",
+    "messageAnswer",
+    "messageDeskSubject",
+    "messageFromRequester",
+    "messageDeskReply",
+    "replyAbove",
 )
+# What the conversation's refusals say (handler/usecases/conversing.py).
+CONVERSATION_TEXTS = ("required", "tooLong")
 # How a language writes numbers, dates and office hours (handler/forms.py).
 STYLE_TEXTS: tuple[str, ...] = ("decimalMark", "groupMark", "dateFormat", "today", "now", "yes", "no")
 STYLE_TEXTS += ("weekdays", "dayRange", "officeHours", "locale")
@@ -89,6 +99,7 @@ def required() -> list[str]:
         [f"/api/{code}" for code in API_CODES]
         + [f"/email/{key}" for key in EMAIL_TEXTS]
         + [f"/{key}" for key in STYLE_TEXTS]
+        + [f"/conversation/{key}" for key in CONVERSATION_TEXTS]
         + ["/errors/invalid"]
     )
 

@@ -465,7 +465,7 @@ def test_the_whole_journey_sign_in_submit_follow_and_a_status_change(
     assert "Under behandling" in row.text_content()
     row.get_by_role("link").click()
     page.locator("#request-detail").wait_for(state="visible")
-    history = page.locator("#detail-history li")
+    history = page.locator("#detail-thread li")
     assert history.count() == 2  # in the order it happened
     assert "Mottatt" in history.first.text_content()
     assert "Under behandling" in history.last.text_content()

@@ -104,6 +104,8 @@ def assert_no_injected_header(raw: bytes, reply_to: str | None) -> EmailMessage:
         "content-language",
         "x-servicedesk-reference",
         "x-servicedesk-category",
+        "in-reply-to",
+        "references",
     }
     message = parse(raw)
     assert message.get_all("Bcc") is None

@@ -374,14 +374,14 @@ def test_alarms_watch_5xx_the_functions_errors_and_throttles_and_the_tables_thro
     assert "TableName = '${RequestsTable}'" in expression and query["ReturnData"] is True
 
 
-def test_the_mail_alarms_watch_metrics_the_handler_emits(template: dict[str, Any]) -> None:
+def test_the_alarms_on_the_handler_s_own_metrics_watch_metrics_it_emits(template: dict[str, Any]) -> None:
     source = "\n".join(path.read_text(encoding="utf-8") for path in (ROOT / "handler").rglob("*.py"))
     ours = {
         name: dimensions
         for (namespace, name), dimensions in watched(template).items()
         if namespace == observe.NAMESPACE
     }
-    assert set(ours) == {"MailGivenUp", "MailQueueAge"}
+    assert set(ours) == {"MailGivenUp", "MailQueueAge", "InboundMailRefused"}
     for name, dimensions in ours.items():
         assert f'"{name}": (' in source, f"nothing in handler/ emits {name}"
         assert dimensions == {observe.DIMENSION: {"Ref": "RequestsFunction"}}  # the name Lambda gives the code

@@ -27,6 +27,7 @@ SESSION_ROUTES = {
     ("post", "/v1/requests"),
     ("get", "/v1/requests"),
     ("get", "/v1/requests/{request_id}"),
+    ("post", "/v1/requests/{request_id}/messages"),
     ("post", "/v1/uploads"),
 }
 SUBMISSION = stand_in(
@@ -179,6 +180,12 @@ def test_real_answers_match_the_document(app: FastAPI, client: TestClient, anony
     ]
     listed = client.get("/v1/requests").json()["items"]
     assert listed
+    messages = f"/v1/requests/{listed[0]['id']}/messages"
+    route = "/v1/requests/{request_id}/messages"
+    keyed = {"Idempotency-Key": "a" * 8}
+    checks.append(("post", route, client.post(messages, json={"body": "Et svar"}, headers=keyed)))
+    checks.append(("post", route, client.post(messages, json={"body": ""})))
+    checks.append(("post", route, client.post("/v1/requests/nope/messages", json={"body": "x"})))
     checks.append(("get", "/v1/requests/{request_id}", client.get(f"/v1/requests/{listed[0]['id']}")))
     checks.append(("delete", "/v1/session", client.delete("/v1/session")))
     checks.append(("delete", "/v1/session", client.delete("/v1/session")))

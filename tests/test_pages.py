@@ -18,6 +18,7 @@ from handler.services import build_services
 from handler.settings import Settings
 from handler.storage.local import LocalStore
 from handler.texts import fill
+from handler.usecases import conversing
 from handler.usecases.desk import change_status
 from tests.browser import ROOT, axe_violations, hold_session, local_server
 from tests.conftest import AUTHORIZED, TESTS, code_from_outbox, open_session, register
@@ -49,6 +50,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             body = {"form": "service-request", "data": {**DATA["valid"][0]["data"], "subject": LONG_SUBJECT}}
             sent = api.post("/v1/requests", json=body, headers=headers)
             assert sent.status_code == 201
+            closed = api.post("/v1/requests", json=body, headers=headers)
+            assert closed.status_code == 201
+        # The request has a conversation; another one is closed, if schema/site.json closes any.
+        services = build_services(Settings(data_dir=data_dir, session_secret="x" * 32), store=store)
+        conversing.agent_reply(
+            services.conversing, sent.json()["reference"], "Agent", "Hei!\nHvilken rapport gjelder det?"
+        )
+        rules = services.catalog.conversation
+        if rules.closed:
+            change_status(services, closed.json()["reference"], sorted(rules.closed)[0], "Agent", "Ferdig.")
         yield address, store, session, sent.json()["id"]
 
 
@@ -111,6 +122,20 @@ def states(address: str, language: str, request_id: str, store: LocalStore, widt
     def detail(page: Any) -> None:
         page.locator("#request-detail").wait_for(state="visible")
 
+    def reply_error(page: Any) -> None:
+        page.locator("#reply-form").wait_for(state="visible")
+        page.locator("#reply-send").click()
+        page.locator("#error-summary").wait_for(state="visible")
+
+    def replied(page: Any) -> None:
+        page.locator("#reply-form").wait_for(state="visible")
+        page.fill("#body", f"Svar fra siden ({language}, {width} px).\nAndre linje.")
+        page.locator("#reply-send").click()
+        page.locator("#detail-thread .thread__message--mine").last.wait_for()
+
+    def closed_notice(page: Any) -> None:
+        page.locator("#reply-closed").wait_for(state="visible")
+
     def not_found(page: Any) -> None:
         page.locator("#not-found").wait_for(state="visible")
 
@@ -152,7 +177,19 @@ def states(address: str, language: str, request_id: str, store: LocalStore, widt
         "my-requests-no-javascript": (f"{base}/my-requests/", "no-javascript", None),
         "my-request": (f"{base}/my-requests/?id={request_id}", "signed-in", detail),
         "my-request-not-found": (f"{base}/my-requests/?id={nowhere}", "signed-in", not_found),
-    }
+        "my-request-reply-error": (f"{base}/my-requests/?id={request_id}", "signed-in", reply_error),
+        "my-request-replied": (f"{base}/my-requests/?id={request_id}", "signed-in", replied),
+    } | (
+        {"my-request-closed": (f"{base}/my-requests/?id={closed}", "signed-in", closed_notice)}
+        if (closed := closed_request(store))
+        else {}
+    )
+
+
+def closed_request(store: LocalStore) -> str | None:
+    """A request in one of the statuses schema/site.json calls closed, if there is one."""
+    closed = load_catalog().conversation.closed
+    return next((s.receipt.request_id for s in store.list_requests() if s.receipt.status in closed), None)
 
 
 @pytest.mark.parametrize("width", WIDTHS)

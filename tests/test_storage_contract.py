@@ -8,13 +8,14 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from handler.contacts import make_contact
+from handler.conversation import Author, Channel, Message, StatusMove
 from handler.mail import QueuedMail
 from handler.settings import Settings
 from handler.signin import PendingCode
@@ -531,3 +532,44 @@ def test_a_commit_that_meets_a_same_key_racer_replays_it_or_says_it_is_in_progre
     first, _ = aws_store.submit(submission(), "SR", "form-session-race", NOW)
     with injected(aws_store.dynamodb, "TransactWriteItems", TRANSACTION_CONFLICT):
         assert aws_store.submit(submission(), "SR", "form-session-race", NOW, looked_up=True) == (first, False)
+
+
+def a_message(request_id: str, body: str, at: datetime, author: Author = Author.REQUESTER) -> Message:
+    return Message(f"m-{body}", request_id, author, "Kari Nordmann", "kari@example.no", body, at, Channel.PAGE)
+
+
+def test_messages_are_kept_beside_their_request_once_per_key_oldest_first(harness: Harness) -> None:
+    store = store_of(harness)
+    thread = store.conversation()
+    receipt, _ = store.submit(submission("kari@example.no"), "SR", None, NOW)
+    later = a_message(receipt.request_id, "Andre\nlinje", NOW + timedelta(minutes=2), Author.AGENT)
+    first = a_message(receipt.request_id, "Første", NOW + timedelta(minutes=1))
+    assert thread.add_message(later, "key-later") == (later, True)
+    summary = store.summary(receipt.request_id)
+    assert summary is not None and summary.updated_at == later.at  # a new message changes the request
+    assert thread.add_message(first, "key-first") == (first, True)
+    retried = a_message(receipt.request_id, "Første, sendt igjen", NOW + timedelta(minutes=3))
+    assert thread.add_message(retried, "key-first") == (first, False)  # the key's message, nothing added
+    assert thread.messages(receipt.request_id) == [first, later]
+    other, _ = store.submit(submission("kari@example.no", subject="Annen"), "SR", None, NOW)
+    assert thread.add_message(a_message(other.request_id, "Annen", NOW), "key-first")[1]  # keys are per request
+    assert thread.messages(receipt.request_id) == [first, later]
+
+
+def test_a_message_moves_the_status_in_the_same_step_or_not_at_all(harness: Harness) -> None:
+    store = store_of(harness)
+    thread = store.conversation()
+    receipt, _ = store.submit(submission("kari@example.no"), "SR", None, NOW)
+    moved = StatusEvent("in-progress", NOW + timedelta(minutes=1))
+    with pytest.raises(StatusConflict):  # the request is not where the move starts: nothing is written
+        thread.add_message(a_message(receipt.request_id, "Nei", moved.at), "key-no", StatusMove("waiting", moved))
+    assert thread.messages(receipt.request_id) == [] and store.history(receipt.request_id) == [
+        StatusEvent("received", NOW)
+    ]
+    message = a_message(receipt.request_id, "Ja", moved.at)
+    assert thread.add_message(message, "key-yes", StatusMove("received", moved)) == (message, True)
+    assert store.history(receipt.request_id)[-1] == moved
+    summary = store.summary(receipt.request_id)
+    assert summary is not None and summary.receipt.status == "in-progress"
+    with pytest.raises(RequestNotFound):
+        thread.add_message(a_message("0b7c1d2e-0000-4000-8000-000000000000", "Ingen", NOW), "key-none")

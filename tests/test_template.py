@@ -60,6 +60,8 @@ SERVICES = {"s3": "s3", "dynamodb": "dynamodb", "ses": "ses", "secretsmanager": 
 # Presigning makes no call, but what the presigned request does is authorized as the signer's action.
 PRESIGNED = {"generate_presigned_post": "s3:PutObject", "generate_presigned_url": "s3:GetObject"}
 OBJECT_PREFIXES = ("requests/", "uploads/pending/", "attachments/")
+# Replies by e-mail, which SES stores and the handler only reads.
+INBOUND_PREFIX = "inbound/"
 # Routes that only the embedded default serves (it stands in for S3); on AWS they answer 404.
 LOCAL_ONLY_ROUTES = {("POST", "/v1/uploads/{}/file")}
 SAMPLE_PARAMETERS = {
@@ -200,8 +202,11 @@ def test_the_requests_bucket_expires_abandoned_uploads_and_keeps_requests(templa
         r.get("AbortIncompleteMultipartUpload") == {"DaysAfterInitiation": 1} and "Prefix" not in r for r in rules
     )
     assert any(r.get("Prefix") == "uploads/pending/" and r.get("ExpirationInDays") == 1 for r in rules)
+    # Replies by e-mail are kept a month once taken into the conversation (or refused).
+    assert any(r.get("Prefix") == INBOUND_PREFIX and r.get("ExpirationInDays") == 30 for r in rules)
     # Nothing ever expires the current version of a request's document.
-    assert not [r for r in rules if "ExpirationInDays" in r and not r.get("Prefix", "").startswith("uploads/")]
+    expiring = [r.get("Prefix", "") for r in rules if "ExpirationInDays" in r]
+    assert all(prefix.startswith(("uploads/", INBOUND_PREFIX)) for prefix in expiring)
 
 
 def test_cors_allows_the_site_origin_and_nothing_else(template: dict[str, Any]) -> None:
@@ -238,7 +243,7 @@ def test_the_api_routes_are_exactly_the_handlers_routes(template: dict[str, Any]
     api_events = [e for e in events if e["Type"] == "HttpApi"]
     routes = {normalized(e["Properties"]["Method"], e["Properties"]["Path"]) for e in api_events}
     assert all(e["Properties"]["ApiId"] == {"Ref": "HttpApi"} for e in api_events)
-    assert {e["Type"] for e in events} <= {"HttpApi", "Schedule", "DynamoDB"}
+    assert {e["Type"] for e in events} <= {"HttpApi", "Schedule", "DynamoDB", "EventBridgeRule"}
     app = create_app(Settings(data_dir=tmp_path))
     handled = {normalized(m, path) for path, operations in app.openapi()["paths"].items() for m in operations}
     assert routes == handled - LOCAL_ONLY_ROUTES
@@ -271,7 +276,7 @@ def test_the_role_allows_only_listed_actions_on_named_resources(template: dict[s
         for resource in as_list(statement["Resource"]):
             text = resolve(resource, template)
             assert isinstance(text, str) and text != "*", (role_name, resource)
-            allowed_patterns = {f"<RequestsBucket.Arn>/{prefix}*" for prefix in OBJECT_PREFIXES}
+            allowed_patterns = {f"<RequestsBucket.Arn>/{prefix}*" for prefix in (*OBJECT_PREFIXES, INBOUND_PREFIX)}
             assert "*" not in text or text in allowed_patterns, (role_name, resource)
 
 
@@ -283,6 +288,9 @@ def test_the_role_grants_each_action_on_its_own_resources(template: dict[str, An
     for action, resources in granted.items():
         if action == "s3:DeleteObject":  # documents never committed, attachment copies of refused requests
             assert resources == ["<RequestsBucket.Arn>/requests/*", "<RequestsBucket.Arn>/attachments/*"], action
+        elif action == "s3:GetObject":  # and the replies SES stored, which are only read
+            prefixes = (*OBJECT_PREFIXES, INBOUND_PREFIX)
+            assert sorted(resources) == sorted(f"<RequestsBucket.Arn>/{prefix}*" for prefix in prefixes)
         elif action.startswith("s3:"):
             assert sorted(resources) == sorted(f"<RequestsBucket.Arn>/{prefix}*" for prefix in OBJECT_PREFIXES)
         elif action == "dynamodb:Query":

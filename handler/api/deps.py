@@ -15,6 +15,7 @@ from handler.api.problems import language_of
 from handler.services import Services
 from handler.signin import SignedInAddress
 from handler.usecases import signing_in
+from handler.usecases.conversing import Conversing
 
 T = TypeVar("T")
 NO_STORE = {"Cache-Control": "no-store"}
@@ -34,7 +35,12 @@ async def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+async def _conversing(request: Request) -> Conversing:
+    return request.app.state.services.conversing  # type: ignore[no-any-return]
+
+
 Language = Annotated[str, Depends(_language)]
+ConversingDep = Annotated[Conversing, Depends(_conversing)]
 ServicesDep = Annotated[Services, Depends(_services)]
 Client = Annotated[str, Depends(_client)]
 

@@ -9,8 +9,9 @@ from fastapi.openapi.utils import get_openapi
 
 from handler.api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, STATUS, TITLES
 from handler.api.requests import IDEMPOTENCY_KEY
+from handler.conversation import Author, Channel
 from handler.forms import Catalog
-from handler.usecases.following import REQUEST_ID
+from handler.storage.base import REQUEST_ID
 
 _JSON = "application/json"
 _STRING = {"type": "string"}
@@ -42,6 +43,38 @@ _SUMMARY = {
         "title": {},
         "updatedAt": {"type": "string", "format": "date-time"},
     },
+}
+_MESSAGE = {
+    "type": "object",
+    "required": ["kind", "id", "author", "name", "body", "at", "channel", "attachments"],
+    "properties": {
+        "kind": {"const": "message"},
+        "id": _STRING,
+        "author": {"enum": [str(author) for author in Author]},
+        "name": _STRING,
+        "body": _STRING,
+        "at": {"type": "string", "format": "date-time"},
+        "channel": {"enum": [str(channel) for channel in Channel]},
+        "attachments": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "name", "type", "size"],
+                "properties": {"id": _STRING, "name": _STRING, "type": _STRING, "size": {"type": "integer"}},
+            },
+        },
+    },
+}
+_STATUS_EVENT = {
+    "type": "object",
+    "required": ["status", "at", "comment"],
+    "properties": {"status": _STRING, "at": {"type": "string", "format": "date-time"}, "comment": {}},
+}
+_THREAD_ENTRY = {
+    "oneOf": [
+        {"$ref": "#/components/schemas/Message"},
+        {"allOf": [_STATUS_EVENT], "required": ["kind"], "properties": {"kind": {"const": "status"}}},
+    ]
 }
 # Per operation: its success status and body, whether it needs a session, and every other status it can answer
 # (each in the error shape). 500 (an unexpected failure) can be answered by any operation.
@@ -123,26 +156,29 @@ _OPERATIONS: dict[tuple[str, str], tuple[int, dict[str, Any] | None, bool, tuple
         200,
         {
             "allOf": [{"$ref": "#/components/schemas/Summary"}],
-            "required": ["data", "attachments", "history"],
+            "required": ["data", "attachments", "history", "thread"],
             "properties": {
                 "data": {"type": "object"},
                 "attachments": {"type": "array", "items": {"type": "object"}},
-                "history": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["status", "at", "comment"],
-                        "properties": {
-                            "status": _STRING,
-                            "at": {"type": "string", "format": "date-time"},
-                            "comment": {},
-                        },
-                    },
-                },
+                "history": {"type": "array", "items": _STATUS_EVENT},
+                "thread": {"type": "array", "items": _THREAD_ENTRY},
             },
         },
         True,
         (401, 404, 503),
+    ),
+    ("post", "/v1/requests/{request_id}/messages"): (
+        201,
+        {
+            "type": "object",
+            "required": ["message", "request"],
+            "properties": {
+                "message": {"$ref": "#/components/schemas/Message"},
+                "request": {"$ref": "#/components/schemas/Summary"},
+            },
+        },
+        True,
+        (400, 401, 404, 409, 413, 415, 422, 503),
     ),
 }
 _REASONS = {
@@ -151,7 +187,7 @@ _REASONS = {
     403: "Not allowed for this contact or slot",
     404: "Nothing at this address",
     413: "The body is too large",
-    409: "The same request is being stored right now; see Retry-After",
+    409: "The same request is being stored right now (see Retry-After), or the request is closed",
     415: "The body is not application/json in UTF-8",
     422: "The body does not pass its schema",
     429: "Too many attempts; see Retry-After",
@@ -178,7 +214,7 @@ def openapi_document(app: FastAPI, catalog: Catalog) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     schemas.update(form_components(catalog))
-    schemas.update(Problem=PROBLEM_SCHEMA, Contact=_CONTACT, Receipt=_RECEIPT, Summary=_SUMMARY)
+    schemas.update(Problem=PROBLEM_SCHEMA, Contact=_CONTACT, Receipt=_RECEIPT, Summary=_SUMMARY, Message=_MESSAGE)
     components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
     for (method, path), (status, body, session, errors) in _OPERATIONS.items():
         operation = document["paths"][path][method]
@@ -213,6 +249,14 @@ def openapi_document(app: FastAPI, catalog: Catalog) -> dict[str, Any]:
             }
             for form_id in catalog.forms
         ]
+    }
+    message = {"type": "string", "minLength": 1, "maxLength": catalog.conversation.max_chars}
+    reply = document["paths"]["/v1/requests/{request_id}/messages"]["post"]
+    files = {"type": "array", "maxItems": 100, "items": {"type": "string", "maxLength": 64}}
+    reply["requestBody"]["content"][_JSON]["schema"] = {
+        "type": "object",
+        "required": ["body"],
+        "properties": {"body": {**message, "minLength": 0}, "attachments": files},
     }
     document["paths"]["/v1/uploads/{upload_id}/file"]["post"]["requestBody"] = {
         "required": True,

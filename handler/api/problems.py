@@ -54,6 +54,7 @@ STATUS: dict[str, int] = {
     "request_too_large": 413,
     "unsupported_media_type": 415,
     "idempotency_in_progress": 409,
+    "request_closed": 409,
     "idempotency_conflict": 422,
     "invalid_body": 422,
     "unknown_form": 422,

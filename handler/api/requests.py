@@ -1,4 +1,4 @@
-"""Service requests: send one, list one's own, read one with its history."""
+"""Service requests: send one, list one's own, read one with its conversation, answer the desk on it."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from handler.api.bodies import read_json
-from handler.api.deps import NO_STORE, Language, ServicesDep, SignedIn, run
+from handler.api.deps import NO_STORE, ConversingDep, Language, ServicesDep, SignedIn, run
 from handler.refusals import Refused
-from handler.usecases import following
+from handler.usecases import conversing, following
 from handler.usecases.submitting import NewRequest, submit
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
@@ -56,3 +56,35 @@ async def my_requests(
 async def one_request(request_id: str, services: ServicesDep, email: SignedIn) -> JSONResponse:
     """One of the signed-in contact's requests with its fields and status history."""
     return JSONResponse(await run(following.my_request, services, email, request_id), headers=NO_STORE)
+
+
+@router.post(
+    "/{request_id}/messages",
+    status_code=201,
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {}}}},
+)
+async def reply(
+    request_id: str,
+    request: Request,
+    language: Language,
+    services: ServicesDep,
+    use: ConversingDep,
+    email: SignedIn,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Add the signed-in requester's message to one of their requests (``{"body": "..."}``)."""
+    if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise Refused("invalid_idempotency_key")
+    body = await read_json(request, services.settings.max_body_bytes)
+    text = body.get("body") if isinstance(body, dict) else None
+    files = body.get("attachments", []) if isinstance(body, dict) else []
+    if not isinstance(files, list) or len(files) > 100 or not all(isinstance(f, str) and len(f) <= 64 for f in files):
+        raise Refused("invalid_body")
+    new = conversing.Reply(
+        request_id, str(email), text if isinstance(text, str) else "", language, idempotency_key, tuple(files)
+    )
+    message, summary, created = await run(conversing.reply, use, new)
+    headers = {"Content-Language": language, **NO_STORE}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse({"message": message.as_json(), "request": summary.as_json()}, status_code=201, headers=headers)

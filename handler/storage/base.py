@@ -17,18 +17,22 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import secrets
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handler.contacts import ContactRegister
 from handler.mail import MailQueue, QueuedMail
 from handler.signin import SignInState
 from handler.uploads import Blobs, Upload, UploadReceiver, UploadRegistry
+
+if TYPE_CHECKING:
+    from handler.conversation import Conversation
 
 log = logging.getLogger("servicedesk_forms")
 
@@ -38,6 +42,8 @@ _ATTEMPTS = 5
 # A pending record this old belongs to a request that will never commit: far longer than any submission
 # takes (the function gives up after 10 s), so the sweep never races a request that is still on its way.
 SWEEP_MARGIN = timedelta(hours=1)
+# A request's id: a UUID in lower case, as ``begin`` makes it.
+REQUEST_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # How many unfinished requests one scheduled sweep removes (each takes a few calls).
 SWEEP_BATCH = 50
 
@@ -219,6 +225,10 @@ class RequestBlobs(Blobs):
     @abstractmethod
     def copy_upload(self, upload: Upload, key: str) -> bool:
         """Copy the upload to ``key`` with its name and type; False if nothing was uploaded."""
+
+    @abstractmethod
+    def put(self, key: str, content: bytes, name: str, content_type: str) -> None:
+        """Keep a file that came with a mail at ``key``, with its name and type."""
 
     @abstractmethod
     def remove(self, key: str) -> None:
@@ -499,6 +509,10 @@ class Store(RequestStore, ContactRegister, SignInState, MailQueue, UploadRegistr
     def files(self) -> tuple[RequestBlobs, UploadReceiver | None]:
         """Where this store keeps uploaded files (on its own clients or under its own folder), and what takes
         the files in itself (None where the browser sends them straight to the bucket)."""
+
+    @abstractmethod
+    def conversation(self) -> Conversation:
+        """The port that keeps the requests' messages, on this store's own database."""
 
     @abstractmethod
     def mark_mail_sending(self, mail_id: str, now: datetime) -> bool:

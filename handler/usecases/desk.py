@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from handler.mail import Mail, Recipient
+from handler.mails import thread_headers
 from handler.services import Services
 from handler.storage.base import RequestNotFound, RequestSummary, StatusEvent, StoredRequest
 from handler.texts import fill
@@ -49,19 +50,25 @@ def status_mail(services: Services, request: StoredRequest, summary: RequestSumm
     paragraphs = [fill(texts["greeting"], {"name": contact.name if contact else ""}), fill(texts["statusBody"], params)]
     if event.comment:
         paragraphs.append(f"{texts['statusComment']}\n{event.comment}")
-    desk = services.settings.desk_inbox
-    if desk:  # an answer goes to the desk's inbox, with the reference in the subject; never asked for without one
+    # An answer joins the conversation (the request's signed address) or goes to the desk's inbox, with the
+    # reference in the subject; it is never asked for when there is neither.
+    signed = services.conversing.reply_to(summary.receipt.reference)
+    answer_to = signed or services.settings.desk_inbox
+    if answer_to:
         paragraphs.append(texts["statusReply"])
     if services.settings.site_url:
         link = f"{services.settings.site_url}/{language}/my-requests/?id={summary.receipt.request_id}"
         paragraphs.append(fill(texts["statusLink"], {"link": link}))
     paragraphs.append(texts["signature"])
+    if signed:
+        paragraphs.insert(0, texts["replyAbove"])
     return Mail(
         to=(Recipient(request.requester or "", contact.name if contact else ""),),
         subject=fill(texts["statusSubject"], params),
         paragraphs=tuple(paragraphs),
         language=language,
-        reply_to=Recipient(desk) if desk else None,
+        reply_to=Recipient(answer_to) if answer_to else None,
+        headers=thread_headers(summary.receipt),
     )
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from handler.conversation import thread
 from handler.refusals import Refused
 from handler.services import Services
-from handler.storage.base import RequestSummary
-
-REQUEST_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+from handler.storage.base import REQUEST_ID, RequestSummary
 
 
 def my_requests(
@@ -27,11 +25,13 @@ def my_request(services: Services, requester: str, request_id: str) -> dict[str,
     summary = services.store.summary(request_id)
     if summary is None:
         raise Refused("not_found")
+    history = services.store.history(request_id)
     # The attachments by the names they were sent with (never where they are kept).
     attachments = [{k: a[k] for k in ("id", "name", "type", "size") if k in a} for a in found.attachments]
     return {
         **summary.as_json(),
         "data": found.data,
         "attachments": attachments,
-        "history": [event.as_json() for event in services.store.history(request_id)],
+        "history": [event.as_json() for event in history],
+        "thread": thread(services.conversing.conversation.messages(request_id), history),
     }

@@ -15,17 +15,9 @@ from handler.refusals import Refused, invalid
 from handler.services import Services
 from handler.storage import IdempotencyConflict, IdempotencyInProgress, Receipt, StorageUnavailable, Submission
 from handler.storage.base import PendingRequest, RequestTooLarge, StoreUnreachable
-from handler.uploads import (
-    SNIFF_BYTES,
-    Limits,
-    Upload,
-    UploadRefused,
-    content_matches,
-    size_refusal,
-    take_upload,
-    taken_too_late,
-)
+from handler.uploads import Upload, UploadRefused, take_upload
 from handler.usecases import mailing
+from handler.usecases.attaching import copy_upload
 from handler.usecases.envelope import parse_envelope
 from handler.usecases.signing_in import registered
 
@@ -60,7 +52,7 @@ def submit(services: Services, new: NewRequest) -> tuple[Receipt, bool]:
     # A retry is answered with its first receipt. With uploads named, before anything is checked: the first
     # request took them, and a different body under the same key must not. Without, the commit recognizes
     # the key as taken and answers the retry then, which saves a read on every first submission.
-    looked_up = any(data.get(f.name) for f in form.fields if f.widget == "attachments")
+    looked_up = any(data.get(f.name) for f in form.fields if f.value_kind == "uploads")
     if looked_up and (earlier := _replayed(services, submission, new.idempotency_key, now)):
         return earlier, False
     if errors := form.validate(data, new.language, now):
@@ -69,7 +61,7 @@ def submit(services: Services, new: NewRequest) -> tuple[Receipt, bool]:
             return earlier, False
         raise invalid(errors, "/data")
     observe.annotate(category=submission.category)  # one of the form's categories, now that the data passed
-    copies = sum(len(data.get(f.name, ())) for f in form.fields if f.widget == "attachments")
+    copies = sum(len(data.get(f.name, ())) for f in form.fields if f.value_kind == "uploads")
     # Recorded before its copies and its document are written; the commit removes the record.
     pending = services.store.begin(now, attachments=copies)
     try:
@@ -131,31 +123,19 @@ def check_attachments(
     checked: list[tuple[str, int, Upload]] = []
     problems: list[FieldError] = []
     now = services.clock()
-    for field in (f for f in form.fields if f.widget == "attachments"):
+    for field in (f for f in form.fields if f.value_kind == "uploads"):
         for index, upload_id in enumerate(data.get(field.name, ())):
             key = next(positions)
-            upload = services.store.get_upload(upload_id)
             try:
-                if (
-                    upload is None
-                    or upload.requester != new.requester
-                    or (upload.form_id, upload.field) != (form.id, field.name)
-                    or taken_too_late(upload, now)
-                ):
-                    raise UploadRefused("x-upload")
-                if not services.blobs.copy_upload(upload, key):
-                    raise UploadRefused("x-upload-failed", upload.name)
-                kept.append({"id": upload.id, "name": upload.name, "type": upload.content_type, "key": key})
-                size = services.blobs.size(key) or 0
-                kept[-1]["size"] = size
-                if refused := size_refusal(upload, size, Limits.of(field)):
-                    raise refused
-                if not content_matches(upload.content_type, services.blobs.head(key, SNIFF_BYTES)):
-                    raise UploadRefused("x-upload-content", upload.name)
-                checked.append((field.name, index, upload))
+                upload, copied = copy_upload(
+                    services.blobs, services.store, upload_id, new.requester, form.id, field, key, now
+                )
             except UploadRefused as exc:
                 message = form.message(new.language, field.name, exc.keyword, value=exc.value, limit=exc.limit)
                 problems.append(FieldError(field.name, f"/{field.name}/{index}", exc.keyword, message))
+                continue
+            kept.append({"id": copied.id, "name": copied.name, "type": copied.type, "key": key, "size": copied.size})
+            checked.append((field.name, index, upload))
     if not problems:
         for name, index, upload in checked:
             if not take_upload(services.store, upload, new.idempotency_key):

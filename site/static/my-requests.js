@@ -1,6 +1,6 @@
-// "My requests": the signed-in contact's requests, newest first, and one request with its history.
-import { api, errors as errorSummary, model, session } from "./common.js";
-import { has, ownValue, text } from "./texts.js";
+// "My requests": the signed-in contact's requests, newest first, and one request with its conversation.
+import { api, draftKey, errors as errorSummary, model, session } from "./common.js";
+import { fill, has, ownValue, text } from "./texts.js";
 
 var list = document.getElementById("request-list");
 var rows = list.querySelector("tbody");
@@ -128,24 +128,103 @@ function showOne(id) {
       }
       addFact(fields, field.label, shown(field, value));
     });
-    var history = document.getElementById("detail-history");
-    item.history.forEach(function (event) { // oldest first, so the numbers follow the story
-      var entry = document.createElement("li");
-      var heading = document.createElement("strong");
-      heading.textContent = status(event.status);
-      entry.appendChild(heading);
-      entry.appendChild(document.createTextNode(" – " + when(event.at)));
-      if (event.comment) {
-        var comment = document.createElement("p");
-        comment.textContent = event.comment;
-        entry.appendChild(comment);
-      }
-      history.appendChild(entry);
-    });
+    var thread = document.getElementById("detail-thread");
+    item.thread.forEach(function (entry) { thread.appendChild(threadEntry(entry)); }); // oldest first
+    conversation(item);
     detail.hidden = false;
     notice.textContent = "";
     document.getElementById("detail-title").focus();
   }, function () { failed(null); });
+}
+
+// One entry of the conversation: a message (who wrote it, when, its text with its line breaks) or a status change.
+function threadEntry(entry) {
+  var li = document.createElement("li");
+  var heading = document.createElement("p");
+  heading.className = "thread__heading";
+  var who = document.createElement("strong");
+  if (entry.kind === "message") {
+    var mine = entry.author === "requester";
+    li.className = "thread__message thread__message--" + (mine ? "mine" : "desk");
+    who.textContent = fill(text("conversation.wrote"), { name: mine ? text("conversation.you") : entry.name });
+  } else {
+    li.className = "thread__status";
+    who.textContent = fill(text("conversation.statusChanged"), { status: status(entry.status) });
+  }
+  heading.appendChild(who);
+  heading.appendChild(document.createTextNode(" – " + when(entry.at)));
+  li.appendChild(heading);
+  var body = entry.kind === "message" ? entry.body : entry.comment;
+  if (body) {
+    var p = document.createElement("p");
+    p.className = "thread__body";
+    p.textContent = body; // plain text: shown as written, line breaks kept by the stylesheet, never as HTML
+    li.appendChild(p);
+  }
+  return li;
+}
+
+function newKey() {
+  if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+  return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
+}
+
+// The reply box: kept as a draft of this contact's (with its idempotency key) until it is sent; a closed
+// request says how to go on instead.
+function conversation(item) {
+  var form = document.getElementById("reply-form");
+  if (model.conversation.closed.indexOf(item.status) !== -1 && !model.conversation.reopenAs) {
+    var closed = document.getElementById("reply-closed");
+    closed.textContent = fill(text("conversation.closed"), { reference: item.reference }) + " ";
+    var fresh = document.createElement("a");
+    fresh.href = "../" + encodeURIComponent(item.form) + "/";
+    fresh.textContent = text("myRequests.newRequest");
+    closed.appendChild(fresh);
+    closed.hidden = false;
+    return;
+  }
+  var box = document.getElementById("body");
+  var sent = document.getElementById("reply-status");
+  var button = document.getElementById("reply-send");
+  var key = draftKey("reply-" + item.id, session().contact.email);
+  var draft = JSON.parse(localStorage.getItem(key) || "null") || { key: newKey(), body: "" };
+  box.value = draft.body;
+  box.addEventListener("input", function () {
+    draft.body = box.value;
+    if (box.value) localStorage.setItem(key, JSON.stringify({ key: draft.key, body: box.value, savedAt: Date.now() }));
+    else localStorage.removeItem(key);
+  });
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (!box.value.trim()) return errors.show([{ field: "body", message: text("conversation.required") }]);
+    errors.clear();
+    button.disabled = true;
+    sent.textContent = text("sending");
+    api("POST", "/v1/requests/" + encodeURIComponent(item.id) + "/messages", { body: box.value }, { "Idempotency-Key": draft.key })
+      .then(function (answer) {
+        button.disabled = false;
+        sent.textContent = "";
+        if (answer.status !== 201) return errors.show(errors.fromAnswer(answer));
+        localStorage.removeItem(key);
+        draft = { key: newKey(), body: "" };
+        box.value = "";
+        var thread = document.getElementById("detail-thread");
+        var now = answer.body.request.status;
+        if (now !== item.status) { // the answer moved the request on, as schema/site.json says
+          thread.appendChild(threadEntry({ kind: "status", status: now, at: answer.body.message.at }));
+          var shownTag = document.querySelector("#detail-facts .tag");
+          shownTag.replaceWith(tag(now));
+          item.status = now;
+        }
+        thread.appendChild(threadEntry(answer.body.message));
+        sent.textContent = text("conversation.sent");
+      }, function () {
+        button.disabled = false;
+        sent.textContent = "";
+        errors.show([{ message: text("networkError") }]);
+      });
+  });
+  form.hidden = false;
 }
 
 function addFact(list, term, description) {

@@ -17,7 +17,10 @@ export const USED = {
     "signIn.emailRequired", "signIn.newCodeSent", "signIn.waitMinute", "signIn.waitMinutes",
   ],
   "my-requests": [
-    "myRequests.empty", "myRequests.loading", "myRequests.received", "myRequests.reference", "myRequests.service",
+    "conversation.closed", "conversation.required", "conversation.sent", "conversation.statusChanged",
+    "conversation.wrote", "conversation.you", "sending",
+    "myRequests.empty", "myRequests.loading", "myRequests.newRequest", "myRequests.received", "myRequests.reference",
+    "myRequests.service",
     "myRequests.status", "myRequests.subject", "myRequests.updated", "networkError", "statuses",
   ],
 };

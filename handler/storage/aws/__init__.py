@@ -28,6 +28,7 @@ from handler.storage.aws.records import (
 from handler.storage.aws.requests import AwsRequests
 from handler.storage.aws.signin import AwsSignIn
 from handler.storage.aws.table import Table, is_retryable, item_size
+from handler.storage.aws.thread import AwsConversation
 from handler.storage.aws.uploads import AwsUploads
 from handler.storage.base import Store
 from handler.storage.cursor import CursorCodec
@@ -84,6 +85,10 @@ class AwsStore(AwsRequests, AwsContacts, AwsSignIn, AwsMail, AwsUploads, Store):
         self.table = table
         self._table = Table(dynamodb, table)
         self._cursors: CursorCodec | None = None
+
+    def conversation(self) -> AwsConversation:
+        """The messages, in this store's table."""
+        return AwsConversation(self._table)
 
     def files(self) -> tuple[S3Blobs, None]:
         """The bucket, on this store's own S3 client; the browser sends files to it itself."""

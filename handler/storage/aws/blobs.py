@@ -74,6 +74,17 @@ class S3Blobs(RequestBlobs):
             raise
         return True
 
+    def put(self, key: str, content: bytes, name: str, content_type: str) -> None:
+        """Write the file at ``key`` with its name as metadata, as a copied upload has it."""
+        with unavailable_on_transient_errors("keeping the attachment"):
+            self.s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=content,
+                ContentType=content_type,
+                Metadata={"original-name": quote(name)},
+            )
+
     def remove(self, key: str) -> None:
         """Remove an attachment copy (S3 answers the same whether or not it was there)."""
         with unavailable_on_any_error("removing the attachment copy"):

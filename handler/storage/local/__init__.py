@@ -18,6 +18,7 @@ from handler.storage.local.db import Database, private_folder
 from handler.storage.local.mail import LocalMail
 from handler.storage.local.requests import LocalRequests
 from handler.storage.local.signin import LocalSignIn
+from handler.storage.local.thread import LocalConversation
 from handler.storage.local.uploads import LocalUploads
 
 __all__ = ["LocalBlobs", "LocalStore"]
@@ -39,6 +40,10 @@ class LocalStore(LocalRequests, LocalContacts, LocalSignIn, LocalMail, LocalUplo
             db.execute("INSERT OR IGNORE INTO signing_keys (name, key) VALUES ('page-cursor', ?)", (new_cursor_key(),))
             (key,) = db.execute("SELECT key FROM signing_keys WHERE name = 'page-cursor'").fetchone()
         self._cursors = CursorCodec(bytes(key))
+
+    def conversation(self) -> LocalConversation:
+        """The messages, in this folder's database."""
+        return LocalConversation(self._db)
 
     def files(self) -> tuple[LocalBlobs, LocalBlobs]:
         """The folder ``blobs`` beside the database, which also takes the uploaded files."""

@@ -75,6 +75,17 @@ class LocalBlobs(RequestBlobs):
             raise StorageUnavailable(str(exc)) from exc
         return True
 
+    def put(self, key: str, content: bytes, name: str, content_type: str) -> None:
+        """Write the file at ``key``, readable by its owner only."""
+        target = self.path(key)
+        private_folder(target.parent)
+        try:
+            descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as out:
+                out.write(content)
+        except OSError as exc:
+            raise StorageUnavailable(str(exc)) from exc
+
     def remove(self, key: str) -> None:
         """Remove an attachment copy, and its request's folder once it is empty."""
         path = self.path(key)

@@ -100,6 +100,20 @@ CREATE TABLE IF NOT EXISTS pending_requests (
     stopped INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS pending_requests_by_start ON pending_requests (started_at);
+CREATE TABLE IF NOT EXISTS messages (
+    id TEXT PRIMARY KEY,
+    request_id TEXT NOT NULL REFERENCES requests (id),
+    author TEXT NOT NULL,
+    name TEXT NOT NULL,
+    address TEXT NOT NULL,
+    body TEXT NOT NULL,
+    at TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    attachments TEXT NOT NULL DEFAULT '[]',
+    key TEXT NOT NULL,
+    UNIQUE (request_id, key)
+);
+CREATE INDEX IF NOT EXISTS messages_by_request ON messages (request_id, at);
 """
 # Columns added after a table was first made: a database made before them gets them with their default
 # (contacts without a security stamp get theirs when they sign in; no message in an old queue is going out).

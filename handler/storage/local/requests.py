@@ -217,18 +217,23 @@ class LocalRequests(RequestStore):
     def change_status(self, request_id: str, expected: str, event: StatusEvent) -> RequestSummary:
         """Move the request from status ``expected`` to ``event.status`` and record the event."""
         with self._db.transaction() as db:
-            changed = db.execute(
-                "UPDATE requests SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
-                (event.status, event.at.isoformat(), request_id, expected),
-            ).rowcount
-            if not changed:
-                exists = db.execute("SELECT 1 FROM requests WHERE id = ?", (request_id,)).fetchone()
-                raise StatusConflict(request_id) if exists else RequestNotFound(request_id)
-            db.execute(
-                "INSERT INTO status_events SELECT ?, COALESCE(MAX(seq), -1) + 1, ?, ?, ?, ? "
-                "FROM status_events WHERE request_id = ?",
-                (request_id, event.status, event.at.isoformat(), event.agent, event.comment, request_id),
-            )
+            move_status(db, request_id, expected, event)
         found = self.summary(request_id)
         assert found is not None
         return found
+
+
+def move_status(db: sqlite3.Connection, request_id: str, expected: str, event: StatusEvent) -> None:
+    """In ``db``'s transaction: move the request from ``expected`` to the event's status and record the event."""
+    changed = db.execute(
+        "UPDATE requests SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+        (event.status, event.at.isoformat(), request_id, expected),
+    ).rowcount
+    if not changed:
+        exists = db.execute("SELECT 1 FROM requests WHERE id = ?", (request_id,)).fetchone()
+        raise StatusConflict(request_id) if exists else RequestNotFound(request_id)
+    db.execute(
+        "INSERT INTO status_events SELECT ?, COALESCE(MAX(seq), -1) + 1, ?, ?, ?, ? "
+        "FROM status_events WHERE request_id = ?",
+        (request_id, event.status, event.at.isoformat(), event.agent, event.comment, request_id),
+    )

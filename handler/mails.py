@@ -1,0 +1,74 @@
+"""E-mails about a request's conversation, composed from the texts of one language and plain values.
+
+Each function takes the ``email`` texts of ``schema/common.<lang>.json`` and what the mail is about; none reaches
+into the container or the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from handler.conversation import Message
+from handler.mail import Mail, Recipient
+from handler.storage.base import Receipt, RequestSummary
+from handler.texts import fill
+
+Texts = Mapping[str, str]
+
+
+def _params(summary: RequestSummary, message: Message) -> dict[str, str]:
+    return {"reference": summary.receipt.reference, "title": summary.title or "", "name": message.name}
+
+
+def requester_message(
+    texts: Texts, language: str, inbox: str, summary: RequestSummary, message: Message, reply_to: str | None
+) -> Mail:
+    """The desk's notice of the requester's new message. Answering it joins the conversation when replies by e-mail
+    are set up (``reply_to``), else it goes to the requester."""
+    params = _params(summary, message)
+    answer = Recipient(reply_to) if reply_to else Recipient(message.address, message.name) if message.address else None
+    paragraphs = [texts["replyAbove"]] if reply_to else []
+    paragraphs += [fill(texts["messageFromRequester"], params), message.body, fill(texts["messageDeskReply"], params)]
+    return Mail(
+        to=(Recipient(inbox),),
+        subject=fill(texts["messageDeskSubject"], params),
+        paragraphs=tuple(paragraphs),
+        language=language,
+        reply_to=answer,
+        headers=thread_headers(summary.receipt),
+    )
+
+
+def desk_message(
+    texts: Texts,
+    language: str,
+    to: Recipient,
+    summary: RequestSummary,
+    message: Message,
+    link: str,
+    reply_to: str | None,
+    signed: bool,
+) -> Mail:
+    """The requester's copy of a desk agent's message, with how to answer it: by e-mail to ``reply_to`` (the
+    request's own address when ``signed``, else the desk's inbox) and on the page."""
+    params = {**_params(summary, message), "link": link}
+    paragraphs = [texts["replyAbove"]] if signed else []
+    paragraphs += [fill(texts["greeting"], {"name": to.name}), fill(texts["messageFromDesk"], params), message.body]
+    if link:
+        paragraphs.append(fill(texts["messageAnswer"], params))
+    paragraphs.append(texts["signature"])
+    return Mail(
+        to=(to,),
+        subject=fill(texts["messageSubject"], params),
+        paragraphs=tuple(paragraphs),
+        language=language,
+        reply_to=Recipient(reply_to) if reply_to else None,
+        headers=thread_headers(summary.receipt),
+    )
+
+
+def thread_headers(receipt: Receipt) -> dict[str, str]:
+    """Headers that make mail clients show every mail about one request as one thread: each refers to the same
+    made-up first message of the request."""
+    root = f"<request-{receipt.request_id}@servicedesk-forms>"
+    return {"X-Servicedesk-Reference": receipt.reference, "In-Reply-To": root, "References": root}
