@@ -169,7 +169,7 @@ PAGE_TEXTS = {
     "common": ("account", "api", "errorPrefix", "errorSummaryTitle", "problemTitle", "sessionEnding"),
     "form": ("characterCount", "decimalMark", "draft", "groupMark", "networkError", "receipt", "sending", "upload"),
     "sign-in": ("networkError", "sending", "signIn"),
-    "my-requests": ("conversation", "myRequests", "networkError", "sending", "statuses"),
+    "my-requests": ("conversation", "myRequests", "networkError", "sending", "statuses", "upload"),
 }
 
 
@@ -207,6 +207,23 @@ def summary_model(catalog: Catalog, language: str) -> dict[str, Any]:
         }
         for form in catalog.forms.values()
     }
+
+
+def reply_files(catalog: Catalog, language: str) -> list[dict[str, Any]]:
+    """Per form that takes files, its attachments field as the reply box draws it and its script checks it:
+    named ``files-<form>`` on the page, its slots asked for the form's own field."""
+    found = []
+    for form in catalog.forms.values():
+        field = next((f for f in form.fields if f.value_kind == "uploads"), None)
+        if field is None:
+            continue
+        name = f"files-{form.id}"
+        params = field_params(form, field, language)
+        params |= {"id": name, "name": name, "hintId": f"{name}-hint", "errorId": f"{name}-error", "hidden": True}
+        params["attributes"] = {**params["attributes"], "disabled": False, "required": False}
+        checks = next(f for f in form_model(form, language)["fields"] if f["name"] == field.name)
+        found.append({"form": form.id, "field": field.name, "params": params, "model": checks | {"name": name}})
+    return found
 
 
 def conversation_model(catalog: Catalog) -> dict[str, Any]:
@@ -343,8 +360,13 @@ def pages(
                 "page": "my-requests/",
                 "script": "my-requests.js",
                 "forms": [{"id": f.id, "title": f.texts[lang]["title"]} for f in catalog.forms.values()],
+                "replyFiles": (files := reply_files(catalog, lang)),
                 "model": page_model(catalog, lang, base, "my-requests")
-                | {"forms": summary_model(catalog, lang), "conversation": conversation_model(catalog)},
+                | {
+                    "forms": summary_model(catalog, lang),
+                    "conversation": conversation_model(catalog),
+                    "files": {f["form"]: {**f["model"], "slotField": f["field"]} for f in files},
+                },
             },
         )
     result["index.html"] = (

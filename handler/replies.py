@@ -14,6 +14,8 @@ import hmac
 import re
 from dataclasses import dataclass, field
 from email import policy
+from email.errors import MessageError
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
@@ -33,6 +35,8 @@ _AUTOMATIC_SUBJECTS = re.compile(
     r"kan ikke leveres|ikke levert)",
     re.I,
 )
+# What the email package raises on a part it cannot read (unknown or broken charsets, broken encodings).
+_MALFORMED = (LookupError, ValueError, AssertionError, MessageError)
 _MACHINE_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|bounces?)([+@]|$)", re.I)
 
 
@@ -67,39 +71,68 @@ class Incoming:
     text: str  # the plain text, or the HTML's text without its quoted parts
     automatic: str | None  # why the mail is a machine's (an auto-reply, a bounce), or None
     attachments: tuple[tuple[str, str, bytes], ...] = field(default=())  # name, type, content
+    unreadable: bool = False  # a file of it could not be read
+
+
+class _Headers:
+    """A mail's header fields as written (``compat32`` never parses them into structures, so no malformed field
+    can raise), each decoded from its encoded words where that works."""
+
+    def __init__(self, raw: bytes) -> None:
+        self._message = BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
+
+    def all(self, name: str) -> list[str]:
+        return [_decoded(value) for value in self._message.get_all(name, [])]
+
+    def first(self, name: str) -> str:
+        found = self.all(name)
+        return found[0] if found else ""
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._message
+
+
+def _decoded(value: object) -> str:
+    try:
+        return str(make_header(decode_header(str(value))))
+    except _MALFORMED:  # an unknown charset, broken encoded words
+        return str(value)
 
 
 def read_mail(raw: bytes) -> Incoming:
     """The parts of a raw RFC 5322 message the conversation uses; never raises on malformed input."""
+    headers = _Headers(raw)
     message = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(message, EmailMessage)
-    name, sender = parseaddr(str(message.get("From", "")))
+    name, sender = parseaddr(headers.first("From"))
     recipients = tuple(
         address
         for header in ("To", "Cc", "Delivered-To", "X-Original-To")
-        for _, address in getaddresses([str(value) for value in message.get_all(header, [])])
+        for _, address in getaddresses(headers.all(header))
         if address
     )
-    subject = " ".join(str(message.get("Subject", "")).split())
+    subject = " ".join(headers.first("Subject").split())
+    files = _attachments(message)
     return Incoming(
-        message_id=str(message.get("Message-ID", "")).strip()[:300],
+        message_id=headers.first("Message-ID").strip()[:300],
         sender=sender.strip(),
         sender_name=name.strip()[:200],
         recipients=recipients,
         subject=subject[:300],
         text=_text(message),
-        automatic=_automatic(message, sender, subject),
-        attachments=tuple(_attachments(message)),
+        automatic=_automatic(headers, message, sender, subject),
+        attachments=tuple(files or ()),
+        unreadable=files is None,
     )
 
 
 def ses_verdicts(raw: bytes) -> dict[str, str]:
     """SES's spam, virus, SPF and DKIM verdicts on a mail it stored: from the headers it puts first (a header of the
     same name further down, written by the sender, is never read)."""
-    message = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
+    headers = _Headers(raw)
 
     def first(name: str) -> str:
-        return str(message.get(name, "")).strip().lower()
+        return headers.first(name).strip().lower()
 
     spf = first("Received-SPF").split(" ")[0]
     dkim = re.search(r"\bdkim=(\w+)", first("Authentication-Results"))
@@ -120,15 +153,15 @@ def new_text(incoming: Incoming, language: str, marker: str) -> str:
     return "\n".join(lines).strip()
 
 
-def _automatic(message: EmailMessage, sender: str, subject: str) -> str | None:
-    auto = str(message.get("Auto-Submitted", "no")).strip().lower()
-    if auto and auto != "no":
-        return f"Auto-Submitted: {auto}"
-    precedence = str(message.get("Precedence", "")).strip().lower()
+def _automatic(headers: _Headers, message: EmailMessage, sender: str, subject: str) -> str | None:
+    auto = headers.first("Auto-Submitted").strip().lower() or "no"
+    if auto != "no":
+        return f"Auto-Submitted: {auto[:40]}"
+    precedence = headers.first("Precedence").strip().lower()
     if precedence in ("bulk", "junk", "list", "auto_reply"):
         return f"Precedence: {precedence}"
     for header in ("X-Autoreply", "X-Autorespond"):
-        if header in message:
+        if header in headers:
             return header
     if message.get_content_type() == "multipart/report":
         return "a delivery status notification"
@@ -145,22 +178,23 @@ def _text(message: EmailMessage) -> str:
         if body is None:
             return ""
         content = str(body.get_content())
-    except (LookupError, ValueError, AssertionError):  # an unknown charset or a broken part: no text
+    except _MALFORMED:  # an unknown charset or a broken part: no text
         return ""
     return html_text(content) if body.get_content_type() == "text/html" else content
 
 
-def _attachments(message: EmailMessage) -> list[tuple[str, str, bytes]]:
+def _attachments(message: EmailMessage) -> list[tuple[str, str, bytes]] | None:
+    """The mail's files, or None when one cannot be read (it is refused rather than taken without it)."""
     found = []
-    for part in message.iter_attachments():
-        if part.get("Content-ID") and part.get_content_disposition() != "attachment":
-            continue  # an image the HTML shows in its text (a logo in a signature): part of the layout, not a file
-        try:
+    try:
+        for part in message.iter_attachments():
+            if part.get("Content-ID") and part.get_content_disposition() != "attachment":
+                continue  # an image the HTML shows in its text (a logo in a signature): part of the layout, not a file
             content = part.get_content()
-        except (LookupError, ValueError, AssertionError):
-            continue
-        data = content if isinstance(content, bytes) else str(content).encode()
-        found.append((str(part.get_filename() or "vedlegg")[:200], part.get_content_type(), data))
+            data = content if isinstance(content, bytes) else str(content).encode()
+            found.append((str(part.get_filename() or "vedlegg")[:200], part.get_content_type(), data))
+    except _MALFORMED:
+        return None
     return found
 
 

@@ -283,3 +283,17 @@ def test_a_reply_takes_files_through_upload_slots_checked_as_the_form_s(desk: tu
     assert len(services.conversing.conversation.messages(request["id"])) == 1
     assert services.store.pending_before(NOW + timedelta(days=1)) == []  # the refused reply's copies are gone
     assert reply(client, request["id"], {"body": "x", "attachments": "nope"}).status_code == 422
+
+
+COPY_FIELDS = [f.name for f in form().fields if f.widget == "email-list"]
+
+
+@pytest.mark.skipif(not COPY_FIELDS, reason="schema/'s form has no field of addresses to copy")
+def test_the_desk_s_answer_is_copied_to_whom_the_request_was_copied_to(desk: tuple[TestClient, Services]) -> None:
+    client, services = desk
+    data = valid_data(**{COPY_FIELDS[0]: ["kopi@example.no", AUTHORIZED.upper()]})
+    sent = client.post("/v1/requests", json={"form": form().id, "data": data})
+    assert sent.status_code == 201, sent.text
+    run_cli(services, "requests", "reply", sent.json()["reference"], "--agent", "Per", "--message", "Kopi til deg")
+    (mail,) = [m for m in mails_to(services, AUTHORIZED) if "Kopi til deg" in text_of(m)]
+    assert str(mail["Cc"]) == "kopi@example.no"  # the requester once, in To only

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from handler import cli, replies
 from handler.app import create_app
@@ -323,8 +325,17 @@ CASES = [
         Outcome.REFUSED,
         with_files=True,
     ),
+    Case("unreadable-file", lambda to: unreadable_file(to), Outcome.REFUSED),
     Case("empty-file", plain("{new}", attachments=(("tom.png", "image/png", b""),)), Outcome.REFUSED, with_files=True),
 ]
+
+
+def unreadable_file(to: str) -> bytes:
+    """A reply with a text file in a character set nobody knows: it cannot be read, so it is not taken."""
+    raw = mail(to, NEW, attachments=(("logg.txt", "text/plain", b"linje 1"),))
+    part = b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment"
+    assert part in raw
+    return raw.replace(part, part.replace(b"text/plain", b'text/plain; charset="x-no-such-charset"'))
 
 
 def inline_logo(to: str) -> bytes:
@@ -507,3 +518,22 @@ def test_the_whole_conversation_by_page_cli_and_e_mail(any_desk: Desk, tmp_path:
     shown = run_cli(desk, "requests", "show", reference)
     assert shown.count('"author": "requester"') == 2 and "Og en ting til." in shown
     assert [m.channel for m in desk.messages()] == [Channel.CLI, Channel.EMAIL, Channel.PAGE]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    cut=st.integers(min_value=0, max_value=2000),
+    junk=st.binary(max_size=300),
+    header=st.sampled_from(["From", "To", "Subject", "Content-Type", "Content-Transfer-Encoding", "Message-ID"]),
+    value=st.text(max_size=80),
+)
+def test_no_mangled_mail_breaks_the_handler_or_is_taken_twice(
+    desk: Desk, cut: int, junk: bytes, header: str, value: str
+) -> None:
+    raw = mail(desk.address, NEW, attachments=(("a.png", "image/png", PNG),), message_id="<fuzz@mail.example.no>")
+    mangled = raw[:cut] + junk + raw[cut:]
+    mangled = mangled.replace(f"{header}:".encode(), f"{header}: {value}\r\nX-Old-{header}:".encode(), 1)
+    before = len(desk.messages())
+    outcomes = [receive(desk.services.conversing, mangled).outcome for _ in range(2)]
+    assert len(desk.messages()) - before <= 1
+    assert outcomes[1] != Outcome.APPENDED

@@ -377,3 +377,30 @@ def test_the_header_is_tabbed_through_in_the_order_it_is_read(chromium: Any, ser
                 out_of_order.append(f"{language} {width}: tabbed {[s[0] for s in spots]}, read {[r[0] for r in rows]}")
             page.context.close()
     assert out_of_order == []
+
+
+def test_a_reply_on_my_requests_sends_its_files_and_shows_them_in_the_thread(
+    chromium: Any, server: Server, tmp_path: Path
+) -> None:
+    address, store, session, request_id = server
+    form = load_catalog().forms[store.get(request_id).form_id]  # type: ignore[union-attr]
+    field = next((f for f in form.fields if f.value_kind == "uploads"), None)
+    if field is None or "image/png" not in field.schema["x-upload"]["types"]:
+        pytest.skip("the request's form takes no PNG files")
+    picture = tmp_path / "skjermbilde.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    page = open_page(chromium, session, 1280, f"{address}/nb/my-requests/?id={request_id}")
+    page.locator("#reply-form").wait_for(state="visible")
+    files = f"#files-{form.id}"
+    page.set_input_files(files, str(picture))
+    page.locator(f"{files}-list li[data-id]").wait_for()
+    page.fill("#body", "Her er skjermbildet.")
+    page.locator("#reply-send").click()
+    sent = page.locator("#detail-thread .thread__message--mine").last
+    sent.get_by_text("skjermbilde.png").wait_for()
+    assert "Her er skjermbildet." in sent.text_content()
+    assert page.locator(f"{files}-list li").count() == 0  # the box is empty again
+    page.reload()  # and stays so: the draft went with the reply
+    page.locator("#reply-form").wait_for(state="visible")
+    assert page.locator("#body").input_value() == "" and page.locator(f"{files}-list li").count() == 0
+    page.context.close()

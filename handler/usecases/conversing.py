@@ -9,7 +9,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -183,6 +183,8 @@ def receive(use: Conversing, raw: bytes, verdicts: Mapping[str, str] | None = No
     key = "email:" + hashlib.sha256((incoming.message_id or raw.decode("latin-1")).encode()).hexdigest()[:40]
     if use.conversation.message_for_key(request.receipt.request_id, key):
         return _counted(Received(Outcome.REPEATED, str(author[0]), reference))
+    if incoming.unreadable:
+        return _counted(Received(Outcome.REFUSED, "a file of it cannot be read", reference))
     field = _files_field(use, request)
     files = incoming.attachments
     if files and (field is None or len(files) > field.schema.get("maxItems", len(files))):
@@ -323,7 +325,17 @@ def _to_requester(use: Conversing, request: StoredRequest, summary: RequestSumma
     to = Recipient(request.requester or "", contact.name if contact else "")
     texts = use.catalog.common[language]["email"]
     signed = use.reply_to(summary.receipt.reference)
-    return mails.desk_message(texts, language, to, summary, message, link, signed or use.desk_inbox, bool(signed))
+    mail = mails.desk_message(texts, language, to, summary, message, link, signed or use.desk_inbox, bool(signed))
+    return replace(mail, cc=tuple(Recipient(address) for address in _copied(use, request)))
+
+
+def _copied(use: Conversing, request: StoredRequest) -> list[str]:
+    """The addresses the request's receipt was copied to (its form's address-list fields), besides the requester."""
+    form = use.catalog.forms.get(request.form_id)
+    lists = [f.name for f in form.fields if f.widget == "email-list"] if form else []
+    found = {str(a).lower(): str(a) for name in lists for a in request.data.get(name, ()) if isinstance(a, str)}
+    found.pop((request.requester or "").lower(), None)
+    return list(found.values())
 
 
 def _own(use: Conversing, requester: str, request_id: str) -> StoredRequest:

@@ -5,6 +5,7 @@
 import { isShown, readChoice, readMoment, readNumber, validate } from "./checks.js";
 import * as page from "./common.js";
 import { fill, ownValue, text } from "./texts.js";
+import * as uploads from "./uploads.js";
 
 (function () {
   var model = page.model;
@@ -42,7 +43,7 @@ import { fill, ownValue, text } from "./texts.js";
   function value(field) {
     var first = controls(field.name)[0];
     if (field.value === "uploads") {
-      var ids = uploadIds(field.name);
+      var ids = uploads.ids(field.name);
       return ids.length ? ids : undefined;
     }
     if (field.value === "number") return number(first);
@@ -114,137 +115,14 @@ import { fill, ownValue, text } from "./texts.js";
     if (document.getElementById(control.id + "-count")) countCharacters(control);
   }
 
-  // ---- Attachments: each file goes straight to storage through an upload slot -----------------
-
-  function uploadItems(name) {
-    return Array.prototype.slice.call(document.getElementById(name + "-list").children);
-  }
-
-  function uploadIds(name) {
-    return uploadItems(name).filter(function (item) { return item.dataset.id; }).map(function (item) {
-      return item.dataset.id;
-    });
-  }
+  // ---- Attachments: each file goes straight to storage through an upload slot (uploads.js) ------
 
   function uploading() {
-    return model.fields.some(function (field) {
-      return field.widget === "attachments" && uploadItems(field.name).some(function (item) { return !item.dataset.id; });
-    });
-  }
-
-  function announce(field, text) { document.getElementById(field.name + "-status").textContent = text; }
-
-  function typeOf(field, file) {
-    var types = field.upload.types;
-    if (types[file.type]) return file.type;
-    var extension = (file.name.match(/\.[^.]+$/) || [""])[0].toLowerCase();
-    return Object.keys(types).filter(function (type) { return types[type].indexOf(extension) !== -1; })[0] || "";
-  }
-
-  // The same checks the handler makes when it gives out a slot, with the same messages.
-  function refuse(field, file, count) {
-    var message = null;
-    if (field.schema.maxItems !== undefined && count > field.schema.maxItems) {
-      message = field.messages.maxItems;
-    } else if (!typeOf(field, file)) {
-      message = fill(field.messages["x-upload-type"], { value: file.name });
-    } else if (file.size < 1) {
-      message = fill(field.messages["x-upload-empty"], { value: file.name });
-    } else if (file.size > field.upload.maxBytes) {
-      message = fill(field.messages["x-upload-size"], { value: file.name, limit: field.upload.limitText });
-    }
-    return message && { field: field.name, message: message, each: true };
-  }
-
-  // One file in the list under the file input, with its progress and a button to remove it.
-  function uploadItem(field, fileName, onRemove) {
-    var item = document.createElement("li");
-    item.className = "uploads__item";
-    item.dataset.name = fileName;
-    var name = document.createElement("span");
-    name.className = "uploads__name";
-    name.textContent = fileName;
-    var remove = document.createElement("button");
-    remove.type = "button";
-    remove.className = "link-button";
-    remove.textContent = text("upload.remove");
-    remove.setAttribute("aria-label", text("upload.remove") + " " + fileName);
-    var progress = document.createElement("progress");
-    progress.max = 100;
-    progress.value = 0;
-    progress.setAttribute("aria-label", text("upload.uploading", { name: fileName }));
-    item.append(name, remove, progress);
-    document.getElementById(field.name + "-list").appendChild(item);
-    remove.addEventListener("click", function () {
-      if (onRemove) onRemove();
-      item.remove();
-      saveDraft();
-      announce(field, text("upload.removed", { name: fileName }));
-      document.getElementById(field.name).focus();
-    });
-    return item;
-  }
-
-  function addFile(field, file) {
-    var request = null;
-    var item = uploadItem(field, file.name, function () { if (request) request.abort(); });
-    var progress = item.querySelector("progress");
-
-    function fail() {
-      item.remove();
-      errors.show([{ field: field.name, message: fill(field.messages["x-upload-failed"], { value: file.name }) }]);
-    }
-    var slot = { form: model.form, field: field.name, name: file.name, type: typeOf(field, file), size: file.size };
-    page.api("POST", "/v1/uploads", slot).then(function (answer) {
-      if (!item.isConnected) return;
-      if (answer.status !== 201) {
-        item.remove();
-        return errors.show(errors.fromAnswer(answer));
-      }
-      var body = new FormData();
-      Object.keys(answer.body.fields).forEach(function (key) { body.append(key, answer.body.fields[key]); });
-      body.append("file", file);
-      request = new XMLHttpRequest();
-      request.open("POST", answer.body.url);
-      request.upload.addEventListener("progress", function (event) {
-        if (event.lengthComputable) progress.value = Math.round((event.loaded / event.total) * 100);
-      });
-      request.addEventListener("load", function () {
-        if (request.status < 200 || request.status >= 300) return fail();
-        progress.value = 100;
-        item.dataset.id = answer.body.id;
-        item.dataset.at = String(Date.now());
-        saveDraft();
-        announce(field, text("upload.uploaded", { name: file.name }));
-      });
-      request.addEventListener("error", fail);
-      request.send(body);
-    }, fail);
-  }
-
-  function chooseFiles(field, input) {
-    var files = Array.prototype.slice.call(input.files);
-    var count = uploadItems(field.name).length;
-    var problems = [];
-    files.forEach(function (file) {
-      var problem = refuse(field, file, count + 1);
-      if (problem) problems.push(problem);
-      else {
-        count += 1;
-        addFile(field, file);
-      }
-    });
-    input.value = "";
-    if (problems.length) errors.show(problems);
-    else errors.clear();
+    return model.fields.some(function (field) { return field.value === "uploads" && uploads.busy(field.name); });
   }
 
   model.fields.forEach(function (field) {
-    if (field.widget !== "attachments") return;
-    document.getElementById(field.name).addEventListener("change", function (event) {
-      event.stopPropagation();
-      chooseFiles(field, event.target);
-    });
+    if (field.value === "uploads") uploads.watch(field, model.form, field.name, page, errors, saveDraft);
   });
 
   // ---- Drafts: what is typed is kept in this browser, per form and per person --------------------
@@ -271,7 +149,7 @@ import { fill, ownValue, text } from "./texts.js";
 
   function controlState(field) {
     if (field.value === "uploads") {
-      return uploadItems(field.name).filter(function (item) { return item.dataset.id; }).map(function (item) {
+      return uploads.items(field.name).filter(function (item) { return item.dataset.id; }).map(function (item) {
         return { id: item.dataset.id, name: item.dataset.name, at: Number(item.dataset.at) };
       });
     }
@@ -309,7 +187,7 @@ import { fill, ownValue, text } from "./texts.js";
       if (field.value === "uploads") {
         state.forEach(function (upload) {
           if (Date.now() - upload.at > field.upload.keepMs) return expired.push({ field: field.name, name: upload.name });
-          var item = uploadItem(field, upload.name);
+          var item = uploads.item(field, upload.name, saveDraft);
           item.dataset.id = upload.id;
           item.dataset.at = String(upload.at);
           item.querySelector("progress").value = 100;
@@ -363,7 +241,7 @@ import { fill, ownValue, text } from "./texts.js";
     if (!window.confirm(text("draft.confirmClear"))) return;
     localStorage.removeItem(draftKey());
     model.fields.forEach(function (field) {
-      if (field.value === "uploads") uploadItems(field.name).forEach(function (item) { item.remove(); });
+      if (field.value === "uploads") uploads.items(field.name).forEach(function (item) { item.remove(); });
       controls(field.name).forEach(function (control) {
         if (control.type === "radio" || control.type === "checkbox") control.checked = false;
         else control.value = "";

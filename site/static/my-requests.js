@@ -1,6 +1,7 @@
 // "My requests": the signed-in contact's requests, newest first, and one request with its conversation.
 import { api, draftKey, errors as errorSummary, model, session } from "./common.js";
 import { fill, has, ownValue, text } from "./texts.js";
+import * as uploads from "./uploads.js";
 
 var list = document.getElementById("request-list");
 var rows = list.querySelector("tbody");
@@ -161,6 +162,16 @@ function threadEntry(entry) {
     p.textContent = body; // plain text: shown as written, line breaks kept by the stylesheet, never as HTML
     li.appendChild(p);
   }
+  if (entry.kind === "message" && entry.attachments.length) {
+    var list = document.createElement("ul");
+    list.className = "thread__files";
+    entry.attachments.forEach(function (file) {
+      var name = document.createElement("li");
+      name.textContent = file.name;
+      list.appendChild(name);
+    });
+    li.appendChild(list);
+  }
   return li;
 }
 
@@ -186,28 +197,58 @@ function conversation(item) {
   var box = document.getElementById("body");
   var sent = document.getElementById("reply-status");
   var button = document.getElementById("reply-send");
+  // The request's form's attachments field, as the form checks it; its files go through its upload slots.
+  var files = ownValue(model.files, item.form);
   var key = draftKey("reply-" + item.id, session().contact.email);
-  var draft = JSON.parse(localStorage.getItem(key) || "null") || { key: newKey(), body: "" };
+  var draft = JSON.parse(localStorage.getItem(key) || "null") || { key: newKey(), body: "", files: [] };
+
+  function attached() { return files ? uploads.ids(files.name) : []; }
+
+  function save() {
+    var kept = files ? uploads.items(files.name).filter(function (entry) { return entry.dataset.id; })
+      .map(function (entry) { return { id: entry.dataset.id, name: entry.dataset.name, at: Number(entry.dataset.at) }; }) : [];
+    if (!box.value && !kept.length) return localStorage.removeItem(key);
+    localStorage.setItem(key, JSON.stringify({ key: draft.key, body: box.value, files: kept, savedAt: Date.now() }));
+  }
+
   box.value = draft.body;
-  box.addEventListener("input", function () {
-    draft.body = box.value;
-    if (box.value) localStorage.setItem(key, JSON.stringify({ key: draft.key, body: box.value, savedAt: Date.now() }));
-    else localStorage.removeItem(key);
-  });
+  box.addEventListener("input", save);
+  if (files) {
+    document.querySelector('[data-field="' + files.name + '"]').hidden = false;
+    uploads.watch(files, item.form, files.slotField, { api: api }, errors, save);
+    (draft.files || []).forEach(function (kept) { // files whose upload has expired are left out
+      if (Date.now() - kept.at > files.upload.keepMs) return;
+      var entry = uploads.item(files, kept.name, save);
+      entry.dataset.id = kept.id;
+      entry.dataset.at = String(kept.at);
+      entry.querySelector("progress").value = 100;
+    });
+  }
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    if (!box.value.trim()) return errors.show([{ field: "body", message: text("conversation.required") }]);
+    if (files && uploads.busy(files.name)) return errors.show([{ field: files.name, message: text("upload.waiting") }]);
+    if (!box.value.trim() && !attached().length) {
+      return errors.show([{ field: "body", message: text("conversation.required") }]);
+    }
     errors.clear();
     button.disabled = true;
     sent.textContent = text("sending");
-    api("POST", "/v1/requests/" + encodeURIComponent(item.id) + "/messages", { body: box.value }, { "Idempotency-Key": draft.key })
+    var path = "/v1/requests/" + encodeURIComponent(item.id) + "/messages";
+    api("POST", path, { body: box.value, attachments: attached() }, { "Idempotency-Key": draft.key })
       .then(function (answer) {
         button.disabled = false;
         sent.textContent = "";
-        if (answer.status !== 201) return errors.show(errors.fromAnswer(answer));
+        if (answer.status !== 201) {
+          // The API names the body's member "attachments"; on this page the field is the form's own.
+          return errors.show(errors.fromAnswer(answer).map(function (problem) {
+            return problem.field === "attachments" && files ? { field: files.name, message: problem.message, each: true }
+              : problem;
+          }));
+        }
         localStorage.removeItem(key);
-        draft = { key: newKey(), body: "" };
+        draft = { key: newKey(), body: "", files: [] };
         box.value = "";
+        if (files) uploads.items(files.name).forEach(function (entry) { entry.remove(); });
         var thread = document.getElementById("detail-thread");
         var now = answer.body.request.status;
         if (now !== item.status) { // the answer moved the request on, as schema/site.json says

@@ -18,7 +18,8 @@ export const USED = {
   ],
   "my-requests": [
     "conversation.closed", "conversation.required", "conversation.sent", "conversation.statusChanged",
-    "conversation.wrote", "conversation.you", "sending",
+    "conversation.wrote", "conversation.you", "sending", "upload.remove", "upload.removed", "upload.uploaded",
+    "upload.uploading", "upload.waiting",
     "myRequests.empty", "myRequests.loading", "myRequests.newRequest", "myRequests.received", "myRequests.reference",
     "myRequests.service",
     "myRequests.status", "myRequests.subject", "myRequests.updated", "networkError", "statuses",
