@@ -170,6 +170,7 @@ PAGE_TEXTS = {
     "form": ("characterCount", "decimalMark", "draft", "groupMark", "networkError", "receipt", "sending", "upload"),
     "sign-in": ("networkError", "sending", "signIn"),
     "my-requests": ("conversation", "myRequests", "networkError", "sending", "statuses", "upload"),
+    "stop-emails": ("networkError", "sending", "stopEmails"),
 }
 
 
@@ -367,6 +368,15 @@ def pages(
                     "conversation": conversation_model(catalog),
                     "files": {f["form"]: {**f["model"], "slotField": f["field"]} for f in files},
                 },
+            },
+        )
+        result[f"{lang}/stop-emails/index.html"] = (
+            "stop-emails.html",
+            shared
+            | {
+                "page": "stop-emails/",
+                "script": "stop-emails.js",
+                "model": page_model(catalog, lang, base, "stop-emails"),
             },
         )
     result["index.html"] = (

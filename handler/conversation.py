@@ -104,6 +104,14 @@ class Conversation(ABC):
         """The request's message appended under ``key``, if any."""
 
     @abstractmethod
+    def mute(self, request_id: str, address: str) -> None:
+        """Send no more copies about the request to ``address`` (as it was copied, in lower case)."""
+
+    @abstractmethod
+    def muted(self, request_id: str) -> frozenset[str]:
+        """The addresses that asked for no more copies about the request."""
+
+    @abstractmethod
     def messages(self, request_id: str) -> list[Message]:
         """The request's messages, oldest first."""
 

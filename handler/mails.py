@@ -7,6 +7,7 @@ into the container or the store.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from handler.conversation import Message
 from handler.mail import Mail, Recipient
@@ -72,3 +73,10 @@ def thread_headers(receipt: Receipt) -> dict[str, str]:
     made-up first message of the request."""
     root = f"<request-{receipt.request_id}@servicedesk-forms>"
     return {"X-Servicedesk-Reference": receipt.reference, "In-Reply-To": root, "References": root}
+
+
+def with_stop_link(mail: Mail, texts: Texts, summary: RequestSummary, link: str) -> Mail:
+    """A copy to an address the request was copied to, with the link that stops further copies before the
+    signature."""
+    stop = fill(texts["stopCopies"], {"reference": summary.receipt.reference, "link": link})
+    return replace(mail, paragraphs=(*mail.paragraphs[:-1], stop, mail.paragraphs[-1]))

@@ -45,6 +45,18 @@ def _signature(secret: bytes, reference: str) -> str:
     return base64.b32encode(digest).decode().lower()[:16]
 
 
+def stop_signature(secret: bytes, request_id: str, address: str) -> str:
+    """What a link that stops the copies about a request to ``address`` is signed with."""
+    message = f"stop:{request_id}:{address.lower()}".encode()
+    return base64.urlsafe_b64encode(hmac.new(secret, message, hashlib.sha256).digest()[:18]).decode()
+
+
+def stop_signature_holds(secret: bytes, request_id: str, address: str, signature: str) -> bool:
+    return hmac.compare_digest(
+        stop_signature(secret, request_id, address).encode(), signature.encode("utf-8", "replace")
+    )
+
+
 def reply_address(secret: bytes, reference: str, domain: str) -> str:
     """The address replies about ``reference`` go to."""
     return f"{LOCAL_PART}+{reference}.{_signature(secret, reference)}@{domain}"

@@ -70,6 +70,7 @@ EMAIL_TEXTS = (
     "messageFromRequester",
     "messageDeskReply",
     "replyAbove",
+    "stopCopies",
 )
 # What the conversation's refusals say (handler/usecases/conversing.py).
 CONVERSATION_TEXTS = ("required", "tooLong")

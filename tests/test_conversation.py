@@ -6,12 +6,14 @@ Which statuses an answer moves and which are closed are read from schema/, never
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from fastapi.testclient import TestClient
@@ -295,5 +297,36 @@ def test_the_desk_s_answer_is_copied_to_whom_the_request_was_copied_to(desk: tup
     sent = client.post("/v1/requests", json={"form": form().id, "data": data})
     assert sent.status_code == 201, sent.text
     run_cli(services, "requests", "reply", sent.json()["reference"], "--agent", "Per", "--message", "Kopi til deg")
-    (mail,) = [m for m in mails_to(services, AUTHORIZED) if "Kopi til deg" in text_of(m)]
-    assert str(mail["Cc"]) == "kopi@example.no"  # the requester once, in To only
+    (mail,) = [m for m in mails_to(services, AUTHORIZED) if "Kopi til deg" in text_of(m)]  # once, though copied too
+    assert "Cc" not in mail
+    (copy,) = [m for m in mails_to(services, "kopi@example.no") if "Kopi til deg" in text_of(m)]
+    assert f"{SITE}/nb/my-requests/" not in text_of(copy)  # the page is the requester's, not the copied one's
+
+
+@pytest.mark.skipif(not COPY_FIELDS, reason="schema/'s form has no field of addresses to copy")
+def test_someone_copied_stops_the_copies_with_the_link_in_one(desk: tuple[TestClient, Services]) -> None:
+    client, services = desk
+    sent = client.post(
+        "/v1/requests", json={"form": form().id, "data": valid_data(**{COPY_FIELDS[0]: ["kopi@example.no"]})}
+    )
+    reference, request_id = sent.json()["reference"], sent.json()["id"]
+    run_cli(services, "requests", "reply", reference, "--agent", "Per", "--message", "Første svar")
+    (copy,) = [m for m in mails_to(services, "kopi@example.no") if "Første svar" in text_of(m)]
+    assert "Cc" not in copy and AUTHORIZED not in str(copy["To"])  # a copy of its own, never the requester's mail
+    link = re.search(rf"{SITE}/nb/stop-emails/\?(\S+)", text_of(copy))
+    assert link, text_of(copy)
+    query = dict(parse_qsl(link[1]))
+    assert query["r"] == request_id and query["a"] == "kopi@example.no"
+    forged = {"address": "kopi@example.no", "signature": query["s"][:-2] + "xx"}
+    anonymous = TestClient(client.app, raise_server_exceptions=False)
+    assert anonymous.post(f"/v1/requests/{request_id}/stop-emails", json=forged).status_code == 404
+    other = {"address": "annen@example.no", "signature": query["s"]}
+    assert anonymous.post(f"/v1/requests/{request_id}/stop-emails", json=other).status_code == 404
+    assert anonymous.post(f"/v1/requests/{request_id}/stop-emails", json={"address": 1}).status_code == 422
+    stopped = anonymous.post(
+        f"/v1/requests/{request_id}/stop-emails", json={"address": query["a"], "signature": query["s"]}
+    )
+    assert stopped.status_code == 200 and stopped.json() == {"reference": reference}
+    run_cli(services, "requests", "reply", reference, "--agent", "Per", "--message", "Andre svar")
+    assert [m for m in mails_to(services, "kopi@example.no") if "Andre svar" in text_of(m)] == []
+    assert [m for m in mails_to(services, AUTHORIZED) if "Andre svar" in text_of(m)]  # the requester still gets it

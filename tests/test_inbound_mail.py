@@ -537,3 +537,28 @@ def test_no_mangled_mail_breaks_the_handler_or_is_taken_twice(
     outcomes = [receive(desk.services.conversing, mangled).outcome for _ in range(2)]
     assert len(desk.messages()) - before <= 1
     assert outcomes[1] != Outcome.APPENDED
+
+
+def test_a_status_mail_says_what_to_do_next_and_asks_no_answer_once_the_request_is_closed(desk: Desk) -> None:
+    services, reference = desk.services, desk.request["reference"]
+    rules = services.catalog.conversation
+    texts = services.catalog.common["nb"]["email"]
+    for status in services.catalog.statuses[1:]:
+        desk.services.clock.advance(minutes=1)  # type: ignore[attr-defined]
+        change_status(services, reference, status, "Per Agent")
+        shown = services.catalog.common["nb"]["statuses"][status]
+        sent = [m for m in outbox_mails(desk, AUTHORIZED) if shown in str(m["Subject"])][-1]
+        closed = status in rules.closed and not rules.reopen_as
+        next_step = texts.get("statusNext", {}).get(status)
+        if next_step:
+            assert next_step.replace("{reference}", reference) in text_of(sent)
+        assert (texts["statusReply"] in text_of(sent)) is not closed
+        assert (str(sent["Reply-To"]) == desk.address) is not closed
+    if rules.closed and not rules.reopen_as and desk.services.catalog.statuses[-1] in rules.closed:
+        answered = receive(services.conversing, make_reply(desk.address))
+        assert answered.outcome == Outcome.REFUSED and "request_closed" in answered.reason
+        assert [m for m in desk.messages() if m.author == Author.REQUESTER] == []
+
+
+def make_reply(to: str) -> bytes:
+    return mail(to, f"{NEW}\n", message_id="<after-closed@mail.example.no>")

@@ -8,11 +8,13 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 
 import build
+from handler import replies
 from handler.forms import load_catalog
 from handler.services import build_services
 from handler.settings import Settings
@@ -53,7 +55,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             closed = api.post("/v1/requests", json=body, headers=headers)
             assert closed.status_code == 201
         # The request has a conversation; another one is closed, if schema/site.json closes any.
-        services = build_services(Settings(data_dir=data_dir, session_secret="x" * 32), store=store)
+        services = build_services(Settings(data_dir=data_dir), store=store)  # the server's own secret
         conversing.agent_reply(
             services.conversing, sent.json()["reference"], "Agent", "Hei!\nHvilken rapport gjelder det?"
         )
@@ -158,8 +160,18 @@ def states(address: str, language: str, request_id: str, store: LocalStore, widt
         fields = {"beta_project": "Ny rapportmotor", "account": "Kunde AS", "subject": "Betaprosjekt"}
         send(page, "beta-project", {**fields, "description": "Vi vil gjerne være med."}, "#error-summary")
 
+    def stopped(page: Any) -> None:
+        page.locator("#stop-form button").click()
+        page.locator("#stop-done").wait_for(state="visible")
+
+    def broken_link(page: Any) -> None:
+        page.locator("#error-summary").wait_for(state="visible")
+
     base = f"{address}/{language}"
     nowhere = "00000000-0000-4000-8000-000000000000"
+    copied = f"kopi.{language}.{width}@example.no"
+    secret = (store.folder / "session-secret").read_text().strip().encode()
+    stop = urlencode({"r": request_id, "a": copied, "s": replies.stop_signature(secret, request_id, copied)})
     return {
         "landing": (f"{address}/", "signed-out", None),
         "form-empty": (f"{base}/service-request/", "signed-in", None),
@@ -177,6 +189,10 @@ def states(address: str, language: str, request_id: str, store: LocalStore, widt
         "my-requests-no-javascript": (f"{base}/my-requests/", "no-javascript", None),
         "my-request": (f"{base}/my-requests/?id={request_id}", "signed-in", detail),
         "my-request-not-found": (f"{base}/my-requests/?id={nowhere}", "signed-in", not_found),
+        "stop-emails": (f"{base}/stop-emails/?{stop}", "signed-out", None),
+        "stop-emails-done": (f"{base}/stop-emails/?{stop}", "signed-out", stopped),
+        "stop-emails-broken-link": (f"{base}/stop-emails/?r={request_id}", "signed-out", broken_link),
+        "stop-emails-no-javascript": (f"{base}/stop-emails/?{stop}", "no-javascript", None),
         "my-request-reply-error": (f"{base}/my-requests/?id={request_id}", "signed-in", reply_error),
         "my-request-replied": (f"{base}/my-requests/?id={request_id}", "signed-in", replied),
     } | (
@@ -395,6 +411,9 @@ def test_a_reply_on_my_requests_sends_its_files_and_shows_them_in_the_thread(
     page.set_input_files(files, str(picture))
     page.locator(f"{files}-list li[data-id]").wait_for()
     page.fill("#body", "Her er skjermbildet.")
+    page.reload()  # the reply is kept as a draft, files and all, until it is sent
+    page.locator(f"{files}-list li[data-id]").wait_for()
+    assert page.locator("#body").input_value() == "Her er skjermbildet."
     page.locator("#reply-send").click()
     sent = page.locator("#detail-thread .thread__message--mine").last
     sent.get_by_text("skjermbilde.png").wait_for()

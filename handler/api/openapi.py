@@ -167,6 +167,12 @@ _OPERATIONS: dict[tuple[str, str], tuple[int, dict[str, Any] | None, bool, tuple
         True,
         (401, 404, 503),
     ),
+    ("post", "/v1/requests/{request_id}/stop-emails"): (
+        200,
+        {"type": "object", "required": ["reference"], "properties": {"reference": _STRING}},
+        False,
+        (400, 404, 413, 415, 422, 503),
+    ),
     ("post", "/v1/requests/{request_id}/messages"): (
         201,
         {
@@ -249,6 +255,15 @@ def openapi_document(app: FastAPI, catalog: Catalog) -> dict[str, Any]:
             }
             for form_id in catalog.forms
         ]
+    }
+    stop = document["paths"]["/v1/requests/{request_id}/stop-emails"]["post"]
+    stop["requestBody"]["content"][_JSON]["schema"] = {
+        "type": "object",
+        "required": ["address", "signature"],
+        "properties": {
+            "address": {"type": "string", "maxLength": 320},
+            "signature": {"type": "string", "maxLength": 64},
+        },
     }
     message = {"type": "string", "minLength": 1, "maxLength": catalog.conversation.max_chars}
     reply = document["paths"]["/v1/requests/{request_id}/messages"]["post"]

@@ -88,3 +88,19 @@ async def reply(
     if not created:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse({"message": message.as_json(), "request": summary.as_json()}, status_code=201, headers=headers)
+
+
+@router.post(
+    "/{request_id}/stop-emails",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {}}}},
+)
+async def stop_emails(request_id: str, request: Request, language: Language, use: ConversingDep) -> JSONResponse:
+    """Send no more copies about the request to an address it was copied to (``{"address", "signature"}`` from
+    the link in a copy); no session: the link's signature is the permission."""
+    body = await read_json(request, 4096)
+    address = body.get("address") if isinstance(body, dict) else None
+    signature = body.get("signature") if isinstance(body, dict) else None
+    if not isinstance(address, str) or not isinstance(signature, str) or len(address) > 320 or len(signature) > 64:
+        raise Refused("invalid_body")
+    reference = await run(conversing.stop_copies, use, request_id, address, signature)
+    return JSONResponse({"reference": reference}, headers={"Content-Language": language, **NO_STORE})

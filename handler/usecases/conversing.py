@@ -9,9 +9,10 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from urllib.parse import urlencode
 
 from handler import mails, observe, replies
 from handler.contacts import ContactRegister
@@ -202,6 +203,8 @@ def receive(use: Conversing, raw: bytes, verdicts: Mapping[str, str] | None = No
         _, _, created = _with_files(use, len(files), append)
     except UploadRefused as exc:
         return _counted(Received(Outcome.REFUSED, f"a file was refused ({exc.keyword})", reference))
+    except Refused as exc:  # the request is closed
+        return _counted(Received(Outcome.REFUSED, f"the request cannot take it ({exc.code})", reference))
     return _counted(Received(Outcome.APPENDED if created else Outcome.REPEATED, str(author[0]), reference))
 
 
@@ -247,7 +250,7 @@ def _append(
         raise StatusConflict(request_id)
     after = _summary(use, request_id)
     if created and kind == Author.AGENT and request.requester:
-        use.queue([_to_requester(use, request, after, stored)], after.receipt.reference)
+        use.queue(_to_requester(use, request, after, stored), after.receipt.reference)
     elif created and kind != Author.AGENT and use.desk_inbox:
         texts = use.catalog.common[use.desk_language]["email"]
         reply_to = use.reply_to(after.receipt.reference)
@@ -318,15 +321,39 @@ def _language(use: Conversing, request: StoredRequest) -> str:
     return request.language if request.language in use.catalog.languages else use.catalog.default_language
 
 
-def _to_requester(use: Conversing, request: StoredRequest, summary: RequestSummary, message: Message) -> Mail:
+def _to_requester(use: Conversing, request: StoredRequest, summary: RequestSummary, message: Message) -> list[Mail]:
+    """The desk's message to the requester, answerable, and a copy to each address the request was copied to that
+    has not asked to stop, with a link that stops them."""
     language = _language(use, request)
     contact = use.contacts.get_contact(request.requester or "")
-    link = f"{use.site_url}/{language}/my-requests/?id={summary.receipt.request_id}" if use.site_url else ""
+    request_id = summary.receipt.request_id
+    link = f"{use.site_url}/{language}/my-requests/?id={request_id}" if use.site_url else ""
     to = Recipient(request.requester or "", contact.name if contact else "")
     texts = use.catalog.common[language]["email"]
     signed = use.reply_to(summary.receipt.reference)
-    mail = mails.desk_message(texts, language, to, summary, message, link, signed or use.desk_inbox, bool(signed))
-    return replace(mail, cc=tuple(Recipient(address) for address in _copied(use, request)))
+    found = [mails.desk_message(texts, language, to, summary, message, link, signed or use.desk_inbox, bool(signed))]
+    muted = use.conversation.muted(request_id) if use.site_url else frozenset()
+    for address in _copied(use, request):
+        if address.lower() in muted:
+            continue
+        stop = ""
+        if use.site_url:
+            query = urlencode(
+                {"r": request_id, "a": address, "s": replies.stop_signature(use.secret, request_id, address)}
+            )
+            stop = f"{use.site_url}/{language}/stop-emails/?{query}"
+        copy = mails.desk_message(texts, language, Recipient(address), summary, message, "", use.desk_inbox, False)
+        found.append(mails.with_stop_link(copy, texts, summary, stop) if stop else copy)
+    return found
+
+
+def stop_copies(use: Conversing, request_id: str, address: str, signature: str) -> str:
+    """Send no more copies about the request to ``address``, if the link's signature holds; the reference."""
+    summary = use.requests.summary(request_id) if REQUEST_ID.fullmatch(request_id) else None
+    if summary is None or not replies.stop_signature_holds(use.secret, request_id, address, signature):
+        raise Refused("not_found")  # a wrong link looks exactly like one to a request that is gone
+    use.conversation.mute(request_id, address)
+    return summary.receipt.reference
 
 
 def _copied(use: Conversing, request: StoredRequest) -> list[str]:

@@ -50,11 +50,16 @@ def status_mail(services: Services, request: StoredRequest, summary: RequestSumm
     paragraphs = [fill(texts["greeting"], {"name": contact.name if contact else ""}), fill(texts["statusBody"], params)]
     if event.comment:
         paragraphs.append(f"{texts['statusComment']}\n{event.comment}")
+    # What to do next, when the status asks something of the requester or ends the request.
+    if event.status in texts.get("statusNext", {}):
+        paragraphs.append(fill(texts["statusNext"][event.status], params))
     # An answer joins the conversation (the request's signed address) or goes to the desk's inbox, with the
-    # reference in the subject; it is never asked for when there is neither.
-    signed = services.conversing.reply_to(summary.receipt.reference)
+    # reference in the subject; it is never asked for when there is neither, nor once the request is closed.
+    rules = services.catalog.conversation
+    closed = event.status in rules.closed and not rules.reopen_as
+    signed = None if closed else services.conversing.reply_to(summary.receipt.reference)
     answer_to = signed or services.settings.desk_inbox
-    if answer_to:
+    if answer_to and not closed:
         paragraphs.append(texts["statusReply"])
     if services.settings.site_url:
         link = f"{services.settings.site_url}/{language}/my-requests/?id={summary.receipt.request_id}"

@@ -200,7 +200,8 @@ function conversation(item) {
   // The request's form's attachments field, as the form checks it; its files go through its upload slots.
   var files = ownValue(model.files, item.form);
   var key = draftKey("reply-" + item.id, session().contact.email);
-  var draft = JSON.parse(localStorage.getItem(key) || "null") || { key: newKey(), body: "", files: [] };
+  var draft = JSON.parse(localStorage.getItem(key) || "null");
+  if (!draft || Date.now() - draft.savedAt > 7 * 86400000) draft = { key: newKey(), body: "", files: [] }; // as the form's
 
   function attached() { return files ? uploads.ids(files.name) : []; }
 

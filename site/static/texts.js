@@ -24,6 +24,9 @@ export const USED = {
     "myRequests.service",
     "myRequests.status", "myRequests.subject", "myRequests.updated", "networkError", "statuses",
   ],
+  "stop-emails": [
+    "networkError", "sending", "stopEmails.done", "stopEmails.invalid", "stopEmails.question",
+  ],
 };
 
 const PLACEHOLDER = /\{([A-Za-z][A-Za-z-]*)\}/g;

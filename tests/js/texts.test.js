@@ -11,7 +11,7 @@ const SCHEMA = fileURLToPath(new URL("../../schema/", import.meta.url));
 // Which pages' lists cover each script's texts (a module shared by pages needs its texts on each).
 const PAGES = {
   "common.js": ["common"], "form.js": ["form"], "signin.js": ["sign-in"], "my-requests.js": ["my-requests"],
-  "uploads.js": ["form", "my-requests"],
+  "uploads.js": ["form", "my-requests"], "stop-emails.js": ["stop-emails"],
 };
 
 const sources = Object.fromEntries(readdirSync(STATIC).filter((name) => name.endsWith(".js"))

@@ -12,6 +12,7 @@ from handler.storage.aws.table import Item, Table, Write
 from handler.storage.base import PendingRequest, RequestNotFound, StatusConflict, StorageUnavailable
 
 _MESSAGE = "MESSAGE#"
+_MUTED = "MUTED#"  # an address copied on the request that asked for no more copies
 _NEW = "attribute_not_exists(pk)"
 
 
@@ -109,6 +110,15 @@ class AwsConversation(Conversation):
         where = {"pk": used["messagePk"], "sk": used["messageSk"]} if used else None
         item = self._table.get(where, "reading the message") if where else None
         return _message(request_id, item) if item else None
+
+    def mute(self, request_id: str, address: str) -> None:
+        item = {"pk": f"REQUEST#{request_id}", "sk": f"{_MUTED}{address.lower()}"}
+        self._table.write("muting the address", Write("Put", item))
+
+    def muted(self, request_id: str) -> frozenset[str]:
+        values = {":pk": f"REQUEST#{request_id}", ":sk": _MUTED}
+        items = self._table.query("reading the muted addresses", "pk = :pk AND begins_with(sk, :sk)", values)
+        return frozenset(item["sk"].removeprefix(_MUTED) for item in items)
 
     def messages(self, request_id: str) -> list[Message]:
         values = {":pk": f"REQUEST#{request_id}", ":sk": _MESSAGE}

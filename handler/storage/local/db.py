@@ -114,6 +114,11 @@ CREATE TABLE IF NOT EXISTS messages (
     UNIQUE (request_id, key)
 );
 CREATE INDEX IF NOT EXISTS messages_by_request ON messages (request_id, at);
+CREATE TABLE IF NOT EXISTS muted_addresses (
+    request_id TEXT NOT NULL REFERENCES requests (id),
+    address TEXT NOT NULL,
+    PRIMARY KEY (request_id, address)
+);
 """
 # Columns added after a table was first made: a database made before them gets them with their default
 # (contacts without a security stamp get theirs when they sign in; no message in an old queue is going out).

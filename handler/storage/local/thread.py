@@ -63,6 +63,13 @@ class LocalConversation(Conversation):
         row = self._db.row(query, (request_id, key))
         return _message(row) if row else None
 
+    def mute(self, request_id: str, address: str) -> None:
+        self._db.changed("INSERT OR IGNORE INTO muted_addresses VALUES (?, ?)", (request_id, address.lower()))
+
+    def muted(self, request_id: str) -> frozenset[str]:
+        rows = self._db.rows("SELECT address FROM muted_addresses WHERE request_id = ?", (request_id,))
+        return frozenset(address for (address,) in rows)
+
     def messages(self, request_id: str) -> list[Message]:
         query = f"SELECT {_COLUMNS} FROM messages WHERE request_id = ? ORDER BY at, rowid"
         return [_message(row) for row in self._db.rows(query, (request_id,))]
