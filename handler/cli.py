@@ -30,7 +30,7 @@ from handler.storage.base import (
     StatusConflict,
     StorageUnavailable,
 )
-from handler.usecases import mailing
+from handler.usecases import forwarding, mailing
 from handler.usecases.conversing import Outcome, agent_reply, receive
 from handler.usecases.desk import UnknownStatus, change_status, find
 
@@ -119,6 +119,17 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--message", required=True, help="the answer, as plain text")
     command.set_defaults(run=_reply)
 
+    forward = groups.add_parser("forward", help="forwarding requests into the desk's ticket system")
+    forward_commands = forward.add_subparsers(dest="command", required=True)
+    command = forward_commands.add_parser("run", help="forward the requests that are due now")
+    command.set_defaults(run=_forward_run)
+    command = forward_commands.add_parser("failed", help="list the requests forwarding gave up on, and why")
+    command.set_defaults(run=_forward_failed)
+    command = forward_commands.add_parser("retry", help="forward a given-up request again now")
+    command.add_argument("request", help="id or reference number")
+    command.set_defaults(run=_forward_retry)
+    command = forward_commands.add_parser("check", help="check the credentials and the mapping against the system")
+    command.set_defaults(run=_forward_check)
     uploads = groups.add_parser("uploads", help="uploaded files").add_subparsers(dest="command", required=True)
     command = uploads.add_parser(
         "cleanup", help="delete uploads no request took (embedded storage; S3 expires them itself)"
@@ -380,6 +391,57 @@ def _resend_mail(services: Services, args: argparse.Namespace, out: TextIO) -> N
         raise CommandError(f"no given-up e-mail {args.mail!r}; 'mail failed' lists them")
     sent, failed = mailing.send_queued_mail(services)
     print(f"queued {args.mail} again; sent {sent}, failed {failed}", file=out)
+
+
+def _forwarding(services: Services) -> forwarding.Forwarding:
+    if services.forwarding.system is None:
+        raise CommandError("no ticket system is set up: set SDF_FORWARD (docs/forwarding.md)")
+    return services.forwarding
+
+
+def _forward_run(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    done, failed = forwarding.forward_due(_forwarding(services), limit=1000)
+    print(
+        f"forwarded {done}, failed {failed} (each failure is tried again later; 'forward failed' lists given-up ones)",
+        file=out,
+    )
+
+
+def _forward_failed(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    jobs = services.forwarding.forwards.given_up_forwards()
+    for job in jobs:
+        summary = services.store.summary(job.request_id)
+        reference = summary.receipt.reference if summary else job.request_id
+        print(terminal_text(f"{reference}  to {job.target}  tries {job.attempts}  {job.last_error}"), file=out)
+    if not jobs:
+        print("no forwarding was given up", file=out)
+
+
+def _forward_retry(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    if not forwarding.forward_again(services.forwarding, args.request):
+        raise CommandError(f"{args.request!r} is not among the given-up requests; 'forward failed' lists them")
+    done, failed = forwarding.forward_due(_forwarding(services))
+    print(f"{args.request} is due again; forwarded {done}, failed {failed}", file=out)
+
+
+def _forward_check(services: Services, args: argparse.Namespace, out: TextIO) -> None:
+    use = _forwarding(services)
+    assert use.system is not None
+    problems = use.system.check()
+    mapping = services.catalog.tickets.get(use.system.name)
+    categories = {c for form in services.catalog.forms.values() for c in form.categories}
+    if mapping is None:
+        problems.append(f"schema/site.json has no /tickets/{use.system.name} mapping")
+    else:
+        unknown = sorted(s for s in {*mapping.tags, *mapping.custom_fields} if s != "*" and s not in categories)
+        problems += [
+            f"schema/site.json /tickets/{use.system.name}: {s!r} is not a service of any form" for s in unknown
+        ]
+    for problem in problems:
+        print(terminal_text(f"problem: {problem}"), file=out)
+    if problems:
+        raise CommandError(f"{len(problems)} problems: forwarding would fail")
+    print(f"{use.system.name}: the credentials work and the mapping names only services that exist", file=out)
 
 
 def _sweep(services: Services, args: argparse.Namespace, out: TextIO) -> None:

@@ -35,6 +35,7 @@ from handler.dialect import (
 from handler.patterns import python_regex
 from handler.rules import Rule, holiday_calendar, wall_clock
 from handler.texts import fill, missing_texts, placeholders
+from handler.ticket_mapping import TicketMapping, read_mappings, site_tickets
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
 CONTACT_TYPES_ID = "urn:servicedesk-forms:contact-types"
@@ -558,6 +559,7 @@ class Catalog:
     statuses: tuple[str, ...]
     forms: Mapping[str, Form]
     conversation: ConversationRules = field(default_factory=ConversationRules)
+    tickets: Mapping[str, TicketMapping] = field(default_factory=dict)
 
     def language(self, requested: str | None) -> str | None:
         """The supported language for a tag like ``nb-NO`` or ``en``, or None."""
@@ -617,6 +619,8 @@ def load_catalog(root: Path = SCHEMA_DIR, extra_forms: tuple[Path, ...] = ()) ->
         )
     conversation, found = read_rules(site.get("conversation"), statuses, str(root / "site.json"))
     problems += found
+    tickets, found = read_mappings(site.get("tickets"), statuses, str(root / "site.json"))
+    problems += found
     for lang in languages:
         for key, names in (("contactTypes", contact_types), ("statuses", statuses)):
             missing = [t for t in names if t not in common[lang].get(key, {})]
@@ -644,6 +648,7 @@ def load_catalog(root: Path = SCHEMA_DIR, extra_forms: tuple[Path, ...] = ()) ->
         statuses=statuses,
         forms=forms,
         conversation=conversation,
+        tickets=tickets,
     )
 
 
@@ -657,6 +662,7 @@ def compile_catalog(catalog: Catalog) -> dict[str, Any]:
         "contactTypes": catalog.contact_schema,
         "statuses": list(catalog.statuses),
         "conversation": catalog.conversation.as_json(),
+        "tickets": site_tickets(catalog),
         "forms": [
             {
                 "schema": form.schema,
@@ -704,6 +710,7 @@ def _from_compiled(root: Path, data: Mapping[str, Any]) -> Catalog:
         statuses=tuple(data["statuses"]),
         forms=forms,
         conversation=read_rules(data["conversation"], data["statuses"], COMPILED)[0],
+        tickets=read_mappings(data["tickets"], data["statuses"], COMPILED)[0],
     )
 
 

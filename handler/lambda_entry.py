@@ -21,7 +21,7 @@ from handler.forms import Catalog
 from handler.services import Services
 from handler.settings import Settings
 from handler.storage.base import SWEEP_BATCH
-from handler.usecases import conversing, mailing
+from handler.usecases import conversing, forwarding, mailing
 
 INBOUND_PREFIX = "inbound/"  # where SES stores replies by e-mail (template.yaml: InboundMailRule)
 log = logging.getLogger("servicedesk_forms")
@@ -172,9 +172,13 @@ def _handle(event: Any, context: Any) -> dict[str, Any]:
         return take_inbound_mail(services, key)
     if isinstance(event, dict) and is_mail_event(event):
         sent, failed = mailing.send_queued_mail(services)
+        done: dict[str, Any] = {"sent": sent, "failed": failed}
+        if services.forwarding.system is not None:
+            forwarded, not_forwarded = forwarding.forward_due(services.forwarding)
+            done |= {"forwarded": forwarded, "notForwarded": not_forwarded}
         if event.get("source") == "aws.events":
             sweep(services)
-        return {"sent": sent, "failed": failed}
+        return done
     if not isinstance(event, dict) or not is_http_event(event):
         log.warning(
             "ignored an event that is neither an HTTP request nor queued e-mail",

@@ -8,13 +8,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from handler.conversation import Message
+from handler.forms import Form
 from handler.mail import Mail, Recipient
 from handler.storage.base import Receipt, RequestSummary
 from handler.texts import fill
 
 Texts = Mapping[str, str]
+
+
+def field_lines(form: Form, language: str, data: Mapping[str, Any]) -> list[str]:
+    """The submitted fields as ``Label: value`` lines, in the form's order, with choices by label."""
+    lines = []
+    for field in form.fields:
+        if field.name not in data or field.widget == "attachments":
+            continue
+        shown = form.display(language, field.name, data[field.name])
+        label = form.label(language, field.name)
+        # "Label: value"; a question, or several lines, gets its answer on the line below instead.
+        if label.endswith("?"):
+            lines.append(f"{label}\n{shown}")
+        else:
+            lines.append(f"{label.rstrip(':')}:{chr(10) if field.widget == 'textarea' else ' '}{shown}")
+    return lines
 
 
 def _params(summary: RequestSummary, message: Message) -> dict[str, str]:

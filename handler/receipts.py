@@ -9,28 +9,12 @@ from typing import Any
 from handler.contacts import Contact
 from handler.forms import Form
 from handler.mail import Mail, Recipient
-from handler.mails import thread_headers
+from handler.mails import field_lines, thread_headers
 from handler.services import Services
 from handler.storage.base import Receipt
 from handler.texts import fill
 
 log = logging.getLogger("servicedesk_forms.receipts")
-
-
-def field_lines(form: Form, language: str, data: Mapping[str, Any]) -> list[str]:
-    """The submitted fields as ``Label: value`` lines, in the form's order, with choices by label."""
-    lines = []
-    for field in form.fields:
-        if field.name not in data or field.widget == "attachments":
-            continue
-        shown = form.display(language, field.name, data[field.name])
-        label = form.label(language, field.name)
-        # "Label: value"; a question, or several lines, gets its answer on the line below instead.
-        if label.endswith("?"):
-            lines.append(f"{label}\n{shown}")
-        else:
-            lines.append(f"{label.rstrip(':')}:{chr(10) if field.widget == 'textarea' else ' '}{shown}")
-    return lines
 
 
 def attachments_paragraph(texts: Mapping[str, str], attachments: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -18,7 +18,7 @@ from handler.inbox import take_inbox
 from handler.services import Services
 from handler.settings import ConfigurationError, Settings
 from handler.uploads import PENDING_KEPT
-from handler.usecases import mailing
+from handler.usecases import forwarding, mailing
 
 DEMO_EMAIL = "demo@example.com"
 SITE_DIR = Path(__file__).resolve().parent.parent / "dist" / "site"
@@ -54,6 +54,7 @@ def start_mail_sender(services: Services) -> None:
             wake.clear()
             try:
                 mailing.send_queued_mail(services)
+                forwarding.forward_due(services.forwarding)
                 if services.receiver is not None:
                     services.receiver.remove_abandoned(services.clock() - PENDING_KEPT)
             except Exception:

@@ -19,9 +19,11 @@ from handler.signin import CODE_LIFETIME, SignIn
 from handler.storage.base import RequestBlobs, Store
 from handler.storage.factory import make_store
 from handler.texts import fill
+from handler.tickets import TicketSystem
 from handler.uploads import UploadReceiver
 from handler.usecases import mailing
 from handler.usecases.conversing import Conversing
+from handler.usecases.forwarding import Forwarding
 
 
 def now_utc() -> datetime:
@@ -43,6 +45,7 @@ class Services:
     secret: bytes
 
     conversing: Conversing
+    forwarding: Forwarding
     mail_queued: Callable[[], None] = field(default=lambda: None)
     receiver: UploadReceiver | None = None  # takes uploaded files itself (the embedded default); None on AWS
 
@@ -121,6 +124,15 @@ def make_mailer(settings: Settings) -> Mailer:
     return OutboxMailer(settings.mail_from, Path(settings.data_dir) / "outbox")
 
 
+def ticket_system(settings: Settings) -> TicketSystem | None:
+    """The desk's ticket system the settings name, if any (its HTTP client loaded only then)."""
+    if settings.forward == "zendesk":
+        from handler.tickets.zendesk import Zendesk
+
+        return Zendesk(settings.zendesk_url, settings.zendesk_email, settings.zendesk_token)
+    return None
+
+
 def build_services(
     settings: Settings,
     catalog: Catalog | None = None,
@@ -160,5 +172,8 @@ def build_services(
         reply_domain=settings.reply_domain,
         agents=settings.agents,
     )
-    services = Services(settings, catalog, store, mailer, sign_in, clock, blobs, secret, conversing, receiver=receiver)
+    forwarding = Forwarding(store, store.forwards(), store, catalog, blobs, clock, ticket_system(settings))
+    services = Services(
+        settings, catalog, store, mailer, sign_in, clock, blobs, secret, conversing, forwarding, receiver=receiver
+    )
     return services

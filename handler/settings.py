@@ -45,6 +45,12 @@ class Settings:
     # inbound), and the agents, by address or @domain, whose answers from their own mail client are taken.
     reply_domain: str = ""
     agents: tuple[str, ...] = field(default_factory=tuple)
+    # The desk's ticket system each request is forwarded into ("" none: the desk's inbox has the e-mail only).
+    forward: str = ""
+    zendesk_url: str = ""
+    zendesk_email: str = ""
+    zendesk_token: str = field(default="", repr=False)
+    zendesk_webhook_secret: str = field(default="", repr=False)
     # Every answer to "send me a code" and to "here is my code" takes at least this long, so its timing
     # cannot tell a registered address (a code is queued, or checked) from an unknown one.
     code_answer_seconds: float = 0.6
@@ -70,6 +76,12 @@ class Settings:
         if self.reply_domain and not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", self.reply_domain):
             raise ConfigurationError(
                 f"SDF_REPLY_DOMAIN must be a domain name such as reply.example.com, got {self.reply_domain!r}"
+            )
+        if self.forward not in ("", "zendesk"):
+            raise ConfigurationError(f"SDF_FORWARD is {self.forward!r}; choose zendesk, or leave it empty")
+        if self.forward == "zendesk" and not (self.zendesk_url and self.zendesk_email and self.zendesk_token):
+            raise ConfigurationError(
+                "SDF_FORWARD=zendesk needs SDF_ZENDESK_URL, SDF_ZENDESK_EMAIL and SDF_ZENDESK_TOKEN"
             )
         for proxy in self.trusted_proxies:
             try:
@@ -106,6 +118,11 @@ class Settings:
             desk_language=env.get("SDF_DESK_LANGUAGE", ""),
             reply_domain=env.get("SDF_REPLY_DOMAIN", ""),
             agents=agents,
+            forward=env.get("SDF_FORWARD", ""),
+            zendesk_url=env.get("SDF_ZENDESK_URL", "").rstrip("/"),
+            zendesk_email=env.get("SDF_ZENDESK_EMAIL", ""),
+            zendesk_token=env.get("SDF_ZENDESK_TOKEN", ""),
+            zendesk_webhook_secret=env.get("SDF_ZENDESK_WEBHOOK_SECRET", ""),
             code_answer_seconds=_number(env, "SDF_CODE_ANSWER_SECONDS", cls.code_answer_seconds, "a number of seconds"),
             trusted_proxies=proxies,
         )

@@ -121,13 +121,13 @@ def test_packaging_refuses_a_lock_made_from_other_dependencies(tmp_path: Path) -
 
 def test_packaging_refuses_a_lock_after_pyproject_gains_a_dependency(packager: ModuleType, tmp_path: Path) -> None:
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    changed = pyproject.replace('  "filetype>=1.2",\n', '  "filetype>=1.2",\n  "httpx>=0.27",\n')
+    changed = pyproject.replace('  "filetype>=1.2",\n', '  "filetype>=1.2",\n  "cowsay>=6.0",\n')
     assert changed != pyproject
     (tmp_path / "pyproject.toml").write_text(changed, encoding="utf-8")
     with pytest.raises(packager.PackagingError) as refused:
         packager.build(tmp_path / "lambda.zip", packager.RUNTIMES["python3.12"], "arm64", sys.executable, root=tmp_path)
     message = str(refused.value)
-    assert "have changed since" in message and "does not pin httpx" in message and "make lock" in message
+    assert "have changed since" in message and "does not pin cowsay" in message and "make lock" in message
     assert not (tmp_path / "lambda.zip").exists()
 
 

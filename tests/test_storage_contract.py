@@ -16,6 +16,7 @@ import pytest
 
 from handler.contacts import make_contact
 from handler.conversation import Author, Channel, Message, StatusMove
+from handler.forwarding import Ticket
 from handler.mail import QueuedMail
 from handler.settings import Settings
 from handler.signin import PendingCode
@@ -573,3 +574,37 @@ def test_a_message_moves_the_status_in_the_same_step_or_not_at_all(harness: Harn
     assert summary is not None and summary.receipt.status == "in-progress"
     with pytest.raises(RequestNotFound):
         thread.add_message(a_message("0b7c1d2e-0000-4000-8000-000000000000", "Ingen", NOW), "key-none")
+
+
+def test_a_forwarding_job_is_written_with_its_request_held_by_one_worker_and_kept_until_its_ticket(
+    harness: Harness,
+) -> None:
+    store = store_of(harness)
+    forwards = store.forwards()
+    plain, _ = store.submit(submission("kari@example.no"), "SR", None, NOW)
+    receipt, _ = store.submit(
+        submission("kari@example.no", subject="Til Zendesk"), "SR", None, NOW, forward_to="zendesk"
+    )
+    (job,) = forwards.due_forwards(NOW, 10)  # only the request marked for forwarding, in the commit itself
+    assert (job.request_id, job.target, job.attempts) == (receipt.request_id, "zendesk", 0)
+    assert forwards.claim_forward(job.request_id, NOW + timedelta(minutes=2), NOW)
+    assert not forwards.claim_forward(job.request_id, NOW + timedelta(minutes=2), NOW)  # one worker at a time
+    assert forwards.due_forwards(NOW, 10) == []
+    later = NOW + timedelta(minutes=1)
+    forwards.retry_forward(replace(job, attempts=1, last_error="503", due_at=later))
+    assert forwards.due_forwards(NOW, 10) == []
+    assert forwards.due_forwards(later, 10) == [replace(job, attempts=1, last_error="503", due_at=later)]
+    forwards.give_up_forward(replace(job, attempts=2, last_error="422 refused"))
+    assert forwards.due_forwards(later, 10) == [] and [j.last_error for j in forwards.given_up_forwards()] == [
+        "422 refused"
+    ]
+    assert forwards.forward_again(job.request_id, later) and not forwards.forward_again(job.request_id, later)
+    assert [j.attempts for j in forwards.due_forwards(later, 10)] == [0]
+    forwards.forwarded(job.request_id, Ticket("zendesk", "41", "https://desk.example/agent/tickets/41"))
+    assert forwards.due_forwards(later + timedelta(days=1), 10) == [] and forwards.given_up_forwards() == []
+    assert forwards.ticket_of(job.request_id) == Ticket("zendesk", "41", "https://desk.example/agent/tickets/41")
+    assert forwards.ticket_of(plain.request_id) is None
+    assert forwards.request_of_ticket("zendesk", "41") == job.request_id
+    assert forwards.request_of_ticket("jsm", "41") is None
+    assert forwards.ticket_changed(job.request_id, later) and not forwards.ticket_changed(job.request_id, later)
+    assert not forwards.ticket_changed(job.request_id, NOW)  # older than the newest seen

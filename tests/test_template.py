@@ -21,6 +21,7 @@ from handler.mail import QueuedMail
 from handler.settings import Settings
 from handler.storage import aws
 from handler.storage.aws import records as aws_records
+from handler.storage.aws.forwards import forward_job_item
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -359,11 +360,15 @@ def test_queued_mail_on_the_tables_stream_wakes_the_function(template: dict[str,
     events = template["Resources"]["RequestsFunction"]["Properties"]["Events"].values()
     (stream,) = [e["Properties"] for e in events if e["Type"] == "DynamoDB"]
     assert stream["Stream"] == {"Fn::GetAtt": ["RequestsTable", "StreamArn"]}
-    (pattern,) = [json.loads(f["Pattern"]) for f in stream["FilterCriteria"]["Filters"]]
-    assert pattern == {"eventName": ["INSERT"], "dynamodb": {"Keys": {"pk": {"S": [{"prefix": "MAIL#"}]}}}}
-    # the keys the store gives queued e-mail match the filter
+    patterns = [json.loads(f["Pattern"]) for f in stream["FilterCriteria"]["Filters"]]
+    assert patterns == [
+        {"eventName": ["INSERT"], "dynamodb": {"Keys": {"pk": {"S": [{"prefix": prefix}]}}}}
+        for prefix in ("MAIL#", "FORWARD#")
+    ]
+    # the keys the store gives queued e-mail and a request's forwarding job match the filters
     mail = QueuedMail("m-1", ("kari@example.no",), b"{}", 0, "", datetime.now(UTC))
     assert aws_records.mail_item(mail)["pk"] == "MAIL#m-1"
+    assert forward_job_item("r-1", "zendesk", datetime.now(UTC))["pk"].startswith("FORWARD#")
 
 
 def test_the_functions_settings_are_complete_and_known(template: dict[str, Any]) -> None:

@@ -14,6 +14,11 @@ from handler.refusals import Refused
 
 async def read_json(request: Request, limit: int) -> Any:
     """The body as JSON, refusing wrong content types, oversize and malformed bodies with a 4xx."""
+    return parse_json(await read_body(request, limit))
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw JSON body (for a signature over it), refusing wrong content types and oversize bodies."""
     mime, _, params = request.headers.get("content-type", "").partition(";")
     charset = params.strip().lower().removeprefix("charset=").strip('"') if "charset=" in params.lower() else "utf-8"
     if mime.strip().lower() != "application/json" or charset not in ("utf-8", "utf8"):
@@ -28,8 +33,13 @@ async def read_json(request: Request, limit: int) -> Any:
         body += chunk
         if len(body) > limit:
             raise Refused("payload_too_large")
+    return bytes(body)
+
+
+def parse_json(body: bytes) -> Any:
+    """Strict JSON: UTF-8, no duplicate keys, no NaN, no lone surrogates."""
     try:
-        text = bytes(body).decode("utf-8")
+        text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise Refused("invalid_encoding") from exc
     try:

@@ -167,6 +167,12 @@ _OPERATIONS: dict[tuple[str, str], tuple[int, dict[str, Any] | None, bool, tuple
         True,
         (401, 404, 503),
     ),
+    ("post", "/v1/hooks/zendesk"): (
+        200,
+        {"type": "object", "required": ["done"], "properties": {"done": {"type": "array", "items": _STRING}}},
+        False,
+        (400, 401, 404, 413, 415, 422, 503),
+    ),
     ("post", "/v1/requests/{request_id}/stop-emails"): (
         200,
         {"type": "object", "required": ["reference"], "properties": {"reference": _STRING}},

@@ -33,6 +33,7 @@ from handler.uploads import Blobs, Upload, UploadReceiver, UploadRegistry
 
 if TYPE_CHECKING:
     from handler.conversation import Conversation
+    from handler.forwarding import ForwardQueue
 
 log = logging.getLogger("servicedesk_forms")
 
@@ -298,6 +299,7 @@ class RequestStore(ABC):
         now: datetime,
         mails: Callable[[Receipt], Sequence[QueuedMail]] = lambda receipt: (),
         *,
+        forward_to: str = "",
         looked_up: bool = False,
         pending: PendingRequest | None = None,
     ) -> tuple[Receipt, bool]:
@@ -322,10 +324,12 @@ class RequestStore(ABC):
         if scoped_key and not looked_up and (earlier := self._find_idempotent(scoped_key, now)):
             return self._replay(earlier, fingerprint), False
         if pending is not None:
-            return self._store(submission, reference_prefix, scoped_key, fingerprint, now, mails, pending)
+            return self._store(submission, reference_prefix, scoped_key, fingerprint, now, mails, pending, forward_to)
         own = self.begin(now)
         try:
-            receipt, created = self._store(submission, reference_prefix, scoped_key, fingerprint, now, mails, own)
+            receipt, created = self._store(
+                submission, reference_prefix, scoped_key, fingerprint, now, mails, own, forward_to
+            )
         except StoreUnreachable:
             raise
         except BaseException:
@@ -344,6 +348,7 @@ class RequestStore(ABC):
         now: datetime,
         mails: Callable[[Receipt], Sequence[QueuedMail]],
         pending: PendingRequest,
+        forward_to: str = "",
     ) -> tuple[Receipt, bool]:
         written = False
         for _ in range(_ATTEMPTS):
@@ -360,7 +365,7 @@ class RequestStore(ABC):
             self._put_document(receipt.request_id, document_bytes(submission, receipt), replace=written)
             written = True
             try:
-                self._commit(record, idempotency, now, queued, pending)
+                self._commit(record, idempotency, now, queued, pending, forward_to)
                 return receipt, True
             except ReferenceTaken:
                 continue
@@ -489,9 +494,10 @@ class RequestStore(ABC):
         now: datetime,
         mails: Sequence[QueuedMail],
         pending: PendingRequest,
+        forward_to: str = "",
     ) -> None:
-        """Atomically add the index record, the idempotency key (an expired key counts as free) and the
-        queued e-mails, and remove the pending record.
+        """Atomically add the index record, the idempotency key (an expired key counts as free), the
+        queued e-mails and (with ``forward_to``) the job of forwarding it, and remove the pending record.
 
         Raises ``ReferenceTaken`` or ``IdempotencyKeyTaken`` and changes nothing when either is in use,
         and ``StorageUnavailable`` when the pending record was stopped.
@@ -513,6 +519,10 @@ class Store(RequestStore, ContactRegister, SignInState, MailQueue, UploadRegistr
     @abstractmethod
     def conversation(self) -> Conversation:
         """The port that keeps the requests' messages, on this store's own database."""
+
+    @abstractmethod
+    def forwards(self) -> ForwardQueue:
+        """The port that keeps the forwarding jobs and the tickets, on this store's own database."""
 
     @abstractmethod
     def mark_mail_sending(self, mail_id: str, now: datetime) -> bool:

@@ -131,6 +131,19 @@ def agent_reply(use: Conversing, id_or_reference: str, agent: str, body: str) ->
     return stored, summary
 
 
+def ticket_comment(use: Conversing, request_id: str, author: str, body: str, key: str) -> bool:
+    """Append a public comment from the desk's ticket system as the desk's message (once per ``key``), e-mailed to
+    the requester; whether it was new."""
+    request = use.requests.get(request_id)
+    text = body.strip()[: use.rules.max_chars]
+    if request is None or not text:
+        return False
+    _, _, created = _append(
+        use, request, (Author.AGENT, author.strip() or "Service desk", ""), text, Channel.TICKET, key
+    )
+    return created
+
+
 class Outcome(StrEnum):
     """What became of a mail that came in."""
 

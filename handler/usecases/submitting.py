@@ -76,7 +76,14 @@ def submit(services: Services, new: NewRequest) -> tuple[Receipt, bool]:
             )
 
         receipt, created = services.store.submit(
-            submission, form.reference_prefix, new.idempotency_key, now, mails, looked_up=True, pending=pending
+            submission,
+            form.reference_prefix,
+            new.idempotency_key,
+            now,
+            mails,
+            looked_up=True,
+            pending=pending,
+            forward_to=services.settings.forward,
         )
     except StoreUnreachable:
         raise  # the commit may still land: if it does not, the sweep removes what this request wrote

@@ -15,6 +15,7 @@ from botocore.config import Config
 
 from handler.storage.aws.blobs import S3Blobs
 from handler.storage.aws.contacts import AwsContacts
+from handler.storage.aws.forwards import AwsForwards
 from handler.storage.aws.mail import AwsMail
 from handler.storage.aws.records import (
     KIND_INDEX,
@@ -89,6 +90,10 @@ class AwsStore(AwsRequests, AwsContacts, AwsSignIn, AwsMail, AwsUploads, Store):
     def conversation(self) -> AwsConversation:
         """The messages, in this store's table."""
         return AwsConversation(self._table)
+
+    def forwards(self) -> AwsForwards:
+        """The forwarding jobs and tickets, in this store's table."""
+        return AwsForwards(self._table)
 
     def files(self) -> tuple[S3Blobs, None]:
         """The bucket, on this store's own S3 client; the browser sends files to it itself."""

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from handler.mail import QueuedMail
 from handler.storage.aws import records
+from handler.storage.aws.forwards import forward_job_item
 from handler.storage.aws.records import KIND_INDEX, PENDING, REQUESTER_INDEX, document_key, timestamp
 from handler.storage.aws.table import (
     Table,
@@ -139,7 +140,7 @@ class AwsRequests(RequestStore):
         now: datetime,
         mails: Sequence[QueuedMail] = (),
     ) -> None:
-        writes = self._commit_writes(record, idempotency, now, mails, None)
+        writes = self._commit_writes(record, idempotency, now, mails, None, "")
         sizes = [item_size(attribute_values(write.item)) for write in writes if write.kind == "Put"]
         if max(sizes) > ITEM_LIMIT_BYTES or sum(sizes) > TRANSACTION_LIMIT_BYTES:
             raise RequestTooLarge(
@@ -154,6 +155,7 @@ class AwsRequests(RequestStore):
         now: datetime,
         mails: Sequence[QueuedMail],
         pending: PendingRequest,
+        forward_to: str = "",
     ) -> None:
         def refused(failed: list[int]) -> Exception:
             if idempotency is not None and _IDEMPOTENCY in failed:
@@ -167,7 +169,7 @@ class AwsRequests(RequestStore):
             # A racer with the same key is committing: the caller answers without waiting for it.
             return IdempotencyKeyBusy(idempotency.key) if idempotency and _IDEMPOTENCY in positions else None
 
-        writes = self._commit_writes(record, idempotency, now, mails, pending)
+        writes = self._commit_writes(record, idempotency, now, mails, pending, forward_to)
         self._table.write("committing the request", *writes, refused=refused, conflicted=conflicted)
 
     @staticmethod
@@ -177,6 +179,7 @@ class AwsRequests(RequestStore):
         now: datetime,
         mails: Sequence[QueuedMail],
         pending: PendingRequest | None,
+        forward_to: str,
     ) -> list[Write]:
         receipt = record.receipt
         # The request is new (its id a fresh UUID; this makes sure) and its reference unique.
@@ -191,6 +194,8 @@ class AwsRequests(RequestStore):
         # INSERTs wake the sender through the stream): after the positions above, which stay fixed.
         first = records.event_item(receipt.request_id, StatusEvent(receipt.status, receipt.received_at))
         items = [first] + [item for mail in mails for item in (records.mail_item(mail), records.outbox_entry(mail))]
+        if forward_to:  # its INSERT wakes the worker through the stream, as a queued e-mail's does
+            items.append(forward_job_item(receipt.request_id, forward_to, now))
         writes += [Write("Put", item, _NEW) for item in items]
         if pending is not None:
             # Last: the request is no longer on its way in, unless the sweep stopped it meanwhile.

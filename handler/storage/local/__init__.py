@@ -15,6 +15,7 @@ from handler.storage.cursor import CursorCodec, new_cursor_key
 from handler.storage.local.blobs import LocalBlobs
 from handler.storage.local.contacts import LocalContacts
 from handler.storage.local.db import Database, private_folder
+from handler.storage.local.forwards import LocalForwards
 from handler.storage.local.mail import LocalMail
 from handler.storage.local.requests import LocalRequests
 from handler.storage.local.signin import LocalSignIn
@@ -44,6 +45,10 @@ class LocalStore(LocalRequests, LocalContacts, LocalSignIn, LocalMail, LocalUplo
     def conversation(self) -> LocalConversation:
         """The messages, in this folder's database."""
         return LocalConversation(self._db)
+
+    def forwards(self) -> LocalForwards:
+        """The forwarding jobs and tickets, in this folder's database."""
+        return LocalForwards(self._db)
 
     def files(self) -> tuple[LocalBlobs, LocalBlobs]:
         """The folder ``blobs`` beside the database, which also takes the uploaded files."""

@@ -114,6 +114,23 @@ CREATE TABLE IF NOT EXISTS messages (
     UNIQUE (request_id, key)
 );
 CREATE INDEX IF NOT EXISTS messages_by_request ON messages (request_id, at);
+CREATE TABLE IF NOT EXISTS forward_jobs (
+    request_id TEXT PRIMARY KEY REFERENCES requests (id),
+    target TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    due_at TEXT NOT NULL,
+    claimed_until TEXT NOT NULL DEFAULT '',
+    given_up INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS tickets (
+    request_id TEXT PRIMARY KEY REFERENCES requests (id),
+    system TEXT NOT NULL,
+    ticket_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    changed_at TEXT NOT NULL DEFAULT '',
+    UNIQUE (system, ticket_id)
+);
 CREATE TABLE IF NOT EXISTS muted_addresses (
     request_id TEXT NOT NULL REFERENCES requests (id),
     address TEXT NOT NULL,

@@ -30,6 +30,7 @@ from handler.storage.base import (
 from handler.storage.cursor import CursorCodec
 from handler.storage.local import records
 from handler.storage.local.db import Database, sync_folder, utc
+from handler.storage.local.forwards import insert_job
 from handler.storage.local.mail import insert_mails
 
 log = logging.getLogger("servicedesk_forms")
@@ -118,6 +119,7 @@ class LocalRequests(RequestStore):
         now: datetime,
         mails: Sequence[QueuedMail],
         pending: PendingRequest,
+        forward_to: str = "",
     ) -> None:
         receipt = record.receipt
         with self._db.transaction() as db:
@@ -151,6 +153,8 @@ class LocalRequests(RequestStore):
                 (receipt.request_id, receipt.status, receipt.received_at.isoformat()),
             )
             insert_mails(db, mails)
+            if forward_to:
+                insert_job(db, receipt.request_id, forward_to, now)
 
     def _find_idempotent(self, key: str, now: datetime) -> IdempotencyRecord | None:
         row = self._db.row(

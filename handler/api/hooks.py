@@ -1,0 +1,73 @@
+"""Webhooks of the desk's ticket systems: signed, bounded, and answered 200 for a replay (nothing done twice)."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from handler.api.bodies import parse_json, read_body
+from handler.api.deps import NO_STORE, ServicesDep, run
+from handler.refusals import Refused
+from handler.tickets.zendesk import signature
+from handler.usecases.ticket_events import TicketEvent, take_event
+
+router = APIRouter(prefix="/v1/hooks")
+HOOK_BODY_LIMIT = 64 * 1024  # a ticket event with its comment; longer comments are cut to a message's length
+SIGNED_WITHIN = timedelta(minutes=5)  # a signature older (or newer) than this is refused: a replay or a clock off
+
+
+@router.post("/zendesk", openapi_extra={"requestBody": {"required": True, "content": {"application/json": {}}}})
+async def zendesk_event(request: Request, services: ServicesDep) -> JSONResponse:
+    """A Zendesk trigger's webhook about a ticket (docs/forwarding.md), signed with its signing secret: the
+    headers X-Zendesk-Webhook-Signature and X-Zendesk-Webhook-Signature-Timestamp."""
+    secret = services.settings.zendesk_webhook_secret
+    if not secret or services.settings.forward != "zendesk":
+        raise Refused("not_found")  # no Zendesk here: the hook does not exist
+    body = await read_body(request, HOOK_BODY_LIMIT)
+    stamp = request.headers.get("x-zendesk-webhook-signature-timestamp", "")
+    given = request.headers.get("x-zendesk-webhook-signature", "")
+    if not _fresh(stamp, services.clock()) or not hmac.compare_digest(
+        signature(secret, stamp, body).encode(), given.encode("utf-8", "replace")
+    ):
+        raise Refused("sign_in_required")  # 401: not signed by the desk's Zendesk
+    event = _event(parse_json(body))
+    done = await run(take_event, services, "zendesk", event)
+    return JSONResponse({"done": done}, headers=NO_STORE)
+
+
+def _fresh(stamp: str, now: datetime) -> bool:
+    try:
+        at = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return abs(now - at) <= SIGNED_WITHIN
+
+
+def _event(body: Any) -> TicketEvent:
+    """The event in the shape docs/forwarding.md gives the trigger; anything else is ``invalid_body``."""
+    if not isinstance(body, dict):
+        raise Refused("invalid_body")
+    comment = body.get("comment") or {}
+    ticket, status, changed = body.get("ticket_id"), body.get("status", ""), body.get("updated_at", "")
+    if not isinstance(comment, dict) or not isinstance(ticket, str | int) or not isinstance(status, str):
+        raise Refused("invalid_body")
+    try:
+        at = datetime.fromisoformat(str(changed).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise Refused("invalid_body") from exc
+    public = comment.get("public") in (True, "true", "True")
+    text = comment.get("body", "")
+    return TicketEvent(
+        ticket_id=str(ticket)[:40],
+        status=status[:40].lower(),
+        changed_at=at if at.tzinfo else at.replace(tzinfo=UTC),
+        comment_id=str(comment.get("id", ""))[:40],
+        comment=text if isinstance(text, str) else "",
+        public=public,
+        author=str(comment.get("author", ""))[:120],
+    )

@@ -1,0 +1,49 @@
+"""The desk's own ticket systems, each behind one small client: what a ticket is made from, and what can go wrong.
+
+A client raises ``TicketSystemError``: ``retryable`` when trying again later may work (the system was busy or
+down, or its answer never came), with ``retry_after`` when the system said how long to wait.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from handler.forwarding import Ticket
+
+
+@dataclass(frozen=True)
+class TicketDraft:
+    """What a ticket is made from: the request's reference, its words and its people, and its files."""
+
+    reference: str
+    subject: str
+    body: str  # the fields in the form's order, as the desk's e-mail has them
+    requester_name: str
+    requester_email: str
+    tags: tuple[str, ...] = ()
+    custom_fields: tuple[tuple[int, object], ...] = ()
+    files: tuple[tuple[str, str, bytes], ...] = field(default=(), repr=False)  # name, type, content
+
+
+class TicketSystemError(Exception):
+    """The ticket system did not do it; ``retryable`` says whether trying again later may work."""
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class TicketSystem(ABC):
+    """One ticket system, through its public API."""
+
+    name: str
+
+    @abstractmethod
+    def create(self, draft: TicketDraft, retried: bool) -> Ticket:
+        """Create the ticket, or find the one an earlier try created (``retried``): never two for one request."""
+
+    @abstractmethod
+    def check(self) -> list[str]:
+        """What is wrong with the credentials or the mapping, as the live system sees them; nothing when ready."""

@@ -1,0 +1,92 @@
+"""Zendesk through its REST API (``/api/v2``): a ticket per request, its files as uploads, its reference as the
+ticket's ``external_id``; and the signature its webhooks carry."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import Any
+
+import httpx
+
+from handler.forwarding import Ticket
+from handler.tickets import TicketDraft, TicketSystem, TicketSystemError
+
+# Every call gives up within this many seconds, so that a slow Zendesk cannot hold the worker past its own limit.
+TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+_BUSY = {429, 503}
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """What Zendesk signs a webhook with: base64 of the HMAC-SHA256 of its timestamp and body."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+class Zendesk(TicketSystem):
+    """A Zendesk account, ``url`` its address (``https://<subdomain>.zendesk.com``), signed in as an agent with an
+    API token."""
+
+    name = "zendesk"
+
+    def __init__(self, url: str, email: str, token: str, client: httpx.Client | None = None) -> None:
+        self.url = url.rstrip("/")
+        self._client = client or httpx.Client(timeout=TIMEOUT)
+        self._auth = httpx.BasicAuth(f"{email}/token", token)
+
+    def _call(self, method: str, path: str, **options: Any) -> Any:
+        try:
+            answer = self._client.request(method, f"{self.url}{path}", auth=self._auth, **options)
+        except httpx.HTTPError as exc:  # no answer: it may or may not have been done, so try again (idempotently)
+            raise TicketSystemError(f"Zendesk did not answer: {type(exc).__name__}", retryable=True) from exc
+        if answer.status_code in _BUSY or answer.status_code >= 500:
+            wait = answer.headers.get("Retry-After", "")
+            after = float(wait) if wait.replace(".", "", 1).isdigit() else None
+            raise TicketSystemError(f"Zendesk answered {answer.status_code}", retryable=True, retry_after=after)
+        if answer.status_code >= 400:
+            detail = answer.text[:300].replace("\n", " ")
+            raise TicketSystemError(f"Zendesk refused it ({answer.status_code}): {detail}", retryable=False)
+        try:
+            return answer.json()
+        except ValueError as exc:
+            raise TicketSystemError("Zendesk answered something that is not JSON", retryable=True) from exc
+
+    def _ticket(self, found: Any) -> Ticket:
+        return Ticket(self.name, str(found["id"]), f"{self.url}/agent/tickets/{found['id']}")
+
+    def create(self, draft: TicketDraft, retried: bool) -> Ticket:
+        if retried:  # an earlier try may have created it, its answer lost (the idempotency key lasts two hours)
+            found = self._call("GET", "/api/v2/tickets.json", params={"external_id": draft.reference})
+            if found.get("tickets"):
+                return self._ticket(found["tickets"][0])
+        tokens = [
+            self._call(
+                "POST",
+                "/api/v2/uploads.json",
+                params={"filename": name},
+                content=content,
+                headers={"Content-Type": kind},
+            )["upload"]["token"]
+            for name, kind, content in draft.files
+        ]
+        ticket = {
+            "subject": draft.subject,
+            "comment": {"body": draft.body, "uploads": tokens},
+            "requester": {"name": draft.requester_name or draft.requester_email, "email": draft.requester_email},
+            "external_id": draft.reference,
+            "tags": list(draft.tags),
+            "custom_fields": [{"id": number, "value": value} for number, value in draft.custom_fields],
+        }
+        created = self._call(
+            "POST", "/api/v2/tickets.json", json={"ticket": ticket}, headers={"Idempotency-Key": draft.reference}
+        )
+        return self._ticket(created["ticket"])
+
+    def check(self) -> list[str]:
+        try:
+            me = self._call("GET", "/api/v2/users/me.json")
+        except TicketSystemError as exc:
+            return [str(exc)]
+        role = me.get("user", {}).get("role")
+        return [] if role in ("agent", "admin") else [f"the API user is a {role or 'nobody'}, not an agent"]

@@ -1,0 +1,121 @@
+"""A stateful fake of the parts of Zendesk's REST API that forwarding calls, written from its public
+documentation and served on 127.0.0.1 by the tests: tickets (with ``external_id``, tags, custom fields, the
+requester and the first comment's uploads), uploads, ``Idempotency-Key``, the agent behind the token; and faults
+on demand (an answer such as 503 or 429 with ``Retry-After``, or an answer that comes too late)."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from tests.servers import free_port
+
+EMAIL, TOKEN = "agent@vendor.example", "fake-zendesk-token"
+
+
+@dataclass
+class FakeZendesk:
+    """The fake's state, which the tests look at and steer."""
+
+    url: str = ""
+    tickets: dict[int, dict[str, Any]] = field(default_factory=dict)
+    uploads: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)
+    keys: dict[str, int] = field(default_factory=dict)
+    faults: list[tuple[int, str | None]] = field(default_factory=list)  # the next answers: status, Retry-After
+    delays: list[float] = field(default_factory=list)  # the next answers come this many seconds late
+    calls: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def ticket_of(self, reference: str) -> list[dict[str, Any]]:
+        return [t for t in self.tickets.values() if t["external_id"] == reference]
+
+
+def app_for(fake: FakeZendesk) -> FastAPI:
+    app = FastAPI()
+    expected = "Basic " + base64.b64encode(f"{EMAIL}/token:{TOKEN}".encode()).decode()
+
+    @app.middleware("http")
+    async def steer(request: Request, call_next: Any) -> Any:
+        fake.calls.append(f"{request.method} {request.url.path}")
+        if request.headers.get("authorization") != expected:
+            return JSONResponse({"error": "Couldn't authenticate you"}, status_code=401)
+        with fake.lock:
+            fault = fake.faults.pop(0) if fake.faults else None
+            delay = fake.delays.pop(0) if fake.delays else 0.0
+        if fault:
+            status, after = fault
+            return JSONResponse({"error": "busy"}, status_code=status, headers={"Retry-After": after} if after else {})
+        answer = await call_next(request)
+        if delay:
+            time.sleep(delay)  # done, but the answer comes after the client gave up
+        return answer
+
+    @app.post("/api/v2/uploads.json")
+    async def upload(request: Request, filename: str) -> Response:
+        token = f"upload-{len(fake.uploads) + 1}"
+        fake.uploads[token] = (filename, request.headers.get("content-type", ""), await request.body())
+        return JSONResponse({"upload": {"token": token}}, status_code=201)
+
+    @app.post("/api/v2/tickets.json")
+    async def create(request: Request) -> Response:
+        key = request.headers.get("idempotency-key")
+        body = (await request.json())["ticket"]
+        with fake.lock:
+            if key and key in fake.keys:
+                return JSONResponse({"ticket": fake.tickets[fake.keys[key]]}, status_code=201)
+            number = len(fake.tickets) + 1
+            tokens = body["comment"].get("uploads", [])
+            if any(token not in fake.uploads for token in tokens):
+                return JSONResponse({"error": "RecordInvalid", "description": "unknown upload"}, status_code=422)
+            fake.tickets[number] = {
+                "id": number,
+                "subject": body["subject"],
+                "description": body["comment"]["body"],
+                "attachments": [fake.uploads[token][0] for token in tokens],
+                "requester": body["requester"],
+                "external_id": body.get("external_id"),
+                "tags": body.get("tags", []),
+                "custom_fields": body.get("custom_fields", []),
+                "status": "new",
+            }
+            if key:
+                fake.keys[key] = number
+        return JSONResponse({"ticket": fake.tickets[number]}, status_code=201)
+
+    @app.get("/api/v2/tickets.json")
+    async def by_external_id(external_id: str) -> Response:
+        return JSONResponse({"tickets": fake.ticket_of(external_id)})
+
+    @app.get("/api/v2/users/me.json")
+    async def me() -> Response:
+        return JSONResponse({"user": {"email": EMAIL, "role": "admin"}})
+
+    return app
+
+
+@contextmanager
+def fake_zendesk() -> Iterator[FakeZendesk]:
+    """The fake on a free port of 127.0.0.1, until the block ends."""
+    fake = FakeZendesk()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app_for(fake), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    fake.url = f"http://127.0.0.1:{port}"
+    try:
+        yield fake
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)

@@ -1,0 +1,230 @@
+"""Forwarding into the desk's Zendesk, on both stores, against a stateful fake of Zendesk's API on 127.0.0.1: exactly
+one ticket per request whatever fails on the way, its status and public comments back through the signed webhook,
+and accepting a request never waiting for Zendesk."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from handler import cli
+from handler.app import create_app
+from handler.forms import load_catalog
+from handler.services import Services, build_services
+from handler.settings import Settings
+from handler.storage.aws import S3Blobs
+from handler.storage.local import LocalStore
+from handler.tickets.zendesk import Zendesk, signature
+from handler.usecases import forwarding, mailing
+from handler.usecases.attaching import attachments_field
+from tests.conftest import AUTHORIZED, NOW, SECRET, Clock, register, sign_in
+from tests.fake_zendesk import EMAIL, TOKEN, FakeZendesk, fake_zendesk
+from tests.servers import dynamodb_local_server, fresh_aws_store, seaweedfs_server  # noqa: F401  (fixtures)
+from tests.shipped import form, valid_data
+
+HOOK_SECRET = "zendesk-signing-secret"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+MAPPING = load_catalog().tickets.get("zendesk")
+
+
+@dataclass
+class Desk:
+    client: TestClient
+    services: Services
+    zendesk: FakeZendesk
+    clock: Clock
+
+    def upload(self) -> str:
+        field = attachments_field(form())
+        assert field is not None
+        slot = {"form": form().id, "field": field.name, "name": "skjerm.png", "type": "image/png", "size": len(PNG)}
+        target = self.client.post("/v1/uploads", json=slot)
+        assert target.status_code == 201, target.text
+        url, fields = target.json()["url"], target.json()["fields"]
+        files = {"file": ("f", PNG, "image/png")}
+        local = self.services.receiver is not None  # the embedded store takes the file itself; else the bucket
+        sent = self.client.post(url, data=fields, files=files) if local else httpx.post(url, data=fields, files=files)
+        assert sent.status_code in (200, 204), sent.text
+        return str(target.json()["id"])
+
+    def submit(self, *uploads: str) -> dict[str, Any]:
+        field = attachments_field(form())
+        data = valid_data(**({field.name: list(uploads)} if field and uploads else {}))
+        sent = self.client.post("/v1/requests", json={"form": form().id, "data": data})
+        assert sent.status_code == 201, sent.text
+        return sent.json()  # type: ignore[no-any-return]
+
+    def forward(self) -> tuple[int, int]:
+        return forwarding.forward_due(self.services.forwarding)
+
+    def hook(self, body: dict[str, Any], *, at: str | None = None, secret: str = HOOK_SECRET) -> Any:
+        raw = json.dumps(body).encode()
+        stamp = at or self.clock().isoformat()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Zendesk-Webhook-Signature": signature(secret, stamp, raw),
+            "X-Zendesk-Webhook-Signature-Timestamp": stamp,
+        }
+        return self.client.post("/v1/hooks/zendesk", content=raw, headers=headers)
+
+
+def settings_for(data_dir: Path, url: str) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        session_secret=SECRET,
+        code_answer_seconds=0,
+        forward="zendesk",
+        zendesk_url=url,
+        zendesk_email=EMAIL,
+        zendesk_token=TOKEN,
+        zendesk_webhook_secret=HOOK_SECRET,
+    )
+
+
+def open_desk(services: Services, settings: Settings, fake: FakeZendesk, clock: Clock) -> Iterator[Desk]:
+    # A client that gives up after a second, so that a late answer is a lost one within the test.
+    quick = Zendesk(fake.url, EMAIL, TOKEN, client=httpx.Client(timeout=1.0))
+    services.forwarding = replace(services.forwarding, system=quick)
+    register(services.store, AUTHORIZED, "authorized-for-change")
+    with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client:
+        client.headers["Authorization"] = f"Bearer {sign_in(client, Path(settings.data_dir) / 'outbox', AUTHORIZED)}"
+        yield Desk(client, services, fake, clock)
+
+
+@pytest.fixture
+def zendesk() -> Iterator[FakeZendesk]:
+    with fake_zendesk() as fake:
+        yield fake
+
+
+@pytest.fixture(params=["local", "aws"])
+def desk(request: pytest.FixtureRequest, tmp_path: Path, zendesk: FakeZendesk) -> Iterator[Desk]:
+    settings = settings_for(tmp_path / "data", zendesk.url)
+    clock = Clock(NOW)
+    if request.param == "local":
+        services = build_services(settings, store=LocalStore(tmp_path / "data"), clock=clock)
+        yield from open_desk(services, settings, zendesk, clock)
+        return
+    seaweedfs, dynamodb = request.getfixturevalue("seaweedfs"), request.getfixturevalue("dynamodb_local")
+    with fresh_aws_store(seaweedfs, dynamodb) as store:
+        services = build_services(settings, store=store, blobs=S3Blobs(store.s3, store.bucket), clock=clock)
+        yield from open_desk(services, settings, zendesk, clock)
+
+
+def run_cli(services: Services, *words: str) -> str:
+    out = io.StringIO()
+    assert cli.main(list(words), out=out, services=services) == 0
+    return out.getvalue()
+
+
+def test_a_request_becomes_one_ticket_whatever_fails_and_the_ticket_s_word_comes_back(desk: Desk) -> None:
+    request = desk.submit(desk.upload())
+    reference = request["reference"]
+    # Zendesk is busy, then throttles, then answers too late (the ticket is made, the answer lost).
+    desk.zendesk.faults += [(503, None), (429, "300")]
+    assert desk.forward() == (0, 1)
+    assert desk.forward() == (0, 0)  # it waits a minute
+    desk.clock.advance(minutes=1)
+    assert desk.forward() == (0, 1)
+    desk.clock.advance(seconds=200)
+    assert desk.forward() == (0, 0)  # Zendesk said 300 seconds, longer than the two minutes of the second wait
+    desk.clock.advance(seconds=101)
+    desk.zendesk.delays += [0, 0, 1.5]  # it looks for the ticket, uploads, makes it: that answer comes too late
+    assert desk.forward() == (0, 1)
+    desk.clock.advance(minutes=5)
+    assert desk.forward() == (1, 0)
+    (ticket,) = desk.zendesk.ticket_of(reference)  # the lost answer's ticket, found by its external_id
+    assert desk.zendesk.calls.count("POST /api/v2/tickets.json") == 1
+    assert ticket["requester"]["email"] == AUTHORIZED and ticket["attachments"] == ["skjerm.png"]
+    assert ticket["subject"].startswith(reference) and "servicedesk-forms" in ticket["tags"]
+    for label in ("Emne", "Beskrivelse"):
+        if label in json.dumps(form().texts["nb"]):
+            assert label in ticket["description"]
+    ours = desk.services.forwarding.forwards.ticket_of(request["id"])
+    assert ours is not None and ours.id == str(ticket["id"]) and ours.url.endswith(f"/agent/tickets/{ticket['id']}")
+    assert desk.forward() == (0, 0)
+
+    # Zendesk says: pending, with a public comment. It joins the thread, moves the status, mails the requester.
+    event = {
+        "ticket_id": str(ticket["id"]),
+        "status": "pending",
+        "updated_at": (NOW + timedelta(hours=1)).isoformat(),
+        "comment": {"id": "c-1", "body": "Hvilken periode gjelder det?", "public": True, "author": "Per Agent"},
+    }
+    assert desk.hook(event).json() == {"done": ["comment", "status"]}
+    assert desk.hook(event).json() == {"done": []}  # the same event again: nothing twice
+    shown = desk.client.get(f"/v1/requests/{request['id']}").json()
+    assert shown["status"] == (MAPPING.statuses["pending"] if MAPPING else shown["status"])
+    messages = [e for e in shown["thread"] if e["kind"] == "message"]
+    assert [(m["author"], m["name"], m["body"], m["channel"]) for m in messages] == [
+        ("agent", "Per Agent", "Hvilken periode gjelder det?", "ticket")
+    ]
+    mailing.send_queued_mail(desk.services)
+    outbox = Path(desk.services.settings.data_dir) / "outbox"
+    assert any(b"Hvilken periode" in p.read_bytes() for p in outbox.glob("*.eml"))
+    # An older event arriving late moves nothing back; a private note never leaves the desk.
+    old = {
+        **event,
+        "status": "new",
+        "updated_at": NOW.isoformat(),
+        "comment": {"id": "c-2", "body": "Intern", "public": False},
+    }
+    assert desk.hook(old).json() == {"done": []}
+    solved = {**event, "status": "solved", "updated_at": (NOW + timedelta(hours=2)).isoformat(), "comment": None}
+    assert desk.hook(solved).json() == {"done": ["status"]}
+    shown = desk.client.get(f"/v1/requests/{request['id']}").json()
+    assert [e["body"] for e in shown["thread"] if e["kind"] == "message"] == ["Hvilken periode gjelder det?"]
+    assert shown["status"] == (MAPPING.statuses["solved"] if MAPPING else shown["status"])
+
+
+def test_the_webhook_takes_only_what_the_desk_s_zendesk_signed_now(desk: Desk) -> None:
+    request = desk.submit()
+    desk.forward()
+    (ticket,) = desk.zendesk.ticket_of(request["reference"])
+    event = {"ticket_id": str(ticket["id"]), "status": "open", "updated_at": NOW.isoformat()}
+    assert desk.hook(event, secret="someone-else").status_code == 401
+    assert desk.hook(event, at=(NOW - timedelta(minutes=10)).isoformat()).status_code == 401  # a replay, later
+    unsigned = desk.client.post("/v1/hooks/zendesk", json=event)
+    assert unsigned.status_code == 401
+    assert desk.hook({**event, "ticket_id": "999999"}).status_code == 404
+    assert desk.hook({**event, "updated_at": "yesterday"}).status_code == 422
+    assert desk.hook([1, 2]).status_code == 422  # type: ignore[arg-type]
+    big = {**event, "comment": {"id": "x", "body": "x" * 70_000, "public": True}}
+    assert desk.hook(big).status_code == 413
+    assert desk.hook(event).status_code == 200
+
+
+def test_a_request_zendesk_refuses_is_given_up_with_why_and_forwarded_again_by_the_operator(desk: Desk) -> None:
+    request = desk.submit()
+    desk.zendesk.faults.append((422, None))
+    assert desk.forward() == (0, 1)
+    desk.clock.advance(hours=3)
+    assert desk.forward() == (0, 0)  # a refusal is not tried again by itself
+    listed = run_cli(desk.services, "forward", "failed")
+    assert request["reference"] in listed and "422" in listed
+    assert "forwarded 1" in run_cli(desk.services, "forward", "retry", request["reference"])
+    assert len(desk.zendesk.ticket_of(request["reference"])) == 1
+    assert run_cli(desk.services, "forward", "failed") == "no forwarding was given up\n"
+    assert "the credentials work" in run_cli(desk.services, "forward", "check")
+
+
+def test_accepting_a_request_never_waits_for_zendesk(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path / "data", "http://127.0.0.1:9")  # nothing listens there
+    services = build_services(settings, store=LocalStore(tmp_path / "data"), clock=Clock(NOW))
+    register(services.store, AUTHORIZED, "authorized-for-change")
+    with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client:
+        client.headers["Authorization"] = f"Bearer {sign_in(client, tmp_path / 'data' / 'outbox', AUTHORIZED)}"
+        sent = client.post("/v1/requests", json={"form": form().id, "data": valid_data()})
+        assert sent.status_code == 201, sent.text
+    (job,) = services.forwarding.forwards.due_forwards(NOW + timedelta(seconds=1), 10)
+    assert job.request_id == sent.json()["id"] and job.target == "zendesk"
+    assert forwarding.forward_due(services.forwarding) == (0, 1)  # tried, failed, kept for later
