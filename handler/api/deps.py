@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from handler.api.problems import language_of
+from handler.refusals import Refused
 from handler.services import Services
 from handler.signin import SignedInAddress
 from handler.usecases import signing_in
@@ -55,6 +58,23 @@ async def _signed_in(services: ServicesDep, authorization: Annotated[str | None,
 
 
 SignedIn = Annotated[SignedInAddress, Depends(_signed_in)]
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+
+
+async def _idempotency_key(idempotency_key: Annotated[str | None, Header()] = None) -> str | None:
+    if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise Refused("invalid_idempotency_key")
+    return idempotency_key
+
+
+IdempotencyKey = Annotated[str | None, Depends(_idempotency_key)]
+
+
+def created(body: Any, language: str, new: bool) -> JSONResponse:
+    """A 201 with ``body``, saying when it answers a retry of an earlier request with the same key."""
+    headers = {"Content-Language": language, **NO_STORE} | ({} if new else {"Idempotent-Replayed": "true"})
+    return JSONResponse(body, status_code=201, headers=headers)
 
 
 @asynccontextmanager

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from handler.api.deps import IDEMPOTENCY_KEY
 from handler.api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, STATUS, TITLES
-from handler.api.requests import IDEMPOTENCY_KEY
 from handler.conversation import Author, Channel
 from handler.forms import Catalog
 from handler.storage.base import REQUEST_ID

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from handler.api.bodies import read_json
-from handler.api.deps import NO_STORE, ConversingDep, Language, ServicesDep, SignedIn, run
+from handler.api.deps import (
+    NO_STORE,
+    ConversingDep,
+    IdempotencyKey,
+    Language,
+    ServicesDep,
+    SignedIn,
+    created,
+    run,
+)
 from handler.refusals import Refused
 from handler.usecases import conversing, following
 from handler.usecases.submitting import NewRequest, submit
 
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 router = APIRouter(prefix="/v1/requests")
 
 
@@ -23,21 +30,12 @@ router = APIRouter(prefix="/v1/requests")
     "", status_code=201, openapi_extra={"requestBody": {"required": True, "content": {"application/json": {}}}}
 )
 async def submit_request(
-    request: Request,
-    language: Language,
-    services: ServicesDep,
-    email: SignedIn,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    request: Request, language: Language, services: ServicesDep, email: SignedIn, idempotency_key: IdempotencyKey
 ) -> JSONResponse:
     """Validate a submission against its form's schema and store it; answer with a receipt."""
-    if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
-        raise Refused("invalid_idempotency_key")
     body = await read_json(request, services.settings.max_body_bytes)
-    receipt, created = await run(submit, services, NewRequest(body, email, language, idempotency_key))
-    headers = {"Content-Language": language, **NO_STORE}
-    if not created:
-        headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(receipt.as_json(), status_code=201, headers=headers)
+    receipt, new = await run(submit, services, NewRequest(body, email, language, idempotency_key))
+    return created(receipt.as_json(), language, new)
 
 
 @router.get("")
@@ -70,11 +68,9 @@ async def reply(
     services: ServicesDep,
     use: ConversingDep,
     email: SignedIn,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    idempotency_key: IdempotencyKey,
 ) -> JSONResponse:
     """Add the signed-in requester's message to one of their requests (``{"body": "..."}``)."""
-    if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
-        raise Refused("invalid_idempotency_key")
     body = await read_json(request, services.settings.max_body_bytes)
     text = body.get("body") if isinstance(body, dict) else None
     files = body.get("attachments", []) if isinstance(body, dict) else []
@@ -83,11 +79,8 @@ async def reply(
     new = conversing.Reply(
         request_id, str(email), text if isinstance(text, str) else "", language, idempotency_key, tuple(files)
     )
-    message, summary, created = await run(conversing.reply, use, new)
-    headers = {"Content-Language": language, **NO_STORE}
-    if not created:
-        headers["Idempotent-Replayed"] = "true"
-    return JSONResponse({"message": message.as_json(), "request": summary.as_json()}, status_code=201, headers=headers)
+    message, summary, new_one = await run(conversing.reply, use, new)
+    return created({"message": message.as_json(), "request": summary.as_json()}, language, new_one)
 
 
 @router.post(
