@@ -6,7 +6,7 @@ into the container or the store.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -67,15 +67,20 @@ def desk_message(
     link: str,
     reply_to: str | None,
     signed: bool,
+    earlier: Sequence[Message] = (),
 ) -> Mail:
     """The requester's copy of a desk agent's message, with how to answer it: by e-mail to ``reply_to`` (the
-    request's own address when ``signed``, else the desk's inbox) and on the page."""
+    request's own address when ``signed``, else the desk's inbox) and on the page; then the ``earlier``
+    messages of the conversation, newest first, quoted."""
     params = {**_params(summary, message), "link": link}
     paragraphs = [texts["replyAbove"]] if signed else []
     paragraphs += [fill(texts["greeting"], {"name": to.name}), fill(texts["messageFromDesk"], params), message.body]
     if link:
         paragraphs.append(fill(texts["messageAnswer"], params))
     paragraphs.append(texts["signature"])
+    if earlier:
+        quoted = ["\n".join([f"{m.name}:", *(f"> {line}" for line in m.body.splitlines())]) for m in earlier]
+        paragraphs.append("\n\n".join([texts["messageEarlier"], *quoted]))
     return Mail(
         to=(to,),
         subject=fill(texts["messageSubject"], params),

@@ -71,6 +71,7 @@ EMAIL_TEXTS = (
     "messageDeskReply",
     "replyAbove",
     "stopCopies",
+    "messageEarlier",
 )
 # What the conversation's refusals say (handler/usecases/conversing.py).
 CONVERSATION_TEXTS = ("required", "tooLong")

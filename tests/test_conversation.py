@@ -330,3 +330,19 @@ def test_someone_copied_stops_the_copies_with_the_link_in_one(desk: tuple[TestCl
     run_cli(services, "requests", "reply", reference, "--agent", "Per", "--message", "Andre svar")
     assert [m for m in mails_to(services, "kopi@example.no") if "Andre svar" in text_of(m)] == []
     assert [m for m in mails_to(services, AUTHORIZED) if "Andre svar" in text_of(m)]  # the requester still gets it
+
+
+def test_the_desk_s_answer_by_e_mail_quotes_the_latest_messages_before_it(desk: tuple[TestClient, Services]) -> None:
+    client, services = desk
+    request = sent_request(client)
+    clock: Clock = services.clock  # type: ignore[assignment]
+    for who, text in [("agent", "Første"), ("requester", "Andre"), ("agent", "Tredje")]:
+        clock.advance(minutes=1)
+        if who == "agent":
+            run_cli(services, "requests", "reply", request["reference"], "--agent", "Per", "--message", f"{text} svar")
+        else:
+            assert reply(client, request["id"], {"body": f"{text} svar"}).status_code == 201
+    (last,) = [m for m in mails_to(services, AUTHORIZED) if text_of(m).count("Tredje svar") == 1 and "> " in text_of(m)]
+    earlier = text_of(last).split(services.catalog.common["nb"]["email"]["messageEarlier"])[1]
+    assert earlier.index("> Andre svar") < earlier.index("> Første svar")  # newest first
+    assert "Kari Nordmann:" in earlier and "Per:" in earlier

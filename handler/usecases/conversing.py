@@ -40,6 +40,7 @@ from handler.usecases.attaching import attachments_field, copy_upload, keep_mail
 log = logging.getLogger("servicedesk_forms.conversation")
 # A mail larger than this is refused unread (SES takes up to 40 MB; the form's attachments are far smaller).
 MAX_MAIL_BYTES = 25 * 1024 * 1024
+EARLIER_IN_MAIL = 3  # the desk's answer e-mailed to the requester quotes this many earlier messages
 
 
 @dataclass(frozen=True)
@@ -344,7 +345,10 @@ def _to_requester(use: Conversing, request: StoredRequest, summary: RequestSumma
     to = Recipient(request.requester or "", contact.name if contact else "")
     texts = use.catalog.common[language]["email"]
     signed = use.reply_to(summary.receipt.reference)
-    found = [mails.desk_message(texts, language, to, summary, message, link, signed or use.desk_inbox, bool(signed))]
+    # The conversation's latest messages before this one, newest first, for the context a mail client lacks.
+    earlier = [m for m in use.conversation.messages(request_id) if m.id != message.id][-EARLIER_IN_MAIL:][::-1]
+    answer_to = signed or use.desk_inbox
+    found = [mails.desk_message(texts, language, to, summary, message, link, answer_to, bool(signed), earlier)]
     muted = use.conversation.muted(request_id) if use.site_url else frozenset()
     for address in _copied(use, request):
         if address.lower() in muted:
