@@ -18,7 +18,7 @@ help:  ## list the targets
 
 run: $(VENV)/.run  ## set up, build the site and serve site + API on http://127.0.0.1:$(PORT) (embedded storage)
 	$(BIN)/python build.py --site-url http://127.0.0.1:$(PORT) --desk-email $(DESK)
-	SDF_DESK_INBOX=$(DESK) SDF_AGENTS=$(DESK) SDF_REPLY_DOMAIN=reply.localhost $(BIN)/python -m handler.serve --port $(PORT)
+	SDF_DESK_INBOX=$(DESK) SDF_AGENTS=$(DESK) $(BIN)/python -m handler.serve --port $(PORT)
 
 test: $(VENV)/.test .tools  ## install what the tests need and run them all
 	node --test tests/js/

@@ -13,6 +13,7 @@ from pathlib import Path
 from handler.forms import SCHEMA_DIR
 
 STORAGE_KINDS = ("local", "aws")
+LOCAL_REPLY_DOMAIN = "reply.localhost"  # the embedded default's reply domain, unless SDF_REPLY_DOMAIN says otherwise
 
 
 class ConfigurationError(Exception):
@@ -97,8 +98,11 @@ class Settings:
         origins = tuple(o.strip() for o in env.get("SDF_ALLOWED_ORIGINS", "").split(",") if o.strip())
         proxies = tuple(p.strip() for p in env.get("SDF_TRUSTED_PROXIES", "").split(",") if p.strip())
         agents = tuple(a.strip().lower() for a in env.get("SDF_AGENTS", "").split(",") if a.strip())
+        storage = env.get("SDF_STORAGE", cls.storage)
+        # On this machine replies by e-mail are files in data/inbox/: their domain needs no DNS, so it is on.
+        replies = env.get("SDF_REPLY_DOMAIN", LOCAL_REPLY_DOMAIN if storage == "local" else "")
         return cls(
-            storage=env.get("SDF_STORAGE", cls.storage),
+            storage=storage,
             data_dir=Path(env.get("SDF_DATA_DIR", str(cls.data_dir))),
             schema_dir=Path(env.get("SDF_SCHEMA_DIR", str(SCHEMA_DIR))),
             max_body_bytes=int(_number(env, "SDF_MAX_BODY_BYTES", cls.max_body_bytes, "a whole number of bytes")),
@@ -116,7 +120,7 @@ class Settings:
             site_url=env.get("SDF_SITE_URL", "").rstrip("/"),
             desk_inbox=env.get("SDF_DESK_INBOX", ""),
             desk_language=env.get("SDF_DESK_LANGUAGE", ""),
-            reply_domain=env.get("SDF_REPLY_DOMAIN", ""),
+            reply_domain=replies,
             agents=agents,
             forward=env.get("SDF_FORWARD", ""),
             zendesk_url=env.get("SDF_ZENDESK_URL", "").rstrip("/"),

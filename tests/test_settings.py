@@ -48,3 +48,12 @@ def test_the_local_server_says_which_setting_is_wrong_without_a_traceback() -> N
     assert started.returncode == 2
     assert "SDF_CODE_ANSWER_SECONDS must be a number of seconds" in started.stderr
     assert "Traceback" not in started.stderr
+
+
+def test_replies_by_e_mail_are_on_with_the_embedded_store_and_off_on_aws_unless_a_domain_is_named() -> None:
+    assert Settings.from_env({}).reply_domain == "reply.localhost"  # the CLI and the local server agree
+    aws = {"SDF_STORAGE": "aws", "SDF_BUCKET": "b", "SDF_TABLE": "t", "SDF_SESSION_SECRET": "x" * 32}
+    assert Settings.from_env(aws).reply_domain == ""
+    assert Settings.from_env({**aws, "SDF_REPLY_DOMAIN": "reply.example.com"}).reply_domain == "reply.example.com"
+    with pytest.raises(ConfigurationError, match="SDF_REPLY_DOMAIN"):
+        Settings.from_env({"SDF_REPLY_DOMAIN": "not a domain"})
