@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,20 @@ def make_mailer(settings: Settings) -> Mailer:
     return OutboxMailer(settings.mail_from, Path(settings.data_dir) / "outbox")
 
 
+def with_zendesk_secret(settings: Settings) -> Settings:
+    """The settings with the Zendesk API token and webhook secret read from Secrets Manager, when they are kept
+    there (``SDF_ZENDESK_SECRET_ARN``)."""
+    if settings.forward != "zendesk" or not settings.zendesk_secret_arn or settings.zendesk_token:
+        return settings
+    import boto3
+
+    client = boto3.client("secretsmanager", region_name=settings.region or None)
+    kept = json.loads(client.get_secret_value(SecretId=settings.zendesk_secret_arn)["SecretString"])
+    return replace(
+        settings, zendesk_token=str(kept.get("token", "")), zendesk_webhook_secret=str(kept.get("webhookSecret", ""))
+    )
+
+
 def ticket_system(settings: Settings) -> TicketSystem | None:
     """The desk's ticket system the settings name, if any (its HTTP client loaded only then)."""
     if settings.forward == "zendesk":
@@ -142,6 +157,7 @@ def build_services(
     blobs: RequestBlobs | None = None,
 ) -> Services:
     """The services for ``settings``; any part given is used instead of the one the settings name."""
+    settings = with_zendesk_secret(settings)
     catalog = catalog or load_catalog(settings.schema_dir)
     store = store or make_store(settings)
     mailer = mailer or make_mailer(settings)

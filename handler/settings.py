@@ -52,6 +52,7 @@ class Settings:
     zendesk_email: str = ""
     zendesk_token: str = field(default="", repr=False)
     zendesk_webhook_secret: str = field(default="", repr=False)
+    zendesk_secret_arn: str = ""  # on AWS: a secret {"token", "webhookSecret"} in place of the two above
     # Every answer to "send me a code" and to "here is my code" takes at least this long, so its timing
     # cannot tell a registered address (a code is queued, or checked) from an unknown one.
     code_answer_seconds: float = 0.6
@@ -80,9 +81,11 @@ class Settings:
             )
         if self.forward not in ("", "zendesk"):
             raise ConfigurationError(f"SDF_FORWARD is {self.forward!r}; choose zendesk, or leave it empty")
-        if self.forward == "zendesk" and not (self.zendesk_url and self.zendesk_email and self.zendesk_token):
+        token = self.zendesk_token or self.zendesk_secret_arn
+        if self.forward == "zendesk" and not (self.zendesk_url and self.zendesk_email and token):
             raise ConfigurationError(
-                "SDF_FORWARD=zendesk needs SDF_ZENDESK_URL, SDF_ZENDESK_EMAIL and SDF_ZENDESK_TOKEN"
+                "SDF_FORWARD=zendesk needs SDF_ZENDESK_URL, SDF_ZENDESK_EMAIL and SDF_ZENDESK_TOKEN "
+                "(or SDF_ZENDESK_SECRET_ARN)"
             )
         for proxy in self.trusted_proxies:
             try:
@@ -127,6 +130,7 @@ class Settings:
             zendesk_email=env.get("SDF_ZENDESK_EMAIL", ""),
             zendesk_token=env.get("SDF_ZENDESK_TOKEN", ""),
             zendesk_webhook_secret=env.get("SDF_ZENDESK_WEBHOOK_SECRET", ""),
+            zendesk_secret_arn=env.get("SDF_ZENDESK_SECRET_ARN", ""),
             code_answer_seconds=_number(env, "SDF_CODE_ANSWER_SECONDS", cls.code_answer_seconds, "a number of seconds"),
             trusted_proxies=proxies,
         )

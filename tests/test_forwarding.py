@@ -8,10 +8,11 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -19,7 +20,7 @@ from fastapi.testclient import TestClient
 from handler import cli
 from handler.app import create_app
 from handler.forms import load_catalog
-from handler.services import Services, build_services
+from handler.services import Services, build_services, with_zendesk_secret
 from handler.settings import Settings
 from handler.storage.aws import S3Blobs
 from handler.storage.local import LocalStore
@@ -28,7 +29,16 @@ from handler.usecases import forwarding, mailing
 from handler.usecases.attaching import attachments_field
 from tests.conftest import AUTHORIZED, NOW, SECRET, Clock, register, sign_in
 from tests.fake_zendesk import EMAIL, TOKEN, FakeZendesk, fake_zendesk
-from tests.servers import dynamodb_local_server, fresh_aws_store, seaweedfs_server  # noqa: F401  (fixtures)
+from tests.servers import (  # noqa: F401  (the fixtures seaweedfs, dynamodb_local and ses)
+    ACCESS_KEY,
+    REGION,
+    SECRET_KEY,
+    MailServer,
+    dynamodb_local_server,
+    fresh_aws_store,
+    seaweedfs_server,
+    ses_server,
+)
 from tests.shipped import form, valid_data
 
 HOOK_SECRET = "zendesk-signing-secret"
@@ -109,7 +119,8 @@ def zendesk() -> Iterator[FakeZendesk]:
 @pytest.fixture(params=["local", "aws"])
 def desk(request: pytest.FixtureRequest, tmp_path: Path, zendesk: FakeZendesk) -> Iterator[Desk]:
     settings = settings_for(tmp_path / "data", zendesk.url)
-    clock = Clock(NOW)
+    # The real time: S3's presigned upload policy (SeaweedFS) is checked against the real clock.
+    clock = Clock(datetime.now(UTC).replace(microsecond=0))
     if request.param == "local":
         services = build_services(settings, store=LocalStore(tmp_path / "data"), clock=clock)
         yield from open_desk(services, settings, zendesk, clock)
@@ -127,6 +138,7 @@ def run_cli(services: Services, *words: str) -> str:
 
 
 def test_a_request_becomes_one_ticket_whatever_fails_and_the_ticket_s_word_comes_back(desk: Desk) -> None:
+    start = desk.clock()
     request = desk.submit(desk.upload())
     reference = request["reference"]
     # Zendesk is busy, then throttles, then answers too late (the ticket is made, the answer lost).
@@ -157,7 +169,7 @@ def test_a_request_becomes_one_ticket_whatever_fails_and_the_ticket_s_word_comes
     event = {
         "ticket_id": str(ticket["id"]),
         "status": "pending",
-        "updated_at": (NOW + timedelta(hours=1)).isoformat(),
+        "updated_at": (start + timedelta(hours=1)).isoformat(),
         "comment": {"id": "c-1", "body": "Hvilken periode gjelder det?", "public": True, "author": "Per Agent"},
     }
     assert desk.hook(event).json() == {"done": ["comment", "status"]}
@@ -175,11 +187,11 @@ def test_a_request_becomes_one_ticket_whatever_fails_and_the_ticket_s_word_comes
     old = {
         **event,
         "status": "new",
-        "updated_at": NOW.isoformat(),
+        "updated_at": start.isoformat(),
         "comment": {"id": "c-2", "body": "Intern", "public": False},
     }
     assert desk.hook(old).json() == {"done": []}
-    solved = {**event, "status": "solved", "updated_at": (NOW + timedelta(hours=2)).isoformat(), "comment": None}
+    solved = {**event, "status": "solved", "updated_at": (start + timedelta(hours=2)).isoformat(), "comment": None}
     assert desk.hook(solved).json() == {"done": ["status"]}
     shown = desk.client.get(f"/v1/requests/{request['id']}").json()
     assert [e["body"] for e in shown["thread"] if e["kind"] == "message"] == ["Hvilken periode gjelder det?"]
@@ -190,9 +202,9 @@ def test_the_webhook_takes_only_what_the_desk_s_zendesk_signed_now(desk: Desk) -
     request = desk.submit()
     desk.forward()
     (ticket,) = desk.zendesk.ticket_of(request["reference"])
-    event = {"ticket_id": str(ticket["id"]), "status": "open", "updated_at": NOW.isoformat()}
+    event = {"ticket_id": str(ticket["id"]), "status": "open", "updated_at": desk.clock().isoformat()}
     assert desk.hook(event, secret="someone-else").status_code == 401
-    assert desk.hook(event, at=(NOW - timedelta(minutes=10)).isoformat()).status_code == 401  # a replay, later
+    assert desk.hook(event, at=(desk.clock() - timedelta(minutes=10)).isoformat()).status_code == 401  # a replay
     unsigned = desk.client.post("/v1/hooks/zendesk", json=event)
     assert unsigned.status_code == 401
     assert desk.hook({**event, "ticket_id": "999999"}).status_code == 404
@@ -228,3 +240,35 @@ def test_accepting_a_request_never_waits_for_zendesk(tmp_path: Path) -> None:
     (job,) = services.forwarding.forwards.due_forwards(NOW + timedelta(seconds=1), 10)
     assert job.request_id == sent.json()["id"] and job.target == "zendesk"
     assert forwarding.forward_due(services.forwarding) == (0, 1)  # tried, failed, kept for later
+
+
+def test_on_aws_the_zendesk_token_and_webhook_secret_come_from_secrets_manager(
+    ses: MailServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # moto's server stands in for Secrets Manager (nothing else runs it offline); the handler's own client finds
+    # it through boto3's per-service endpoint variable.
+    kept = {"token": "from-the-secret", "webhookSecret": "signed-by-zendesk"}
+    client = boto3.session.Session().client(
+        "secretsmanager",
+        region_name=REGION,
+        endpoint_url=ses.endpoint_url,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    )
+    arn = client.create_secret(Name=f"zendesk-{tmp_path.name}", SecretString=json.dumps(kept))["ARN"]
+    for name, value in {
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": ses.endpoint_url,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = replace(
+        settings_for(tmp_path, "https://example.zendesk.com"),
+        zendesk_token="",
+        zendesk_webhook_secret="",
+        zendesk_secret_arn=arn,
+        region=REGION,
+    )
+    filled = with_zendesk_secret(settings)
+    assert (filled.zendesk_token, filled.zendesk_webhook_secret) == ("from-the-secret", "signed-by-zendesk")
+    assert "from-the-secret" not in repr(filled)  # never in a log line

@@ -381,7 +381,7 @@ def test_the_alarms_on_the_handler_s_own_metrics_watch_metrics_it_emits(template
         for (namespace, name), dimensions in watched(template).items()
         if namespace == observe.NAMESPACE
     }
-    assert set(ours) == {"MailGivenUp", "MailQueueAge", "InboundMailRefused"}
+    assert set(ours) == {"MailGivenUp", "MailQueueAge", "InboundMailRefused", "ForwardGivenUp"}
     for name, dimensions in ours.items():
         assert f'"{name}": (' in source, f"nothing in handler/ emits {name}"
         assert dimensions == {observe.DIMENSION: {"Ref": "RequestsFunction"}}  # the name Lambda gives the code

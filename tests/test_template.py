@@ -48,6 +48,8 @@ ALLOWED_ACTIONS = {
     "dynamodb:ListStreams",
     "secretsmanager:GetSecretValue",
     "ses:SendRawEmail",
+    # The stream's event source mapping keeps a batch that failed every retry in the StreamFailures queue.
+    "sqs:SendMessage",
 }
 # How boto3 operations the handler calls are authorized, where it is not "<service>:<OperationName>".
 TRANSACTION_ITEM_ACTIONS = {
@@ -57,6 +59,8 @@ TRANSACTION_ITEM_ACTIONS = {
     "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
 STREAM_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
+# What the event source mapping does with the function's role, not the handler's code.
+MAPPING_ACTIONS = {*STREAM_ACTIONS, "sqs:SendMessage"}
 SERVICES = {"s3": "s3", "dynamodb": "dynamodb", "ses": "ses", "secretsmanager": "secretsmanager"}
 # Presigning makes no call, but what the presigned request does is authorized as the signer's action.
 PRESIGNED = {"generate_presigned_post": "s3:PutObject", "generate_presigned_url": "s3:GetObject"}
@@ -304,8 +308,12 @@ def test_the_role_grants_each_action_on_its_own_resources(template: dict[str, An
             assert resources == ["<RequestsTable.Arn>"], action
         elif action.startswith("logs:"):
             assert resources == ["<FunctionLogGroup.Arn>"], action
-        elif action == "secretsmanager:GetSecretValue":
-            assert resources == ["<SessionSecret>"]
+        elif action == "secretsmanager:GetSecretValue":  # and the Zendesk secret, when forwarding to Zendesk
+            assert resources == ["<SessionSecret>", "<AWS::NoValue>"]
+            zendesk = next(st for _, st in statements(template) if action in as_list(st["Action"]))["Resource"][1]
+            assert zendesk == {"Fn::If": ["ForwardToZendesk", {"Ref": "ZendeskSecret"}, {"Ref": "AWS::NoValue"}]}
+        elif action == "sqs:SendMessage":
+            assert resources == ["<StreamFailures.Arn>"]
         elif action == "ses:SendRawEmail":
             assert resources == ["arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/<SenderIdentity>"]
         else:
@@ -351,7 +359,7 @@ def test_every_aws_call_the_handler_makes_is_allowed(template: dict[str, Any]) -
 def test_the_role_grants_nothing_the_handler_does_not_use(template: dict[str, Any]) -> None:
     granted = {action for _, statement in statements(template) for action in as_list(statement["Action"])}
     used = set().union(*boto3_calls().values())
-    assert granted - used - {"logs:CreateLogStream", "logs:PutLogEvents"} - STREAM_ACTIONS == set()
+    assert granted - used - {"logs:CreateLogStream", "logs:PutLogEvents"} - MAPPING_ACTIONS == set()
 
 
 def test_queued_mail_on_the_tables_stream_wakes_the_function(template: dict[str, Any]) -> None:
