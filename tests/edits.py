@@ -74,6 +74,7 @@ def remove_service(root: Path, service: str) -> None:
 
     for text_file in _text_files(root):
         rewrite(text_file, drop_texts)
+    _rename_in_ticket_mappings(root, service, None)
 
 
 def rename_service(root: Path, old: str, new: str) -> None:
@@ -96,6 +97,22 @@ def rename_service(root: Path, old: str, new: str) -> None:
 
     for text_file in _text_files(root):
         rewrite(text_file, rename_texts)
+    _rename_in_ticket_mappings(root, old, new)
+
+
+def _rename_in_ticket_mappings(root: Path, old: str, new: str | None) -> None:
+    """The tags and custom fields ``schema/site.json`` gives tickets of ``old``: under ``new``, or gone."""
+
+    def rename(site: dict[str, Any]) -> None:
+        for mapping in site.get("tickets", {}).values():
+            for member in ("tags", "customFields"):
+                by_service = mapping.get(member, {})
+                if old in by_service:
+                    kept = by_service.pop(old)
+                    if new is not None:
+                        by_service[new] = kept
+
+    rewrite(root / "site.json", rename)
 
 
 def reorder_services(root: Path) -> None:
