@@ -21,6 +21,7 @@ from handler.dialect import KEYWORDS, widgets
 from handler.forms import SCHEMA_DIR, Catalog, Field, Form, Path_, SchemaProblem, load_catalog, option_key
 from handler.texts import fill
 from handler.uploads import PENDING_TRUSTED, Limits
+from handler.usecases.attaching import attachments_field
 
 ROOT = Path(__file__).resolve().parent
 TEMPLATES = ROOT / "site" / "templates"
@@ -215,7 +216,7 @@ def reply_files(catalog: Catalog, language: str) -> list[dict[str, Any]]:
     named ``files-<form>`` on the page, its slots asked for the form's own field."""
     found = []
     for form in catalog.forms.values():
-        field = next((f for f in form.fields if f.value_kind == "uploads"), None)
+        field = attachments_field(form)
         if field is None:
             continue
         name = f"files-{form.id}"

@@ -24,8 +24,10 @@ from handler.uploads import (
 
 
 def attachments_field(form: Form) -> Field | None:
-    """The form's field that takes files, if it has one."""
-    return next((field for field in form.fields if field.value_kind == "uploads"), None)
+    """The form's field that takes files for every service (else its first one that takes files), if any: the
+    limits a message's files are held to."""
+    taking = [field for field in form.fields if field.value_kind == "uploads"]
+    return next((field for field in taking if field.always_shown), taking[0] if taking else None)
 
 
 def copy_upload(
