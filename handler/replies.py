@@ -21,8 +21,6 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 
-from mailparser_reply import EmailReplyParser
-
 LOCAL_PART = "svar"
 _ADDRESS = re.compile(r"^svar\+(?P<reference>[A-Z0-9-]{3,40})\.(?P<signature>[a-z2-7]{16})@(?P<domain>[^@\s]+)$", re.I)
 # The languages whose reply headers are recognized, by the language the request was written in (Norwegian
@@ -158,6 +156,8 @@ def new_text(incoming: Incoming, language: str, marker: str) -> str:
     text = incoming.text.replace("\r\n", "\n")
     if marker and marker in text:
         text = text.split(marker, 1)[0]
+    from mailparser_reply import EmailReplyParser  # only when a mail comes in, not at every cold start
+
     parsed = EmailReplyParser(languages=_REPLY_LANGUAGES.get(language, ["en"])).read(text).replies
     # The first part is the new text (its sign-off kept), unless it starts with a reply header: then all is quoted.
     latest = parsed[0].content if parsed and not parsed[0].headers else ""

@@ -24,7 +24,8 @@ from handler.services import Services, build_services, with_zendesk_secret
 from handler.settings import Settings
 from handler.storage.aws import S3Blobs
 from handler.storage.local import LocalStore
-from handler.tickets.zendesk import Zendesk, signature
+from handler.tickets import zendesk_signature as signature
+from handler.tickets.zendesk import Zendesk
 from handler.usecases import forwarding, mailing
 from handler.usecases.attaching import attachments_field
 from tests.conftest import AUTHORIZED, NOW, SECRET, Clock, register, sign_in

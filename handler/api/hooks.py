@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from handler.api.bodies import parse_json, read_body
 from handler.api.deps import NO_STORE, ServicesDep, run
 from handler.refusals import Refused
-from handler.tickets.zendesk import signature
+from handler.tickets import zendesk_signature
 from handler.usecases.ticket_events import TicketEvent, take_event
 
 router = APIRouter(prefix="/v1/hooks")
@@ -31,7 +31,7 @@ async def zendesk_event(request: Request, services: ServicesDep) -> JSONResponse
     stamp = request.headers.get("x-zendesk-webhook-signature-timestamp", "")
     given = request.headers.get("x-zendesk-webhook-signature", "")
     if not _fresh(stamp, services.clock()) or not hmac.compare_digest(
-        signature(secret, stamp, body).encode(), given.encode("utf-8", "replace")
+        zendesk_signature(secret, stamp, body).encode(), given.encode("utf-8", "replace")
     ):
         raise Refused("sign_in_required")  # 401: not signed by the desk's Zendesk
     event = _event(parse_json(body))

@@ -1,11 +1,8 @@
 """Zendesk through its REST API (``/api/v2``): a ticket per request, its files as uploads, its reference as the
-ticket's ``external_id``; and the signature its webhooks carry."""
+ticket's ``external_id``."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from typing import Any
 
 import httpx
@@ -16,12 +13,6 @@ from handler.tickets import TicketDraft, TicketSystem, TicketSystemError
 # Every call gives up within this many seconds, so that a slow Zendesk cannot hold the worker past its own limit.
 TIMEOUT = httpx.Timeout(5.0, connect=2.0)
 _BUSY = {429, 503}
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """What Zendesk signs a webhook with: base64 of the HMAC-SHA256 of its timestamp and body."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
 
 
 class Zendesk(TicketSystem):
