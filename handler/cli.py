@@ -427,13 +427,13 @@ def _forward_retry(services: Services, args: argparse.Namespace, out: TextIO) ->
 def _forward_check(services: Services, args: argparse.Namespace, out: TextIO) -> None:
     use = _forwarding(services)
     assert use.system is not None
-    problems = use.system.check()
     mapping = services.catalog.tickets.get(use.system.name)
+    problems = use.system.check(mapping)
     categories = {c for form in services.catalog.forms.values() for c in form.categories}
     if mapping is None:
         problems.append(f"schema/site.json has no /tickets/{use.system.name} mapping")
     else:
-        unknown = sorted(s for s in {*mapping.tags, *mapping.custom_fields} if s != "*" and s not in categories)
+        unknown = sorted(s for s in {*mapping.tags, *mapping.custom_fields, *mapping.request_types} if s != "*" and s not in categories)
         problems += [
             f"schema/site.json /tickets/{use.system.name}: {s!r} is not a service of any form" for s in unknown
         ]

@@ -10,18 +10,22 @@ from typing import Any
 
 @dataclass(frozen=True)
 class TicketMapping:
-    """``tags`` and ``custom_fields`` by service (``*``: every service's), ``statuses`` from the system's to ours
-    (a status of theirs not named here is ignored)."""
+    """``tags``, ``custom_fields`` and ``request_types`` by service (``*``: every service's), ``statuses`` from the
+    system's to ours (a status of theirs not named here is ignored)."""
 
     tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    custom_fields: Mapping[str, tuple[tuple[int, Any], ...]] = field(default_factory=dict)
+    custom_fields: Mapping[str, tuple[tuple[int | str, Any], ...]] = field(default_factory=dict)
     statuses: Mapping[str, str] = field(default_factory=dict)
+    request_types: Mapping[str, str] = field(default_factory=dict)
 
     def tags_of(self, service: str | None) -> tuple[str, ...]:
         return (*self.tags.get("*", ()), *self.tags.get(service or "", ()))
 
-    def fields_of(self, service: str | None) -> tuple[tuple[int, Any], ...]:
+    def fields_of(self, service: str | None) -> tuple[tuple[int | str, Any], ...]:
         return (*self.custom_fields.get("*", ()), *self.custom_fields.get(service or "", ()))
+
+    def request_type_of(self, service: str | None) -> str:
+        return self.request_types.get(service or "", self.request_types.get("*", ""))
 
 
 def read_mappings(declared: Any, statuses: Sequence[str], where: str) -> tuple[dict[str, TicketMapping], list[str]]:
@@ -40,17 +44,21 @@ def read_mappings(declared: Any, statuses: Sequence[str], where: str) -> tuple[d
         tags = mapping.get("tags", {})
         fields = mapping.get("customFields", {})
         theirs = mapping.get("statuses", {})
+        kinds = mapping.get("requestTypes", {})
         if not isinstance(tags, dict) or not all(
             isinstance(v, list) and all(isinstance(t, str) and t for t in v) for v in tags.values()
         ):
             problems.append(f"{at}/tags: an object from a service (or *) to a list of tags")
             tags = {}
         if not isinstance(fields, dict) or not all(
-            isinstance(v, list) and all(isinstance(f, dict) and isinstance(f.get("id"), int) for f in v)
+            isinstance(v, list) and all(isinstance(f, dict) and isinstance(f.get("id"), int | str) and f["id"] != "" for f in v)
             for v in fields.values()
         ):
             problems.append(f"{at}/customFields: an object from a service (or *) to a list of {{id, value}}")
             fields = {}
+        if not isinstance(kinds, dict) or not all(isinstance(v, str) and v for v in kinds.values()):
+            problems.append(f"{at}/requestTypes: an object from a service (or *) to the system's request type id")
+            kinds = {}
         if not isinstance(theirs, dict):
             problems.append(f"{at}/statuses: an object from the system's statuses to ours")
             theirs = {}
@@ -63,6 +71,7 @@ def read_mappings(declared: Any, statuses: Sequence[str], where: str) -> tuple[d
             {service: tuple(v) for service, v in tags.items()},
             {service: tuple((f["id"], f.get("value")) for f in v) for service, v in fields.items()},
             dict(theirs),
+            dict(kinds),
         )
     return (found, []) if not problems else ({}, problems)
 
@@ -74,6 +83,7 @@ def site_tickets(catalog: Any) -> dict[str, Any]:
             "tags": {service: list(tags) for service, tags in mapping.tags.items()},
             "customFields": {s: [{"id": i, "value": v} for i, v in f] for s, f in mapping.custom_fields.items()},
             "statuses": dict(mapping.statuses),
+            "requestTypes": dict(mapping.request_types),
         }
         for system, mapping in catalog.tickets.items()
     }

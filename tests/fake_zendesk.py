@@ -1,6 +1,7 @@
 """A stateful fake of the parts of Zendesk's REST API that forwarding calls, written from its public
 documentation and served on 127.0.0.1 by the tests: tickets (with ``external_id``, tags, custom fields, the
-requester and the first comment's uploads), uploads, ``Idempotency-Key``, the agent behind the token; and faults
+requester and the comments with their uploads), uploads, ``Idempotency-Key``, the agent behind the token, the
+ticket fields; and faults
 on demand (an answer such as 503 or 429 with ``Retry-After``, or an answer that comes too late)."""
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class FakeZendesk:
     delays: list[float] = field(default_factory=list)  # the next answers come this many seconds late
     calls: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    fields: tuple[int, ...] = (360001234567,)  # the account's custom ticket fields
 
     def ticket_of(self, reference: str) -> list[dict[str, Any]]:
         return [t for t in self.tickets.values() if t["external_id"] == reference]
@@ -82,6 +85,10 @@ def app_for(fake: FakeZendesk) -> FastAPI:
                 "description": body["comment"]["body"],
                 "attachments": [fake.uploads[token][0] for token in tokens],
                 "requester": body["requester"],
+                "requester_id": 1000 + number,
+                "comments": [
+                    {"id": number * 100, "body": body["comment"]["body"], "public": True, "author_id": 1000 + number}
+                ],
                 "external_id": body.get("external_id"),
                 "tags": body.get("tags", []),
                 "custom_fields": body.get("custom_fields", []),
@@ -94,6 +101,44 @@ def app_for(fake: FakeZendesk) -> FastAPI:
     @app.get("/api/v2/tickets.json")
     async def by_external_id(external_id: str) -> Response:
         return JSONResponse({"tickets": fake.ticket_of(external_id)})
+
+    @app.get("/api/v2/tickets/{number}.json")
+    async def ticket(number: int) -> Response:
+        if number not in fake.tickets:
+            return JSONResponse({"error": "RecordNotFound"}, status_code=404)
+        return JSONResponse({"ticket": fake.tickets[number]})
+
+    @app.get("/api/v2/tickets/{number}/comments.json")
+    async def comments(number: int) -> Response:
+        if number not in fake.tickets:
+            return JSONResponse({"error": "RecordNotFound"}, status_code=404)
+        return JSONResponse({"comments": fake.tickets[number]["comments"]})
+
+    @app.put("/api/v2/tickets/{number}.json")
+    async def update(number: int, request: Request) -> Response:
+        body = (await request.json())["ticket"]
+        with fake.lock:
+            if number not in fake.tickets:
+                return JSONResponse({"error": "RecordNotFound"}, status_code=404)
+            ticket = fake.tickets[number]
+            if "comment" in body:
+                tokens = body["comment"].get("uploads", [])
+                if any(token not in fake.uploads for token in tokens):
+                    return JSONResponse({"error": "RecordInvalid", "description": "unknown upload"}, status_code=422)
+                added = {
+                    "id": number * 100 + len(ticket["comments"]),
+                    "body": body["comment"]["body"],
+                    "public": body["comment"].get("public", True),
+                    "author_id": body["comment"].get("author_id", 1),
+                    "attachments": [fake.uploads[token][0] for token in tokens],
+                }
+                ticket["comments"].append(added)
+            ticket["status"] = body.get("status", ticket["status"])
+        return JSONResponse({"ticket": ticket})
+
+    @app.get("/api/v2/ticket_fields.json")
+    async def ticket_fields() -> Response:
+        return JSONResponse({"ticket_fields": [{"id": number, "type": "text"} for number in fake.fields]})
 
     @app.get("/api/v2/users/me.json")
     async def me() -> Response:

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from handler.forwarding import Ticket
+from handler.ticket_mapping import TicketMapping
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,18 @@ class TicketDraft:
     requester_name: str
     requester_email: str
     tags: tuple[str, ...] = ()
-    custom_fields: tuple[tuple[int, object], ...] = ()
+    custom_fields: tuple[tuple[int | str, object], ...] = ()
+    files: tuple[tuple[str, str, bytes], ...] = field(default=(), repr=False)  # name, type, content
+    request_type: str = ""  # the kind of ticket, where the system has kinds (Jira Service Management's request type)
+
+
+@dataclass(frozen=True)
+class TicketComment:
+    """The requester's later message, for the ticket as a public comment."""
+
+    author_name: str
+    author_email: str
+    body: str
     files: tuple[tuple[str, str, bytes], ...] = field(default=(), repr=False)  # name, type, content
 
 
@@ -48,8 +60,14 @@ class TicketSystem(ABC):
         """Create the ticket, or find the one an earlier try created (``retried``): never two for one request."""
 
     @abstractmethod
-    def check(self) -> list[str]:
-        """What is wrong with the credentials or the mapping, as the live system sees them; nothing when ready."""
+    def comment(self, ticket: Ticket, comment: TicketComment, retried: bool) -> None:
+        """Add the requester's message to the ticket as a public comment; a retry (``retried``) first looks for
+        the comment an earlier try may have added, so that it is there once."""
+
+    @abstractmethod
+    def check(self, mapping: TicketMapping | None) -> list[str]:
+        """What is wrong with the credentials or the mapping (each request type and custom field it names exists),
+        as the live system sees them; nothing when ready."""
 
 
 def zendesk_signature(secret: str, timestamp: str, body: bytes) -> str:

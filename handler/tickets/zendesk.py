@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 
 from handler.forwarding import Ticket
-from handler.tickets import TicketDraft, TicketSystem, TicketSystemError
+from handler.ticket_mapping import TicketMapping
+from handler.tickets import TicketComment, TicketDraft, TicketSystem, TicketSystemError
 
 # Every call gives up within this many seconds, so that a slow Zendesk cannot hold the worker past its own limit.
 TIMEOUT = httpx.Timeout(5.0, connect=2.0)
@@ -51,19 +52,9 @@ class Zendesk(TicketSystem):
             found = self._call("GET", "/api/v2/tickets.json", params={"external_id": draft.reference})
             if found.get("tickets"):
                 return self._ticket(found["tickets"][0])
-        tokens = [
-            self._call(
-                "POST",
-                "/api/v2/uploads.json",
-                params={"filename": name},
-                content=content,
-                headers={"Content-Type": kind},
-            )["upload"]["token"]
-            for name, kind, content in draft.files
-        ]
         ticket = {
             "subject": draft.subject,
-            "comment": {"body": draft.body, "uploads": tokens},
+            "comment": {"body": draft.body, "uploads": self._uploads(draft.files)},
             "requester": {"name": draft.requester_name or draft.requester_email, "email": draft.requester_email},
             "external_id": draft.reference,
             "tags": list(draft.tags),
@@ -74,10 +65,40 @@ class Zendesk(TicketSystem):
         )
         return self._ticket(created["ticket"])
 
-    def check(self) -> list[str]:
+    def comment(self, ticket: Ticket, comment: TicketComment, retried: bool) -> None:
+        """A public comment by the ticket's requester (an end user in Zendesk), with its files."""
+        path = f"/api/v2/tickets/{ticket.id}"
+        if retried:  # an earlier try may have added it, its answer lost: Zendesk keys no comment by our id
+            earlier = self._call("GET", f"{path}/comments.json").get("comments", [])
+            if any(str(c.get("body", "")).strip() == comment.body.strip() for c in earlier):
+                return
+        requester = self._call("GET", f"{path}.json")["ticket"]["requester_id"]
+        body = {"body": comment.body, "public": True, "author_id": requester, "uploads": self._uploads(comment.files)}
+        self._call("PUT", f"{path}.json", json={"ticket": {"comment": body}})
+
+    def _uploads(self, files: tuple[tuple[str, str, bytes], ...]) -> list[str]:
+        """Each file uploaded, by the token a ticket's comment takes it with."""
+        return [
+            self._call(
+                "POST",
+                "/api/v2/uploads.json",
+                params={"filename": name},
+                content=content,
+                headers={"Content-Type": kind},
+            )["upload"]["token"]
+            for name, kind, content in files
+        ]
+
+    def check(self, mapping: TicketMapping | None) -> list[str]:
         try:
             me = self._call("GET", "/api/v2/users/me.json")
+            role = me.get("user", {}).get("role")
+            if role not in ("agent", "admin"):
+                return [f"the API user is a {role or 'nobody'}, not an agent"]
+            named = {number for fields in (mapping.custom_fields if mapping else {}).values() for number, _ in fields}
+            if not named:
+                return []
+            known = {field["id"] for field in self._call("GET", "/api/v2/ticket_fields.json").get("ticket_fields", [])}
         except TicketSystemError as exc:
             return [str(exc)]
-        role = me.get("user", {}).get("role")
-        return [] if role in ("agent", "admin") else [f"the API user is a {role or 'nobody'}, not an agent"]
+        return [f"Zendesk has no ticket field {number}" for number in sorted(named - known, key=str)]

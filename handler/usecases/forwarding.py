@@ -127,6 +127,7 @@ def draft_of(use: Forwarding, request: StoredRequest) -> TicketDraft:
         tags=mapping.tags_of(request.category) if mapping else (),
         custom_fields=mapping.fields_of(request.category) if mapping else (),
         files=files,
+        request_type=mapping.request_type_of(request.category) if mapping else "",
     )
 
 
