@@ -43,6 +43,7 @@ bench: $(VENV)/.test .tools  ## Lambda cold import, warm latency, zip size, the 
 	$(BIN)/python bench/bench_lambda.py
 	$(BIN)/python bench/bench_aws.py
 	$(BIN)/python bench/bench_build.py
+	$(BIN)/python bench/forwarding.py
 
 lock: | $(VENV)/bin/python  ## regenerate the locks in requirements/ from pyproject.toml (UPGRADE=1: newest releases)
 	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"

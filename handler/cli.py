@@ -433,7 +433,11 @@ def _forward_check(services: Services, args: argparse.Namespace, out: TextIO) ->
     if mapping is None:
         problems.append(f"schema/site.json has no /tickets/{use.system.name} mapping")
     else:
-        unknown = sorted(s for s in {*mapping.tags, *mapping.custom_fields, *mapping.request_types} if s != "*" and s not in categories)
+        unknown = sorted(
+            s
+            for s in {*mapping.tags, *mapping.custom_fields, *mapping.request_types}
+            if s != "*" and s not in categories
+        )
         problems += [
             f"schema/site.json /tickets/{use.system.name}: {s!r} is not a service of any form" for s in unknown
         ]

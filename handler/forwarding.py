@@ -3,9 +3,11 @@ ticket each became.
 
 A request is marked for forwarding in the same step that stores it (the store's commit writes its job), so
 accepting it never waits for, or fails with, the ticket system. A worker takes due jobs one at a time, creates the
-ticket idempotently (the target recognizes a retry by the request's reference), keeps the ticket's id on the
-request and drops the job, in one step; a failure waits longer each time, and after ``FORWARD_ATTEMPTS`` the job
-is given up with its reason, for ``forward failed`` and ``forward retry``.
+ticket idempotently (the target recognizes a retry by the request's reference) and keeps the ticket's id on the
+request; then it adds the requester's messages the ticket does not have yet as comments, moving the request's
+mark of the last one sent after each. A new message marks the request again (``forward_later``), and a job marked
+while a worker held it is not dropped by that worker. A failure waits longer each time, and after
+``FORWARD_ATTEMPTS`` the job is given up with its reason, for ``forward failed`` and ``forward retry``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class ForwardJob:
     attempts: int
     last_error: str
     due_at: datetime
+    epoch: int = 0  # how often it was marked again (a new message) since it was written
+    held: bool = False  # a worker held it and stopped before putting it back: what it did may be done
 
 
 class ForwardQueue(ABC):
@@ -47,8 +51,26 @@ class ForwardQueue(ABC):
         """Hold the job until ``until``: only one worker gets it (False if another holds it or it is gone)."""
 
     @abstractmethod
-    def forwarded(self, request_id: str, ticket: Ticket) -> None:
-        """Keep the request's ticket and drop its job, in one step."""
+    def keep_ticket(self, request_id: str, ticket: Ticket) -> None:
+        """Keep the ticket the request became (and the way back from the ticket to the request)."""
+
+    @abstractmethod
+    def finish_forward(self, job: ForwardJob) -> bool:
+        """Drop the job done; but if it was marked again since ``job`` was read, let go of it instead (due now)
+        and answer False."""
+
+    @abstractmethod
+    def forward_later(self, request_id: str, target: str, now: datetime) -> None:
+        """Mark the request for the ticket system again (a new message for its ticket): a job due ``now``, or the
+        job already there marked again."""
+
+    @abstractmethod
+    def comments_sent(self, request_id: str) -> str:
+        """The mark of the last of the request's messages its ticket has as a comment ('' for none)."""
+
+    @abstractmethod
+    def comment_sent(self, request_id: str, mark: str) -> None:
+        """Record that the ticket has the request's messages up to ``mark``."""
 
     @abstractmethod
     def retry_forward(self, job: ForwardJob) -> None:

@@ -172,6 +172,11 @@ def build_services(
     def queue(mails: Sequence[Mail], about: str) -> None:  # called once ``services`` exists
         mailing.queue(services, mails, about)
 
+    forwards = store.forwards()
+
+    def for_the_ticket(request_id: str) -> None:  # a requester's new message, for the ticket's comments
+        forwards.forward_later(request_id, settings.forward, clock())
+
     conversing = Conversing(
         requests=store,
         conversation=store.conversation(),
@@ -187,8 +192,10 @@ def build_services(
         secret=secret,
         reply_domain=settings.reply_domain,
         agents=settings.agents,
+        for_the_ticket=for_the_ticket if settings.forward else None,
     )
-    forwarding = Forwarding(store, store.forwards(), store, catalog, blobs, clock, ticket_system(settings))
+    system = ticket_system(settings)
+    forwarding = Forwarding(store, forwards, store.conversation(), store, catalog, blobs, clock, system)
     services = Services(
         settings, catalog, store, mailer, sign_in, clock, blobs, secret, conversing, forwarding, receiver=receiver
     )

@@ -51,7 +51,8 @@ def read_mappings(declared: Any, statuses: Sequence[str], where: str) -> tuple[d
             problems.append(f"{at}/tags: an object from a service (or *) to a list of tags")
             tags = {}
         if not isinstance(fields, dict) or not all(
-            isinstance(v, list) and all(isinstance(f, dict) and isinstance(f.get("id"), int | str) and f["id"] != "" for f in v)
+            isinstance(v, list)
+            and all(isinstance(f, dict) and isinstance(f.get("id"), int | str) and f["id"] != "" for f in v)
             for v in fields.values()
         ):
             problems.append(f"{at}/customFields: an object from a service (or *) to a list of {{id, value}}")

@@ -78,6 +78,11 @@ class Desk:
     def forward(self) -> tuple[int, int]:
         return forwarding.forward_due(self.services.forwarding)
 
+    def kill_after(self, call: str) -> None:
+        system = self.services.forwarding.system
+        assert isinstance(system, Zendesk) and isinstance(system._client._transport, Killing)
+        system._client._transport.kill_after = call
+
     def hook(self, body: dict[str, Any], *, at: str | None = None, secret: str = HOOK_SECRET) -> Any:
         raw = json.dumps(body).encode()
         stamp = at or self.clock().isoformat()
@@ -102,9 +107,28 @@ def settings_for(data_dir: Path, url: str) -> Settings:
     )
 
 
+class Killed(BaseException):
+    """The worker's process ends (a kill, the function's timeout): nothing of it runs after."""
+
+
+class Killing(httpx.HTTPTransport):
+    """Ends the worker once, right after the call ``kill_after`` names was answered: the ticket system did it,
+    the worker never heard."""
+
+    kill_after = ""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        answer = super().handle_request(request)
+        if f"{request.method} {request.url.path}" == self.kill_after:
+            self.kill_after = ""
+            answer.read()
+            raise Killed
+        return answer
+
+
 def open_desk(services: Services, settings: Settings, fake: FakeZendesk, clock: Clock) -> Iterator[Desk]:
     # A client that gives up after a second, so that a late answer is a lost one within the test.
-    quick = Zendesk(fake.url, EMAIL, TOKEN, client=httpx.Client(timeout=1.0))
+    quick = Zendesk(fake.url, EMAIL, TOKEN, client=httpx.Client(timeout=1.0, transport=Killing()))
     services.forwarding = replace(services.forwarding, system=quick)
     register(services.store, AUTHORIZED, "authorized-for-change")
     with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client:
@@ -193,11 +217,52 @@ def test_a_request_becomes_one_ticket_whatever_fails_and_the_ticket_s_word_comes
         "comment": {"id": "c-2", "body": "Intern", "public": False},
     }
     assert desk.hook(old).json() == {"done": []}
+
+    # The requester answers on the page: the ticket gets it as the requester's public comment, once.
+    answer = {"body": "Januar til mars."}
+    desk.clock.advance(minutes=1)
+    path = f"/v1/requests/{request['id']}/messages"
+    sent = desk.client.post(path, json=answer, headers={"Idempotency-Key": "answer-1"})
+    assert sent.status_code == 201, sent.text
+    desk.kill_after("PUT /api/v2/tickets/{}.json".format(ticket["id"]))  # the comment is added, the worker ends
+    with pytest.raises(Killed):
+        desk.forward()
+    desk.clock.advance(minutes=3)  # the worker's hold on the job ends
+    assert desk.forward() == (1, 0)
+    added = [c for c in desk.zendesk.tickets[ticket["id"]]["comments"] if c["body"] == "Januar til mars."]
+    assert [(c["public"], c["author_id"]) for c in added] == [(True, ticket["requester_id"])]
+    assert desk.forward() == (0, 0)
+    # Zendesk's trigger tells of that comment too: it is the requester's own, not the desk's answer.
+    echo = {
+        **event,
+        "updated_at": (start + timedelta(hours=1, minutes=30)).isoformat(),
+        "comment": {"id": "c-3", "body": "Januar til mars.", "public": True, "author_email": AUTHORIZED.upper()},
+    }
+    assert "comment" not in desk.hook(echo).json()["done"]
+
     solved = {**event, "status": "solved", "updated_at": (start + timedelta(hours=2)).isoformat(), "comment": None}
     assert desk.hook(solved).json() == {"done": ["status"]}
     shown = desk.client.get(f"/v1/requests/{request['id']}").json()
-    assert [e["body"] for e in shown["thread"] if e["kind"] == "message"] == ["Hvilken periode gjelder det?"]
+    assert [(e["author"], e["body"]) for e in shown["thread"] if e["kind"] == "message"] == [
+        ("agent", "Hvilken periode gjelder det?"),
+        ("requester", "Januar til mars."),
+    ]
     assert shown["status"] == (MAPPING.statuses["solved"] if MAPPING else shown["status"])
+    if MAPPING and MAPPING.statuses["solved"] in desk.services.catalog.conversation.closed:
+        late = desk.client.post(f"/v1/requests/{request['id']}/messages", json={"body": "En ting til"})
+        assert late.status_code == 409 and late.json()["code"] == "request_closed"
+
+
+def test_a_worker_killed_mid_call_on_its_first_try_leaves_one_ticket(desk: Desk) -> None:
+    request = desk.submit(desk.upload())
+    desk.kill_after("POST /api/v2/tickets.json")  # Zendesk made the ticket; the worker never heard
+    with pytest.raises(Killed):
+        desk.forward()
+    assert desk.forward() == (0, 0)  # held by the worker that ended, until its hold runs out
+    desk.clock.advance(minutes=3)
+    assert desk.forward() == (1, 0)
+    assert len(desk.zendesk.ticket_of(request["reference"])) == 1
+    assert desk.zendesk.calls.count("GET /api/v2/tickets.json") == 1  # it looked before making another
 
 
 def test_the_webhook_takes_only_what_the_desk_s_zendesk_signed_now(desk: Desk) -> None:

@@ -600,8 +600,24 @@ def test_a_forwarding_job_is_written_with_its_request_held_by_one_worker_and_kep
     ]
     assert forwards.forward_again(job.request_id, later) and not forwards.forward_again(job.request_id, later)
     assert [j.attempts for j in forwards.due_forwards(later, 10)] == [0]
-    forwards.forwarded(job.request_id, Ticket("zendesk", "41", "https://desk.example/agent/tickets/41"))
+    # A worker that stopped holding the job leaves it due again once its hold ends, marked as held.
+    assert forwards.claim_forward(job.request_id, later + timedelta(minutes=2), later)
+    (held,) = forwards.due_forwards(later + timedelta(minutes=3), 10)
+    assert held.held and held.attempts == 0
+    forwards.keep_ticket(job.request_id, Ticket("zendesk", "41", "https://desk.example/agent/tickets/41"))
+    # A new message while a worker holds the job: that worker lets go of it, due at once, instead of dropping it.
+    forwards.forward_later(job.request_id, "zendesk", later)
+    assert not forwards.finish_forward(held)
+    (again,) = forwards.due_forwards(later + timedelta(minutes=3), 10)
+    assert again.epoch == held.epoch + 1 and not again.held
+    assert forwards.finish_forward(again)
     assert forwards.due_forwards(later + timedelta(days=1), 10) == [] and forwards.given_up_forwards() == []
+    assert forwards.comments_sent(job.request_id) == ""
+    forwards.comment_sent(job.request_id, "2026-01-01T00:00:00+00:00|m1")
+    assert forwards.comments_sent(job.request_id) == "2026-01-01T00:00:00+00:00|m1"
+    forwards.forward_later(job.request_id, "zendesk", later)  # no job left: a new one, due now
+    (comment_job,) = forwards.due_forwards(later, 10)
+    assert (comment_job.request_id, comment_job.attempts, comment_job.held) == (job.request_id, 0, False)
     assert forwards.ticket_of(job.request_id) == Ticket("zendesk", "41", "https://desk.example/agent/tickets/41")
     assert forwards.ticket_of(plain.request_id) is None
     assert forwards.request_of_ticket("zendesk", "41") == job.request_id

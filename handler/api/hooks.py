@@ -70,4 +70,5 @@ def _event(body: Any) -> TicketEvent:
         comment=text if isinstance(text, str) else "",
         public=public,
         author=str(comment.get("author", ""))[:120],
+        author_email=str(comment.get("author_email", ""))[:254],
     )

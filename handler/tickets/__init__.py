@@ -54,6 +54,7 @@ class TicketSystem(ABC):
     """One ticket system, through its public API."""
 
     name: str
+    email: str  # the API's user: comments it adds for the requester come back by the webhook, and are not taken
 
     @abstractmethod
     def create(self, draft: TicketDraft, retried: bool) -> Ticket:

@@ -24,6 +24,7 @@ class Zendesk(TicketSystem):
 
     def __init__(self, url: str, email: str, token: str, client: httpx.Client | None = None) -> None:
         self.url = url.rstrip("/")
+        self.email = email
         self._client = client or httpx.Client(timeout=TIMEOUT)
         self._auth = httpx.BasicAuth(f"{email}/token", token)
 

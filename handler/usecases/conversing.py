@@ -61,6 +61,7 @@ class Conversing:
     secret: bytes = b""
     reply_domain: str = ""  # where replies by e-mail go; none: mails are answered to the desk's inbox
     agents: tuple[str, ...] = ()  # the agents' addresses and @domains
+    for_the_ticket: Callable[[str], None] | None = None  # marks a request whose new message its ticket lacks
 
     def is_agent(self, address: str) -> bool:
         """Whether mail from ``address`` is a desk agent's."""
@@ -265,7 +266,9 @@ def _append(
     after = _summary(use, request_id)
     if created and kind == Author.AGENT and request.requester:
         use.queue(_to_requester(use, request, after, stored), after.receipt.reference)
-    elif created and kind != Author.AGENT and use.desk_inbox:
+    if created and kind != Author.AGENT and use.for_the_ticket:
+        use.for_the_ticket(request_id)
+    if created and kind != Author.AGENT and use.desk_inbox:
         texts = use.catalog.common[use.desk_language]["email"]
         reply_to = use.reply_to(after.receipt.reference)
         mail = mails.requester_message(texts, use.desk_language, use.desk_inbox, after, stored, reply_to)

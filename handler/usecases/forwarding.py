@@ -9,15 +9,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from handler import observe
 from handler.contacts import ContactRegister
+from handler.conversation import Author, Conversation, Message
 from handler.forms import Catalog
 from handler.forwarding import ForwardJob, ForwardQueue
 from handler.mails import field_lines
 from handler.storage.base import RequestBlobs, RequestStore, StoredRequest
-from handler.tickets import TicketDraft, TicketSystem, TicketSystemError
+from handler.tickets import TicketComment, TicketDraft, TicketSystem, TicketSystemError
 
 log = logging.getLogger("servicedesk_forms.forwarding")
 FORWARD_CLAIM = timedelta(minutes=2)  # how long a worker holds a job (a try takes seconds)
@@ -32,6 +33,7 @@ class Forwarding:
 
     requests: RequestStore
     forwards: ForwardQueue
+    conversation: Conversation  # the requester's later messages, for the ticket's comments
     contacts: ContactRegister
     catalog: Catalog
     blobs: RequestBlobs
@@ -40,56 +42,88 @@ class Forwarding:
 
 
 def forward_due(use: Forwarding, limit: int = 20) -> tuple[int, int]:
-    """Forward the jobs that are due; how many became tickets and how many failed this time."""
+    """Forward the jobs that are due; how many were done and how many failed this time. A job marked again while
+    it was held (a new message) is taken once more in a second pass."""
     if use.system is None:
         return 0, 0
     done = failed = 0
-    for job in use.forwards.due_forwards(use.clock(), limit):
-        now = use.clock()
-        if not use.forwards.claim_forward(job.request_id, now + FORWARD_CLAIM, now):
-            continue  # another worker has it
-        if forward_one(use, job):
-            done += 1
-        else:
-            failed += 1
+    for _ in range(2):
+        jobs = use.forwards.due_forwards(use.clock(), limit)
+        for job in jobs:
+            now = use.clock()
+            if not use.forwards.claim_forward(job.request_id, now + FORWARD_CLAIM, now):
+                continue  # another worker has it
+            if forward_one(use, job):
+                done += 1
+            else:
+                failed += 1
+        if not jobs:
+            break
     return done, failed
 
 
 def forward_one(use: Forwarding, job: ForwardJob) -> bool:
-    """One try at one job: the ticket kept on the request, or the job put back (or given up) with why."""
+    """One try at one job: the ticket made (once) and the requester's messages it lacks added as comments; or the
+    job put back (or given up) with why."""
     assert use.system is not None
     request = use.requests.get(job.request_id)
     if request is None:
         give_up(use, replace(job, last_error="the request is not in the store"))
         return False
+    # An earlier try may have done it: its answer lost, its worker gone, or given up and tried again.
+    retried = job.attempts > 0 or job.held or bool(job.last_error)
     try:
-        ticket = use.system.create(draft_of(use, request), retried=job.attempts > 0)
-    except TicketSystemError as exc:
-        tried = replace(job, attempts=job.attempts + 1, last_error=str(exc)[:500])
-        if not exc.retryable or tried.attempts >= FORWARD_ATTEMPTS:
-            give_up(use, tried)
-        else:
-            wait = min(timedelta(minutes=2 ** (tried.attempts - 1)), FORWARD_BACKOFF_LIMIT)
-            if exc.retry_after:
-                wait = max(wait, timedelta(seconds=exc.retry_after))
-            use.forwards.retry_forward(replace(tried, due_at=use.clock() + wait))
-            log.warning(
-                "forwarding %s failed (try %d), tried again in %d s",
+        ticket = use.forwards.ticket_of(job.request_id)
+        if ticket is None:
+            ticket = use.system.create(draft_of(use, request), retried)
+            use.forwards.keep_ticket(job.request_id, ticket)
+            log.info(
+                "forwarded %s to %s as ticket %s",
                 request.receipt.reference,
-                tried.attempts,
-                wait.total_seconds(),
-                extra={"reference": request.receipt.reference, "failure": tried.last_error[:200]},
+                ticket.system,
+                ticket.id,
+                extra={"reference": request.receipt.reference, **observe.metrics({"Forwarded": (1, "Count")})},
             )
+        sent = use.forwards.comments_sent(job.request_id)
+        for message in use.conversation.messages(job.request_id):
+            if message.author != Author.REQUESTER or _mark(message) <= sent:
+                continue
+            use.system.comment(ticket, _comment_of(use, message), retried)
+            use.forwards.comment_sent(job.request_id, sent := _mark(message))
+    except TicketSystemError as exc:
+        _failed(use, job, request.receipt.reference, exc)
         return False
-    use.forwards.forwarded(job.request_id, ticket)
-    log.info(
-        "forwarded %s to %s as ticket %s",
-        request.receipt.reference,
-        ticket.system,
-        ticket.id,
-        extra={"reference": request.receipt.reference, **observe.metrics({"Forwarded": (1, "Count")})},
-    )
+    use.forwards.finish_forward(job)
     return True
+
+
+def _mark(message: Message) -> str:
+    """Where a message stands in its thread, as the ticket's mark of the comments it has compares it."""
+    return f"{message.at.astimezone(UTC).isoformat()}|{message.id}"
+
+
+def _comment_of(use: Forwarding, message: Message) -> TicketComment:
+    files = tuple((a.name, a.type, use.blobs.head(a.key, a.size)) for a in message.attachments)
+    return TicketComment(message.name, message.address, message.body, files)
+
+
+def _failed(use: Forwarding, job: ForwardJob, reference: str, exc: TicketSystemError) -> None:
+    """Put the job back to wait longer than last time (or as long as the system asked), or give it up."""
+    tried = replace(job, attempts=job.attempts + 1, last_error=str(exc)[:500])
+    if not exc.retryable or tried.attempts >= FORWARD_ATTEMPTS:
+        give_up(use, tried)
+        return
+    wait = min(timedelta(minutes=2 ** (tried.attempts - 1)), FORWARD_BACKOFF_LIMIT)
+    if exc.retry_after:
+        wait = max(wait, timedelta(seconds=exc.retry_after))
+    use.forwards.retry_forward(replace(tried, due_at=use.clock() + wait))
+    log.warning(
+        "forwarding %s failed (try %d), tried again in %d s",
+        reference,
+        tried.attempts,
+        wait.total_seconds(),
+        extra={"reference": reference, "failure": tried.last_error[:200]},
+    )
 
 
 def give_up(use: Forwarding, job: ForwardJob) -> None:

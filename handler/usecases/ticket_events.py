@@ -28,32 +28,48 @@ class TicketEvent:
     comment: str = ""
     public: bool = False
     author: str = ""
+    author_email: str = ""
 
 
 def take_event(services: Services, system: str, event: TicketEvent) -> list[str]:
     """Apply the event to its ticket's request; what it did (``comment``, ``status``), or nothing for a replay.
     ``Refused("not_found")`` for a ticket that is none of ours."""
-    forwarding = services.forwarding
-    request_id = forwarding.forwards.request_of_ticket(system, event.ticket_id)
+    request_id = services.forwarding.forwards.request_of_ticket(system, event.ticket_id)
     if request_id is None:
         raise Refused("not_found")
-    done = []
-    # A comment is taken once by its id, whenever its event arrives.
-    if event.public and event.comment_id and event.comment:
-        key = f"{system}:comment:{event.comment_id}"
-        if conversing.ticket_comment(services.conversing, request_id, event.author, event.comment, key):
-            done.append("comment")
-    # A status only from an event newer than any seen: an old one arriving late never moves the request back.
+    done = ["comment"] if _take_comment(services, system, request_id, event) else []
+    return done + (["status"] if _take_status(services, system, request_id, event) else [])
+
+
+def _take_comment(services: Services, system: str, request_id: str, event: TicketEvent) -> bool:
+    """A public comment joins the conversation once (by its id), whenever its event arrives. One of the
+    requester's own messages, which the worker added (as the requester, or as the API's user), is not the
+    desk's answer."""
+    if not (event.public and event.comment_id and event.comment):
+        return False
+    request = services.store.get(request_id)
+    own = {(request.requester or "") if request else "", getattr(services.forwarding.system, "email", "")}
+    if event.author_email.strip().lower() in {address.lower() for address in own if address}:
+        log.info("a comment on the %s ticket by the requester or the API's user is not the desk's answer", system)
+        return False
+    key = f"{system}:comment:{event.comment_id}"
+    return conversing.ticket_comment(services.conversing, request_id, event.author, event.comment, key)
+
+
+def _take_status(services: Services, system: str, request_id: str, event: TicketEvent) -> bool:
+    """A status only from an event newer than any seen: an old one arriving late never moves the request back."""
     mapping = services.catalog.tickets.get(system)
     ours = mapping.statuses.get(event.status) if mapping else None
     if event.status and ours is None:
         log.info("ignored the %s status %r, which schema/site.json maps onto none of ours", system, event.status[:40])
     summary = services.store.summary(request_id)
-    newer = bool(ours and summary) and forwarding.forwards.ticket_changed(request_id, event.changed_at)
-    if ours and summary and newer and summary.receipt.status != ours:
-        try:
-            change_status(services, request_id, ours, event.author or system)
-            done.append("status")
-        except (StatusConflict, UnknownStatus):
-            log.warning("could not move %s to %s from the %s ticket", summary.receipt.reference, ours, system)
-    return done
+    if not (ours and summary) or not services.forwarding.forwards.ticket_changed(request_id, event.changed_at):
+        return False
+    if summary.receipt.status == ours:
+        return False
+    try:
+        change_status(services, request_id, ours, event.author or system)
+    except (StatusConflict, UnknownStatus):
+        log.warning("could not move %s to %s from the %s ticket", summary.receipt.reference, ours, system)
+        return False
+    return True

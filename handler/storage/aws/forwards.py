@@ -25,7 +25,9 @@ def forward_job_item(request_id: str, target: str, now: datetime) -> Item:
 
 def _job(item: Item) -> ForwardJob:
     error = "" if item["lastError"] == "-" else item["lastError"]
-    return ForwardJob(item["sk"], item["target"], int(item["attempts"]), error, datetime.fromisoformat(item["dueAt"]))
+    due = datetime.fromisoformat(item["dueAt"])
+    epoch, held = int(item.get("epoch", 0)), "claimedUntil" in item
+    return ForwardJob(item["sk"], item["target"], int(item["attempts"]), error, due, epoch, held)
 
 
 def _ticket_key(request_id: str) -> Item:
@@ -64,14 +66,49 @@ class AwsForwards(ForwardQueue):
         )
         return self._table.write("claiming the forwarding job", claim) is not None
 
-    def forwarded(self, request_id: str, ticket: Ticket) -> None:
+    def keep_ticket(self, request_id: str, ticket: Ticket) -> None:
         fields = {"system": ticket.system, "ticketId": ticket.id, "url": ticket.url}
         self._table.write(
             "keeping the ticket",
-            Write("Put", {**_ticket_key(request_id), **fields, "changedAt": ""}),
+            Write("Put", {**_ticket_key(request_id), **fields, "changedAt": "", "commentsSent": ""}),
             Write("Put", {**_reverse_key(ticket.system, ticket.id), "requestId": request_id}),
-            Write("Delete", _job_key(request_id)),
         )
+
+    def finish_forward(self, job: ForwardJob) -> bool:
+        unmarked = "attribute_not_exists(epoch)" if not job.epoch else "epoch = :epoch"
+        values = {":epoch": job.epoch} if job.epoch else {}
+        done = Write("Delete", _job_key(job.request_id), unmarked, "", values)
+        if self._table.write("dropping the forwarding job", done) is not None:
+            return True
+        let_go = Write(
+            "Update",
+            _job_key(job.request_id),
+            "attribute_exists(pk)",
+            "SET attempts = :zero REMOVE claimedUntil",
+            {":zero": 0},
+        )
+        self._table.write("letting go of the forwarding job", let_go)
+        return False
+
+    def forward_later(self, request_id: str, target: str, now: datetime) -> None:
+        update = (
+            "SET target = :target, dueAt = if_not_exists(dueAt, :now), attempts = if_not_exists(attempts, :zero),"
+            " lastError = if_not_exists(lastError, :none) ADD epoch :one"
+        )
+        values = {":target": target, ":now": timestamp(now), ":zero": 0, ":none": "-", ":one": 1}
+        self._table.write(
+            "marking the request for its ticket", Write("Update", _job_key(request_id), "", update, values)
+        )
+
+    def comments_sent(self, request_id: str) -> str:
+        item = self._table.get(_ticket_key(request_id), "reading the ticket")
+        return str(item.get("commentsSent", "")) if item else ""
+
+    def comment_sent(self, request_id: str, mark: str) -> None:
+        sent = Write(
+            "Update", _ticket_key(request_id), "attribute_exists(pk)", "SET commentsSent = :mark", {":mark": mark}
+        )
+        self._table.write("recording the ticket's comments", sent)
 
     def retry_forward(self, job: ForwardJob) -> None:
         update = "SET attempts = :attempts, lastError = :error, dueAt = :due REMOVE claimedUntil"

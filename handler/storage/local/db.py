@@ -142,6 +142,8 @@ CREATE TABLE IF NOT EXISTS muted_addresses (
 _ADDED_COLUMNS = (
     ("contacts", "security_stamp TEXT NOT NULL DEFAULT ''"),
     ("mail_queue", "sending_since TEXT NOT NULL DEFAULT ''"),
+    ("forward_jobs", "epoch INTEGER NOT NULL DEFAULT 0"),
+    ("tickets", "comments_sent TEXT NOT NULL DEFAULT ''"),
 )
 
 

@@ -10,12 +10,13 @@ from typing import Any
 from handler.forwarding import ForwardJob, ForwardQueue, Ticket
 from handler.storage.local.db import Database, utc
 
-_JOB = "request_id, target, attempts, last_error, due_at"
+_JOB = "request_id, target, attempts, last_error, due_at, epoch, claimed_until"
 
 
 def _job(row: Sequence[Any]) -> ForwardJob:
-    request_id, target, attempts, last_error, due_at = row
-    return ForwardJob(request_id, target, int(attempts), last_error, datetime.fromisoformat(due_at))
+    request_id, target, attempts, last_error, due_at, epoch, held = row
+    due = datetime.fromisoformat(due_at)
+    return ForwardJob(request_id, target, int(attempts), last_error, due, int(epoch), bool(held))
 
 
 class LocalForwards(ForwardQueue):
@@ -35,13 +36,34 @@ class LocalForwards(ForwardQueue):
         claim = "UPDATE forward_jobs SET claimed_until = ? WHERE request_id = ? AND given_up = 0 AND claimed_until <= ?"
         return bool(self._db.changed(claim, (utc(until), request_id, utc(now))))
 
-    def forwarded(self, request_id: str, ticket: Ticket) -> None:
+    def keep_ticket(self, request_id: str, ticket: Ticket) -> None:
+        self._db.changed(
+            "INSERT OR REPLACE INTO tickets (request_id, system, ticket_id, url) VALUES (?, ?, ?, ?)",
+            (request_id, ticket.system, ticket.id, ticket.url),
+        )
+
+    def finish_forward(self, job: ForwardJob) -> bool:
         with self._db.transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO tickets (request_id, system, ticket_id, url) VALUES (?, ?, ?, ?)",
-                (request_id, ticket.system, ticket.id, ticket.url),
-            )
-            db.execute("DELETE FROM forward_jobs WHERE request_id = ?", (request_id,))
+            done = "DELETE FROM forward_jobs WHERE request_id = ? AND epoch = ?"
+            if db.execute(done, (job.request_id, job.epoch)).rowcount:
+                return True
+            let_go = "UPDATE forward_jobs SET attempts = 0, claimed_until = '' WHERE request_id = ?"
+            db.execute(let_go, (job.request_id,))
+            return False
+
+    def forward_later(self, request_id: str, target: str, now: datetime) -> None:
+        self._db.changed(
+            "INSERT INTO forward_jobs (request_id, target, due_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (request_id) DO UPDATE SET epoch = epoch + 1",
+            (request_id, target, utc(now)),
+        )
+
+    def comments_sent(self, request_id: str) -> str:
+        row = self._db.row("SELECT comments_sent FROM tickets WHERE request_id = ?", (request_id,))
+        return str(row[0]) if row else ""
+
+    def comment_sent(self, request_id: str, mark: str) -> None:
+        self._db.changed("UPDATE tickets SET comments_sent = ? WHERE request_id = ?", (mark, request_id))
 
     def retry_forward(self, job: ForwardJob) -> None:
         self._db.changed(
