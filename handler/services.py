@@ -125,18 +125,21 @@ def make_mailer(settings: Settings) -> Mailer:
     return OutboxMailer(settings.mail_from, Path(settings.data_dir) / "outbox")
 
 
-def with_zendesk_secret(settings: Settings) -> Settings:
-    """The settings with the Zendesk API token and webhook secret read from Secrets Manager, when they are kept
-    there (``SDF_ZENDESK_SECRET_ARN``)."""
-    if settings.forward != "zendesk" or not settings.zendesk_secret_arn or settings.zendesk_token:
+def with_forward_secret(settings: Settings) -> Settings:
+    """The settings with the ticket system's API token and webhook secret read from Secrets Manager, when they are
+    kept there (``SDF_FORWARD_SECRET_ARN``)."""
+    if not settings.forward or not settings.forward_secret_arn:
+        return settings
+    if settings.zendesk_token if settings.forward == "zendesk" else settings.jsm_token:
         return settings
     import boto3
 
     client = boto3.client("secretsmanager", region_name=settings.region or None)
-    kept = json.loads(client.get_secret_value(SecretId=settings.zendesk_secret_arn)["SecretString"])
-    return replace(
-        settings, zendesk_token=str(kept.get("token", "")), zendesk_webhook_secret=str(kept.get("webhookSecret", ""))
-    )
+    kept = json.loads(client.get_secret_value(SecretId=settings.forward_secret_arn)["SecretString"])
+    token, webhook = str(kept.get("token", "")), str(kept.get("webhookSecret", ""))
+    if settings.forward == "zendesk":
+        return replace(settings, zendesk_token=token, zendesk_webhook_secret=webhook)
+    return replace(settings, jsm_token=token, jsm_webhook_secret=webhook)
 
 
 def ticket_system(settings: Settings) -> TicketSystem | None:
@@ -145,6 +148,10 @@ def ticket_system(settings: Settings) -> TicketSystem | None:
         from handler.tickets.zendesk import Zendesk
 
         return Zendesk(settings.zendesk_url, settings.zendesk_email, settings.zendesk_token)
+    if settings.forward == "jsm":
+        from handler.tickets.jsm import Jsm
+
+        return Jsm(settings.jsm_url, settings.jsm_email, settings.jsm_token, settings.jsm_service_desk_id)
     return None
 
 
@@ -157,7 +164,7 @@ def build_services(
     blobs: RequestBlobs | None = None,
 ) -> Services:
     """The services for ``settings``; any part given is used instead of the one the settings name."""
-    settings = with_zendesk_secret(settings)
+    settings = with_forward_secret(settings)
     catalog = catalog or load_catalog(settings.schema_dir)
     store = store or make_store(settings)
     mailer = mailer or make_mailer(settings)

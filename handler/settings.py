@@ -52,7 +52,13 @@ class Settings:
     zendesk_email: str = ""
     zendesk_token: str = field(default="", repr=False)
     zendesk_webhook_secret: str = field(default="", repr=False)
-    zendesk_secret_arn: str = ""  # on AWS: a secret {"token", "webhookSecret"} in place of the two above
+    jsm_url: str = ""
+    jsm_email: str = ""
+    jsm_token: str = field(default="", repr=False)
+    jsm_service_desk_id: str = ""
+    jsm_webhook_secret: str = field(default="", repr=False)
+    # On AWS: a secret {"token", "webhookSecret"} in place of the chosen system's token and webhook secret.
+    forward_secret_arn: str = ""
     # Every answer to "send me a code" and to "here is my code" takes at least this long, so its timing
     # cannot tell a registered address (a code is queued, or checked) from an unknown one.
     code_answer_seconds: float = 0.6
@@ -79,13 +85,21 @@ class Settings:
             raise ConfigurationError(
                 f"SDF_REPLY_DOMAIN must be a domain name such as reply.example.com, got {self.reply_domain!r}"
             )
-        if self.forward not in ("", "zendesk"):
-            raise ConfigurationError(f"SDF_FORWARD is {self.forward!r}; choose zendesk, or leave it empty")
-        token = self.zendesk_token or self.zendesk_secret_arn
-        if self.forward == "zendesk" and not (self.zendesk_url and self.zendesk_email and token):
+        if self.forward not in ("", "zendesk", "jsm"):
+            raise ConfigurationError(f"SDF_FORWARD is {self.forward!r}; choose zendesk or jsm, or leave it empty")
+        if self.forward == "zendesk" and not (
+            self.zendesk_url and self.zendesk_email and (self.zendesk_token or self.forward_secret_arn)
+        ):
             raise ConfigurationError(
                 "SDF_FORWARD=zendesk needs SDF_ZENDESK_URL, SDF_ZENDESK_EMAIL and SDF_ZENDESK_TOKEN "
-                "(or SDF_ZENDESK_SECRET_ARN)"
+                "(or SDF_FORWARD_SECRET_ARN)"
+            )
+        if self.forward == "jsm" and not (
+            self.jsm_url and self.jsm_email and self.jsm_service_desk_id and (self.jsm_token or self.forward_secret_arn)
+        ):
+            raise ConfigurationError(
+                "SDF_FORWARD=jsm needs SDF_JSM_URL, SDF_JSM_EMAIL, SDF_JSM_SERVICE_DESK_ID and SDF_JSM_TOKEN "
+                "(or SDF_FORWARD_SECRET_ARN)"
             )
         for proxy in self.trusted_proxies:
             try:
@@ -130,7 +144,12 @@ class Settings:
             zendesk_email=env.get("SDF_ZENDESK_EMAIL", ""),
             zendesk_token=env.get("SDF_ZENDESK_TOKEN", ""),
             zendesk_webhook_secret=env.get("SDF_ZENDESK_WEBHOOK_SECRET", ""),
-            zendesk_secret_arn=env.get("SDF_ZENDESK_SECRET_ARN", ""),
+            jsm_url=env.get("SDF_JSM_URL", "").rstrip("/"),
+            jsm_email=env.get("SDF_JSM_EMAIL", ""),
+            jsm_token=env.get("SDF_JSM_TOKEN", ""),
+            jsm_service_desk_id=env.get("SDF_JSM_SERVICE_DESK_ID", ""),
+            jsm_webhook_secret=env.get("SDF_JSM_WEBHOOK_SECRET", ""),
+            forward_secret_arn=env.get("SDF_FORWARD_SECRET_ARN", ""),
             code_answer_seconds=_number(env, "SDF_CODE_ANSWER_SECONDS", cls.code_answer_seconds, "a number of seconds"),
             trusted_proxies=proxies,
         )

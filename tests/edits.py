@@ -101,11 +101,12 @@ def rename_service(root: Path, old: str, new: str) -> None:
 
 
 def _rename_in_ticket_mappings(root: Path, old: str, new: str | None) -> None:
-    """The tags and custom fields ``schema/site.json`` gives tickets of ``old``: under ``new``, or gone."""
+    """The tags, custom fields and request types ``schema/site.json`` gives tickets of ``old``: under ``new``, or
+    gone."""
 
     def rename(site: dict[str, Any]) -> None:
         for mapping in site.get("tickets", {}).values():
-            for member in ("tags", "customFields"):
+            for member in ("tags", "customFields", "requestTypes"):
                 by_service = mapping.get(member, {})
                 if old in by_service:
                     kept = by_service.pop(old)

@@ -8,26 +8,23 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from handler import cli
 from handler.app import create_app
 from handler.forms import load_catalog
-from handler.services import Services, build_services, with_zendesk_secret
+from handler.services import Services, build_services, with_forward_secret
 from handler.settings import Settings
-from handler.storage.aws import S3Blobs
 from handler.storage.local import LocalStore
 from handler.tickets import zendesk_signature as signature
 from handler.tickets.zendesk import Zendesk
 from handler.usecases import forwarding, mailing
-from handler.usecases.attaching import attachments_field
 from tests.conftest import AUTHORIZED, NOW, SECRET, Clock, register, sign_in
 from tests.fake_zendesk import EMAIL, TOKEN, FakeZendesk, fake_zendesk
 from tests.servers import (  # noqa: F401  (the fixtures seaweedfs, dynamodb_local and ses)
@@ -41,47 +38,17 @@ from tests.servers import (  # noqa: F401  (the fixtures seaweedfs, dynamodb_loc
     ses_server,
 )
 from tests.shipped import form, valid_data
+from tests.ticket_desk import Desk, Killed, open_desk, quick_client
 
 HOOK_SECRET = "zendesk-signing-secret"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 MAPPING = load_catalog().tickets.get("zendesk")
 
 
 @dataclass
-class Desk:
-    client: TestClient
-    services: Services
+class ZendeskDesk(Desk):
+    """A desk forwarding into the fake Zendesk, and the Zendesk trigger's signed webhook."""
+
     zendesk: FakeZendesk
-    clock: Clock
-
-    def upload(self) -> str:
-        field = attachments_field(form())
-        if field is None or "image/png" not in field.schema["x-upload"]["types"]:
-            pytest.skip("schema/'s form takes no PNG files in the field a request's files go to")
-        slot = {"form": form().id, "field": field.name, "name": "skjerm.png", "type": "image/png", "size": len(PNG)}
-        target = self.client.post("/v1/uploads", json=slot)
-        assert target.status_code == 201, target.text
-        url, fields = target.json()["url"], target.json()["fields"]
-        files = {"file": ("f", PNG, "image/png")}
-        local = self.services.receiver is not None  # the embedded store takes the file itself; else the bucket
-        sent = self.client.post(url, data=fields, files=files) if local else httpx.post(url, data=fields, files=files)
-        assert sent.status_code in (200, 204), sent.text
-        return str(target.json()["id"])
-
-    def submit(self, *uploads: str) -> dict[str, Any]:
-        field = attachments_field(form())
-        data = valid_data(**({field.name: list(uploads)} if field and uploads else {}))
-        sent = self.client.post("/v1/requests", json={"form": form().id, "data": data})
-        assert sent.status_code == 201, sent.text
-        return sent.json()  # type: ignore[no-any-return]
-
-    def forward(self) -> tuple[int, int]:
-        return forwarding.forward_due(self.services.forwarding)
-
-    def kill_after(self, call: str) -> None:
-        system = self.services.forwarding.system
-        assert isinstance(system, Zendesk) and isinstance(system._client._transport, Killing)
-        system._client._transport.kill_after = call
 
     def hook(self, body: dict[str, Any], *, at: str | None = None, secret: str = HOOK_SECRET) -> Any:
         raw = json.dumps(body).encode()
@@ -107,35 +74,6 @@ def settings_for(data_dir: Path, url: str) -> Settings:
     )
 
 
-class Killed(BaseException):
-    """The worker's process ends (a kill, the function's timeout): nothing of it runs after."""
-
-
-class Killing(httpx.HTTPTransport):
-    """Ends the worker once, right after the call ``kill_after`` names was answered: the ticket system did it,
-    the worker never heard."""
-
-    kill_after = ""
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        answer = super().handle_request(request)
-        if f"{request.method} {request.url.path}" == self.kill_after:
-            self.kill_after = ""
-            answer.read()
-            raise Killed
-        return answer
-
-
-def open_desk(services: Services, settings: Settings, fake: FakeZendesk, clock: Clock) -> Iterator[Desk]:
-    # A client that gives up after a second, so that a late answer is a lost one within the test.
-    quick = Zendesk(fake.url, EMAIL, TOKEN, client=httpx.Client(timeout=1.0, transport=Killing()))
-    services.forwarding = replace(services.forwarding, system=quick)
-    register(services.store, AUTHORIZED, "authorized-for-change")
-    with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client:
-        client.headers["Authorization"] = f"Bearer {sign_in(client, Path(settings.data_dir) / 'outbox', AUTHORIZED)}"
-        yield Desk(client, services, fake, clock)
-
-
 @pytest.fixture
 def zendesk() -> Iterator[FakeZendesk]:
     with fake_zendesk() as fake:
@@ -143,18 +81,10 @@ def zendesk() -> Iterator[FakeZendesk]:
 
 
 @pytest.fixture(params=["local", "aws"])
-def desk(request: pytest.FixtureRequest, tmp_path: Path, zendesk: FakeZendesk) -> Iterator[Desk]:
-    settings = settings_for(tmp_path / "data", zendesk.url)
-    # The real time: S3's presigned upload policy (SeaweedFS) is checked against the real clock.
-    clock = Clock(datetime.now(UTC).replace(microsecond=0))
-    if request.param == "local":
-        services = build_services(settings, store=LocalStore(tmp_path / "data"), clock=clock)
-        yield from open_desk(services, settings, zendesk, clock)
-        return
-    seaweedfs, dynamodb = request.getfixturevalue("seaweedfs"), request.getfixturevalue("dynamodb_local")
-    with fresh_aws_store(seaweedfs, dynamodb) as store:
-        services = build_services(settings, store=store, blobs=S3Blobs(store.s3, store.bucket), clock=clock)
-        yield from open_desk(services, settings, zendesk, clock)
+def desk(request: pytest.FixtureRequest, tmp_path: Path, zendesk: FakeZendesk) -> Iterator[ZendeskDesk]:
+    system = Zendesk(zendesk.url, EMAIL, TOKEN, client=quick_client())
+    for opened in open_desk(request, tmp_path, settings_for(tmp_path / "data", zendesk.url), system):
+        yield ZendeskDesk(opened.client, opened.services, opened.clock, zendesk)
 
 
 def run_cli(services: Services, *words: str) -> str:
@@ -163,7 +93,7 @@ def run_cli(services: Services, *words: str) -> str:
     return out.getvalue()
 
 
-def test_a_request_becomes_one_ticket_whatever_fails_and_the_ticket_s_word_comes_back(desk: Desk) -> None:
+def test_a_request_becomes_one_ticket_whatever_fails_and_the_ticket_s_word_comes_back(desk: ZendeskDesk) -> None:
     start = desk.clock()
     request = desk.submit(desk.upload())
     reference = request["reference"]
@@ -253,7 +183,7 @@ def test_a_request_becomes_one_ticket_whatever_fails_and_the_ticket_s_word_comes
         assert late.status_code == 409 and late.json()["code"] == "request_closed"
 
 
-def test_a_worker_killed_mid_call_on_its_first_try_leaves_one_ticket(desk: Desk) -> None:
+def test_a_worker_killed_mid_call_on_its_first_try_leaves_one_ticket(desk: ZendeskDesk) -> None:
     request = desk.submit(desk.upload())
     desk.kill_after("POST /api/v2/tickets.json")  # Zendesk made the ticket; the worker never heard
     with pytest.raises(Killed):
@@ -265,7 +195,7 @@ def test_a_worker_killed_mid_call_on_its_first_try_leaves_one_ticket(desk: Desk)
     assert desk.zendesk.calls.count("GET /api/v2/tickets.json") == 1  # it looked before making another
 
 
-def test_the_webhook_takes_only_what_the_desk_s_zendesk_signed_now(desk: Desk) -> None:
+def test_the_webhook_takes_only_what_the_desk_s_zendesk_signed_now(desk: ZendeskDesk) -> None:
     request = desk.submit()
     desk.forward()
     (ticket,) = desk.zendesk.ticket_of(request["reference"])
@@ -282,7 +212,7 @@ def test_the_webhook_takes_only_what_the_desk_s_zendesk_signed_now(desk: Desk) -
     assert desk.hook(event).status_code == 200
 
 
-def test_a_request_zendesk_refuses_is_given_up_with_why_and_forwarded_again_by_the_operator(desk: Desk) -> None:
+def test_a_request_zendesk_refuses_is_given_up_with_why_and_forwarded_again_by_the_operator(desk: ZendeskDesk) -> None:
     request = desk.submit()
     desk.zendesk.faults.append((422, None))
     assert desk.forward() == (0, 1)
@@ -333,9 +263,9 @@ def test_on_aws_the_zendesk_token_and_webhook_secret_come_from_secrets_manager(
         settings_for(tmp_path, "https://example.zendesk.com"),
         zendesk_token="",
         zendesk_webhook_secret="",
-        zendesk_secret_arn=arn,
+        forward_secret_arn=arn,
         region=REGION,
     )
-    filled = with_zendesk_secret(settings)
+    filled = with_forward_secret(settings)
     assert (filled.zendesk_token, filled.zendesk_webhook_secret) == ("from-the-secret", "signed-by-zendesk")
     assert "from-the-secret" not in repr(filled)  # never in a log line

@@ -308,10 +308,10 @@ def test_the_role_grants_each_action_on_its_own_resources(template: dict[str, An
             assert resources == ["<RequestsTable.Arn>"], action
         elif action.startswith("logs:"):
             assert resources == ["<FunctionLogGroup.Arn>"], action
-        elif action == "secretsmanager:GetSecretValue":  # and the Zendesk secret, when forwarding to Zendesk
+        elif action == "secretsmanager:GetSecretValue":  # and the ticket system's secret, when forwarding
             assert resources == ["<SessionSecret>", "<AWS::NoValue>"]
-            zendesk = next(st for _, st in statements(template) if action in as_list(st["Action"]))["Resource"][1]
-            assert zendesk == {"Fn::If": ["ForwardToZendesk", {"Ref": "ZendeskSecret"}, {"Ref": "AWS::NoValue"}]}
+            kept = next(st for _, st in statements(template) if action in as_list(st["Action"]))["Resource"][1]
+            assert kept == {"Fn::If": ["Forwarding", {"Ref": "ForwardSecret"}, {"Ref": "AWS::NoValue"}]}
         elif action == "sqs:SendMessage":
             assert resources == ["<StreamFailures.Arn>"]
         elif action == "ses:SendRawEmail":

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from handler.api.bodies import parse_json, read_body
 from handler.api.deps import NO_STORE, ServicesDep, run
 from handler.refusals import Refused
-from handler.tickets import zendesk_signature
+from handler.tickets import jira_signature, zendesk_signature
 from handler.usecases.ticket_events import TicketEvent, take_event
 
 router = APIRouter(prefix="/v1/hooks")
@@ -36,6 +36,23 @@ async def zendesk_event(request: Request, services: ServicesDep) -> JSONResponse
         raise Refused("sign_in_required")  # 401: not signed by the desk's Zendesk
     event = _event(parse_json(body))
     done = await run(take_event, services, "zendesk", event)
+    return JSONResponse({"done": done}, headers=NO_STORE)
+
+
+@router.post("/jsm", openapi_extra={"requestBody": {"required": True, "content": {"application/json": {}}}})
+async def jsm_event(request: Request, services: ServicesDep) -> JSONResponse:
+    """A Jira webhook about an issue of the desk's service desk (docs/forwarding.md), signed with its secret: the
+    header X-Hub-Signature (``sha256=`` and the HMAC of the body). A delivery sent again (the same
+    X-Atlassian-Webhook-Identifier) finds its comment taken and its change seen: nothing is done twice."""
+    secret = services.settings.jsm_webhook_secret
+    if not secret or services.settings.forward != "jsm":
+        raise Refused("not_found")  # no Jira Service Management here: the hook does not exist
+    body = await read_body(request, HOOK_BODY_LIMIT)
+    given = request.headers.get("x-hub-signature", "")
+    if not hmac.compare_digest(jira_signature(secret, body).encode(), given.encode("utf-8", "replace")):
+        raise Refused("sign_in_required")  # 401: not signed by the desk's Jira
+    event = _jira_event(parse_json(body))
+    done = await run(take_event, services, "jsm", event)
     return JSONResponse({"done": done}, headers=NO_STORE)
 
 
@@ -72,3 +89,42 @@ def _event(body: Any) -> TicketEvent:
         author=str(comment.get("author", ""))[:120],
         author_email=str(comment.get("author_email", ""))[:254],
     )
+
+
+def _jira_event(body: Any) -> TicketEvent:
+    """A Jira webhook's event (``jira:issue_updated``, ``comment_created`` and the like): the issue's key and
+    status, the event's time, and its comment when it has one; anything else is ``invalid_body``."""
+    if not isinstance(body, dict) or not isinstance(body.get("issue"), dict):
+        raise Refused("invalid_body")
+    issue, comment, stamp = body["issue"], body.get("comment") or {}, body.get("timestamp")
+    fields = issue.get("fields") or {}
+    status = (fields.get("status") or {}) if isinstance(fields, dict) else None
+    if not isinstance(comment, dict) or not isinstance(status, dict) or not isinstance(issue.get("key"), str):
+        raise Refused("invalid_body")
+    if isinstance(stamp, bool) or not isinstance(stamp, int) or not 0 < stamp < 10**14:
+        raise Refused("invalid_body")  # the event's time, in milliseconds since 1970
+    author: dict[str, Any] = comment["author"] if isinstance(comment.get("author"), dict) else {}
+    name = status.get("name", "")
+    return TicketEvent(
+        ticket_id=issue["key"][:40],
+        status=name[:40].lower() if isinstance(name, str) else "",
+        changed_at=datetime.fromtimestamp(stamp / 1000, UTC),
+        comment_id=str(comment.get("id", ""))[:40],
+        comment=_text(comment.get("body", "")),
+        public=comment.get("jsdPublic") is True,
+        author=str(author.get("displayName", ""))[:120],
+        author_email=str(author.get("emailAddress", ""))[:254],
+    )
+
+
+def _text(body: Any, depth: int = 0) -> str:
+    """A comment's text: Jira sends it as text, or as an Atlassian Document (nodes with ``text``, paragraphs
+    in ``content``), whose paragraphs become lines."""
+    if isinstance(body, str):
+        return body
+    if not isinstance(body, dict) or depth > 20:
+        return ""
+    if isinstance(body.get("text"), str):
+        return str(body["text"])
+    parts = [_text(node, depth + 1) for node in body.get("content") or [] if isinstance(body.get("content"), list)]
+    return ("\n" if body.get("type") in ("doc", None) else "").join(parts)

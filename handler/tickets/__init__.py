@@ -76,3 +76,8 @@ def zendesk_signature(secret: str, timestamp: str, body: bytes) -> str:
     Zendesk client, so that the webhook's route loads no HTTP client."""
     digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
+
+
+def jira_signature(secret: str, body: bytes) -> str:
+    """What Jira signs a webhook with (its X-Hub-Signature): ``sha256=`` and the hex HMAC-SHA256 of the body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

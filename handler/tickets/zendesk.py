@@ -10,10 +10,7 @@ import httpx
 from handler.forwarding import Ticket
 from handler.ticket_mapping import TicketMapping
 from handler.tickets import TicketComment, TicketDraft, TicketSystem, TicketSystemError
-
-# Every call gives up within this many seconds, so that a slow Zendesk cannot hold the worker past its own limit.
-TIMEOUT = httpx.Timeout(5.0, connect=2.0)
-_BUSY = {429, 503}
+from handler.tickets.http import TIMEOUT, call
 
 
 class Zendesk(TicketSystem):
@@ -29,21 +26,7 @@ class Zendesk(TicketSystem):
         self._auth = httpx.BasicAuth(f"{email}/token", token)
 
     def _call(self, method: str, path: str, **options: Any) -> Any:
-        try:
-            answer = self._client.request(method, f"{self.url}{path}", auth=self._auth, **options)
-        except httpx.HTTPError as exc:  # no answer: it may or may not have been done, so try again (idempotently)
-            raise TicketSystemError(f"Zendesk did not answer: {type(exc).__name__}", retryable=True) from exc
-        if answer.status_code in _BUSY or answer.status_code >= 500:
-            wait = answer.headers.get("Retry-After", "")
-            after = float(wait) if wait.replace(".", "", 1).isdigit() else None
-            raise TicketSystemError(f"Zendesk answered {answer.status_code}", retryable=True, retry_after=after)
-        if answer.status_code >= 400:
-            detail = answer.text[:300].replace("\n", " ")
-            raise TicketSystemError(f"Zendesk refused it ({answer.status_code}): {detail}", retryable=False)
-        try:
-            return answer.json()
-        except ValueError as exc:
-            raise TicketSystemError("Zendesk answered something that is not JSON", retryable=True) from exc
+        return call(self._client, "Zendesk", method, f"{self.url}{path}", self._auth, **options)
 
     def _ticket(self, found: Any) -> Ticket:
         return Ticket(self.name, str(found["id"]), f"{self.url}/agent/tickets/{found['id']}")
