@@ -84,6 +84,6 @@ $(VENV)/.test: pyproject.toml requirements/test.txt | $(VENV)/bin/python
 	touch $@
 
 # Debian's Chromium for the browser tests and axe-core from npm; apt-get needs root (or sudo).
-.tools: package.json scripts/install-test-tools.sh
+.tools: package.json package-lock.json scripts/install-test-tools.sh
 	bash scripts/install-test-tools.sh
 	touch $@

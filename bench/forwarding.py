@@ -44,7 +44,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 from handler.app import create_app  # noqa: E402
 from handler.services import Services, build_services  # noqa: E402
 from handler.settings import Settings  # noqa: E402
-from handler.tickets.zendesk import TIMEOUT, Zendesk  # noqa: E402
+from handler.tickets.http import TIMEOUT  # noqa: E402
+from handler.tickets.zendesk import Zendesk  # noqa: E402
 from handler.usecases import forwarding  # noqa: E402
 from tests.conftest import AUTHORIZED, SECRET, register, sign_in  # noqa: E402
 from tests.fake_zendesk import EMAIL, TOKEN, FakeZendesk, fake_zendesk  # noqa: E402

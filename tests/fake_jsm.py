@@ -130,7 +130,9 @@ def app_for(fake: FakeJsm) -> FastAPI:
         with fake.lock:
             number = f"temp-{len(fake.temporary) + 1}"
             fake.temporary[number] = (upload.filename or "", upload.content_type or "", await upload.read())
-        return JSONResponse({"temporaryAttachments": [{"temporaryAttachmentId": number, "fileName": upload.filename}]})
+        return JSONResponse(
+            {"temporaryAttachments": [{"temporaryAttachmentId": number, "fileName": upload.filename}]}, 201
+        )
 
     @app.post("/rest/servicedeskapi/request")
     async def create(request: Request) -> Response:

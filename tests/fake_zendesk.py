@@ -130,7 +130,16 @@ def app_for(fake: FakeZendesk) -> FastAPI:
                     "body": body["comment"]["body"],
                     "public": body["comment"].get("public", True),
                     "author_id": body["comment"].get("author_id", 1),
-                    "attachments": [fake.uploads[token][0] for token in tokens],
+                    "attachments": [
+                        {
+                            "id": index,
+                            "file_name": fake.uploads[token][0],
+                            "content_url": f"{fake.url}/attachments/{index}",
+                            "content_type": fake.uploads[token][1],
+                            "size": len(fake.uploads[token][2]),
+                        }
+                        for index, token in enumerate(tokens, start=1)
+                    ],
                 }
                 ticket["comments"].append(added)
             ticket["status"] = body.get("status", ticket["status"])

@@ -29,6 +29,7 @@ from tests.shipped import form, valid_data
 NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)
 HOOK_SECRET = "hook-secret"
 TICKET = "41"
+DESK_URL, API_USER = "https://desk.example", "api@desk.example"
 # Any JSON value, small: what a hostile (or broken) sender may put where the event has a value.
 VALUES = st.recursive(
     st.none()
@@ -99,11 +100,24 @@ class Hooks:
 @pytest.fixture(params=sorted(SYSTEMS))
 def hooks(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Hooks]:
     system = request.param
-    tokens = {"token": "t", "email": "api@desk.example", "url": "https://desk.example", "webhook_secret": HOOK_SECRET}
-    given_settings = {f"{system}_{name}": value for name, value in tokens.items()}
-    extra = {"jsm_service_desk_id": "1"} if system == "jsm" else {}
-    settings_ = Settings(
-        data_dir=tmp_path, session_secret=SECRET, code_answer_seconds=0, forward=system, **given_settings, **extra
+    common = {"data_dir": tmp_path, "session_secret": SECRET, "code_answer_seconds": 0, "forward": system}
+    settings_ = (
+        Settings(
+            **common,
+            zendesk_url=DESK_URL,
+            zendesk_email=API_USER,
+            zendesk_token="t",
+            zendesk_webhook_secret=HOOK_SECRET,
+        )
+        if system == "zendesk"
+        else Settings(
+            **common,
+            jsm_url=DESK_URL,
+            jsm_email=API_USER,
+            jsm_token="t",
+            jsm_service_desk_id="1",
+            jsm_webhook_secret=HOOK_SECRET,
+        )
     )
     services = build_services(settings_, store=LocalStore(tmp_path), clock=Clock(NOW))
     register(services.store, AUTHORIZED, "authorized-for-change")
