@@ -86,7 +86,8 @@ class Desk:
 @contextmanager
 def open_desk(data_dir: Path, zendesk_url: str | None) -> Iterator[Desk]:
     """A desk on the embedded store in ``data_dir``, forwarding to ``zendesk_url`` if given, signed in."""
-    settings = Settings(data_dir=data_dir, session_secret=SECRET, code_answer_seconds=0)
+    # One contact sends every request of the run: no daily limit of theirs may refuse one.
+    settings = Settings(data_dir=data_dir, session_secret=SECRET, code_answer_seconds=0, submissions_per_day=1_000_000)
     if zendesk_url:
         settings = replace(
             settings, forward="zendesk", zendesk_url=zendesk_url, zendesk_email=EMAIL, zendesk_token=TOKEN

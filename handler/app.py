@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
-from handler.api import hooks, requests, session, uploads
+from handler.api import hooks, requests, session, sso, uploads
 from handler.api.openapi import openapi_document
 from handler.api.problems import HANDLED, Problem, problem_of, problem_response
 from handler.forms import Catalog
@@ -23,7 +23,7 @@ from handler.settings import Settings
 from handler.storage.base import Store
 
 log = logging.getLogger("servicedesk_forms")
-ROUTERS = (session.router, requests.router, uploads.router, hooks.router)
+ROUTERS = (session.router, sso.router, requests.router, uploads.router, hooks.router)
 
 
 def create_app(
@@ -47,7 +47,7 @@ def create_app(
             CORSMiddleware,
             allow_origins=list(settings.allowed_origins),
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Accept-Language"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Accept-Language", "X-Requested-With"],
             max_age=3600,
         )
 

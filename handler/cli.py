@@ -14,6 +14,7 @@ import json
 import sys
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -307,6 +308,9 @@ def _show_request(services: Services, args: argparse.Namespace, out: TextIO) -> 
         "data": dict(request.data),
         "attachments": [{k: a[k] for k in ("name", "type", "size")} for a in request.attachments],
         "history": [{**event.as_json(), "agent": event.agent} for event in history],
+        "ticket": asdict(ticket)
+        if (ticket := services.forwarding.forwards.ticket_of(summary.receipt.request_id))
+        else None,
         "thread": [
             {**entry, "address": message.address} if (message := messages.get(str(entry.get("id")))) else entry
             for entry in thread(list(messages.values()), history)

@@ -138,3 +138,12 @@ class ContactRegister(ABC):
     @abstractmethod
     def renew_security_stamp(self, email: str) -> str | None:
         """Give the contact a new security stamp, ending every session with the old one; None if not registered."""
+
+    @abstractmethod
+    def link_identity(self, issuer: str, subject: str, email: str, stamp: str) -> None:
+        """Remember that the person ``subject`` of the identity provider ``issuer`` signed in as ``email``, whose
+        security stamp was ``stamp`` (a contact removed and registered again has another: the link is void)."""
+
+    @abstractmethod
+    def linked(self, issuer: str, subject: str) -> tuple[str, str] | None:
+        """The address the provider's person signed in as before, and that contact's stamp then, if they did."""

@@ -40,14 +40,22 @@ def _params(summary: RequestSummary, message: Message) -> dict[str, str]:
 
 
 def requester_message(
-    texts: Texts, language: str, inbox: str, summary: RequestSummary, message: Message, reply_to: str | None
+    texts: Texts,
+    language: str,
+    inbox: str,
+    summary: RequestSummary,
+    message: Message,
+    reply_to: str | None,
+    ticket_url: str = "",
 ) -> Mail:
     """The desk's notice of the requester's new message. Answering it joins the conversation when replies by e-mail
-    are set up (``reply_to``), else it goes to the requester."""
-    params = _params(summary, message)
+    are set up (``reply_to``), else it goes to the requester; with the request's ticket (``ticket_url``) the desk
+    is pointed there instead of to the command line."""
+    params = {**_params(summary, message), "link": ticket_url}
     answer = Recipient(reply_to) if reply_to else Recipient(message.address, message.name) if message.address else None
     paragraphs = [texts["replyAbove"]] if reply_to else []
-    paragraphs += [fill(texts["messageFromRequester"], params), message.body, fill(texts["messageDeskReply"], params)]
+    how = texts["messageInTicket"] if ticket_url else texts["messageDeskReply"]
+    paragraphs += [fill(texts["messageFromRequester"], params), message.body, fill(how, params)]
     return Mail(
         to=(Recipient(inbox),),
         subject=fill(texts["messageDeskSubject"], params),

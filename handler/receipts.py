@@ -23,6 +23,20 @@ def attachments_paragraph(texts: Mapping[str, str], attachments: Sequence[Mappin
     return ["\n".join([texts["attachments"], *lines])] if attachments else []
 
 
+def copied(form: Form, data: Mapping[str, Any], contact: Contact) -> dict[str, str]:
+    """The addresses the receipt is copied to, in lower case, each as given: every address in the form's e-mail
+    list fields (the CC field; the schema caps their number) but the contact's own. Addresses are compared without
+    regard to case, so nobody gets the same receipt twice."""
+    copies = {
+        address.lower(): address
+        for field in form.fields
+        if field.widget == "email-list"
+        for address in data.get(field.name, ())
+    }
+    copies.pop(contact.email.lower(), None)
+    return copies
+
+
 def receipt_mail(
     services: Services,
     form: Form,
@@ -35,16 +49,7 @@ def receipt_mail(
     """The receipt to the requester in their language, with the CC addresses as copies."""
     texts = services.catalog.common[language]["email"]
     params = {"reference": receipt.reference, "title": str(data.get(form.title_field, ""))}
-    # Every address in the form's e-mail list fields (the CC field) gets a copy; the schema caps their number.
-    # Addresses are compared without regard to case, so nobody gets the same receipt twice.
-    copies = {
-        address.lower(): address
-        for field in form.fields
-        if field.widget == "email-list"
-        for address in data.get(field.name, ())
-    }
-    copies.pop(contact.email.lower(), None)
-    cc = tuple(Recipient(address) for address in copies.values())
+    cc = tuple(Recipient(address) for address in copied(form, data, contact).values())
     paragraphs = [
         fill(texts["greeting"], {"name": contact.name}),
         fill(texts["receiptIntro"], params),

@@ -11,6 +11,8 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from handler.app import create_app
 from handler.contacts import make_contact
@@ -24,10 +26,30 @@ DEMO_EMAIL = "demo@example.com"
 SITE_DIR = Path(__file__).resolve().parent.parent / "dist" / "site"
 
 
+class NoFraming:
+    """Every answer says that no page may show it in a frame: ``X-Frame-Options: DENY``, and ``frame-ancestors
+    'none'`` added to its Content-Security-Policy."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def framed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["X-Frame-Options"] = "DENY"
+                policy = headers.get("Content-Security-Policy")
+                headers["Content-Security-Policy"] = "; ".join(p for p in (policy, "frame-ancestors 'none'") if p)
+            await send(message)
+
+        await self.app(scope, receive, framed if scope["type"] == "http" else send)
+
+
 def local_app(settings: Settings, site_dir: Path = SITE_DIR) -> FastAPI:
-    """The API with the built site mounted at ``/``."""
+    """The API with the built site mounted at ``/``, neither of which another page may frame."""
     app = create_app(settings)
     app.mount("/", StaticFiles(directory=site_dir, html=True), name="site")
+    app.add_middleware(NoFraming)
     return app
 
 

@@ -15,8 +15,9 @@ from typing import Any
 from handler.contacts import Contact
 from handler.forms import Catalog, load_catalog
 from handler.mail import Mail, Mailer, OutboxMailer, Recipient, SesMailer
-from handler.settings import Settings
+from handler.settings import ConfigurationError, Settings
 from handler.signin import CODE_LIFETIME, SignIn
+from handler.sso import OpenIdClient, ProvidersInvalid, http_fetch, read_providers
 from handler.storage.base import RequestBlobs, Store
 from handler.storage.factory import make_store
 from handler.texts import fill
@@ -25,6 +26,7 @@ from handler.uploads import UploadReceiver
 from handler.usecases import mailing
 from handler.usecases.conversing import Conversing
 from handler.usecases.forwarding import Forwarding
+from handler.usecases.sso_signin import SsoSignIn
 
 
 def now_utc() -> datetime:
@@ -47,6 +49,7 @@ class Services:
 
     conversing: Conversing
     forwarding: Forwarding
+    sso: SsoSignIn
     mail_queued: Callable[[], None] = field(default=lambda: None)
     receiver: UploadReceiver | None = None  # takes uploaded files itself (the embedded default); None on AWS
 
@@ -142,6 +145,27 @@ def with_forward_secret(settings: Settings) -> Settings:
     return replace(settings, jsm_token=token, jsm_webhook_secret=webhook)
 
 
+def sso_client(settings: Settings, secret: bytes) -> OpenIdClient | None:
+    """The client of the providers ``SDF_SSO_PROVIDERS`` declares (a file, or a secret's ARN on AWS), if any."""
+    source = settings.sso_providers
+    if not source:
+        return None
+    if source.startswith("arn:"):
+        import boto3
+
+        client = boto3.client("secretsmanager", region_name=settings.region or None)
+        text = str(client.get_secret_value(SecretId=source)["SecretString"])
+    else:
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(f"SDF_SSO_PROVIDERS: cannot read {source}: {exc.strerror}") from exc
+    try:
+        return OpenIdClient(read_providers(text), secret, http_fetch)
+    except ProvidersInvalid as exc:
+        raise ConfigurationError(f"SDF_SSO_PROVIDERS: {exc}") from exc
+
+
 def ticket_system(settings: Settings) -> TicketSystem | None:
     """The desk's ticket system the settings name, if any (its HTTP client loaded only then)."""
     if settings.forward == "zendesk":
@@ -184,6 +208,10 @@ def build_services(
     def for_the_ticket(request_id: str) -> None:  # a requester's new message, for the ticket's comments
         forwards.forward_later(request_id, settings.forward, clock())
 
+    def ticket_url(request_id: str) -> str:
+        ticket = forwards.ticket_of(request_id)
+        return ticket.url if ticket else ""
+
     conversing = Conversing(
         requests=store,
         conversation=store.conversation(),
@@ -200,10 +228,12 @@ def build_services(
         reply_domain=settings.reply_domain,
         agents=settings.agents,
         for_the_ticket=for_the_ticket if settings.forward else None,
+        ticket_url=ticket_url if settings.forward else None,
     )
     system = ticket_system(settings)
     forwarding = Forwarding(store, forwards, store.conversation(), store, catalog, blobs, clock, system)
+    sso = SsoSignIn(sso_client(settings, secret), store, sign_in.session_for, clock, catalog.languages)
     services = Services(
-        settings, catalog, store, mailer, sign_in, clock, blobs, secret, conversing, forwarding, receiver=receiver
+        settings, catalog, store, mailer, sign_in, clock, blobs, secret, conversing, forwarding, sso, receiver=receiver
     )
     return services

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from handler.forms import SCHEMA_DIR
+from handler.signin import weak_secret
 
 STORAGE_KINDS = ("local", "aws")
 LOCAL_REPLY_DOMAIN = "reply.localhost"  # the embedded default's reply domain, unless SDF_REPLY_DOMAIN says otherwise
@@ -59,12 +60,18 @@ class Settings:
     jsm_webhook_secret: str = field(default="", repr=False)
     # On AWS: a secret {"token", "webhookSecret"} in place of the chosen system's token and webhook secret.
     forward_secret_arn: str = ""
+    # The organizations' OpenID providers people may sign in with: a JSON file, or on AWS a secret's ARN.
+    sso_providers: str = ""
     # Every answer to "send me a code" and to "here is my code" takes at least this long, so its timing
     # cannot tell a registered address (a code is queued, or checked) from an unknown one.
     code_answer_seconds: float = 0.6
     # The addresses or networks of the proxies whose X-Forwarded-For the local server believes; none by default,
     # so a client cannot choose the address its sign-in limits are counted against.
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
+    # What one contact may send in a day (UTC): requests, and different addresses copied on them (other than their
+    # own), so that nobody can make the service mail many outsiders text of their choosing (docs/api.md, "Limits").
+    submissions_per_day: int = 40
+    cc_addresses_per_day: int = 20
 
     def __post_init__(self) -> None:
         if self.storage not in STORAGE_KINDS:
@@ -77,8 +84,14 @@ class Settings:
             raise ConfigurationError("SDF_STORAGE=aws needs SDF_BUCKET and SDF_TABLE")
         if self.storage == "aws" and not (self.session_secret or self.session_secret_arn):
             raise ConfigurationError("SDF_STORAGE=aws needs SDF_SESSION_SECRET_ARN (or SDF_SESSION_SECRET)")
-        if self.session_secret and len(self.session_secret) < 32:
-            raise ConfigurationError("SDF_SESSION_SECRET must be at least 32 characters")
+        if self.session_secret and (problem := weak_secret(self.session_secret.encode())):
+            raise ConfigurationError(f"SDF_SESSION_SECRET {problem}")
+        for name, limit, least in (
+            ("SDF_SUBMISSIONS_PER_DAY", self.submissions_per_day, 1),
+            ("SDF_CC_ADDRESSES_PER_DAY", self.cc_addresses_per_day, 0),
+        ):
+            if not least <= limit <= 1_000_000:
+                raise ConfigurationError(f"{name} must be a whole number from {least} to 1000000, got {limit}")
         if not self.api_base_path.startswith("/"):
             raise ConfigurationError(f"SDF_API_BASE_PATH must start with '/', got {self.api_base_path!r}")
         if self.reply_domain and not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", self.reply_domain):
@@ -118,6 +131,7 @@ class Settings:
         storage = env.get("SDF_STORAGE", cls.storage)
         # On this machine replies by e-mail are files in data/inbox/: their domain needs no DNS, so it is on.
         replies = env.get("SDF_REPLY_DOMAIN", LOCAL_REPLY_DOMAIN if storage == "local" else "")
+        whole = "a whole number"
         return cls(
             storage=storage,
             data_dir=Path(env.get("SDF_DATA_DIR", str(cls.data_dir))),
@@ -150,8 +164,11 @@ class Settings:
             jsm_service_desk_id=env.get("SDF_JSM_SERVICE_DESK_ID", ""),
             jsm_webhook_secret=env.get("SDF_JSM_WEBHOOK_SECRET", ""),
             forward_secret_arn=env.get("SDF_FORWARD_SECRET_ARN", ""),
+            sso_providers=env.get("SDF_SSO_PROVIDERS", ""),
             code_answer_seconds=_number(env, "SDF_CODE_ANSWER_SECONDS", cls.code_answer_seconds, "a number of seconds"),
             trusted_proxies=proxies,
+            submissions_per_day=int(_number(env, "SDF_SUBMISSIONS_PER_DAY", cls.submissions_per_day, whole)),
+            cc_addresses_per_day=int(_number(env, "SDF_CC_ADDRESSES_PER_DAY", cls.cc_addresses_per_day, whole)),
         )
 
 

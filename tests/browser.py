@@ -105,6 +105,24 @@ def fill(page: Any, data: dict[str, Any]) -> None:
             page.fill(f"#{name}", str(value))
 
 
+SESSION_COOKIE = "__Host-sdf-session"
+
+
+def session_cookie(token: str) -> dict[str, Any]:
+    """The page's session cookie as the API sets it, for the local servers (all on 127.0.0.1; a cookie's host has
+    no port)."""
+    return {
+        "name": SESSION_COOKIE,
+        "value": token,
+        "url": "https://127.0.0.1/",  # Secure, as set; Chromium sends it to http://127.0.0.1 too (a local origin)
+        "httpOnly": True,
+        "sameSite": "Lax",
+    }
+
+
 def hold_session(context: Any, session: dict[str, Any]) -> None:
-    """Every page of ``context`` starts signed in with ``session``, as after signing in in that browser."""
-    context.add_init_script(f"localStorage.setItem('servicedesk-forms-session', {json.dumps(json.dumps(session))})")
+    """Every page of ``context`` starts signed in with ``session`` (an API client's, with its token), as after
+    signing in in that browser: the token in the HttpOnly cookie, who and until when in the browser's storage."""
+    context.add_cookies([session_cookie(session["token"])])
+    shown = {"expiresAt": session["expiresAt"], "contact": session["contact"]}
+    context.add_init_script(f"localStorage.setItem('servicedesk-forms-session', {json.dumps(json.dumps(shown))})")

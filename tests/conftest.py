@@ -179,7 +179,7 @@ class Clock:
         self.now += timedelta(**delta)
 
 
-SECRET = "test-secret-" + "x" * 32
+SECRET = "test-secret-ZVvlaE58jlyizltNCSCas1t6gfn6D_FR"  # as random as a real one: weak secrets are refused
 
 
 @pytest.fixture

@@ -76,9 +76,7 @@ def api(seaweedfs: Server, dynamodb_local: Server, catalog: Catalog, tmp_path: P
     with fresh_aws_store(seaweedfs, dynamodb_local, config) as aws:
         register(aws, AUTHORIZED, "authorized-for-change")
         # Requests, contacts and sign-in state on the AWS store; e-mail to the outbox under tmp_path.
-        settings = Settings(
-            data_dir=tmp_path / "data", session_secret="aws-failure-tests-" + "x" * 32, code_answer_seconds=0
-        )
+        settings = Settings(data_dir=tmp_path / "data", session_secret=SECRET, code_answer_seconds=0)
         app = create_app(settings, catalog=catalog, store=aws, clock=lambda: NOW)
         with TestClient(app, raise_server_exceptions=False) as client:
             client.headers["Authorization"] = f"Bearer {sign_in(client, tmp_path / 'data' / 'outbox', AUTHORIZED)}"

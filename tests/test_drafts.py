@@ -14,7 +14,7 @@ import pytest
 import build
 from handler.contacts import make_contact
 from handler.storage.local import LocalStore
-from tests.browser import axe_violations, local_server
+from tests.browser import SESSION_COOKIE, axe_violations, local_server, session_cookie
 from tests.conftest import AUTHORIZED, CONTACT_TYPES, code_from_outbox, open_session, register
 
 pytestmark = pytest.mark.browser
@@ -73,7 +73,9 @@ def tab(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 def sign_in_as(page: Any, address: str, session: dict[str, Any]) -> None:
     """The tab holds ``session``, as after signing in on the sign-in page."""
     page.goto(f"{address}/nb/sign-in/")
-    page.evaluate("s => localStorage.setItem('servicedesk-forms-session', JSON.stringify(s))", session)
+    page.context.add_cookies([session_cookie(session["token"])])
+    shown = {"expiresAt": session["expiresAt"], "contact": session["contact"]}
+    page.evaluate("s => localStorage.setItem('servicedesk-forms-session', JSON.stringify(s))", shown)
 
 
 def open_form(page: Any, address: str, language: str = "nb") -> None:
@@ -169,10 +171,7 @@ def test_an_ended_session_keeps_the_form_and_sends_once_after_signing_in_again(
     subject = "Sendes etter ny innlogging"
     type_in(tab, {**TYPED, "subject": subject})
     # The server no longer knows the session (as after its key is rotated): its signature is now wrong.
-    tab.evaluate(
-        "() => { const k = 'servicedesk-forms-session'; const s = JSON.parse(localStorage.getItem(k));"
-        " s.token = s.token.slice(0, -4) + 'AAAA'; localStorage.setItem(k, JSON.stringify(s)); }"
-    )
+    break_session(tab)
     tab.get_by_role("button", name="Send forespørsel").click()
     summary = tab.locator("#error-summary")
     summary.wait_for(state="visible")
@@ -248,10 +247,8 @@ def expire_session(page: Any) -> None:
 
 def break_session(page: Any) -> None:
     """The server no longer knows the session (its key rotated, or it was ended there): its signature is wrong."""
-    page.evaluate(
-        "() => { const k = 'servicedesk-forms-session'; const s = JSON.parse(localStorage.getItem(k));"
-        " s.token = s.token.slice(0, -4) + 'AAAA'; localStorage.setItem(k, JSON.stringify(s)); }"
-    )
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == SESSION_COOKIE]
+    page.context.add_cookies([session_cookie(cookie["value"][:-4] + "AAAA")])
 
 
 def assert_only_the_owner_gets_it_back(
@@ -505,3 +502,22 @@ def test_a_send_that_meets_the_same_request_still_being_stored_asks_again_and_sh
     tab.get_by_role("button", name="Send forespørsel").click()
     tab.locator("#receipt-reference").wait_for(state="visible")
     assert len(told) == 1 and len(stored_with_subject(store, subject)) == 1
+
+
+def test_signing_in_on_the_page_leaves_no_token_a_script_can_read(tab: Any, server: tuple[str, LocalStore]) -> None:
+    address, store = server
+    tab.goto(f"{address}/nb/sign-in/")
+    tab.get_by_label("E-postadresse").fill(THIRD)
+    tab.get_by_role("button", name="Send kode").click()
+    tab.get_by_label("Engangskode").fill(code_from_outbox(store.folder / "outbox", THIRD))
+    tab.get_by_role("button", name="Logg inn", exact=True).click()
+    tab.locator("#site-account [data-signed-in]").wait_for()
+    (cookie,) = [c for c in tab.context.cookies() if c["name"] == SESSION_COOKIE]
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
+    readable = tab.evaluate(
+        "() => document.cookie + JSON.stringify(Object.entries(localStorage))"
+        " + JSON.stringify(Object.entries(sessionStorage))"
+    )
+    assert cookie["value"] not in readable and "token" not in readable and SESSION_COOKIE not in readable
+    open_form(tab, address)  # and the page is signed in with it
+    assert tab.locator("#sign-in-needed").is_hidden()

@@ -39,9 +39,11 @@ def test_renaming_reordering_and_adding_a_language(root: Path) -> None:
     first = FORM.categories[0]
     edits.apply(root, "rename")
     assert load_catalog(root).forms[edits.FORM].categories[0] == f"{first}-renamed"
-    for mapping in load_catalog(root).tickets.values():  # its tickets keep their tags under the new id
-        assert first not in mapping.tags and first not in mapping.custom_fields
-        assert (first in SHIPPED.tickets.get("zendesk", mapping).tags) == (f"{first}-renamed" in mapping.tags)
+    for system, mapping in load_catalog(root).tickets.items():  # its tickets keep their mapping under the new id
+        shipped = SHIPPED.tickets[system]
+        for member in ("tags", "custom_fields", "request_types"):
+            assert first not in getattr(mapping, member)
+            assert (first in getattr(shipped, member)) == (f"{first}-renamed" in getattr(mapping, member))
     edits.apply(root, "reorder")
     assert load_catalog(root).forms[edits.FORM].categories[-1] == f"{first}-renamed"
     edits.apply(root, "add-language")

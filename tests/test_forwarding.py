@@ -41,6 +41,7 @@ from tests.shipped import form, valid_data
 from tests.ticket_desk import Desk, Killed, open_desk, quick_client
 
 HOOK_SECRET = "zendesk-signing-secret"
+DESK = "desk@vendor.example"
 MAPPING = load_catalog().tickets.get("zendesk")
 
 
@@ -71,6 +72,7 @@ def settings_for(data_dir: Path, url: str) -> Settings:
         zendesk_email=EMAIL,
         zendesk_token=TOKEN,
         zendesk_webhook_secret=HOOK_SECRET,
+        desk_inbox=DESK,
     )
 
 
@@ -162,6 +164,12 @@ def test_a_request_becomes_one_ticket_whatever_fails_and_the_ticket_s_word_comes
     added = [c for c in desk.zendesk.tickets[ticket["id"]]["comments"] if c["body"] == "Januar til mars."]
     assert [(c["public"], c["author_id"]) for c in added] == [(True, ticket["requester_id"])]
     assert desk.forward() == (0, 0)
+    # The desk's notice of the answer points to the ticket; the command line shows it too.
+    mailing.send_queued_mail(desk.services)
+    notices = [p.read_text() for p in outbox.glob("*.eml") if "Januar til mars." in p.read_text()]
+    assert any(DESK in notice and ours.url in notice for notice in notices)
+    shown_cli = json.loads(run_cli(desk.services, "requests", "show", reference))
+    assert shown_cli["ticket"] == {"system": "zendesk", "id": ours.id, "url": ours.url}
     # Zendesk's trigger tells of that comment too: it is the requester's own, not the desk's answer.
     echo = {
         **event,

@@ -62,7 +62,7 @@ def with_body(original: dict[str, Any], body: bytes) -> dict[str, Any]:
     return changed
 
 
-SECRET = "lambda-test-secret-" + "s" * 32
+SECRET = "lambda-test-secret-_yFopVEaqrNF2PdiZWl_apFPtTuB5TBr"
 
 
 @pytest.fixture

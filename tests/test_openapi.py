@@ -76,11 +76,13 @@ def test_the_document_is_openapi_3_1_with_the_api_error_shape(app: FastAPI) -> N
     for name, schema in document["components"]["schemas"].items():
         jsonschema.Draft202012Validator.check_schema(schema), name
     assert document["components"]["securitySchemes"] == {
-        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        "cookie": {"type": "apiKey", "in": "cookie", "name": "__Host-sdf-session"},
     }
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            assert (operation.get("security") == [{"bearer": []}]) == ((method, path) in SESSION_ROUTES)
+            session: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}]
+            assert (operation.get("security") == session) == ((method, path) in SESSION_ROUTES)
             assert all(p["name"].lower() != "authorization" for p in operation.get("parameters", []))
             for status, response in operation["responses"].items():
                 if int(status) >= 400:

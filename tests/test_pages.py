@@ -23,7 +23,7 @@ from handler.texts import fill
 from handler.usecases import conversing
 from handler.usecases.desk import change_status
 from tests.browser import ROOT, axe_violations, hold_session, local_server
-from tests.conftest import AUTHORIZED, TESTS, code_from_outbox, open_session, register
+from tests.conftest import AUTHORIZED, SECRET, TESTS, code_from_outbox, open_session, register
 from tests.shipped import valid_data_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.axe]
@@ -358,7 +358,7 @@ def test_my_requests_fits_a_long_status_and_service_name_at_every_width(chromium
         body = {"form": "service-request", "data": valid_data_of(service, subject=LONG_SUBJECT)}
         sent = api.post("/v1/requests", json=body)
         assert sent.status_code == 201, sent.text
-    services = build_services(Settings(data_dir=store.folder, session_secret="x" * 32), store=store)
+    services = build_services(Settings(data_dir=store.folder, session_secret=SECRET), store=store)
     change_status(services, sent.json()["reference"], status, "Agent")
     problems = []
     for language in LANGUAGES:

@@ -37,7 +37,7 @@ from handler.storage.base import (
 )
 from handler.storage.local import LocalStore
 from handler.uploads import Upload, take_upload
-from tests.conftest import CONTACT_TYPES, NOW
+from tests.conftest import CONTACT_TYPES, NOW, SECRET
 from tests.servers import (  # noqa: F401  (the fixtures seaweedfs and dynamodb_local)
     ACCESS_KEY,
     REGION,
@@ -299,7 +299,7 @@ def test_from_settings_builds_clients_that_work(aws_store: AwsStore, monkeypatch
         region=REGION,
         s3_endpoint_url=aws_store.s3.meta.endpoint_url,
         dynamodb_endpoint_url=aws_store.dynamodb.meta.endpoint_url,
-        session_secret="contract-test-secret-" + "x" * 32,
+        session_secret=SECRET,
     )
     store = AwsStore.from_settings(settings)
     for client in (store.s3, store.dynamodb):
@@ -401,6 +401,17 @@ def test_contacts_are_unique_by_address_whatever_the_case(harness: Harness) -> N
     assert store.get_contact("kari@example.no") is None
 
 
+def test_an_identity_provider_s_person_is_linked_to_the_contact_they_signed_in_as(harness: Harness) -> None:
+    store = store_of(harness)
+    issuer = "https://login.example/tenant/v2.0"
+    assert store.linked(issuer, "person-1") is None
+    store.link_identity(issuer, "person-1", "Kari@Example.no", "stamp-1")
+    assert store.linked(issuer, "person-1") == ("kari@example.no", "stamp-1")
+    assert store.linked(issuer, "person-2") is None and store.linked("https://other.example", "person-1") is None
+    store.link_identity(issuer, "person-1", "kari.ny@example.no", "stamp-2")  # linked again: the newest counts
+    assert store.linked(issuer, "person-1") == ("kari.ny@example.no", "stamp-2")
+
+
 def test_a_code_has_few_attempts_expires_and_works_once(harness: Harness) -> None:
     store = store_of(harness)
     store.put_code(PendingCode("kari@example.no", "digest-1", NOW + timedelta(minutes=10), 2))
@@ -416,6 +427,25 @@ def test_a_code_has_few_attempts_expires_and_works_once(harness: Harness) -> Non
     assert store.use_attempt("nobody@example.no", NOW) is None
 
 
+def test_a_pending_code_is_read_and_kept_longer_without_spending_an_attempt(harness: Harness) -> None:
+    store = store_of(harness)
+    email, later = "kari@example.no", NOW + timedelta(hours=3)
+    assert store.live_code(email, NOW) is None
+    code = PendingCode(email, "digest-1", NOW + timedelta(minutes=10), 2, "nonce-1")
+    store.put_code(code)
+    assert store.live_code(email, NOW) == store.live_code(email, NOW) == code  # reading spends nothing
+    assert store.extend_code(email, "digest-0", NOW, later) is False  # not the pending code
+    assert store.extend_code(email, "digest-1", NOW, later) is True
+    assert store.live_code(email, NOW + timedelta(hours=2)) == replace(code, expires_at=later)
+    assert store.extend_code(email, "digest-1", later, later + timedelta(hours=1)) is False  # expired by then
+    spent = store.use_attempt(email, NOW)
+    assert spent is not None and (spent.nonce, spent.attempts_left) == ("nonce-1", 1)
+    assert store.use_attempt(email, NOW) is not None
+    assert store.live_code(email, NOW) is None  # no attempts left
+    assert store.delete_code(email, "digest-1") is True
+    assert store.extend_code(email, "digest-1", NOW, later) is False  # used
+
+
 def test_counters_count_per_key_and_window_even_when_concurrent(harness: Harness) -> None:
     store = store_of(harness)
     window, later = NOW, NOW + timedelta(minutes=15)
@@ -428,6 +458,8 @@ def test_counters_count_per_key_and_window_even_when_concurrent(harness: Harness
     for thread in threads:
         thread.join()
     assert sorted(results) == [1, 2, 3, 4, 5, 6]
+    assert store.counted("address:kari", window) == store.counted("address:kari", window) == 6  # reading adds none
+    assert store.counted("address:nobody", window) == 0
     assert store.count("address:ola", window, later) == 1
     assert store.count("address:kari", later, later + timedelta(minutes=15)) == 1
 

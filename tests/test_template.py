@@ -309,9 +309,12 @@ def test_the_role_grants_each_action_on_its_own_resources(template: dict[str, An
         elif action.startswith("logs:"):
             assert resources == ["<FunctionLogGroup.Arn>"], action
         elif action == "secretsmanager:GetSecretValue":  # and the ticket system's secret, when forwarding
-            assert resources == ["<SessionSecret>", "<AWS::NoValue>"]
-            kept = next(st for _, st in statements(template) if action in as_list(st["Action"]))["Resource"][1]
-            assert kept == {"Fn::If": ["Forwarding", {"Ref": "ForwardSecret"}, {"Ref": "AWS::NoValue"}]}
+            assert resources == ["<SessionSecret>", "<AWS::NoValue>", "<AWS::NoValue>"]
+            kept = next(st for _, st in statements(template) if action in as_list(st["Action"]))["Resource"][1:]
+            assert kept == [
+                {"Fn::If": ["Forwarding", {"Ref": "ForwardSecret"}, {"Ref": "AWS::NoValue"}]},
+                {"Fn::If": ["SignInWithOrganizations", {"Ref": "OrganizationProviders"}, {"Ref": "AWS::NoValue"}]},
+            ]
         elif action == "sqs:SendMessage":
             assert resources == ["<StreamFailures.Arn>"]
         elif action == "ses:SendRawEmail":

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
@@ -53,7 +54,42 @@ async def run(call: Callable[..., T], *args: Any) -> T:
     return await run_in_threadpool(call, *args)
 
 
-async def _signed_in(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> SignedInAddress:
+# The page's session is this cookie (HttpOnly: no script of the page can read it); API clients send a bearer token.
+SESSION_COOKIE = "__Host-sdf-session"
+# The page sends this header with every call: another site's page cannot (a form cannot set it, and fetch() would
+# need a preflight the API refuses), so with the Origin it tells a page's call from a forged one.
+PAGE_HEADER, PAGE_CALL = "X-Requested-With", "servicedesk-forms"
+_UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of an absolute URL, as an Origin header writes it ('' for none)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+def from_the_page(request: Request, services: Services) -> bool:
+    """Whether a call comes from the service's own pages: with the page's header, from an origin of its own (this
+    server's, the site's, or one SDF_ALLOWED_ORIGINS names)."""
+    settings = services.settings
+    own = {
+        origin_of(str(request.base_url)),
+        origin_of(settings.site_url),
+        *(o.lower() for o in settings.allowed_origins),
+    }
+    origin = request.headers.get("origin", "").lower()
+    return request.headers.get(PAGE_HEADER) == PAGE_CALL and bool(origin) and origin in own - {""}
+
+
+async def _signed_in(
+    request: Request, services: ServicesDep, authorization: Annotated[str | None, Header()] = None
+) -> SignedInAddress:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if authorization is None and cookie:
+        # A browser sends the cookie with whatever page made the call: a change must come from ours (CSRF).
+        if request.method in _UNSAFE and not from_the_page(request, services):
+            raise Refused("cross_site_request")
+        authorization = f"Bearer {cookie}"
     return await run(signing_in.signed_in, services, authorization)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from handler.api.deps import IDEMPOTENCY_KEY
+from handler.api.deps import IDEMPOTENCY_KEY, SESSION_COOKIE
 from handler.api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, STATUS, TITLES
 from handler.conversation import Author, Channel
 from handler.forms import Catalog
@@ -95,27 +95,55 @@ _OPERATIONS: dict[tuple[str, str], tuple[int, dict[str, Any] | None, bool, tuple
         200,
         {
             "type": "object",
-            "required": ["token", "expiresAt", "contact"],
+            "required": ["expiresAt", "contact"],
             "properties": {
-                "token": _STRING,
+                "token": _STRING,  # for an API client; the page gets the session as a cookie instead
                 "expiresAt": {"type": "string", "format": "date-time"},
                 "contact": {"$ref": "#/components/schemas/Contact"},
             },
         },
         False,
-        (400, 401, 413, 415, 422, 429, 503),
+        (400, 401, 403, 413, 415, 422, 429, 503),
     ),
     ("get", "/v1/session"): (
         200,
         {
             "type": "object",
             "required": ["contact"],
-            "properties": {"contact": {"$ref": "#/components/schemas/Contact"}},
+            "properties": {
+                "contact": {"$ref": "#/components/schemas/Contact"},
+                "expiresAt": {"type": "string", "format": "date-time"},
+            },
         },
         True,
         (401, 503),
     ),
-    ("delete", "/v1/session"): (204, None, True, (401, 503)),
+    ("delete", "/v1/session"): (204, None, True, (401, 403, 503)),
+    ("get", "/v1/session/sso"): (
+        200,
+        {
+            "type": "object",
+            "required": ["providers"],
+            "properties": {
+                "providers": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "organization", "label"],
+                        "properties": {
+                            "id": _STRING,
+                            "organization": _STRING,
+                            "label": {"type": "object", "additionalProperties": _STRING},
+                        },
+                    },
+                }
+            },
+        },
+        False,
+        (),
+    ),
+    ("get", "/v1/session/sso/callback"): (302, None, False, (400,)),
+    ("get", "/v1/session/sso/{provider}"): (302, None, False, (400, 404)),
     ("post", "/v1/requests"): (
         201,
         {"$ref": "#/components/schemas/Receipt"},
@@ -173,6 +201,12 @@ _OPERATIONS: dict[tuple[str, str], tuple[int, dict[str, Any] | None, bool, tuple
         False,
         (400, 401, 404, 413, 415, 422, 503),
     ),
+    ("post", "/v1/hooks/jsm"): (
+        200,
+        {"type": "object", "required": ["done"], "properties": {"done": {"type": "array", "items": _STRING}}},
+        False,
+        (400, 401, 404, 413, 415, 422, 503),
+    ),
     ("post", "/v1/requests/{request_id}/stop-emails"): (
         200,
         {"type": "object", "required": ["reference"], "properties": {"reference": _STRING}},
@@ -190,13 +224,13 @@ _OPERATIONS: dict[tuple[str, str], tuple[int, dict[str, Any] | None, bool, tuple
             },
         },
         True,
-        (400, 401, 404, 409, 413, 415, 422, 503),
+        (400, 401, 403, 404, 409, 413, 415, 422, 503),
     ),
 }
 _REASONS = {
     400: "The request could not be read (body, encoding, text or parameters)",
     401: "No valid session, or a wrong code",
-    403: "Not allowed for this contact or slot",
+    403: "Not allowed for this contact or slot, or a change that did not come from the site's pages",
     404: "Nothing at this address",
     413: "The body is too large",
     409: "The same request is being stored right now (see Retry-After), or the request is closed",
@@ -227,7 +261,11 @@ def openapi_document(app: FastAPI, catalog: Catalog) -> dict[str, Any]:
         schemas.pop(name, None)
     schemas.update(form_components(catalog))
     schemas.update(Problem=PROBLEM_SCHEMA, Contact=_CONTACT, Receipt=_RECEIPT, Summary=_SUMMARY, Message=_MESSAGE)
-    components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    components["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        # The page's session (docs/api.md): a change also needs X-Requested-With and an Origin of the site's.
+        "cookie": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
+    }
     for (method, path), (status, body, session, errors) in _OPERATIONS.items():
         operation = document["paths"][path][method]
         parameters = [p for p in operation.get("parameters", []) if p["name"].lower() != "authorization"]
@@ -239,7 +277,7 @@ def openapi_document(app: FastAPI, catalog: Catalog) -> dict[str, Any]:
         else:
             operation.pop("parameters", None)
         if session:
-            operation["security"] = [{"bearer": []}]
+            operation["security"] = [{"bearer": []}, {"cookie": []}]
         success: dict[str, Any] = {"description": "Done"}
         if body is not None:
             success["content"] = {_JSON: {"schema": body}}

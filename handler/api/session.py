@@ -10,8 +10,23 @@ from fastapi.responses import JSONResponse, Response
 from starlette.background import BackgroundTask
 
 from handler.api.bodies import json_body, read_json
-from handler.api.deps import NO_STORE, Client, Language, ServicesDep, SignedIn, at_least, run
+from handler.api.deps import (
+    NO_STORE,
+    PAGE_CALL,
+    PAGE_HEADER,
+    SESSION_COOKIE,
+    Client,
+    Language,
+    ServicesDep,
+    SignedIn,
+    at_least,
+    from_the_page,
+    run,
+)
 from handler.contacts import Contact
+from handler.refusals import Refused
+from handler.services import Services
+from handler.signin import Session
 from handler.usecases import mailing, signing_in
 from handler.usecases.envelope import object_with
 
@@ -51,35 +66,47 @@ async def send_code(request: Request, language: Language, services: ServicesDep,
     ),
 )
 async def open_session(request: Request, language: Language, services: ServicesDep, client: Client) -> JSONResponse:
-    """Exchange an e-mailed code for a signed session token."""
+    """Exchange an e-mailed code for a session: for the service's own page (its X-Requested-With header) an HttpOnly
+    cookie, for an API client a bearer token in the answer."""
     body = object_with(await read_json(request, 4096), ("email", "code"), services.catalog, language)
     email = signing_in.checked_email(body["email"], services.catalog, language)
     code = signing_in.checked_code(body["code"], services.catalog, language)
     # As long as a code request's answer, so that its timing cannot tell whether a code was pending.
     async with at_least(services.settings.code_answer_seconds):
         session = await run(signing_in.open_session, services, email, code, client)
-    return JSONResponse(
-        {
-            "token": session.token,
-            "expiresAt": session.expires_at.isoformat(timespec="seconds"),
-            "contact": contact_json(session.contact),
-        },
-        headers=NO_STORE,
+    return session_answer(request, services, session)
+
+
+def session_answer(request: Request, services: Services, session: Session) -> JSONResponse:
+    """The new session: a cookie that no script of the page can read when the page asked for it, else a token."""
+    body = {"expiresAt": session.expires_at.isoformat(timespec="seconds"), "contact": contact_json(session.contact)}
+    if request.headers.get(PAGE_HEADER) != PAGE_CALL:
+        return JSONResponse({"token": session.token, **body}, headers=NO_STORE)
+    if not from_the_page(request, services):
+        raise Refused("cross_site_request")
+    answer = JSONResponse(body, headers=NO_STORE)
+    lasts = int((session.expires_at - services.clock()).total_seconds())
+    answer.set_cookie(
+        SESSION_COOKIE, session.token, max_age=max(lasts, 0), path="/", secure=True, httponly=True, samesite="lax"
     )
+    return answer
 
 
 @router.get("")
 async def current_session(email: SignedIn, services: ServicesDep) -> JSONResponse:
     """Who the session belongs to, as the register has them now."""
     contact = await run(signing_in.current_contact, services, email)
-    return JSONResponse({"contact": contact_json(contact)}, headers=NO_STORE)
+    ends = {"expiresAt": email.expires_at.isoformat(timespec="seconds")} if email.expires_at else {}
+    return JSONResponse({"contact": contact_json(contact), **ends}, headers=NO_STORE)
 
 
 @router.delete("", status_code=204)
 async def end_sessions(email: SignedIn, services: ServicesDep) -> Response:
-    """Sign out everywhere: end every session of the signed-in contact, on every device."""
+    """Sign out everywhere: end every session of the signed-in contact, on every device (and forget the cookie)."""
     await run(signing_in.sign_out, services, email)
-    return Response(status_code=204, headers=NO_STORE)
+    answer = Response(status_code=204, headers=NO_STORE)
+    answer.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    return answer
 
 
 def contact_json(contact: Contact) -> dict[str, Any]:

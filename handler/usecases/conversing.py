@@ -62,6 +62,7 @@ class Conversing:
     reply_domain: str = ""  # where replies by e-mail go; none: mails are answered to the desk's inbox
     agents: tuple[str, ...] = ()  # the agents' addresses and @domains
     for_the_ticket: Callable[[str], None] | None = None  # marks a request whose new message its ticket lacks
+    ticket_url: Callable[[str], str] | None = None  # the link to the request's ticket, once there is one
 
     def is_agent(self, address: str) -> bool:
         """Whether mail from ``address`` is a desk agent's."""
@@ -271,7 +272,8 @@ def _append(
     if created and kind != Author.AGENT and use.desk_inbox:
         texts = use.catalog.common[use.desk_language]["email"]
         reply_to = use.reply_to(after.receipt.reference)
-        mail = mails.requester_message(texts, use.desk_language, use.desk_inbox, after, stored, reply_to)
+        ticket = use.ticket_url(request_id) if use.ticket_url else ""
+        mail = mails.requester_message(texts, use.desk_language, use.desk_inbox, after, stored, reply_to, ticket)
         use.queue([mail], after.receipt.reference)
     return stored, after, created
 

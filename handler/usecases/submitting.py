@@ -10,9 +10,10 @@ from handler import observe
 from handler.contacts import Contact
 from handler.forms import FieldError, Form
 from handler.mail import QueuedMail
-from handler.receipts import receipt_mails
+from handler.receipts import copied, receipt_mails
 from handler.refusals import Refused, invalid
 from handler.services import Services
+from handler.signin import rate_day, seconds_until
 from handler.storage import IdempotencyConflict, IdempotencyInProgress, Receipt, StorageUnavailable, Submission
 from handler.storage.base import PendingRequest, RequestTooLarge, StoreUnreachable
 from handler.uploads import Upload, UploadRefused, take_upload
@@ -61,6 +62,7 @@ def submit(services: Services, new: NewRequest) -> tuple[Receipt, bool]:
             return earlier, False
         raise invalid(errors, "/data")
     observe.annotate(category=submission.category)  # one of the form's categories, now that the data passed
+    within_limits(services, form, contact, data)
     copies = sum(len(data.get(f.name, ())) for f in form.fields if f.value_kind == "uploads")
     # Recorded before its copies and its document are written; the commit removes the record.
     pending = services.store.begin(now, attachments=copies)
@@ -115,6 +117,23 @@ def authorized_contact(services: Services, email: str, form: Form, language: str
     if contact is None or not contact.may_submit(form.allowed_contact_types):
         raise Refused("not_authorized", params=form.not_authorized(language))
     return contact
+
+
+def within_limits(services: Services, form: Form, contact: Contact, data: dict[str, Any]) -> None:
+    """Count the request against the contact's daily limits, or refuse it past one of them: the different
+    addresses copied (other than their own; an address already copied that day costs nothing again), and the
+    requests sent. A retry answered with its first receipt may count again, its addresses do not."""
+    now = services.clock()
+    day, day_end = rate_day(now)
+    store, settings = services.store, services.settings
+    for address in sorted(copied(form, data, contact)):
+        marker = f"copies:{contact.email}|{address}"
+        if not store.counted(marker, day):
+            if store.count(f"copies:{contact.email}", day, day_end) > settings.cc_addresses_per_day:
+                raise Refused("too_many_copies", retry_after=seconds_until(day_end, now))
+            store.count(marker, day, day_end)
+    if store.count(f"submissions:{contact.email}", day, day_end) > settings.submissions_per_day:
+        raise Refused("too_many_submissions", retry_after=seconds_until(day_end, now))
 
 
 def check_attachments(

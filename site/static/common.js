@@ -9,21 +9,21 @@ useTexts(model.texts, model.language, model.page);
 var SESSION_KEY = "servicedesk-forms-session";
 var DRAFT_PREFIX = "servicedesk-forms-draft:";
 
-// ---- The session: one per browser, shared by its tabs (docs/api.md says why it lives here) ----
+// ---- The session: one per browser, shared by its tabs (docs/api.md says where it lives) ----
+// The session itself is a cookie no script can read; this browser keeps only who is signed in and until when,
+// to draw the page. An entry that holds a token (as before the cookie) is dropped: sign in again.
 
 export function session() {
   try {
     var stored = JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
-    if (stored && stored.token && Date.parse(stored.expiresAt) > Date.now()) return stored;
+    if (stored && !stored.token && stored.contact && Date.parse(stored.expiresAt) > Date.now()) return stored;
   } catch (e) { /* a damaged entry counts as signed out */ }
   localStorage.removeItem(SESSION_KEY);
   return null;
 }
 
 export function saveSession(answer) {
-  localStorage.setItem(SESSION_KEY, JSON.stringify({
-    token: answer.token, expiresAt: answer.expiresAt, contact: answer.contact
-  }));
+  localStorage.setItem(SESSION_KEY, JSON.stringify({ expiresAt: answer.expiresAt, contact: answer.contact }));
   if (answer.contact) localStorage.removeItem(SIGNED_OUT_PREFIX + answer.contact.email.toLowerCase());
 }
 
@@ -51,13 +51,13 @@ export function draftKey(form, email) { return DRAFT_PREFIX + form + ":" + email
 
 // Resolves to {status, body}; rejects only when the service cannot be reached.
 export function api(method, path, body, headers) {
-  var all = { "Accept-Language": model.language };
-  var current = session();
-  if (current) all.Authorization = "Bearer " + current.token;
+  // The header tells the API the call comes from this page (with the Origin, what a forged call cannot show).
+  var all = { "Accept-Language": model.language, "X-Requested-With": "servicedesk-forms" };
   if (body !== undefined) all["Content-Type"] = "application/json";
   Object.keys(headers || {}).forEach(function (name) { all[name] = headers[name]; });
   return fetch(model.apiBase + path, {
-    method: method, headers: all, body: body === undefined ? undefined : JSON.stringify(body)
+    method: method, headers: all, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body)
   }).then(function (response) {
     return response.json().catch(function () { return null; }).then(function (parsed) {
       if (response.status === 401) {

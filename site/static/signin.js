@@ -1,5 +1,5 @@
 // The sign-in page: ask for a one-time code by e-mail, then exchange it for a session.
-import { api, errors, model, saveSession } from "./common.js";
+import { api, errors, model, saveSession, showAccount } from "./common.js";
 import { text } from "./texts.js";
 
 var emailStep = document.getElementById("email-step");
@@ -84,6 +84,58 @@ codeStep.addEventListener("submit", function (event) {
   }, failed(codeErrors, codeStep));
 });
 
+// ---- Signing in with the organization's own account (docs/api.md) -----------------------------
+// The providers are the server's to declare: their buttons are drawn from its list. Coming back, the address
+// says how it went (?sso=done, or why not), and where the person was going.
+
+var ssoMessages = {
+  done: "signIn.ssoSigningIn", denied: "signIn.ssoDenied", not_authorized: "signIn.ssoNotAuthorized",
+  email: "signIn.ssoUnverified"
+};
+
+function showProviders() {
+  api("GET", "/v1/session/sso").then(function (answer) {
+    var found = answer.status === 200 && answer.body ? answer.body.providers : [];
+    if (!found.length) return;
+    var list = document.getElementById("sso-providers");
+    var back = new URL(next(), location.href).pathname;
+    found.forEach(function (provider) {
+      var link = document.createElement("a");
+      link.className = "button button--link button--secondary";
+      link.href = model.apiBase + "/v1/session/sso/" + encodeURIComponent(provider.id) + "?next=" + encodeURIComponent(back);
+      link.textContent = provider.label[model.language] || provider.organization;
+      var item = document.createElement("li");
+      item.appendChild(link);
+      list.appendChild(item);
+    });
+    document.getElementById("sso").hidden = false;
+  }, function () { /* the code by e-mail stays */ });
+}
+
+function cameBack(outcome) {
+  var back = new URLSearchParams(location.search).get("next") || "";
+  if (outcome !== "done") {
+    emailErrors.show([{ message: text(ssoMessages[outcome] || "signIn.ssoFailed") }]);
+    return showProviders();
+  }
+  var status = document.getElementById("sso-status");
+  status.textContent = text("signIn.ssoSigningIn");
+  status.hidden = false;
+  api("GET", "/v1/session").then(function (answer) {
+    if (answer.status !== 200) {
+      status.hidden = true;
+      emailErrors.show([{ message: text("signIn.ssoFailed") }]);
+      return showProviders();
+    }
+    saveSession(answer.body);
+    showAccount();
+    // Only a path of this site: never another address, whatever the query says.
+    location.assign(/^\/(?![\/\\])/.test(back) ? back : next());
+  }, failed(emailErrors, emailStep));
+}
+
+var outcome = new URLSearchParams(location.search).get("sso");
+if (outcome) cameBack(outcome); else showProviders();
 emailStep.hidden = false;
 
 document.getElementById("new-code").addEventListener("click", function () {

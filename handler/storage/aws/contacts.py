@@ -50,3 +50,11 @@ class AwsContacts(ContactRegister):
         keys = [{"pk": entry["pk"], "sk": entry["sk"]} for entry in entries]
         contacts = map(records.contact, self._table.get_many(keys, "reading the contacts"))
         return sorted(contacts, key=lambda contact: contact.email)
+
+    def link_identity(self, issuer: str, subject: str, email: str, stamp: str) -> None:
+        item = {**records.key("IDENTITY", f"{issuer} {subject}"), "email": normalize_email(email), "stamp": stamp}
+        self._table.write("remembering the identity", Write("Put", item))
+
+    def linked(self, issuer: str, subject: str) -> tuple[str, str] | None:
+        item = self._table.get(records.key("IDENTITY", f"{issuer} {subject}"), "reading the identity")
+        return (str(item["email"]), str(item["stamp"])) if item else None

@@ -249,13 +249,14 @@ def code_item(code: PendingCode) -> Item:
         **key("CODE", code.email),
         "digest": code.digest,
         "attemptsLeft": code.attempts_left,
+        "nonce": code.nonce,
         TTL_ATTRIBUTE: epoch(code.expires_at),
     }
 
 
 def code(email: str, item: Item) -> PendingCode:
     expires_at = datetime.fromtimestamp(int(item[TTL_ATTRIBUTE]), UTC)
-    return PendingCode(email, item["digest"], expires_at, int(item["attemptsLeft"]))
+    return PendingCode(email, item["digest"], expires_at, int(item["attemptsLeft"]), item.get("nonce", ""))
 
 
 def mail_item(mail: QueuedMail) -> Item:

@@ -32,6 +32,24 @@ class AwsSignIn(SignInState):
         item = self._table.write("checking the sign-in code", spend, returns="ALL_NEW")
         return records.code(email, item) if item is not None else None
 
+    def live_code(self, email: str, now: datetime) -> PendingCode | None:
+        """The unexpired code with attempts left, as it is (TTL deletes late: an expired item counts as absent)."""
+        item = self._table.get(records.key("CODE", email), "reading the sign-in code")
+        if item is None or int(item[TTL_ATTRIBUTE]) <= records.epoch(now) or int(item["attemptsLeft"]) <= 0:
+            return None
+        return records.code(email, item)
+
+    def extend_code(self, email: str, digest: str, now: datetime, expires_at: datetime) -> bool:
+        """Move this code's expiry (and its TTL), if it is still pending."""
+        extend = Write(
+            "Update",
+            records.key("CODE", email),
+            f"digest = :digest AND #{TTL_ATTRIBUTE} > :now",
+            f"SET #{TTL_ATTRIBUTE} = :expires",
+            {":digest": digest, ":now": records.epoch(now), ":expires": records.epoch(expires_at)},
+        )
+        return self._table.write("keeping the sign-in code", extend) is not None
+
     def delete_code(self, email: str, digest: str) -> bool:
         """Remove this very code; only one caller can succeed, so a code signs in once."""
         delete = Write("Delete", records.key("CODE", email), "digest = :digest", values={":digest": digest})
@@ -48,3 +66,8 @@ class AwsSignIn(SignInState):
         answer = self._table.write("counting", add, returns="UPDATED_NEW")
         assert answer is not None  # no condition to fail
         return int(answer["hits"])
+
+    def counted(self, key: str, window_start: datetime) -> int:
+        """The counter of the key and window as it is."""
+        item = self._table.get({"pk": f"COUNTER#{key}", "sk": records.timestamp(window_start)}, "reading a counter")
+        return int(item["hits"]) if item else 0

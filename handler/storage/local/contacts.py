@@ -43,3 +43,14 @@ class LocalContacts(ContactRegister):
             "UPDATE contacts SET security_stamp = ? WHERE email = ?", (stamp, normalize_email(email))
         )
         return stamp if renewed else None
+
+    def link_identity(self, issuer: str, subject: str, email: str, stamp: str) -> None:
+        self._db.changed(
+            "INSERT INTO identities (issuer, subject, email, stamp) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (issuer, subject) DO UPDATE SET email = excluded.email, stamp = excluded.stamp",
+            (issuer, subject, normalize_email(email), stamp),
+        )
+
+    def linked(self, issuer: str, subject: str) -> tuple[str, str] | None:
+        row = self._db.row("SELECT email, stamp FROM identities WHERE issuer = ? AND subject = ?", (issuer, subject))
+        return (str(row[0]), str(row[1])) if row else None

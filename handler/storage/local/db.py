@@ -42,6 +42,13 @@ CREATE TABLE IF NOT EXISTS contacts (
     contact_types TEXT NOT NULL,
     security_stamp TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS identities (
+    issuer TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    email TEXT NOT NULL,
+    stamp TEXT NOT NULL,
+    PRIMARY KEY (issuer, subject)
+);
 CREATE TABLE IF NOT EXISTS sign_in_codes (
     email TEXT PRIMARY KEY,
     digest TEXT NOT NULL,
@@ -144,6 +151,7 @@ _ADDED_COLUMNS = (
     ("mail_queue", "sending_since TEXT NOT NULL DEFAULT ''"),
     ("forward_jobs", "epoch INTEGER NOT NULL DEFAULT 0"),
     ("tickets", "comments_sent TEXT NOT NULL DEFAULT ''"),
+    ("sign_in_codes", "nonce TEXT NOT NULL DEFAULT ''"),
 )
 
 

@@ -80,12 +80,12 @@ def contact(row: Row) -> Contact:
 
 
 def code_row(code: PendingCode) -> Row:
-    return code.email, code.digest, code.expires_at.isoformat(), code.attempts_left
+    return code.email, code.digest, code.expires_at.isoformat(), code.attempts_left, code.nonce
 
 
 def code(email: str, row: Row) -> PendingCode:
-    """The digest, expiry and attempts left of an address's code."""
-    return PendingCode(email, row[0], datetime.fromisoformat(row[1]), row[2])
+    """The digest, expiry, attempts left and nonce of an address's code."""
+    return PendingCode(email, row[0], datetime.fromisoformat(row[1]), row[2], row[3])
 
 
 def mail_row(mail: QueuedMail) -> Row:

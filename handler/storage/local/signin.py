@@ -16,17 +16,39 @@ class LocalSignIn(SignInState):
 
     def put_code(self, code: PendingCode) -> None:
         """Keep the address's new code, replacing the old one."""
-        self._db.changed("INSERT OR REPLACE INTO sign_in_codes VALUES (?, ?, ?, ?)", records.code_row(code))
+        self._db.changed(
+            "INSERT OR REPLACE INTO sign_in_codes (email, digest, expires_at, attempts_left, nonce) "
+            "VALUES (?, ?, ?, ?, ?)",
+            records.code_row(code),
+        )
 
     def use_attempt(self, email: str, now: datetime) -> PendingCode | None:
         """Spend an attempt on the unexpired code, if any attempts are left."""
         row = self._db.row(
             "UPDATE sign_in_codes SET attempts_left = attempts_left - 1 "
             "WHERE email = ? AND expires_at > ? AND attempts_left > 0 "
-            "RETURNING digest, expires_at, attempts_left",
+            "RETURNING digest, expires_at, attempts_left, nonce",
             (email, now.isoformat()),
         )
         return records.code(email, row) if row else None
+
+    def live_code(self, email: str, now: datetime) -> PendingCode | None:
+        """The unexpired code with attempts left, as it is."""
+        row = self._db.row(
+            "SELECT digest, expires_at, attempts_left, nonce FROM sign_in_codes "
+            "WHERE email = ? AND expires_at > ? AND attempts_left > 0",
+            (email, now.isoformat()),
+        )
+        return records.code(email, row) if row else None
+
+    def extend_code(self, email: str, digest: str, now: datetime, expires_at: datetime) -> bool:
+        """Move this code's expiry, if it is still pending."""
+        return bool(
+            self._db.changed(
+                "UPDATE sign_in_codes SET expires_at = ? WHERE email = ? AND digest = ? AND expires_at > ?",
+                (expires_at.isoformat(), email, digest, now.isoformat()),
+            )
+        )
 
     def delete_code(self, email: str, digest: str) -> bool:
         """Remove this code; only one caller can succeed."""
@@ -42,3 +64,10 @@ class LocalSignIn(SignInState):
                 (key, window_start.isoformat(), expires_at.isoformat()),
             ).fetchone()
         return int(row[0])
+
+    def counted(self, key: str, window_start: datetime) -> int:
+        """The window's counter as it is."""
+        row = self._db.row(
+            "SELECT count FROM counters WHERE key = ? AND window_start = ?", (key, window_start.isoformat())
+        )
+        return int(row[0]) if row else 0
