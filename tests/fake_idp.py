@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,12 +17,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import jwt
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from tests.servers import free_port
+from tests.servers import serving
 
 CLIENT_ID, CLIENT_SECRET = "servicedesk-forms", "client-secret-of-the-tests"
 TENANT = "9f0c1d2e-tenant-a"
@@ -149,16 +147,7 @@ def app_for(fake: FakeIdp) -> FastAPI:
 def fake_idp() -> Iterator[FakeIdp]:
     """The provider on a free port of 127.0.0.1, until the block ends."""
     fake = FakeIdp()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app_for(fake), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
+    # The app reads the fake's address only when it answers: it is known once the server is up.
+    with serving(app_for(fake)) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)

@@ -10,17 +10,15 @@ import asyncio
 import base64
 import re
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from tests.servers import free_port
+from tests.servers import serving
 
 EMAIL, TOKEN, SERVICE_DESK_ID = "agent@vendor.example", "fake-jsm-token", "1"
 _OWN = {"summary", "description", "labels", "attachment"}  # the request fields kept apart from ``fields``
@@ -248,16 +246,7 @@ def _shown(fake: FakeJsm, made: dict[str, Any]) -> dict[str, Any]:
 def fake_jsm() -> Iterator[FakeJsm]:
     """The fake on a free port of 127.0.0.1, until the block ends."""
     fake = FakeJsm()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app_for(fake), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    fake.url = f"http://127.0.0.1:{port}"
-    try:
+    # The app reads the fake's address only when it answers: it is known once the server is up.
+    with serving(app_for(fake)) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
