@@ -17,6 +17,7 @@ from starlette.routing import Match, Route
 from handler.api import hooks, requests, session, sso, uploads
 from handler.api.openapi import openapi_document
 from handler.api.problems import HANDLED, Problem, problem_of, problem_response
+from handler.codes import Code
 from handler.forms import Catalog
 from handler.services import Services, build_services, now_utc
 from handler.settings import Settings
@@ -60,7 +61,7 @@ def create_app(
                 headers["Allow"] = ", ".join(_allowed_methods(app, request))
             return problem_response(request, Problem(code, headers=headers))
         if isinstance(exc, RequestValidationError):  # a parameter FastAPI checks (limit, cursor)
-            return problem_response(request, Problem("bad_request"))
+            return problem_response(request, Problem(Code.BAD_REQUEST))
         found = problem_of(exc)
         if found.code == "internal_error":
             log.error(

@@ -17,6 +17,7 @@ from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 from handler import observe, replies
 from handler.api.problems import MEDIA_TYPE, Problem, problem_body
 from handler.app import create_app
+from handler.codes import Code
 from handler.forms import Catalog
 from handler.services import Services
 from handler.settings import Settings
@@ -153,7 +154,7 @@ def bad_request(catalog: Catalog) -> dict[str, Any]:
     return {
         "statusCode": 400,
         "headers": {"content-type": MEDIA_TYPE, "content-language": language, "cache-control": "no-store"},
-        "body": json.dumps(problem_body(catalog, language, Problem("bad_request")), ensure_ascii=False),
+        "body": json.dumps(problem_body(catalog, language, Problem(Code.BAD_REQUEST)), ensure_ascii=False),
         "isBase64Encoded": False,
     }
 

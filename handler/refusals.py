@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from handler.codes import Code
 from handler.forms import FieldError
 
 
@@ -16,7 +17,7 @@ class Refused(Exception):
 
     def __init__(
         self,
-        code: str,
+        code: Code,
         errors: Sequence[FieldError] = (),
         *,
         params: Mapping[str, str] | None = None,
@@ -31,4 +32,4 @@ class Refused(Exception):
 
 def invalid(errors: Sequence[FieldError], prefix: str = "") -> Refused:
     """The refusal of data that does not pass its checks; ``prefix`` places each pointer in the body."""
-    return Refused("validation_failed", [e.under(prefix) for e in errors])
+    return Refused(Code.VALIDATION_FAILED, [e.under(prefix) for e in errors])

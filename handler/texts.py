@@ -10,39 +10,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-# Every code an API answer can carry (handler/api/problems.py): each needs a message.
-API_CODES = (
-    "bad_request",
-    "code_sent",
-    "idempotency_conflict",
-    "idempotency_in_progress",
-    "internal_error",
-    "invalid_body",
-    "invalid_code",
-    "invalid_encoding",
-    "invalid_idempotency_key",
-    "invalid_json",
-    "invalid_text",
-    "method_not_allowed",
-    "not_authorized",
-    "not_found",
-    "payload_too_large",
-    "request_closed",
-    "cross_site_request",
-    "request_too_large",
-    "session_expired",
-    "sign_in_required",
-    "storage_unavailable",
-    "too_many_attempts",
-    "too_many_codes",
-    "too_many_copies",
-    "too_many_submissions",
-    "too_many_uploads",
-    "unknown_form",
-    "unsupported_media_type",
-    "upload_refused",
-    "validation_failed",
-)
+from handler.codes import Code
+
+# Every code an API answer can carry: each problem (handler/refusals.py), and the one message that is not one.
+API_CODES = (*(code.value for code in Code), "code_sent")
 # What e-mails say (handler/receipts.py, handler/usecases/desk.py, handler/services.py).
 EMAIL_TEXTS = (
     "greeting",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from handler.api.problems import HANDLED, STATUS, problem_body, problem_of
+from handler.codes import Code
 from handler.forms import Catalog
 from handler.refusals import Refused
 from handler.services import build_services
@@ -34,19 +35,20 @@ def test_the_use_cases_know_nothing_of_http(path: Path) -> None:
 
 
 def test_every_problem_code_has_a_status_and_a_message_in_every_language(catalog: Catalog) -> None:
-    assert set(STATUS) <= set(API_CODES)
+    assert set(STATUS) <= set(API_CODES) and set(STATUS) == {code.value for code in Code}
     for language in catalog.languages:
-        for code in STATUS:
+        for code in Code:
             body = problem_body(
                 catalog, language, problem_of(Refused(code, params={"types": "X", "reference": "SR-TEST-0001"}))
             )
-            assert body["status"] == STATUS[code] and body["detail"] and "{" not in body["detail"]
+            assert body["status"] == code.status == STATUS[code] and body["detail"] and "{" not in body["detail"]
+            assert body["code"] == code.value
 
 
 def test_each_exception_a_route_raises_on_purpose_is_a_4xx_or_a_503() -> None:
     for kind in HANDLED:
         if kind is Refused:
-            exception: Exception = kind("validation_failed")
+            exception: Exception = kind(Code.VALIDATION_FAILED)
         elif kind is IdempotencyConflict:
             exception = kind("key", "SR-TEST-0001")
         else:

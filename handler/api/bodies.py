@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import Request
 
+from handler.codes import Code
 from handler.dialect import pointer
 from handler.forms import FieldError
 from handler.refusals import Refused
@@ -22,17 +23,17 @@ async def read_body(request: Request, limit: int) -> bytes:
     mime, _, params = request.headers.get("content-type", "").partition(";")
     charset = params.strip().lower().removeprefix("charset=").strip('"') if "charset=" in params.lower() else "utf-8"
     if mime.strip().lower() != "application/json" or charset not in ("utf-8", "utf8"):
-        raise Refused("unsupported_media_type")
+        raise Refused(Code.UNSUPPORTED_MEDIA_TYPE)
     declared = request.headers.get("content-length")
     if declared is not None and not declared.isdigit():
-        raise Refused("bad_request")
+        raise Refused(Code.BAD_REQUEST)
     if declared is not None and int(declared) > limit:
-        raise Refused("payload_too_large")
+        raise Refused(Code.PAYLOAD_TOO_LARGE)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise Refused("payload_too_large")
+            raise Refused(Code.PAYLOAD_TOO_LARGE)
     return bytes(body)
 
 
@@ -41,17 +42,17 @@ def parse_json(body: bytes) -> Any:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise Refused("invalid_encoding") from exc
+        raise Refused(Code.INVALID_ENCODING) from exc
     try:
         parsed = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
     except (ValueError, RecursionError) as exc:
-        raise Refused("invalid_json") from exc
+        raise Refused(Code.INVALID_JSON) from exc
     broken = _broken_text(parsed, [])
     if broken is not None:
         named = broken[1] if len(broken) > 1 and broken[0] == "data" else None
         field = named if isinstance(named, str) and _encodable(named) else None
         path = pointer(broken).encode("utf-8", "backslashreplace").decode()
-        raise Refused("invalid_text", [FieldError(field, path, "x-text", "")])
+        raise Refused(Code.INVALID_TEXT, [FieldError(field, path, "x-text", "")])
     return parsed
 
 

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from handler.api.problems import language_of
+from handler.codes import Code
 from handler.refusals import Refused
 from handler.services import Services
 from handler.signin import SignedInAddress
@@ -88,7 +89,7 @@ async def _signed_in(
     if authorization is None and cookie:
         # A browser sends the cookie with whatever page made the call: a change must come from ours (CSRF).
         if request.method in _UNSAFE and not from_the_page(request, services):
-            raise Refused("cross_site_request")
+            raise Refused(Code.CROSS_SITE_REQUEST)
         authorization = f"Bearer {cookie}"
     return await run(signing_in.signed_in, services, authorization)
 
@@ -100,7 +101,7 @@ IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 
 async def _idempotency_key(idempotency_key: Annotated[str | None, Header()] = None) -> str | None:
     if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
-        raise Refused("invalid_idempotency_key")
+        raise Refused(Code.INVALID_IDEMPOTENCY_KEY)
     return idempotency_key
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from handler.api.bodies import parse_json, read_body
 from handler.api.deps import NO_STORE, ServicesDep, run
+from handler.codes import Code
 from handler.refusals import Refused
 from handler.tickets import jira_signature, zendesk_signature
 from handler.usecases.ticket_events import TicketEvent, take_event
@@ -26,14 +27,14 @@ async def zendesk_event(request: Request, services: ServicesDep) -> JSONResponse
     headers X-Zendesk-Webhook-Signature and X-Zendesk-Webhook-Signature-Timestamp."""
     secret = services.settings.zendesk_webhook_secret
     if not secret or services.settings.forward != "zendesk":
-        raise Refused("not_found")  # no Zendesk here: the hook does not exist
+        raise Refused(Code.NOT_FOUND)  # no Zendesk here: the hook does not exist
     body = await read_body(request, HOOK_BODY_LIMIT)
     stamp = request.headers.get("x-zendesk-webhook-signature-timestamp", "")
     given = request.headers.get("x-zendesk-webhook-signature", "")
     if not _fresh(stamp, services.clock()) or not hmac.compare_digest(
         zendesk_signature(secret, stamp, body).encode(), given.encode("utf-8", "replace")
     ):
-        raise Refused("sign_in_required")  # 401: not signed by the desk's Zendesk
+        raise Refused(Code.SIGN_IN_REQUIRED)  # 401: not signed by the desk's Zendesk
     event = _event(parse_json(body))
     done = await run(take_event, services, "zendesk", event)
     return JSONResponse({"done": done}, headers=NO_STORE)
@@ -46,11 +47,11 @@ async def jsm_event(request: Request, services: ServicesDep) -> JSONResponse:
     X-Atlassian-Webhook-Identifier) finds its comment taken and its change seen: nothing is done twice."""
     secret = services.settings.jsm_webhook_secret
     if not secret or services.settings.forward != "jsm":
-        raise Refused("not_found")  # no Jira Service Management here: the hook does not exist
+        raise Refused(Code.NOT_FOUND)  # no Jira Service Management here: the hook does not exist
     body = await read_body(request, HOOK_BODY_LIMIT)
     given = request.headers.get("x-hub-signature", "")
     if not hmac.compare_digest(jira_signature(secret, body).encode(), given.encode("utf-8", "replace")):
-        raise Refused("sign_in_required")  # 401: not signed by the desk's Jira
+        raise Refused(Code.SIGN_IN_REQUIRED)  # 401: not signed by the desk's Jira
     event = _jira_event(parse_json(body))
     done = await run(take_event, services, "jsm", event)
     return JSONResponse({"done": done}, headers=NO_STORE)
@@ -68,15 +69,15 @@ def _fresh(stamp: str, now: datetime) -> bool:
 def _event(body: Any) -> TicketEvent:
     """The event in the shape docs/forwarding.md gives the trigger; anything else is ``invalid_body``."""
     if not isinstance(body, dict):
-        raise Refused("invalid_body")
+        raise Refused(Code.INVALID_BODY)
     comment = body.get("comment") or {}
     ticket, status, changed = body.get("ticket_id"), body.get("status", ""), body.get("updated_at", "")
     if not isinstance(comment, dict) or not isinstance(ticket, str | int) or not isinstance(status, str):
-        raise Refused("invalid_body")
+        raise Refused(Code.INVALID_BODY)
     try:
         at = datetime.fromisoformat(str(changed).replace("Z", "+00:00"))
     except ValueError as exc:
-        raise Refused("invalid_body") from exc
+        raise Refused(Code.INVALID_BODY) from exc
     public = comment.get("public") in (True, "true", "True")
     text = comment.get("body", "")
     return TicketEvent(
@@ -95,14 +96,14 @@ def _jira_event(body: Any) -> TicketEvent:
     """A Jira webhook's event (``jira:issue_updated``, ``comment_created`` and the like): the issue's key and
     status, the event's time, and its comment when it has one; anything else is ``invalid_body``."""
     if not isinstance(body, dict) or not isinstance(body.get("issue"), dict):
-        raise Refused("invalid_body")
+        raise Refused(Code.INVALID_BODY)
     issue, comment, stamp = body["issue"], body.get("comment") or {}, body.get("timestamp")
     fields = issue.get("fields") or {}
     status = (fields.get("status") or {}) if isinstance(fields, dict) else None
     if not isinstance(comment, dict) or not isinstance(status, dict) or not isinstance(issue.get("key"), str):
-        raise Refused("invalid_body")
+        raise Refused(Code.INVALID_BODY)
     if isinstance(stamp, bool) or not isinstance(stamp, int) or not 0 < stamp < 10**14:
-        raise Refused("invalid_body")  # the event's time, in milliseconds since 1970
+        raise Refused(Code.INVALID_BODY)  # the event's time, in milliseconds since 1970
     author: dict[str, Any] = comment["author"] if isinstance(comment.get("author"), dict) else {}
     name = status.get("name", "")
     return TicketEvent(

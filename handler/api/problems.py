@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from handler.codes import Code
 from handler.forms import Catalog, FieldError
 from handler.refusals import Refused
 from handler.signin import InvalidCode, InvalidSession, SessionExpired, SignInRequired
@@ -36,38 +37,8 @@ from handler.texts import fill
 log = logging.getLogger("servicedesk_forms")
 MEDIA_TYPE = "application/problem+json"
 
-# The HTTP status of each problem code; every code has a message in each language (handler/texts.py).
-STATUS: dict[str, int] = {
-    "bad_request": 400,
-    "invalid_encoding": 400,
-    "invalid_idempotency_key": 400,
-    "invalid_json": 400,
-    "invalid_text": 400,
-    "invalid_code": 401,
-    "session_expired": 401,
-    "sign_in_required": 401,
-    "not_authorized": 403,
-    "cross_site_request": 403,
-    "upload_refused": 403,
-    "not_found": 404,
-    "method_not_allowed": 405,
-    "payload_too_large": 413,
-    "request_too_large": 413,
-    "unsupported_media_type": 415,
-    "idempotency_in_progress": 409,
-    "request_closed": 409,
-    "idempotency_conflict": 422,
-    "invalid_body": 422,
-    "unknown_form": 422,
-    "validation_failed": 422,
-    "too_many_attempts": 429,
-    "too_many_codes": 429,
-    "too_many_copies": 429,
-    "too_many_submissions": 429,
-    "too_many_uploads": 429,
-    "internal_error": 500,
-    "storage_unavailable": 503,
-}
+# The HTTP status of each problem code (handler/refusals.py), by its name.
+STATUS: dict[str, int] = {code.value: code.status for code in Code}
 # Each status's name as RFC 9110 gives it: a problem of type "about:blank" takes it as its title.
 TITLES = {
     400: "Bad Request",
@@ -128,7 +99,7 @@ def problem_of(exc: Exception) -> Problem:
                 )
             params = {"reference": exc.reference} if isinstance(exc, IdempotencyConflict) else {}
             return Problem(code, params=params, headers=dict(headers))
-    return Problem("internal_error")
+    return Problem(Code.INTERNAL_ERROR)
 
 
 def language_of(request: Request) -> str:

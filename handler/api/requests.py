@@ -18,6 +18,7 @@ from handler.api.deps import (
     created,
     run,
 )
+from handler.codes import Code
 from handler.refusals import Refused
 from handler.usecases import conversing, following
 from handler.usecases.submitting import NewRequest, submit
@@ -75,7 +76,7 @@ async def reply(
     text = body.get("body") if isinstance(body, dict) else None
     files = body.get("attachments", []) if isinstance(body, dict) else []
     if not isinstance(files, list) or len(files) > 100 or not all(isinstance(f, str) and len(f) <= 64 for f in files):
-        raise Refused("invalid_body")
+        raise Refused(Code.INVALID_BODY)
     new = conversing.Reply(
         request_id, str(email), text if isinstance(text, str) else "", language, idempotency_key, tuple(files)
     )
@@ -94,6 +95,6 @@ async def stop_emails(request_id: str, request: Request, language: Language, use
     address = body.get("address") if isinstance(body, dict) else None
     signature = body.get("signature") if isinstance(body, dict) else None
     if not isinstance(address, str) or not isinstance(signature, str) or len(address) > 320 or len(signature) > 64:
-        raise Refused("invalid_body")
+        raise Refused(Code.INVALID_BODY)
     reference = await run(conversing.stop_copies, use, request_id, address, signature)
     return JSONResponse({"reference": reference}, headers={"Content-Language": language, **NO_STORE})

@@ -23,6 +23,7 @@ from handler.api.deps import (
     from_the_page,
     run,
 )
+from handler.codes import Code
 from handler.contacts import Contact
 from handler.refusals import Refused
 from handler.services import Services
@@ -83,7 +84,7 @@ def session_answer(request: Request, services: Services, session: Session) -> JS
     if request.headers.get(PAGE_HEADER) != PAGE_CALL:
         return JSONResponse({"token": session.token, **body}, headers=NO_STORE)
     if not from_the_page(request, services):
-        raise Refused("cross_site_request")
+        raise Refused(Code.CROSS_SITE_REQUEST)
     answer = JSONResponse(body, headers=NO_STORE)
     lasts = int((session.expires_at - services.clock()).total_seconds())
     answer.set_cookie(

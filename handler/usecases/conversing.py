@@ -15,6 +15,7 @@ from enum import StrEnum
 from urllib.parse import urlencode
 
 from handler import mails, observe, replies
+from handler.codes import Code
 from handler.contacts import ContactRegister
 from handler.conversation import Attachment, Author, Channel, Conversation, Message, StatusMove, thread
 from handler.conversation_rules import ConversationRules
@@ -106,7 +107,7 @@ def reply(use: Conversing, new: Reply) -> tuple[Message, RequestSummary, bool]:
     # A retry is answered with the message its key made, before any file is taken again.
     if new.key and (earlier := use.conversation.message_for_key(request_id, new.key)):
         if earlier.body != body or [a.id for a in earlier.attachments] != list(new.attachments):
-            raise Refused("idempotency_conflict", params={"reference": request.receipt.reference})
+            raise Refused(Code.IDEMPOTENCY_CONFLICT, params={"reference": request.receipt.reference})
         return earlier, _summary(use, request_id), False
     contact = use.contacts.get_contact(new.requester)
     author = (Author.REQUESTER, contact.name if contact else new.requester, new.requester)
@@ -117,7 +118,7 @@ def reply(use: Conversing, new: Reply) -> tuple[Message, RequestSummary, bool]:
 
     stored, summary, created = _with_files(use, len(new.attachments), append)
     if not created and stored.body != body:
-        raise Refused("idempotency_conflict", params={"reference": summary.receipt.reference})
+        raise Refused(Code.IDEMPOTENCY_CONFLICT, params={"reference": summary.receipt.reference})
     return stored, summary, created
 
 
@@ -314,10 +315,10 @@ def _uploaded_files(
     field = attachments_field(form) if form else None
     if form is None or field is None:
         message = fill(use.catalog.common[new.language]["errors"]["invalid"], {})
-        raise Refused("validation_failed", [FieldError("attachments", "/attachments", "x-upload", message)])
+        raise Refused(Code.VALIDATION_FAILED, [FieldError("attachments", "/attachments", "x-upload", message)])
     if len(new.attachments) > field.schema.get("maxItems", len(new.attachments)):
         message = form.message(new.language, field.name, "maxItems")
-        raise Refused("validation_failed", [FieldError("attachments", "/attachments", "maxItems", message)])
+        raise Refused(Code.VALIDATION_FAILED, [FieldError("attachments", "/attachments", "maxItems", message)])
     now = use.clock()
     copied: list[tuple[Upload, Attachment]] = []
     problems: list[FieldError] = []
@@ -332,7 +333,7 @@ def _uploaded_files(
             message = form.message(new.language, field.name, "x-upload")
             problems.append(FieldError("attachments", f"/attachments/{index}", "x-upload", message))
     if problems:
-        raise Refused("validation_failed", problems)
+        raise Refused(Code.VALIDATION_FAILED, problems)
     return tuple(attachment for _, attachment in copied)
 
 
@@ -373,7 +374,7 @@ def stop_copies(use: Conversing, request_id: str, address: str, signature: str) 
     """Send no more copies about the request to ``address``, if the link's signature holds; the reference."""
     summary = use.requests.summary(request_id) if REQUEST_ID.fullmatch(request_id) else None
     if summary is None or not replies.stop_signature_holds(use.secret, request_id, address, signature):
-        raise Refused("not_found")  # a wrong link looks exactly like one to a request that is gone
+        raise Refused(Code.NOT_FOUND)  # a wrong link looks exactly like one to a request that is gone
     use.conversation.mute(request_id, address)
     return summary.receipt.reference
 
@@ -391,14 +392,14 @@ def _own(use: Conversing, requester: str, request_id: str) -> StoredRequest:
     """The request, if it is the requester's: anybody else's looks exactly like a missing one."""
     found = use.requests.get(request_id) if REQUEST_ID.fullmatch(request_id) else None
     if found is None or found.requester != requester:
-        raise Refused("not_found")
+        raise Refused(Code.NOT_FOUND)
     return found
 
 
 def _summary(use: Conversing, request_id: str) -> RequestSummary:
     summary = use.requests.summary(request_id)
     if summary is None:
-        raise Refused("not_found")
+        raise Refused(Code.NOT_FOUND)
     return summary
 
 
@@ -408,10 +409,10 @@ def _checked_body(use: Conversing, body: str, language: str, with_files: bool = 
     text = "\n".join(line.rstrip() for line in body.strip().splitlines())
     texts = use.catalog.common[language]["conversation"]
     if not text and not with_files:
-        raise Refused("validation_failed", [FieldError("body", "/body", "required", texts["required"])])
+        raise Refused(Code.VALIDATION_FAILED, [FieldError("body", "/body", "required", texts["required"])])
     if len(text) > use.rules.max_chars:
         message = fill(texts["tooLong"], {"limit": str(use.rules.max_chars)})
-        raise Refused("validation_failed", [FieldError("body", "/body", "maxLength", message)])
+        raise Refused(Code.VALIDATION_FAILED, [FieldError("body", "/body", "maxLength", message)])
     return text
 
 
@@ -420,7 +421,7 @@ def _move_on_reply(use: Conversing, summary: RequestSummary, now: datetime) -> S
     status = summary.receipt.status
     if status in use.rules.closed:
         if not use.rules.reopen_as:
-            raise Refused("request_closed", params={"reference": summary.receipt.reference})
+            raise Refused(Code.REQUEST_CLOSED, params={"reference": summary.receipt.reference})
         target: str | None = use.rules.reopen_as
     else:
         target = use.rules.reply_moves.get(status)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from handler.codes import Code
 from handler.dialect import pointer
 from handler.forms import Catalog, FieldError, Form
 from handler.refusals import Refused
@@ -13,11 +14,11 @@ def object_with(body: Any, keys: tuple[str, ...], catalog: Catalog, language: st
     """``body`` if it is an object with exactly ``keys``; else a 422 listing what is wrong."""
     message = str(catalog.common[language]["api"]["invalid_body"])
     if not isinstance(body, dict):
-        raise Refused("invalid_body", [FieldError(None, "", "type", message)])
+        raise Refused(Code.INVALID_BODY, [FieldError(None, "", "type", message)])
     problems = [FieldError(None, pointer([key]), "required", message) for key in keys if key not in body]
     problems += [FieldError(None, pointer([key]), "unevaluatedProperties", message) for key in body if key not in keys]
     if problems:
-        raise Refused("invalid_body", problems)
+        raise Refused(Code.INVALID_BODY, problems)
     return body
 
 
@@ -26,11 +27,11 @@ def parse_envelope(body: Any, catalog: Catalog, language: str) -> tuple[Form, di
     body = object_with(body, ("form", "data"), catalog, language)
     if not isinstance(body["data"], dict):
         raise Refused(
-            "invalid_body", [FieldError(None, "/data", "type", catalog.common[language]["api"]["invalid_body"])]
+            Code.INVALID_BODY, [FieldError(None, "/data", "type", catalog.common[language]["api"]["invalid_body"])]
         )
     form = catalog.forms.get(body["form"]) if isinstance(body["form"], str) else None
     if form is None:
         raise Refused(
-            "unknown_form", [FieldError(None, "/form", "enum", catalog.common[language]["api"]["unknown_form"])]
+            Code.UNKNOWN_FORM, [FieldError(None, "/form", "enum", catalog.common[language]["api"]["unknown_form"])]
         )
     return form, body["data"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from handler.codes import Code
 from handler.conversation import thread
 from handler.refusals import Refused
 from handler.services import Services
@@ -21,10 +22,10 @@ def my_request(services: Services, requester: str, request_id: str) -> dict[str,
     """One of the requester's requests: its summary, what was sent, its attachments by name, its history."""
     found = services.store.get(request_id) if REQUEST_ID.fullmatch(request_id) else None
     if found is None or found.requester != requester:
-        raise Refused("not_found")  # someone else's request looks exactly like a missing one
+        raise Refused(Code.NOT_FOUND)  # someone else's request looks exactly like a missing one
     summary = services.store.summary(request_id)
     if summary is None:
-        raise Refused("not_found")
+        raise Refused(Code.NOT_FOUND)
     history = services.store.history(request_id)
     # The attachments by the names they were sent with (never where they are kept).
     attachments = [{k: a[k] for k in ("id", "name", "type", "size") if k in a} for a in found.attachments]

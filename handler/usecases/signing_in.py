@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from handler.addresses import EMAIL_PATTERN, deliverable
+from handler.codes import Code
 from handler.contacts import Contact
 from handler.forms import Catalog, FieldError
 from handler.refusals import Refused
@@ -22,7 +23,7 @@ def send_code(services: Services, email: str, client: str, language: str) -> Non
     try:
         services.sign_in.request_code(email, client, language)
     except RateLimited as exc:
-        raise Refused("too_many_codes", retry_after=exc.retry_after) from exc
+        raise Refused(Code.TOO_MANY_CODES, retry_after=exc.retry_after) from exc
 
 
 def open_session(services: Services, email: str, code: str, client: str) -> Session:
@@ -30,7 +31,7 @@ def open_session(services: Services, email: str, code: str, client: str) -> Sess
     try:
         return services.sign_in.exchange(email, code, client)
     except RateLimited as exc:
-        raise Refused("too_many_attempts", retry_after=exc.retry_after) from exc
+        raise Refused(Code.TOO_MANY_ATTEMPTS, retry_after=exc.retry_after) from exc
 
 
 def signed_in(services: Services, authorization: str | None) -> SignedInAddress:
@@ -62,10 +63,10 @@ def sign_out(services: Services, email: str) -> None:
 def checked_email(value: Any, catalog: Catalog, language: str) -> str:
     """``value`` as an e-mail address, or a refusal saying what is wrong with it."""
     if not isinstance(value, str) or not value.strip():
-        raise Refused("validation_failed", [_sign_in_error(catalog, language, "email", "emailRequired")])
+        raise Refused(Code.VALIDATION_FAILED, [_sign_in_error(catalog, language, "email", "emailRequired")])
     email = value.strip()
     if len(email) > 254 or not deliverable(email):
-        raise Refused("validation_failed", [_sign_in_error(catalog, language, "email", "emailFormat")])
+        raise Refused(Code.VALIDATION_FAILED, [_sign_in_error(catalog, language, "email", "emailFormat")])
     return email
 
 
@@ -73,7 +74,7 @@ def checked_code(value: Any, catalog: Catalog, language: str) -> str:
     """``value`` as a six-digit code, or a refusal saying it is not one."""
     code = value.strip() if isinstance(value, str) else ""
     if not CODE.fullmatch(code):
-        raise Refused("validation_failed", [_sign_in_error(catalog, language, "code", "codeFormat")])
+        raise Refused(Code.VALIDATION_FAILED, [_sign_in_error(catalog, language, "code", "codeFormat")])
     return code
 
 

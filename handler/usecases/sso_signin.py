@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from handler.codes import Code
 from handler.contacts import Contact, ContactRegister, normalize_email
 from handler.refusals import Refused
 from handler.signin import Session
@@ -54,7 +55,7 @@ def start(use: SsoSignIn, provider_id: str, next_path: str, redirect_uri: str) -
     provider not declared."""
     provider = use.client.providers.get(provider_id) if use.client else None
     if use.client is None or provider is None:
-        raise Refused("not_found")
+        raise Refused(Code.NOT_FOUND)
     try:
         return use.client.start(provider, redirect_uri, next_path, use.clock())
     except LoginFailed as exc:  # the provider's discovery cannot be read: come back with why

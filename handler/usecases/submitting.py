@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from handler import observe
+from handler.codes import Code
 from handler.contacts import Contact
 from handler.forms import FieldError, Form
 from handler.mail import QueuedMail
@@ -105,7 +106,7 @@ def _replayed(services: Services, submission: Submission, key: str | None, now: 
     try:
         earlier = services.store.replay(submission, key, now)
     except IdempotencyConflict as exc:
-        raise Refused("idempotency_conflict", params={"reference": exc.reference}) from exc
+        raise Refused(Code.IDEMPOTENCY_CONFLICT, params={"reference": exc.reference}) from exc
     if earlier:
         observe.annotate(reference=earlier.reference, outcome="replayed")
     return earlier
@@ -115,7 +116,7 @@ def authorized_contact(services: Services, email: str, form: Form, language: str
     """The signed-in contact, if the register gives them a contact type the form allows."""
     contact = registered(services, email)  # read once per request: the session check has it
     if contact is None or not contact.may_submit(form.allowed_contact_types):
-        raise Refused("not_authorized", params=form.not_authorized(language))
+        raise Refused(Code.NOT_AUTHORIZED, params=form.not_authorized(language))
     return contact
 
 
@@ -130,10 +131,10 @@ def within_limits(services: Services, form: Form, contact: Contact, data: dict[s
         marker = f"copies:{contact.email}|{address}"
         if not store.counted(marker, day):
             if store.count(f"copies:{contact.email}", day, day_end) > settings.cc_addresses_per_day:
-                raise Refused("too_many_copies", retry_after=seconds_until(day_end, now))
+                raise Refused(Code.TOO_MANY_COPIES, retry_after=seconds_until(day_end, now))
             store.count(marker, day, day_end)
     if store.count(f"submissions:{contact.email}", day, day_end) > settings.submissions_per_day:
-        raise Refused("too_many_submissions", retry_after=seconds_until(day_end, now))
+        raise Refused(Code.TOO_MANY_SUBMISSIONS, retry_after=seconds_until(day_end, now))
 
 
 def check_attachments(

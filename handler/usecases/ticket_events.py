@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from handler.codes import Code
 from handler.refusals import Refused
 from handler.services import Services
 from handler.storage.base import StatusConflict
@@ -33,10 +34,10 @@ class TicketEvent:
 
 def take_event(services: Services, system: str, event: TicketEvent) -> list[str]:
     """Apply the event to its ticket's request; what it did (``comment``, ``status``), or nothing for a replay.
-    ``Refused("not_found")`` for a ticket that is none of ours."""
+    ``Refused(Code.NOT_FOUND)`` for a ticket that is none of ours."""
     request_id = services.forwarding.forwards.request_of_ticket(system, event.ticket_id)
     if request_id is None:
-        raise Refused("not_found")
+        raise Refused(Code.NOT_FOUND)
     done = ["comment"] if _take_comment(services, system, request_id, event) else []
     return done + (["status"] if _take_status(services, system, request_id, event) else [])
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from handler.codes import Code
 from handler.forms import FieldError
 from handler.refusals import Refused
 from handler.services import Services
@@ -35,20 +36,20 @@ def new_slot(services: Services, body: Any, requester: str, language: str, local
     field = form.field(body["field"]) if form and isinstance(body["field"], str) else None
     if form is None or field is None or field.widget != "attachments":
         message = services.catalog.common[language]["api"]["unknown_form"]
-        raise Refused("unknown_form", [FieldError(None, "/field", "enum", message)])
+        raise Refused(Code.UNKNOWN_FORM, [FieldError(None, "/field", "enum", message)])
     authorized_contact(services, requester, form, language)
     now = services.clock()
     window = datetime.fromtimestamp(now.timestamp() // 3600 * 3600, now.tzinfo)
     if services.store.count(f"uploads:{requester}", window, window + timedelta(hours=1)) > UPLOADS_PER_HOUR:
-        raise Refused("too_many_uploads", retry_after=int((window + timedelta(hours=1) - now).total_seconds()) or 1)
+        raise Refused(Code.TOO_MANY_UPLOADS, retry_after=int((window + timedelta(hours=1) - now).total_seconds()) or 1)
     if not isinstance(body["name"], str) or not isinstance(body["type"], str):
-        raise Refused("invalid_body")
+        raise Refused(Code.INVALID_BODY)
     try:
         upload = new_upload(requester, form.id, field, body["name"], body["type"], body["size"], now)
     except UploadRefused as exc:
         message = form.message(language, field.name, exc.keyword, value=exc.value, limit=exc.limit)
         member = "/type" if exc.keyword == "x-upload-type" else "/size"  # the member of the slot's body at fault
-        raise Refused("validation_failed", [FieldError(field.name, member, exc.keyword, message)]) from exc
+        raise Refused(Code.VALIDATION_FAILED, [FieldError(field.name, member, exc.keyword, message)]) from exc
     services.store.put_upload(upload)
     return Slot(upload, services.blobs.upload_target(upload, local_url(upload.id), services.secret))
 
@@ -57,12 +58,12 @@ def receivable(services: Services, upload_id: str, declared_length: str) -> Uplo
     """The slot a file is being sent for, before its body is read: refused when the embedded default
     does not take files, the slot is unknown, or the body cannot fit it."""
     if services.receiver is None:
-        raise Refused("not_found")  # on AWS files go straight to the bucket
+        raise Refused(Code.NOT_FOUND)  # on AWS files go straight to the bucket
     upload = services.store.get_upload(upload_id)
     if upload is None:
-        raise Refused("upload_refused")
+        raise Refused(Code.UPLOAD_REFUSED)
     if not declared_length.isdigit() or int(declared_length) > upload.max_bytes + 65536:
-        raise Refused("payload_too_large")
+        raise Refused(Code.PAYLOAD_TOO_LARGE)
     return upload
 
 
@@ -81,17 +82,17 @@ def receive_file(
         or fields.get("Content-Type") != upload.content_type
         or fields.get("expires") != str(int(upload.expires_at.timestamp()))
     ):
-        raise Refused("upload_refused")
+        raise Refused(Code.UPLOAD_REFUSED)
     try:
         services.receiver.receive(upload, exact_chunks(chunks, upload))
     except ValueError as exc:
-        raise Refused("payload_too_large") from exc
+        raise Refused(Code.PAYLOAD_TOO_LARGE) from exc
     except UploadRefused as exc:
         if exc.keyword == "x-upload-size":
-            raise Refused("payload_too_large") from exc
+            raise Refused(Code.PAYLOAD_TOO_LARGE) from exc
         if exc.keyword != "x-upload-empty":
-            raise Refused("upload_refused") from exc  # shorter than the slot declared
+            raise Refused(Code.UPLOAD_REFUSED) from exc  # shorter than the slot declared
         message = services.catalog.forms[upload.form_id].message(language, upload.field, exc.keyword, value=exc.value)
         raise Refused(
-            "validation_failed", [FieldError(upload.field, f"/{upload.field}", exc.keyword, message)]
+            Code.VALIDATION_FAILED, [FieldError(upload.field, f"/{upload.field}", exc.keyword, message)]
         ) from exc
