@@ -14,7 +14,8 @@ export const USED = {
   ],
   "sign-in": [
     "networkError", "sending", "signIn.codeFormat", "signIn.codeRequired", "signIn.codeSent", "signIn.emailFormat",
-    "signIn.emailRequired", "signIn.newCodeSent", "signIn.waitMinute", "signIn.waitMinutes",
+    "signIn.emailRequired", "signIn.newCodeSent", "signIn.ssoDenied", "signIn.ssoFailed", "signIn.ssoNotAuthorized",
+    "signIn.ssoSigningIn", "signIn.ssoUnverified", "signIn.waitMinute", "signIn.waitMinutes",
   ],
   "my-requests": [
     "conversation.closed", "conversation.required", "conversation.sent", "conversation.statusChanged",
