@@ -2,7 +2,7 @@
 edited: each service removed in turn, the first renamed, the services reordered, a language added, a service
 with every widget added. The product's promise is that such edits need no code, so the suite stays green.
 
-    python scripts/operator_edits.py                 # every edit, one after another
+    python scripts/operator_edits.py                 # every edit, one per CPU side by side
     python scripts/operator_edits.py rename reorder  # only these
     python scripts/operator_edits.py remove:data-extract --pytest="-x tests/test_api.py"  # one service, some tests
 """
@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,21 +51,29 @@ def chosen_edits(names: list[str], every_removal: bool) -> list[str]:
     return spelt
 
 
-def run(edit: str, pytest_args: list[str]) -> tuple[str, int, float]:
-    """Copy the work tree, apply ``edit`` to its schema/, run the suite there; what was done, exit code, seconds."""
+def run(edit: str, pytest_args: list[str]) -> tuple[str, int, float, str]:
+    """Copy the work tree, apply ``edit`` to its schema/, run the suite there; what was done, exit code, seconds,
+    and what the run printed."""
     with tempfile.TemporaryDirectory(prefix="operator-edit-") as folder:
         tree = Path(folder) / "tree"
         shutil.copytree(ROOT, tree, ignore=left_out)
         if (ROOT / "node_modules").exists():
             (tree / "node_modules").symlink_to(ROOT / "node_modules")
         what = edits.apply(tree / "schema", edit)
-        print(f"== {what}", flush=True)
         started = time.monotonic()
         command = [sys.executable, "-m", "pytest", "-m", "not servers and not browser", "-p", "no:cacheprovider"]
         # The copy's own handler and tests come first on the path, ahead of the editable install of this tree.
         environment = {**os.environ, "PYTHONPATH": str(tree)}
-        code = subprocess.run([*command, "-q", *pytest_args], cwd=tree, env=environment, check=False).returncode
-        return what, code, time.monotonic() - started
+        done = subprocess.run(
+            [*command, "-q", *pytest_args],
+            cwd=tree,
+            env=environment,
+            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        return what, done.returncode, time.monotonic() - started, done.stdout
 
 
 def main() -> int:
@@ -78,10 +87,19 @@ def main() -> int:
     )
     parser.add_argument("--every-removal", action="store_true", help="remove each service in turn")
     parser.add_argument("--pytest", default="", help="more arguments for pytest, such as '-x'")
+    parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="edits run side by side (default: one per CPU)"
+    )
     args = parser.parse_args()
     if unknown := {e for e in args.edits if e not in EDITS and not e.startswith("remove:")}:
         parser.error(f"unknown edit(s) {', '.join(sorted(unknown))}; choose from {', '.join(EDITS)}")
-    results = [run(edit, args.pytest.split()) for edit in chosen_edits(args.edits, args.every_removal)]
+    chosen = chosen_edits(args.edits, args.every_removal)
+    print(f"{len(chosen)} edits, {max(1, args.jobs)} side by side: {', '.join(chosen)}", flush=True)
+    results = []
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for what, code, seconds, printed in pool.map(lambda edit: run(edit, args.pytest.split()), chosen):
+            print(f"== {what}\n{printed}", flush=True)  # each run's output whole, as it ends, in order
+            results.append((what, code, seconds))
     for what, code, seconds in results:
         print(f"{'passed' if code == 0 else 'FAILED'}: {what} ({seconds:.0f} s)")
     return 0 if all(code == 0 for _, code, _ in results) else 1
