@@ -12,23 +12,20 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import jsonschema
-import jwt
 import pytest
 from fastapi.testclient import TestClient
 
 from handler import lambda_entry
 from handler.api.problems import PROBLEM_SCHEMA
-from handler.signin import AUDIENCE, ISSUER
-from tests.conftest import AUTHORIZED, TESTS
+from tests.conftest import TESTS
 from tests.shipped import stand_in, stand_in_text
-from tests.test_lambda import EVENTS, SECRET, data_dir  # noqa: F401
+from tests.test_lambda import EVENTS, data_dir, session_token  # noqa: F401
 
 CASES_DIR = TESTS / "data" / "hostile"
 LAMBDA_SOURCES = {
@@ -148,16 +145,6 @@ def test_every_case_over_http(client: TestClient, anonymous: TestClient, capsys:
 
 
 # Through Lambda -----------------------------------------------------------------------------------------------
-
-
-def session_token() -> str:
-    """A valid session of the authorized contact, as signing in would give it."""
-    now = int(time.time())
-    contact = lambda_entry._container()[0].store.get_contact(AUTHORIZED)
-    assert contact is not None
-    claims = {"sub": AUTHORIZED, "iat": now, "auth_time": now, "exp": now + 600, "typ": "session"}
-    claims |= {"iss": ISSUER, "aud": AUDIENCE, "stamp": contact.security_stamp}
-    return jwt.encode(claims, SECRET, algorithm="HS256")
 
 
 def lambda_event(source: str, case: dict[str, Any], token: str) -> dict[str, Any]:

@@ -76,14 +76,19 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     lambda_entry._container.cache_clear()
 
 
-def signed_in(document: dict[str, Any]) -> dict[str, Any]:
-    """The event with a valid session for the authorized contact, as the page would send it."""
+def session_token() -> str:
+    """A valid session of the authorized contact, as signing in would give it (the Lambda entry's real clock)."""
     now = int(time.time())
     contact = lambda_entry._container()[0].store.get_contact(AUTHORIZED)
     assert contact is not None
     claims = {"sub": AUTHORIZED, "iat": now, "auth_time": now, "exp": now + 600, "typ": "session"}
     claims |= {"iss": ISSUER, "aud": AUDIENCE, "stamp": contact.security_stamp}
-    token = jwt.encode(claims, SECRET, algorithm="HS256")
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+def signed_in(document: dict[str, Any]) -> dict[str, Any]:
+    """The event with a valid session for the authorized contact, as an API client would send it."""
+    token = session_token()
     changed = copy.deepcopy(document)
     changed["headers"]["Authorization" if "Host" in changed["headers"] else "authorization"] = f"Bearer {token}"
     if "multiValueHeaders" in changed:
@@ -175,3 +180,40 @@ def test_a_submission_through_lambda_only_queues_its_mail(data_dir: Path) -> Non
     queued = LocalStore(data_dir).queued_mails(10, datetime.now(UTC))
     assert [m.recipients for m in queued] == [(AUTHORIZED,)]
     assert not list((data_dir / "outbox").glob("*.eml"))
+
+
+def test_the_page_s_cookie_session_works_through_api_gateway_and_a_forged_change_does_not(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SDF_SITE_URL", "https://forms.example.com")  # the site; CloudFront sends /v1/* on
+    lambda_entry._container.cache_clear()
+    page = event("http-api-v2.json")  # from https://forms.example.com, as the recorded event is
+    page["cookies"] = [f"__Host-sdf-session={session_token()}"]
+    page["headers"]["x-requested-with"] = "servicedesk-forms"
+    status, body, _ = call(page, session=False)
+    assert status == 201, body
+    forged = copy.deepcopy(page)
+    forged["headers"]["origin"] = "https://evil.example"
+    forged["headers"]["idempotency-key"] = "another-key-0001"
+    status, body, _ = call(forged, session=False)
+    assert (status, body["code"]) == (403, "cross_site_request")
+
+
+@pytest.mark.parametrize("name", ["http-api-v2.json", "rest-api-v1.json"])
+def test_signing_out_through_api_gateway_tells_the_browser_to_forget_the_cookie(data_dir: Path, name: str) -> None:
+    document = event(name)
+    document["body"], document["isBase64Encoded"] = "", False
+    if "rawPath" in document:
+        document["rawPath"] = document["requestContext"]["http"]["path"] = "/v1/session"
+        document["requestContext"]["http"]["method"] = "DELETE"
+    else:
+        document["path"] = document["requestContext"]["path"] = "/prod/v1/session"
+        document["httpMethod"] = document["requestContext"]["httpMethod"] = "DELETE"
+    result = lambda_entry.handler(signed_in(document), None)
+    assert result["statusCode"] == 204
+    set_cookies = [
+        *result.get("cookies", []),
+        *result.get("multiValueHeaders", {}).get("set-cookie", []),
+        *([result["headers"]["set-cookie"]] if "set-cookie" in result.get("headers", {}) else []),
+    ]
+    assert any(c.startswith("__Host-sdf-session=") and "Max-Age=0" in c for c in set_cookies), result
