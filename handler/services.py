@@ -27,6 +27,7 @@ from handler.usecases import mailing
 from handler.usecases.conversing import Conversing
 from handler.usecases.forwarding import Forwarding
 from handler.usecases.sso_signin import SsoSignIn
+from handler.usecases.ticket_events import TicketEvents
 
 
 def now_utc() -> datetime:
@@ -50,6 +51,7 @@ class Services:
     conversing: Conversing
     forwarding: Forwarding
     sso: SsoSignIn
+    ticket_events: TicketEvents
     mail_queued: Callable[[], None] = field(default=lambda: None)
     receiver: UploadReceiver | None = None  # takes uploaded files itself (the embedded default); None on AWS
 
@@ -233,7 +235,29 @@ def build_services(
     system = ticket_system(settings)
     forwarding = Forwarding(store, forwards, store.conversation(), store, catalog, blobs, clock, system)
     sso = SsoSignIn(sso_client(settings, secret), store, sign_in.session_for, clock, catalog.languages)
+
+    def move(request_id: str, status: str, who: str) -> None:  # called once ``services`` exists
+        from handler.usecases.desk import change_status  # the desk's use case takes the container, for now
+
+        change_status(services, request_id, status, who)
+
+    def api_user() -> str:  # the system in use now (a test may give forwarding another client)
+        return getattr(services.forwarding.system, "email", "")
+
+    events = TicketEvents(forwards, store, catalog.tickets, conversing, move, api_user)
     services = Services(
-        settings, catalog, store, mailer, sign_in, clock, blobs, secret, conversing, forwarding, sso, receiver=receiver
+        settings,
+        catalog,
+        store,
+        mailer,
+        sign_in,
+        clock,
+        blobs,
+        secret,
+        conversing,
+        forwarding,
+        sso,
+        events,
+        receiver=receiver,
     )
     return services

@@ -36,7 +36,7 @@ async def zendesk_event(request: Request, services: ServicesDep) -> JSONResponse
     ):
         raise Refused(Code.SIGN_IN_REQUIRED)  # 401: not signed by the desk's Zendesk
     event = _event(parse_json(body))
-    done = await run(take_event, services, "zendesk", event)
+    done = await run(take_event, services.ticket_events, "zendesk", event)
     return JSONResponse({"done": done}, headers=NO_STORE)
 
 
@@ -53,7 +53,7 @@ async def jsm_event(request: Request, services: ServicesDep) -> JSONResponse:
     if not hmac.compare_digest(jira_signature(secret, body).encode(), given.encode("utf-8", "replace")):
         raise Refused(Code.SIGN_IN_REQUIRED)  # 401: not signed by the desk's Jira
     event = _jira_event(parse_json(body))
-    done = await run(take_event, services, "jsm", event)
+    done = await run(take_event, services.ticket_events, "jsm", event)
     return JSONResponse({"done": done}, headers=NO_STORE)
 
 
