@@ -25,6 +25,7 @@ from handler.tickets import TicketSystem
 from handler.uploads import UploadReceiver
 from handler.usecases import mailing
 from handler.usecases.conversing import Conversing
+from handler.usecases.following import Following
 from handler.usecases.forwarding import Forwarding
 from handler.usecases.sso_signin import SsoSignIn
 from handler.usecases.ticket_events import TicketEvents
@@ -52,6 +53,7 @@ class Services:
     forwarding: Forwarding
     sso: SsoSignIn
     ticket_events: TicketEvents
+    following: Following
     mail_queued: Callable[[], None] = field(default=lambda: None)
     receiver: UploadReceiver | None = None  # takes uploaded files itself (the embedded default); None on AWS
 
@@ -258,6 +260,7 @@ def build_services(
         forwarding,
         sso,
         events,
+        Following(store, store.conversation()),
         receiver=receiver,
     )
     return services

@@ -36,7 +36,7 @@ def test_the_use_cases_know_nothing_of_http(path: Path) -> None:
 
 # The use cases that already take only the ports they use (a frozen dataclass the container builds), never the
 # whole container; the others still take it (issue: ports per use case), and join this list as they change.
-BY_PORTS = ("attaching", "conversing", "forwarding", "sso_signin", "ticket_events")
+BY_PORTS = ("attaching", "conversing", "following", "forwarding", "sso_signin", "ticket_events")
 
 
 @pytest.mark.parametrize("name", BY_PORTS)
@@ -86,13 +86,13 @@ def test_submitting_checks_who_sends_before_anything_is_stored(tmp_path: Path, c
     with pytest.raises(Refused) as refused:
         submit(services, NewRequest({"form": "service-request", "data": VALID}, "viewer@example.no", "en"))
     assert refused.value.code == "not_authorized" and refused.value.params["types"] == allowed
-    assert following.my_requests(services, "viewer@example.no", 10, None) == ([], None)
+    assert following.my_requests(services.following, "viewer@example.no", 10, None) == ([], None)
 
     register(store, AUTHORIZED, "authorized-for-change")
     receipt, created = submit(services, NewRequest({"form": "service-request", "data": VALID}, AUTHORIZED, "en"))
-    assert created and following.my_request(services, AUTHORIZED, receipt.request_id)["data"] == VALID
+    assert created and following.my_request(services.following, AUTHORIZED, receipt.request_id)["data"] == VALID
     with pytest.raises(Refused) as missing:  # someone else's request is not there for them
-        following.my_request(services, "viewer@example.no", receipt.request_id)
+        following.my_request(services.following, "viewer@example.no", receipt.request_id)
     assert missing.value.code == "not_found"
 
 

@@ -47,14 +47,14 @@ async def my_requests(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> JSONResponse:
     """The signed-in contact's requests, newest first, a page at a time."""
-    page, next_cursor = await run(following.my_requests, services, email, limit, cursor)
+    page, next_cursor = await run(following.my_requests, services.following, email, limit, cursor)
     return JSONResponse({"items": [item.as_json() for item in page], "next": next_cursor}, headers=NO_STORE)
 
 
 @router.get("/{request_id}")
 async def one_request(request_id: str, services: ServicesDep, email: SignedIn) -> JSONResponse:
     """One of the signed-in contact's requests with its fields and status history."""
-    return JSONResponse(await run(following.my_request, services, email, request_id), headers=NO_STORE)
+    return JSONResponse(await run(following.my_request, services.following, email, request_id), headers=NO_STORE)
 
 
 @router.post(

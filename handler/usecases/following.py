@@ -2,31 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from handler.codes import Code
-from handler.conversation import thread
+from handler.conversation import Conversation, thread
 from handler.refusals import Refused
-from handler.services import Services
-from handler.storage.base import REQUEST_ID, RequestSummary
+from handler.storage.base import REQUEST_ID, RequestStore, RequestSummary
+
+
+@dataclass(frozen=True)
+class Following:
+    """What following one's requests reads, built once by the container."""
+
+    requests: RequestStore
+    conversation: Conversation
 
 
 def my_requests(
-    services: Services, requester: str, limit: int, cursor: str | None
+    use: Following, requester: str, limit: int, cursor: str | None
 ) -> tuple[list[RequestSummary], str | None]:
     """The requester's requests, newest first, and the cursor of the next page (None on the last)."""
-    return services.store.list_for_requester(requester, limit, cursor)
+    return use.requests.list_for_requester(requester, limit, cursor)
 
 
-def my_request(services: Services, requester: str, request_id: str) -> dict[str, Any]:
+def my_request(use: Following, requester: str, request_id: str) -> dict[str, Any]:
     """One of the requester's requests: its summary, what was sent, its attachments by name, its history."""
-    found = services.store.get(request_id) if REQUEST_ID.fullmatch(request_id) else None
+    found = use.requests.get(request_id) if REQUEST_ID.fullmatch(request_id) else None
     if found is None or found.requester != requester:
         raise Refused(Code.NOT_FOUND)  # someone else's request looks exactly like a missing one
-    summary = services.store.summary(request_id)
+    summary = use.requests.summary(request_id)
     if summary is None:
         raise Refused(Code.NOT_FOUND)
-    history = services.store.history(request_id)
+    history = use.requests.history(request_id)
     # The attachments by the names they were sent with (never where they are kept).
     attachments = [{k: a[k] for k in ("id", "name", "type", "size") if k in a} for a in found.attachments]
     return {
@@ -34,5 +42,5 @@ def my_request(services: Services, requester: str, request_id: str) -> dict[str,
         "data": found.data,
         "attachments": attachments,
         "history": [event.as_json() for event in history],
-        "thread": thread(services.conversing.conversation.messages(request_id), history),
+        "thread": thread(use.conversation.messages(request_id), history),
     }
