@@ -29,6 +29,7 @@ from handler.usecases.following import Following
 from handler.usecases.forwarding import Forwarding
 from handler.usecases.sso_signin import SsoSignIn
 from handler.usecases.ticket_events import TicketEvents
+from handler.usecases.uploading import Uploading
 
 
 def now_utc() -> datetime:
@@ -54,6 +55,7 @@ class Services:
     sso: SsoSignIn
     ticket_events: TicketEvents
     following: Following
+    uploading: Uploading
     mail_queued: Callable[[], None] = field(default=lambda: None)
     receiver: UploadReceiver | None = None  # takes uploaded files itself (the embedded default); None on AWS
 
@@ -261,6 +263,7 @@ def build_services(
         sso,
         events,
         Following(store, store.conversation()),
+        Uploading(catalog, store, store, store, blobs, receiver, clock, secret),
         receiver=receiver,
     )
     return services

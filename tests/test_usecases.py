@@ -36,7 +36,16 @@ def test_the_use_cases_know_nothing_of_http(path: Path) -> None:
 
 # The use cases that already take only the ports they use (a frozen dataclass the container builds), never the
 # whole container; the others still take it (issue: ports per use case), and join this list as they change.
-BY_PORTS = ("attaching", "conversing", "following", "forwarding", "sso_signin", "ticket_events")
+BY_PORTS = (
+    "attaching",
+    "authorizing",
+    "conversing",
+    "following",
+    "forwarding",
+    "sso_signin",
+    "ticket_events",
+    "uploading",
+)
 
 
 @pytest.mark.parametrize("name", BY_PORTS)

@@ -26,7 +26,7 @@ async def upload_slot(request: Request, language: Language, services: ServicesDe
     def local_url(upload_id: str) -> str:
         return str(request.url_for("receive_upload", upload_id=upload_id))
 
-    slot = await run(uploading.new_slot, services, body, email, language, local_url)
+    slot = await run(uploading.new_slot, services.uploading, body, email, language, local_url)
     upload = slot.upload
     return JSONResponse(
         {
@@ -43,10 +43,10 @@ async def upload_slot(request: Request, language: Language, services: ServicesDe
 @router.post("/{upload_id}/file", name="receive_upload", status_code=204)
 async def receive_upload(upload_id: str, request: Request, language: Language, services: ServicesDep) -> Response:
     """The embedded default's stand-in for S3: takes a file of the declared size for a signed, unexpired slot."""
-    upload = await run(uploading.receivable, services, upload_id, request.headers.get("content-length", ""))
+    upload = await run(uploading.receivable, services.uploading, upload_id, request.headers.get("content-length", ""))
     form = await request.form(max_files=1, max_fields=5)
     file = form.get("file")
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     chunks = None if file is None or isinstance(file, str) else iter(lambda: file.file.read(65536), b"")
-    await run(uploading.receive_file, services, upload, fields, chunks, language)
+    await run(uploading.receive_file, services.uploading, upload, fields, chunks, language)
     return Response(status_code=204)

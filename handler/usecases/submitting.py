@@ -20,8 +20,8 @@ from handler.storage.base import PendingRequest, RequestTooLarge, StoreUnreachab
 from handler.uploads import Upload, UploadRefused, take_upload
 from handler.usecases import mailing
 from handler.usecases.attaching import copy_upload
+from handler.usecases.authorizing import authorized_contact
 from handler.usecases.envelope import parse_envelope
-from handler.usecases.signing_in import registered
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def submit(services: Services, new: NewRequest) -> tuple[Receipt, bool]:
     form, data = parse_envelope(new.body, services.catalog, new.language)
     data = form.as_page_sends(data)
     observe.annotate(form=form.id)
-    contact = authorized_contact(services, new.requester, form, new.language)
+    contact = authorized_contact(services.store, new.requester, form, new.language)
     now = services.clock()
     submission = Submission(
         form_id=form.id,
@@ -110,14 +110,6 @@ def _replayed(services: Services, submission: Submission, key: str | None, now: 
     if earlier:
         observe.annotate(reference=earlier.reference, outcome="replayed")
     return earlier
-
-
-def authorized_contact(services: Services, email: str, form: Form, language: str) -> Contact:
-    """The signed-in contact, if the register gives them a contact type the form allows."""
-    contact = registered(services, email)  # read once per request: the session check has it
-    if contact is None or not contact.may_submit(form.allowed_contact_types):
-        raise Refused(Code.NOT_AUTHORIZED, params=form.not_authorized(language))
-    return contact
 
 
 def within_limits(services: Services, form: Form, contact: Contact, data: dict[str, Any]) -> None:

@@ -9,15 +9,39 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from handler.codes import Code
-from handler.forms import FieldError
+from handler.contacts import ContactRegister
+from handler.forms import Catalog, FieldError
 from handler.refusals import Refused
-from handler.services import Services
-from handler.uploads import Upload, UploadRefused, exact_chunks, new_upload, slot_signature
+from handler.signin import SignInState
+from handler.storage.base import RequestBlobs
+from handler.uploads import (
+    Upload,
+    UploadReceiver,
+    UploadRefused,
+    UploadRegistry,
+    exact_chunks,
+    new_upload,
+    slot_signature,
+)
+from handler.usecases.authorizing import authorized_contact
 from handler.usecases.envelope import object_with
-from handler.usecases.submitting import authorized_contact
 
 UPLOADS_PER_HOUR = 100  # upload slots one contact may ask for in an hour
 SLOT_KEYS = ("form", "field", "name", "type", "size")
+
+
+@dataclass(frozen=True)
+class Uploading:
+    """What taking files works with, built once by the container."""
+
+    catalog: Catalog
+    contacts: ContactRegister
+    uploads: UploadRegistry
+    counters: SignInState  # the hourly count of slots per contact
+    blobs: RequestBlobs  # where a slot's file goes (a presigned POST to the bucket, or the embedded receiver)
+    receiver: UploadReceiver | None  # takes the files itself (the embedded default); None on AWS
+    clock: Callable[[], datetime]
+    secret: bytes
 
 
 @dataclass(frozen=True)
@@ -28,19 +52,19 @@ class Slot:
     target: dict[str, Any]
 
 
-def new_slot(services: Services, body: Any, requester: str, language: str, local_url: Callable[[str], str]) -> Slot:
+def new_slot(use: Uploading, body: Any, requester: str, language: str, local_url: Callable[[str], str]) -> Slot:
     """A slot for one file of the declared name, type and size in an attachments field of a form the
     requester may send; ``local_url`` gives the address where the embedded default takes an upload's file."""
-    body = object_with(body, SLOT_KEYS, services.catalog, language)
-    form = services.catalog.forms.get(body["form"]) if isinstance(body["form"], str) else None
+    body = object_with(body, SLOT_KEYS, use.catalog, language)
+    form = use.catalog.forms.get(body["form"]) if isinstance(body["form"], str) else None
     field = form.field(body["field"]) if form and isinstance(body["field"], str) else None
     if form is None or field is None or field.widget != "attachments":
-        message = services.catalog.common[language]["api"]["unknown_form"]
+        message = use.catalog.common[language]["api"]["unknown_form"]
         raise Refused(Code.UNKNOWN_FORM, [FieldError(None, "/field", "enum", message)])
-    authorized_contact(services, requester, form, language)
-    now = services.clock()
+    authorized_contact(use.contacts, requester, form, language)
+    now = use.clock()
     window = datetime.fromtimestamp(now.timestamp() // 3600 * 3600, now.tzinfo)
-    if services.store.count(f"uploads:{requester}", window, window + timedelta(hours=1)) > UPLOADS_PER_HOUR:
+    if use.counters.count(f"uploads:{requester}", window, window + timedelta(hours=1)) > UPLOADS_PER_HOUR:
         raise Refused(Code.TOO_MANY_UPLOADS, retry_after=int((window + timedelta(hours=1) - now).total_seconds()) or 1)
     if not isinstance(body["name"], str) or not isinstance(body["type"], str):
         raise Refused(Code.INVALID_BODY)
@@ -50,16 +74,16 @@ def new_slot(services: Services, body: Any, requester: str, language: str, local
         message = form.message(language, field.name, exc.keyword, value=exc.value, limit=exc.limit)
         member = "/type" if exc.keyword == "x-upload-type" else "/size"  # the member of the slot's body at fault
         raise Refused(Code.VALIDATION_FAILED, [FieldError(field.name, member, exc.keyword, message)]) from exc
-    services.store.put_upload(upload)
-    return Slot(upload, services.blobs.upload_target(upload, local_url(upload.id), services.secret))
+    use.uploads.put_upload(upload)
+    return Slot(upload, use.blobs.upload_target(upload, local_url(upload.id), use.secret))
 
 
-def receivable(services: Services, upload_id: str, declared_length: str) -> Upload:
+def receivable(use: Uploading, upload_id: str, declared_length: str) -> Upload:
     """The slot a file is being sent for, before its body is read: refused when the embedded default
     does not take files, the slot is unknown, or the body cannot fit it."""
-    if services.receiver is None:
+    if use.receiver is None:
         raise Refused(Code.NOT_FOUND)  # on AWS files go straight to the bucket
-    upload = services.store.get_upload(upload_id)
+    upload = use.uploads.get_upload(upload_id)
     if upload is None:
         raise Refused(Code.UPLOAD_REFUSED)
     if not declared_length.isdigit() or int(declared_length) > upload.max_bytes + 65536:
@@ -68,23 +92,21 @@ def receivable(services: Services, upload_id: str, declared_length: str) -> Uplo
 
 
 def receive_file(
-    services: Services, upload: Upload, fields: Mapping[str, str], chunks: Iterable[bytes] | None, language: str
+    use: Uploading, upload: Upload, fields: Mapping[str, str], chunks: Iterable[bytes] | None, language: str
 ) -> None:
     """Keep the file sent for ``upload`` if its signed form fields match the unexpired slot and it is
     exactly the declared size (the embedded default's stand-in for a presigned S3 POST)."""
-    assert services.receiver is not None  # checked by ``receivable``
+    assert use.receiver is not None  # checked by ``receivable``
     if (
         chunks is None
-        or services.clock() > upload.expires_at
-        or not hmac.compare_digest(
-            fields.get("signature", "").encode(), slot_signature(services.secret, upload).encode()
-        )
+        or use.clock() > upload.expires_at
+        or not hmac.compare_digest(fields.get("signature", "").encode(), slot_signature(use.secret, upload).encode())
         or fields.get("Content-Type") != upload.content_type
         or fields.get("expires") != str(int(upload.expires_at.timestamp()))
     ):
         raise Refused(Code.UPLOAD_REFUSED)
     try:
-        services.receiver.receive(upload, exact_chunks(chunks, upload))
+        use.receiver.receive(upload, exact_chunks(chunks, upload))
     except ValueError as exc:
         raise Refused(Code.PAYLOAD_TOO_LARGE) from exc
     except UploadRefused as exc:
@@ -92,7 +114,7 @@ def receive_file(
             raise Refused(Code.PAYLOAD_TOO_LARGE) from exc
         if exc.keyword != "x-upload-empty":
             raise Refused(Code.UPLOAD_REFUSED) from exc  # shorter than the slot declared
-        message = services.catalog.forms[upload.form_id].message(language, upload.field, exc.keyword, value=exc.value)
+        message = use.catalog.forms[upload.form_id].message(language, upload.field, exc.keyword, value=exc.value)
         raise Refused(
             Code.VALIDATION_FAILED, [FieldError(upload.field, f"/{upload.field}", exc.keyword, message)]
         ) from exc
