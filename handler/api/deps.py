@@ -91,7 +91,7 @@ async def _signed_in(
         if request.method in _UNSAFE and not from_the_page(request, services):
             raise Refused(Code.CROSS_SITE_REQUEST)
         authorization = f"Bearer {cookie}"
-    return await run(signing_in.signed_in, services, authorization)
+    return await run(signing_in.signed_in, services.sign_in, authorization)
 
 
 SignedIn = Annotated[SignedInAddress, Depends(_signed_in)]

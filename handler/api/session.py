@@ -41,7 +41,7 @@ async def send_code(request: Request, language: Language, services: ServicesDep,
     body = object_with(await read_json(request, 4096), ("email",), services.catalog, language)
     email = signing_in.checked_email(body["email"], services.catalog, language)
     async with at_least(services.settings.code_answer_seconds):
-        await run(signing_in.send_code, services, email, client, language)
+        await run(signing_in.send_code, services.sign_in, email, client, language)
 
     def send_queued_code() -> None:
         try:
@@ -74,7 +74,7 @@ async def open_session(request: Request, language: Language, services: ServicesD
     code = signing_in.checked_code(body["code"], services.catalog, language)
     # As long as a code request's answer, so that its timing cannot tell whether a code was pending.
     async with at_least(services.settings.code_answer_seconds):
-        session = await run(signing_in.open_session, services, email, code, client)
+        session = await run(signing_in.open_session, services.sign_in, email, code, client)
     return session_answer(request, services, session)
 
 
@@ -96,7 +96,7 @@ def session_answer(request: Request, services: Services, session: Session) -> JS
 @router.get("")
 async def current_session(email: SignedIn, services: ServicesDep) -> JSONResponse:
     """Who the session belongs to, as the register has them now."""
-    contact = await run(signing_in.current_contact, services, email)
+    contact = await run(signing_in.current_contact, services.store, email)
     ends = {"expiresAt": email.expires_at.isoformat(timespec="seconds")} if email.expires_at else {}
     return JSONResponse({"contact": contact_json(contact), **ends}, headers=NO_STORE)
 
@@ -104,7 +104,7 @@ async def current_session(email: SignedIn, services: ServicesDep) -> JSONRespons
 @router.delete("", status_code=204)
 async def end_sessions(email: SignedIn, services: ServicesDep) -> Response:
     """Sign out everywhere: end every session of the signed-in contact, on every device (and forget the cookie)."""
-    await run(signing_in.sign_out, services, email)
+    await run(signing_in.sign_out, services.sign_in, email)
     answer = Response(status_code=204, headers=NO_STORE)
     answer.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
     return answer

@@ -7,57 +7,56 @@ from typing import Any
 
 from handler.addresses import EMAIL_PATTERN, deliverable
 from handler.codes import Code
-from handler.contacts import Contact
+from handler.contacts import Contact, ContactRegister
 from handler.forms import Catalog, FieldError
 from handler.refusals import Refused
-from handler.services import Services
-from handler.signin import RateLimited, Session, SignedInAddress, SignInRequired
+from handler.signin import RateLimited, Session, SignedInAddress, SignIn, SignInRequired
 
 CODE = re.compile(r"^[0-9]{6}$")
 EMAIL_FIELD = {"type": "string", "maxLength": 254, "pattern": EMAIL_PATTERN}  # the address as it is checked
 
 
-def send_code(services: Services, email: str, client: str, language: str) -> None:
+def send_code(sign_in: SignIn, email: str, client: str, language: str) -> None:
     """Queue a one-time code for a registered address (as ``checked_email`` gives it); the same outcome
     whether or not one is registered."""
     try:
-        services.sign_in.request_code(email, client, language)
+        sign_in.request_code(email, client, language)
     except RateLimited as exc:
         raise Refused(Code.TOO_MANY_CODES, retry_after=exc.retry_after) from exc
 
 
-def open_session(services: Services, email: str, code: str, client: str) -> Session:
+def open_session(sign_in: SignIn, email: str, code: str, client: str) -> Session:
     """A session for the address's pending code (both as checked here); ``InvalidCode`` when it is not that code."""
     try:
-        return services.sign_in.exchange(email, code, client)
+        return sign_in.exchange(email, code, client)
     except RateLimited as exc:
         raise Refused(Code.TOO_MANY_ATTEMPTS, retry_after=exc.retry_after) from exc
 
 
-def signed_in(services: Services, authorization: str | None) -> SignedInAddress:
+def signed_in(sign_in: SignIn, authorization: str | None) -> SignedInAddress:
     """The address of the ``Bearer`` session in an ``Authorization`` value, with its contact as registered now."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise SignInRequired()
-    return services.sign_in.signed_in(token.strip())
+    return sign_in.signed_in(token.strip())
 
 
-def registered(services: Services, email: str) -> Contact | None:
+def registered(contacts: ContactRegister, email: str) -> Contact | None:
     """The contact registered with ``email``; the one the session check just read, if it is a signed-in address."""
-    return email.contact if isinstance(email, SignedInAddress) else services.store.get_contact(email)
+    return email.contact if isinstance(email, SignedInAddress) else contacts.get_contact(email)
 
 
-def current_contact(services: Services, email: str) -> Contact:
+def current_contact(contacts: ContactRegister, email: str) -> Contact:
     """The signed-in contact as the register has them now."""
-    contact = registered(services, email)
+    contact = registered(contacts, email)
     if contact is None:
         raise SignInRequired()
     return contact
 
 
-def sign_out(services: Services, email: str) -> None:
+def sign_out(sign_in: SignIn, email: str) -> None:
     """End every session of the contact, on every device."""
-    services.sign_in.sign_out(email)
+    sign_in.sign_out(email)
 
 
 def checked_email(value: Any, catalog: Catalog, language: str) -> str:
