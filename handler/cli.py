@@ -332,7 +332,7 @@ def _download(services: Services, args: argparse.Namespace, out: TextIO) -> None
 
 def _reply(services: Services, args: argparse.Namespace, out: TextIO) -> None:
     message, summary = agent_reply(services.conversing, args.request, args.agent, args.message)
-    sent, failed = mailing.send_queued_mail(services)  # the answer's e-mail, with anything else waiting
+    sent, failed = mailing.send_queued_mail(services.mailing)  # the answer's e-mail, with anything else waiting
     print(f"answered {summary.receipt.reference} as {message.name}; e-mail sent {sent}, failed {failed}", file=out)
 
 
@@ -353,7 +353,7 @@ def _cleanup_uploads(services: Services, args: argparse.Namespace, out: TextIO) 
 
 
 def _send_mail(services: Services, args: argparse.Namespace, out: TextIO) -> None:
-    sent, failed = mailing.send_queued_mail(services)
+    sent, failed = mailing.send_queued_mail(services.mailing)
     print(f"sent {sent}, failed again {failed}", file=out)
 
 
@@ -385,7 +385,7 @@ def _receive_mail(services: Services, args: argparse.Namespace, out: TextIO) -> 
         received = receive(services.conversing, raw)
         refused += received.outcome == Outcome.REFUSED
         print(terminal_text(f"{name}: {received.outcome} ({received.reason}) {received.reference}".rstrip()), file=out)
-    mailing.send_queued_mail(services)  # whom the new messages concern is told now
+    mailing.send_queued_mail(services.mailing)  # whom the new messages concern is told now
     if refused:
         raise CommandError(f"{refused} of {len(sources)} refused; nothing of them was kept")
 
@@ -393,7 +393,7 @@ def _receive_mail(services: Services, args: argparse.Namespace, out: TextIO) -> 
 def _resend_mail(services: Services, args: argparse.Namespace, out: TextIO) -> None:
     if not services.store.resend_mail(args.mail, services.clock()):
         raise CommandError(f"no given-up e-mail {args.mail!r}; 'mail failed' lists them")
-    sent, failed = mailing.send_queued_mail(services)
+    sent, failed = mailing.send_queued_mail(services.mailing)
     print(f"queued {args.mail} again; sent {sent}, failed {failed}", file=out)
 
 
@@ -463,7 +463,7 @@ def _sweep(services: Services, args: argparse.Namespace, out: TextIO) -> None:
         )
     hours = SWEEP_MARGIN.total_seconds() / 3600
     print(f"{len(found)} requests started over {hours:g} h ago and never stored", file=out)
-    if not args.dry_run and (interrupted := mailing.give_up_interrupted(services)):
+    if not args.dry_run and (interrupted := mailing.give_up_interrupted(services.mailing)):
         print(f"{interrupted} e-mails whose sending was interrupted given up: 'mail failed' lists them", file=out)
     if not args.dry_run and removed < len(found):
         raise CommandError(f"{len(found) - removed} could not be removed (see the log); the next sweep tries again")

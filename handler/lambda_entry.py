@@ -143,7 +143,7 @@ def sweep(services: Services) -> None:
     if found:
         log.info("swept %d of %d requests that were never stored", removed, len(found), extra={"swept": removed})
     try:
-        mailing.give_up_interrupted(services)
+        mailing.give_up_interrupted(services.mailing)
     except Exception:
         log.exception("looking for e-mail whose sending was interrupted failed; the next schedule tries again")
 
@@ -172,7 +172,7 @@ def _handle(event: Any, context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and (key := inbound_mail_key(event)):
         return take_inbound_mail(services, key)
     if isinstance(event, dict) and is_mail_event(event):
-        sent, failed = mailing.send_queued_mail(services)
+        sent, failed = mailing.send_queued_mail(services.mailing)
         done: dict[str, Any] = {"sent": sent, "failed": failed}
         if services.forwarding.system is not None:
             forwarded, not_forwarded = forwarding.forward_due(services.forwarding)

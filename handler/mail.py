@@ -236,6 +236,15 @@ class MailQueue(ABC):
     """Messages wait here, so that sending them never holds up or fails the answer to a request."""
 
     @abstractmethod
+    def mark_mail_sending(self, mail_id: str, now: datetime) -> bool:
+        """Mark the message as going out, just before it is sent: no sender gets it again; False if one did."""
+
+    @abstractmethod
+    def interrupted_mails(self, before: datetime) -> list[QueuedMail]:
+        """Messages marked as going out before ``before`` and never forgotten: the sender stopped while sending
+        them or could not forget them after, so each may or may not have gone out."""
+
+    @abstractmethod
     def queue_mails(self, mails: Sequence[QueuedMail]) -> None:
         """Add messages, or replace them (which also lets go of any claim on them)."""
 

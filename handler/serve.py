@@ -75,7 +75,7 @@ def start_mail_sender(services: Services) -> None:
             wake.wait(timeout=60)
             wake.clear()
             try:
-                mailing.send_queued_mail(services)
+                mailing.send_queued_mail(services.mailing)
                 forwarding.forward_due(services.forwarding)
                 if services.receiver is not None:
                     services.receiver.remove_abandoned(services.clock() - PENDING_KEPT)

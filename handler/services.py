@@ -27,6 +27,7 @@ from handler.usecases import mailing
 from handler.usecases.conversing import Conversing
 from handler.usecases.following import Following
 from handler.usecases.forwarding import Forwarding
+from handler.usecases.mailing import Mailing
 from handler.usecases.sso_signin import SsoSignIn
 from handler.usecases.ticket_events import TicketEvents
 from handler.usecases.uploading import Uploading
@@ -50,6 +51,7 @@ class Services:
     blobs: RequestBlobs
     secret: bytes
 
+    mailing: Mailing
     conversing: Conversing
     forwarding: Forwarding
     sso: SsoSignIn
@@ -200,14 +202,14 @@ def build_services(
     mailer = mailer or make_mailer(settings)
 
     def send_code(contact: Contact, code: str, language: str) -> None:  # called once ``services`` exists
-        mailing.queue(services, [code_mail(catalog, contact, code, language)], "a sign-in code")
+        mailing.queue(services.mailing, [code_mail(catalog, contact, code, language)], "a sign-in code")
 
     secret = session_secret(settings)
     sign_in = SignIn(store, store, secret, send_code, clock)
     blobs, receiver = (blobs, None) if blobs else store.files()
 
     def queue(mails: Sequence[Mail], about: str) -> None:  # called once ``services`` exists
-        mailing.queue(services, mails, about)
+        mailing.queue(services.mailing, mails, about)
 
     forwards = store.forwards()
 
@@ -258,6 +260,7 @@ def build_services(
         clock,
         blobs,
         secret,
+        Mailing(store, mailer, clock, lambda: services.mail_queued()),
         conversing,
         forwarding,
         sso,

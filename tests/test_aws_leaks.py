@@ -325,17 +325,17 @@ def test_a_sent_message_whose_record_could_not_be_removed_is_not_sent_again(
     settings = Settings(storage="aws", bucket=aws.bucket, table=aws.table, session_secret=SECRET)
     services = build_services(settings, store=aws, mailer=mailer, clock=clock, blobs=S3Blobs(aws.s3, aws.bucket))
     subject = f"Kvittering {time.monotonic_ns()}"
-    mailing.queue(services, [Mail((Recipient("kari@example.no", "Kari"),), subject, ("Hei",), "nb")], "a test")
+    mailing.queue(services.mailing, [Mail((Recipient("kari@example.no", "Kari"),), subject, ("Hei",), "nb")], "a test")
     (queued,) = aws.queued_mails(10, clock())
     try:
         with contextlib.suppress(StorageUnavailable):
-            mailing.send_queued_mail(services)
+            mailing.send_queued_mail(services.mailing)
     finally:
         mailer.back()
     assert mailer.down
     clock.advance(minutes=10)  # every claim has run out
     for _ in range(3):
-        mailing.send_queued_mail(services)
+        mailing.send_queued_mail(services.mailing)
     sent = [message for message in ses.sent() if message["Subject"] == subject]
     print(f"\n{len(sent)} copies of a message whose record could not be removed after it was sent")
     assert len(sent) == 1
@@ -369,23 +369,23 @@ def test_a_message_that_may_have_gone_out_is_never_sent_again_and_a_refused_one_
         aws: AwsStore = request.getfixturevalue("aws")
         settings = Settings(storage="aws", bucket=aws.bucket, table=aws.table, session_secret=SECRET)
         services = build_services(settings, store=aws, mailer=mailer, clock=clock, blobs=S3Blobs(aws.s3, aws.bucket))
-    mailing.queue(services, [Mail((Recipient("kari@example.no"),), "Kvittering", ("Hei",), "nb")], "a test")
-    assert mailing.send_queued_mail(services) == (0, 1)
+    mailing.queue(services.mailing, [Mail((Recipient("kari@example.no"),), "Kvittering", ("Hei",), "nb")], "a test")
+    assert mailing.send_queued_mail(services.mailing) == (0, 1)
     clock.advance(minutes=10)
-    assert mailing.send_queued_mail(services) == (0, 0)
+    assert mailing.send_queued_mail(services.mailing) == (0, 0)
     assert mailer.calls == 1 and services.store.queued_mails(10, clock()) == []
     (given_up,) = services.store.given_up_mails(10)  # kept for an operator to look at and resend
     assert given_up.last_error == mailing.LOST_ANSWER
 
     refusal = {"Error": {"Code": "Throttling", "Message": "slow down"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
     mailer.failure = lambda: ClientError(refusal, "SendRawEmail")  # type: ignore[arg-type]
-    mailing.queue(services, [Mail((Recipient("kari@example.no"),), "Kvittering 2", ("Hei",), "nb")], "a test")
-    assert mailing.send_queued_mail(services) == (0, 1)
+    mailing.queue(services.mailing, [Mail((Recipient("kari@example.no"),), "Kvittering 2", ("Hei",), "nb")], "a test")
+    assert mailing.send_queued_mail(services.mailing) == (0, 1)
     assert services.store.queued_mails(10, clock()) == []  # refused: not sent, so it waits a minute
     clock.advance(minutes=1)
     (waiting,) = services.store.queued_mails(10, clock())
     assert waiting.attempts == 1
-    assert mailing.send_queued_mail(services) == (0, 1) and mailer.calls == 3
+    assert mailing.send_queued_mail(services.mailing) == (0, 1) and mailer.calls == 3
     assert services.store.resend_mail(given_up.id, clock()) and services.store.given_up_mails(10) == []
     assert given_up.id in {m.id for m in services.store.queued_mails(10, clock())}
     assert not services.store.resend_mail(given_up.id, clock())  # only once

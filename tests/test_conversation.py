@@ -67,7 +67,7 @@ def reply(client: TestClient, request_id: str, body: Any, key: str | None = None
 
 def mails_to(services: Services, address: str) -> list[Any]:
     """The e-mails to ``address``, once the queue has been sent."""
-    mailing.send_queued_mail(services)
+    mailing.send_queued_mail(services.mailing)
     outbox = Path(services.settings.data_dir) / "outbox"
     parsed = [BytesParser(policy=policy.default).parsebytes(p.read_bytes()) for p in sorted(outbox.glob("*.eml"))]
     return [m for m in parsed if address in str(m["To"])]

@@ -138,7 +138,7 @@ def test_a_request_becomes_one_ticket_whatever_fails_and_the_ticket_s_word_comes
     assert [(m["author"], m["name"], m["body"], m["channel"]) for m in messages] == [
         ("agent", "Per Agent", "Hvilken periode gjelder det?", "ticket")
     ]
-    mailing.send_queued_mail(desk.services)
+    mailing.send_queued_mail(desk.services.mailing)
     outbox = Path(desk.services.settings.data_dir) / "outbox"
     assert any(b"Hvilken periode" in p.read_bytes() for p in outbox.glob("*.eml"))
     # An older event arriving late moves nothing back; a private note never leaves the desk.
@@ -165,7 +165,7 @@ def test_a_request_becomes_one_ticket_whatever_fails_and_the_ticket_s_word_comes
     assert [(c["public"], c["author_id"]) for c in added] == [(True, ticket["requester_id"])]
     assert desk.forward() == (0, 0)
     # The desk's notice of the answer points to the ticket; the command line shows it too.
-    mailing.send_queued_mail(desk.services)
+    mailing.send_queued_mail(desk.services.mailing)
     notices = [p.read_text() for p in outbox.glob("*.eml") if "Januar til mars." in p.read_text()]
     assert any(DESK in notice and ours.url in notice for notice in notices)
     shown_cli = json.loads(run_cli(desk.services, "requests", "show", reference))

@@ -113,7 +113,7 @@ def test_a_request_becomes_one_jsm_request_and_the_conversation_flows_both_ways(
     shown = desk.shown(request["id"])
     assert shown["status"] == (ours("waiting for customer") or shown["status"])
     assert [m["body"] for m in shown["thread"] if m["kind"] == "message"] == ["Hvilken periode?"]
-    mailing.send_queued_mail(desk.services)
+    mailing.send_queued_mail(desk.services.mailing)
     outbox = Path(desk.services.settings.data_dir) / "outbox"
     assert any(b"Hvilken periode" in p.read_bytes() for p in outbox.glob("*.eml"))
     # A private note stays in the desk.

@@ -244,9 +244,9 @@ def usual_umask() -> Iterator[None]:
 def test_everything_in_the_data_folder_is_private(usual_umask: None, client: TestClient, store: LocalStore) -> None:
     png = upload(client, "bilde.png", "image/png", PNG)
     assert submit(client, png).status_code == 201
-    mailing.send_queued_mail(services_of(client))
+    mailing.send_queued_mail(services_of(client).mailing)
     client.post("/v1/session/code", json={"email": AUTHORIZED})  # a sign-in code waits in the outbox
-    mailing.send_queued_mail(services_of(client))
+    mailing.send_queued_mail(services_of(client).mailing)
     paths = [store.folder, *store.folder.rglob("*")]
     assert any(p.suffix == ".eml" for p in paths) and any(p.name == "requests.sqlite3" for p in paths)
     modes = {str(p.relative_to(store.folder)): stat.S_IMODE(p.stat().st_mode) for p in paths}

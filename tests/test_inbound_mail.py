@@ -445,7 +445,7 @@ def any_desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desk]:
 
 
 def outbox_mails(desk: Desk, to: str) -> list[EmailMessage]:
-    mailing.send_queued_mail(desk.services)
+    mailing.send_queued_mail(desk.services.mailing)
     outbox = Path(desk.services.settings.data_dir) / "outbox"
     found = []
     for path in sorted(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):

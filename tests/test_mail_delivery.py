@@ -70,7 +70,7 @@ def setup(ses: MailServer, tmp_path: Path) -> tuple[Services, Faults, LosesAnswe
 
 
 def queue(services: Services, subject: str) -> None:
-    mailing.queue(services, [Mail((Recipient("kari@example.no"),), subject, ("Hei",), "nb")], "a test")
+    mailing.queue(services.mailing, [Mail((Recipient("kari@example.no"),), subject, ("Hei",), "nb")], "a test")
 
 
 def delivered(ses: MailServer, subject: str) -> int:
@@ -93,15 +93,15 @@ def test_a_message_ses_refused_is_tried_again_after_a_growing_wait_and_arrives_o
     queue(services, "Kvittering")
     queue(services, "Ny forespørsel til service desk")
     faults.failure = error_answer(fault, code)
-    assert mailing.send_queued_mail(services) == (0, 2)
-    assert mailing.send_queued_mail(services) == (0, 0)  # each waits a minute before its next try
+    assert mailing.send_queued_mail(services.mailing) == (0, 2)
+    assert mailing.send_queued_mail(services.mailing) == (0, 0)  # each waits a minute before its next try
     clock.advance(minutes=1)
-    assert mailing.send_queued_mail(services) == (0, 2)
+    assert mailing.send_queued_mail(services.mailing) == (0, 2)
     clock.advance(minutes=1)
-    assert mailing.send_queued_mail(services) == (0, 0)  # now two minutes
+    assert mailing.send_queued_mail(services.mailing) == (0, 0)  # now two minutes
     faults.failure = None
     clock.advance(minutes=1)
-    assert mailing.send_queued_mail(services) == (2, 0)
+    assert mailing.send_queued_mail(services.mailing) == (2, 0)
     assert (delivered(ses, "Kvittering"), delivered(ses, "Ny forespørsel til service desk")) == (1, 1)
     assert services.store.queued_mails(10, clock()) == [] and services.store.given_up_mails(10) == []
 
@@ -112,9 +112,9 @@ def test_a_message_whose_answer_was_lost_is_kept_not_sent_again_and_resent_by_th
     services, _, mailer, clock, ses = setup
     queue(services, "Kvittering")
     mailer.lose = 1
-    assert mailing.send_queued_mail(services) == (0, 1)
+    assert mailing.send_queued_mail(services.mailing) == (0, 1)
     clock.advance(hours=5)
-    assert mailing.send_queued_mail(services) == (0, 0)
+    assert mailing.send_queued_mail(services.mailing) == (0, 0)
     assert delivered(ses, "Kvittering") == 1  # it did go out, once
     (given_up,) = services.store.given_up_mails(10)
     assert given_up.last_error == LOST_ANSWER
@@ -133,7 +133,7 @@ def test_a_message_that_failed_every_try_is_listed_and_resent(
     queue(services, "Kvittering")
     faults.failure = error_answer(503, "ServiceUnavailable")
     for _ in range(MAIL_ATTEMPTS):
-        assert mailing.send_queued_mail(services) == (0, 1)
+        assert mailing.send_queued_mail(services.mailing) == (0, 1)
         clock.advance(hours=4)
     assert services.store.queued_mails(10, clock()) == []
     (given_up,) = services.store.given_up_mails(10)
@@ -166,10 +166,10 @@ def test_a_message_whose_sender_died_mid_send_is_given_up_with_a_trace_never_sen
     where = mailer if killed_in == "deliver" else services.store
     monkeypatch.setattr(where, killed_in, lambda *args: (_ for _ in ()).throw(Killed()))
     with pytest.raises(Killed):
-        mailing.send_queued_mail(services)
+        mailing.send_queued_mail(services.mailing)
     monkeypatch.undo()
     clock.advance(minutes=30)
-    assert mailing.send_queued_mail(services) == (0, 0)  # marked as going out: never offered again
+    assert mailing.send_queued_mail(services.mailing) == (0, 0)  # marked as going out: never offered again
     assert run_cli(services, "sweep").endswith("never stored\n")  # too recent to call interrupted
     clock.advance(minutes=31)
     assert "1 e-mails whose sending was interrupted given up" in run_cli(services, "sweep")

@@ -220,7 +220,7 @@ def submit(app: FastAPI, store: LocalStore, outbox: Path, name: str, data: dict[
         answer = client.post("/v1/requests", json={"form": "service-request", "data": data})
     assert answer.status_code == 201, answer.text
     # the receipt and the desk's notification, none dropped
-    assert mailing.send_queued_mail(app.state.services) == (2, 0)
+    assert mailing.send_queued_mail(app.state.services.mailing) == (2, 0)
     reference = answer.json()["reference"]
     mine = [raw for raw in (p.read_bytes() for p in outbox.glob("*.eml")) if reference.encode() in raw]
     assert len(mine) == 2
@@ -261,7 +261,7 @@ def test_a_cc_address_the_mailer_could_not_deliver_to_is_refused_by_name_before_
     (error,) = answer.json()["errors"]
     assert (error["field"], error["pointer"], error["keyword"]) == ("cc", "/data/cc/1", "format")
     assert short(address.lower()) in error["detail"]  # the error names the address at fault
-    assert mailing.send_queued_mail(desk_app.state.services) == (0, 0)
+    assert mailing.send_queued_mail(desk_app.state.services.mailing) == (0, 0)
 
 
 @pytest.mark.parametrize("separator", ["\x85", "\u2028", "\u2029"], ids=["NEL", "LS", "PS"])
@@ -271,7 +271,7 @@ def test_a_subject_with_a_unicode_line_break_is_refused_before_anything_is_store
     answer = post_signed_in(desk_app, store, outbox, {**DATA, "subject": f"Rapport{separator}Bcc: evil@example.com"})
     assert answer.status_code == 422
     assert [(d["field"], d["keyword"]) for d in answer.json()["errors"]] == [("subject", "pattern")]
-    assert mailing.send_queued_mail(desk_app.state.services) == (0, 0)
+    assert mailing.send_queued_mail(desk_app.state.services.mailing) == (0, 0)
 
 
 @pytest.mark.parametrize("separator", ["\u2028", "\u2029"], ids=["LS", "PS"])

@@ -244,7 +244,7 @@ def test_mail_given_up_after_the_last_try_and_the_queues_age_are_metrics(
     services.store.queue_mails(
         [QueuedMail("last-try", (AUTHORIZED,), mail.to_json(), MAIL_ATTEMPTS - 1, "", queued_at)]
     )
-    assert mailing.send_queued_mail(services) == (0, 1)
+    assert mailing.send_queued_mail(services.mailing) == (0, 1)
     metrics = metric_lines(json_lines)
     given_up = metrics["MailGivenUp"]
     assert (given_up["unit"], given_up["value"], given_up["line"]["level"]) == ("Count", 1, "ERROR")
@@ -257,7 +257,7 @@ def test_mail_given_up_after_the_last_try_and_the_queues_age_are_metrics(
 
 def test_an_empty_queue_emits_nothing(tmp_path: Path, json_lines: Lines) -> None:
     services = build_services(Settings(data_dir=tmp_path, session_secret=SECRET), mailer=RefusingSes("desk@x"))
-    assert mailing.send_queued_mail(services) == (0, 0)
+    assert mailing.send_queued_mail(services.mailing) == (0, 0)
     assert json_lines.ours() == []
 
 

@@ -79,7 +79,7 @@ def desk_client(desk_app: FastAPI, store: LocalStore) -> Any:
 def sent(store: LocalStore, services: Any = None) -> list[Any]:
     """What reached the outbox, after the sender has taken what was queued."""
     if services is not None:
-        mailing.send_queued_mail(services)
+        mailing.send_queued_mail(services.mailing)
     parse = BytesParser(policy=policy.default).parsebytes
     return [parse(p.read_bytes()) for p in sorted((store.folder / "outbox").glob("*.eml"))]
 
@@ -145,7 +145,7 @@ def test_the_answer_never_waits_for_or_fails_with_the_mail_service(
     assert answer.status_code == 201
     assert store.get(answer.json()["id"]) is not None
     assert len(store.queued_mails(10, services.clock())) == 2
-    assert mailing.send_queued_mail(services) == (0, 2)
+    assert mailing.send_queued_mail(services.mailing) == (0, 2)
     assert store.queued_mails(10, services.clock()) == []  # each waits a minute before its next try
     clock.advance(minutes=1)
     assert [(m.attempts, m.last_error) for m in store.queued_mails(10, services.clock())] == [
@@ -164,7 +164,7 @@ def test_the_outbox_path_is_logged_for_a_local_user(
 ) -> None:
     caplog.set_level("INFO", logger="servicedesk_forms.mail")
     desk_client.post("/v1/requests", json={"form": "service-request", "data": DATA})
-    mailing.send_queued_mail(desk_client.app.state.services)
+    mailing.send_queued_mail(desk_client.app.state.services.mailing)
     paths = [Path(str(r.args[1])) for r in caplog.records if r.name == "servicedesk_forms.mail" and r.args]  # type: ignore[index]
     assert paths and all(p.exists() for p in paths)
 
@@ -178,10 +178,10 @@ def test_a_message_that_keeps_failing_neither_blocks_the_queue_nor_stays_forever
     store.queue_mails([QueuedMail("bad", ("kari@example.no",), broken, 0, "", earlier)])
     mailer.broken = True
     desk_client.post("/v1/requests", json={"form": "service-request", "data": DATA})
-    assert mailing.send_queued_mail(services, limit=1) == (0, 1)  # the unbuildable one is dropped
+    assert mailing.send_queued_mail(services.mailing, limit=1) == (0, 1)  # the unbuildable one is dropped
     assert "bad" not in [m.id for m in store.queued_mails(10, services.clock())]
     for _ in range(MAIL_ATTEMPTS):
-        mailing.send_queued_mail(services)
+        mailing.send_queued_mail(services.mailing)
     assert store.queued_mails(10, services.clock()) == []  # given up after MAIL_ATTEMPTS tries
 
 

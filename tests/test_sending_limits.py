@@ -35,7 +35,7 @@ def send(client: TestClient, language: str = "en", **data: Any) -> Any:
 
 def copied_to(client: TestClient, store: LocalStore) -> set[str]:
     """Every address that got a copy of a receipt (in lower case), once the queued e-mail is sent."""
-    mailing.send_queued_mail(client.app.state.services)  # type: ignore[attr-defined]
+    mailing.send_queued_mail(client.app.state.services.mailing)  # type: ignore[attr-defined]
     found = set()
     for path in (store.folder / "outbox").glob("*.eml"):
         message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())

@@ -188,7 +188,7 @@ def test_agents_see_and_download_attachments(client: TestClient, capsys: pytest.
 def test_the_receipt_lists_the_attachments(client: TestClient, store: LocalStore) -> None:
     png = upload(client, "skjerm.png", "image/png", PNG)
     reference = submit(client, png).json()["reference"]
-    mailing.send_queued_mail(client.app.state.services)  # type: ignore[attr-defined]
+    mailing.send_queued_mail(client.app.state.services.mailing)  # type: ignore[attr-defined]
     receipts = [p.read_text() for p in (store.folder / "outbox").glob("*.eml") if reference in p.read_text()]
     assert any("- skjerm.png (image/png, 1 KB)" in text for text in receipts)
 

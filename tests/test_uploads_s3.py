@@ -143,7 +143,7 @@ def test_the_whole_flow_on_aws_parts(aws_client: TestClient, aws: AwsStore, ses:
     assert stored is not None and [a["name"] for a in stored.attachments] == ["skjermbilde.png", "opptak.mp4"]
     linked = aws.s3.head_object(Bucket=aws.bucket, Key=stored.attachments[0]["key"])
     assert linked["ContentType"] == "image/png" and linked["Metadata"]["original-name"] == "skjermbilde.png"
-    mailing.send_queued_mail(aws_client.app.state.services)  # type: ignore[attr-defined]
+    mailing.send_queued_mail(aws_client.app.state.services.mailing)  # type: ignore[attr-defined]
     mails = [m for m in ses.sent() if m["X-Servicedesk-Reference"] == answer.json()["reference"]]
     assert sorted(str(m["To"]) for m in mails) == [f"Kari Nordmann <{AUTHORIZED}>", "desk@vendor.example"]
     assert "- opptak.mp4 (video/mp4" in mails[0].get_body(preferencelist=("plain",)).get_content()

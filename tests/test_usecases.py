@@ -42,6 +42,7 @@ BY_PORTS = (
     "conversing",
     "following",
     "forwarding",
+    "mailing",
     "signing_in",
     "sso_signin",
     "ticket_events",

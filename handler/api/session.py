@@ -45,7 +45,7 @@ async def send_code(request: Request, language: Language, services: ServicesDep,
 
     def send_queued_code() -> None:
         try:
-            mailing.send_queued_mail(services)
+            mailing.send_queued_mail(services.mailing)
         except Exception:  # it stays queued for the next sender
             log.exception("could not send the queued sign-in code")
 

@@ -524,15 +524,6 @@ class Store(RequestStore, ContactRegister, SignInState, MailQueue, UploadRegistr
     def forwards(self) -> ForwardQueue:
         """The port that keeps the forwarding jobs and the tickets, on this store's own database."""
 
-    @abstractmethod
-    def mark_mail_sending(self, mail_id: str, now: datetime) -> bool:
-        """Mark the message as going out, just before it is sent: no sender gets it again; False if one did."""
-
-    @abstractmethod
-    def interrupted_mails(self, before: datetime) -> list[QueuedMail]:
-        """Messages marked as going out before ``before`` and never forgotten: the sender stopped while sending
-        them or could not forget them after, so each may or may not have gone out."""
-
     def sweep(
         self, blobs: RequestBlobs, now: datetime, *, dry_run: bool = False, limit: int | None = None
     ) -> tuple[list[PendingRequest], int]:

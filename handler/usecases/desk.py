@@ -88,5 +88,7 @@ def change_status(
     summary = services.store.change_status(request.receipt.request_id, request.receipt.status, event)
     if not request.requester:
         return StatusChange(summary, event, None)
-    where = mailing.send_now(services, status_mail(services, request, summary, event), summary.receipt.reference)
+    where = mailing.send_now(
+        services.mailing, status_mail(services, request, summary, event), summary.receipt.reference
+    )
     return StatusChange(summary, event, where)

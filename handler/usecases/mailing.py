@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
-from dataclasses import replace
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from handler import observe
-from handler.mail import Mail, QueuedMail, render
+from handler.mail import Mail, Mailer, MailQueue, QueuedMail, render
 from handler.storage.base import StorageUnavailable
-
-if TYPE_CHECKING:
-    from handler.services import Services
 
 log = logging.getLogger("servicedesk_forms.mail")
 MAIL_CLAIM = timedelta(minutes=2)  # how long a sender holds a queued message
@@ -28,26 +24,36 @@ INTERRUPTED = "the sender stopped while sending it, so it may have gone out: che
 INTERRUPTED_AFTER = timedelta(hours=1)
 
 
-def queued(services: Services, mails: Sequence[Mail]) -> list[QueuedMail]:
+@dataclass(frozen=True)
+class Mailing:
+    """What sending e-mail works with, built once by the container."""
+
+    outbox: MailQueue  # the queue, in the store
+    mailer: Mailer
+    clock: Callable[[], datetime]
+    wake: Callable[[], None]  # tells the sender that mail was queued
+
+
+def queued(use: Mailing, mails: Sequence[Mail]) -> list[QueuedMail]:
     """``mails`` as queue entries; the sender renders them."""
-    now = services.clock()
+    now = use.clock()
     return [QueuedMail(uuid.uuid4().hex, tuple(m.recipients()), m.to_json(), 0, "", now) for m in mails]
 
 
-def queue(services: Services, mails: Sequence[Mail], about: str) -> None:
+def queue(use: Mailing, mails: Sequence[Mail], about: str) -> None:
     """Queue ``mails`` for the sender and wake it; never raises."""
     try:
-        services.store.queue_mails(queued(services, mails))
+        use.outbox.queue_mails(queued(use, mails))
     except Exception:
         log.exception("could not queue the e-mail about %s", about, extra={"about": about})
         return
-    services.mail_queued()
+    use.wake()
 
 
-def send_now(services: Services, mail: Mail, about: str) -> str | None:
+def send_now(use: Mailing, mail: Mail, about: str) -> str | None:
     """Send ``mail`` while the caller waits; if that fails, queue it for a retry. Never raises."""
     try:
-        return services.mailer.send(mail)
+        return use.mailer.send(mail)
     except Exception as exc:  # any transport failure: the mail waits in the queue
         if may_have_gone_out(exc):
             log.error(
@@ -61,11 +67,11 @@ def send_now(services: Services, mail: Mail, about: str) -> str | None:
             about,
             extra={"about": about, "recipients": len(mail.recipients()), **failure(exc)},
         )
-        queue(services, [mail], about)
+        queue(use, [mail], about)
         return None
 
 
-def send_queued_mail(services: Services, limit: int = 100) -> tuple[int, int]:
+def send_queued_mail(use: Mailing, limit: int = 100) -> tuple[int, int]:
     """Send what is queued; return how many were sent and how many failed this time.
 
     A message the mail service refused (an error answer, throttling included) goes to the back of the
@@ -79,37 +85,37 @@ def send_queued_mail(services: Services, limit: int = 100) -> tuple[int, int]:
     Its Message-ID is made from its queue id, so it is the same however often it is rendered.
     """
     sent = failed = 0
-    started = services.clock()
-    waiting = services.store.queued_mails(limit, started)
+    started = use.clock()
+    waiting = use.outbox.queued_mails(limit, started)
     for queued in waiting:
-        now = services.clock()
-        if not services.store.claim_mail(queued.id, now + MAIL_CLAIM, now):
+        now = use.clock()
+        if not use.outbox.claim_mail(queued.id, now + MAIL_CLAIM, now):
             continue  # another sender has it
         try:
             mail = Mail.from_json(queued.message)
-            message = queued_message(queued.id, mail, services.mailer.sender)
+            message = queued_message(queued.id, mail, use.mailer.sender)
         except (ValueError, KeyError, TypeError) as exc:
-            give_up(services, replace(queued, last_error=f"cannot be built: {exc}"[:500], queued_at=now), exc)
+            give_up(use, replace(queued, last_error=f"cannot be built: {exc}"[:500], queued_at=now), exc)
             failed += 1
             continue
-        if not services.store.mark_mail_sending(queued.id, now):
+        if not use.outbox.mark_mail_sending(queued.id, now):
             continue  # another sender marked it first
         try:
-            services.mailer.deliver(message, mail.recipients())
+            use.mailer.deliver(message, mail.recipients())
         except Exception as exc:
             failed += 1
             attempts = queued.attempts + 1
             tried = replace(queued, attempts=attempts, last_error=str(exc)[:500], queued_at=now)
             if may_have_gone_out(exc):
-                give_up(services, replace(tried, last_error=LOST_ANSWER), exc)
+                give_up(use, replace(tried, last_error=LOST_ANSWER), exc)
             elif attempts >= MAIL_ATTEMPTS:
-                give_up(services, tried, exc)
+                give_up(use, tried, exc)
             else:
-                retry_later(services, tried, exc)
+                retry_later(use, tried, exc)
             continue
         sent += 1
         try:
-            services.store.forget_mail(queued.id)
+            use.outbox.forget_mail(queued.id)
         except StorageUnavailable as exc:  # it is marked as gone out: no sender takes it again
             log.warning(
                 "could not forget the sent e-mail %s; it stays marked as gone out until it is removed",
@@ -127,7 +133,7 @@ def send_queued_mail(services: Services, limit: int = 100) -> tuple[int, int]:
     return sent, failed
 
 
-def retry_later(services: Services, tried: QueuedMail, exc: BaseException) -> None:
+def retry_later(use: Mailing, tried: QueuedMail, exc: BaseException) -> None:
     """Queue the message again, held back by a wait that doubles with each failed attempt."""
     wait = min(timedelta(minutes=2 ** (tried.attempts - 1)), MAIL_BACKOFF_LIMIT)
     log.warning(
@@ -137,21 +143,21 @@ def retry_later(services: Services, tried: QueuedMail, exc: BaseException) -> No
         wait.total_seconds() // 60,
         extra={"mailId": tried.id, "attempts": tried.attempts, **failure(exc)},
     )
-    services.store.queue_mails([tried])
-    services.store.claim_mail(tried.id, tried.queued_at + wait, tried.queued_at)
+    use.outbox.queue_mails([tried])
+    use.outbox.claim_mail(tried.id, tried.queued_at + wait, tried.queued_at)
 
 
-def give_up_interrupted(services: Services) -> int:
+def give_up_interrupted(use: Mailing) -> int:
     """Give up, with a trace, each message whose sender stopped between marking it and forgetting it: it may have
     gone out, so it is never sent again by itself; ``mail failed`` lists it. Returns how many."""
-    now = services.clock()
-    interrupted = services.store.interrupted_mails(now - INTERRUPTED_AFTER)
+    now = use.clock()
+    interrupted = use.outbox.interrupted_mails(now - INTERRUPTED_AFTER)
     for mail in interrupted:
-        give_up(services, replace(mail, last_error=INTERRUPTED, queued_at=now), None)
+        give_up(use, replace(mail, last_error=INTERRUPTED, queued_at=now), None)
     return len(interrupted)
 
 
-def give_up(services: Services, mail: QueuedMail, exc: BaseException | None) -> None:
+def give_up(use: Mailing, mail: QueuedMail, exc: BaseException | None) -> None:
     """Keep the message in the given-up list, where `mail failed` shows it and `mail resend` queues it again."""
     log.error(
         "giving up on queued e-mail %s after %d attempts; 'mail failed' lists it and 'mail resend' sends it again",
@@ -164,7 +170,7 @@ def give_up(services: Services, mail: QueuedMail, exc: BaseException | None) -> 
             **observe.metrics({"MailGivenUp": (1, "Count")}),
         },
     )
-    services.store.give_up_mail(mail)
+    use.outbox.give_up_mail(mail)
 
 
 def message_id(mail_id: str, sender: str) -> str:

@@ -75,7 +75,7 @@ def submit(services: Services, new: NewRequest) -> tuple[Receipt, bool]:
 
         def mails(receipt: Receipt) -> list[QueuedMail]:
             return mailing.queued(
-                services, receipt_mails(services, form, receipt, contact, new.language, data, attachments)
+                services.mailing, receipt_mails(services, form, receipt, contact, new.language, data, attachments)
             )
 
         receipt, created = services.store.submit(
