@@ -296,7 +296,7 @@ def _csv_safe(value: Any) -> Any:
 
 
 def _show_request(services: Services, args: argparse.Namespace, out: TextIO) -> None:
-    request = find(services, args.request)
+    request = find(services.desk, args.request)
     summary = services.store.summary(request.receipt.request_id)
     assert summary is not None
     history = services.store.history(request.receipt.request_id)
@@ -320,7 +320,7 @@ def _show_request(services: Services, args: argparse.Namespace, out: TextIO) -> 
 
 
 def _download(services: Services, args: argparse.Namespace, out: TextIO) -> None:
-    attachments = find(services, args.request).attachments
+    attachments = find(services.desk, args.request).attachments
     chosen = [a for a in attachments if a["name"] == args.attachment]
     if not chosen and args.attachment.isdigit() and 0 < int(args.attachment) <= len(attachments):
         chosen = [attachments[int(args.attachment) - 1]]
@@ -337,7 +337,7 @@ def _reply(services: Services, args: argparse.Namespace, out: TextIO) -> None:
 
 
 def _change_status(services: Services, args: argparse.Namespace, out: TextIO) -> None:
-    change = change_status(services, args.request, args.status, args.agent, args.comment)
+    change = change_status(services.desk, args.request, args.status, args.agent, args.comment)
     print(f"{change.summary.receipt.reference} is now {change.event.status}", file=out)
     if change.notified:
         print(f"the requester was e-mailed: {change.notified}", file=out)

@@ -25,6 +25,7 @@ from handler.tickets import TicketSystem
 from handler.uploads import UploadReceiver
 from handler.usecases import mailing
 from handler.usecases.conversing import Conversing
+from handler.usecases.desk import Desk, change_status
 from handler.usecases.following import Following
 from handler.usecases.forwarding import Forwarding
 from handler.usecases.mailing import Mailing
@@ -58,6 +59,7 @@ class Services:
     ticket_events: TicketEvents
     following: Following
     uploading: Uploading
+    desk: Desk
     mail_queued: Callable[[], None] = field(default=lambda: None)
     receiver: UploadReceiver | None = None  # takes uploaded files itself (the embedded default); None on AWS
 
@@ -242,10 +244,20 @@ def build_services(
     forwarding = Forwarding(store, forwards, store.conversation(), store, catalog, blobs, clock, system)
     sso = SsoSignIn(sso_client(settings, secret), store, sign_in.session_for, clock, catalog.languages)
 
-    def move(request_id: str, status: str, who: str) -> None:  # called once ``services`` exists
-        from handler.usecases.desk import change_status  # the desk's use case takes the container, for now
+    mailer_use = Mailing(store, mailer, clock, lambda: services.mail_queued())
+    desk_use = Desk(
+        store,
+        store,
+        catalog,
+        mailer_use,
+        clock,
+        conversing.reply_to,
+        settings.desk_inbox,
+        settings.site_url,
+    )
 
-        change_status(services, request_id, status, who)
+    def move(request_id: str, status: str, who: str) -> None:
+        change_status(desk_use, request_id, status, who)
 
     def api_user() -> str:  # the system in use now (a test may give forwarding another client)
         return getattr(services.forwarding.system, "email", "")
@@ -260,13 +272,14 @@ def build_services(
         clock,
         blobs,
         secret,
-        Mailing(store, mailer, clock, lambda: services.mail_queued()),
+        mailer_use,
         conversing,
         forwarding,
         sso,
         events,
         Following(store, store.conversation()),
         Uploading(catalog, store, store, store, blobs, receiver, clock, secret),
+        desk_use,
         receiver=receiver,
     )
     return services

@@ -173,7 +173,7 @@ def test_a_status_e_mail_asks_for_an_answer_only_where_one_can_be_given(
     client: TestClient, services: Services, desk: str
 ) -> None:
     created = submit(client)
-    with_desk = replace(services, settings=replace(services.settings, desk_inbox=desk))
+    with_desk = replace(services, desk=replace(services.desk, desk_inbox=desk))
     code, out = run(with_desk, "requests", "status", created["reference"], "waiting-for-customer", "--agent", "A")
     assert code == 0
     message = BytesParser(policy=policy.default).parsebytes(

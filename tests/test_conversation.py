@@ -123,7 +123,7 @@ def test_the_thread_weaves_status_changes_and_messages_oldest_first(desk: tuple[
     reply(client, request["id"], {"body": "Første"})
     clock.advance(minutes=5)
     later = next(s for s in services.catalog.statuses if s not in RULES.closed and s != request["status"])
-    change_status(services, request["reference"], later, "Agent", "Vi ser på det")
+    change_status(services.desk, request["reference"], later, "Agent", "Vi ser på det")
     clock.advance(minutes=5)
     run_cli(services, "requests", "reply", request["reference"], "--agent", "Agent Smith", "--message", "Svar")
     kinds = [(e["kind"], e.get("status") or e.get("body")) for e in thread_of(client, request["id"])]
@@ -136,7 +136,7 @@ def test_an_answer_while_the_desk_waits_for_it_moves_the_request_on(desk: tuple[
     client, services = desk
     request = sent_request(client)
     waiting, moved_to = next(iter(RULES.reply_moves.items()))
-    change_status(services, request["reference"], waiting, "Agent", "Hvilken rapport gjelder det?")
+    change_status(services.desk, request["reference"], waiting, "Agent", "Hvilken rapport gjelder det?")
     answer = reply(client, request["id"], {"body": "Innleveringsrapporten."})
     assert answer.status_code == 201, answer.text
     assert answer.json()["request"]["status"] == moved_to
@@ -154,7 +154,7 @@ def test_a_closed_request_says_how_to_go_on_instead_of_taking_an_answer(
 ) -> None:
     client, services = desk
     request = sent_request(client)
-    change_status(services, request["reference"], sorted(RULES.closed)[0], "Agent")
+    change_status(services.desk, request["reference"], sorted(RULES.closed)[0], "Agent")
     answer = reply(client, request["id"], {"body": "Et svar til"}, language=language)
     assert answer.status_code == 409 and answer.json()["code"] == "request_closed"
     assert request["reference"] in answer.json()["detail"]

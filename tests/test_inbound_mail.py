@@ -475,7 +475,7 @@ def test_the_whole_conversation_by_page_cli_and_e_mail(any_desk: Desk, tmp_path:
     moves = services.catalog.conversation.reply_moves
     waiting, moved_to = next(iter(moves.items())) if moves else (None, None)
     if waiting:  # the desk asks something and waits for the answer
-        change_status(services, reference, waiting, "Per Agent")
+        change_status(services.desk, reference, waiting, "Per Agent")
     clock.advance(minutes=1)
     run_cli(desk, "requests", "reply", reference, "--agent", "Per Agent", "--message", "Hvilken rapport gjelder det?")
     clock.advance(hours=2)
@@ -545,7 +545,7 @@ def test_a_status_mail_says_what_to_do_next_and_asks_no_answer_once_the_request_
     texts = services.catalog.common["nb"]["email"]
     for status in services.catalog.statuses[1:]:
         desk.services.clock.advance(minutes=1)  # type: ignore[attr-defined]
-        change_status(services, reference, status, "Per Agent")
+        change_status(services.desk, reference, status, "Per Agent")
         shown = services.catalog.common["nb"]["statuses"][status]
         sent = [m for m in outbox_mails(desk, AUTHORIZED) if shown in str(m["Subject"])][-1]
         closed = status in rules.closed and not rules.reopen_as

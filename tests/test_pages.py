@@ -61,7 +61,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         )
         rules = services.catalog.conversation
         if rules.closed:
-            change_status(services, closed.json()["reference"], sorted(rules.closed)[0], "Agent", "Ferdig.")
+            change_status(services.desk, closed.json()["reference"], sorted(rules.closed)[0], "Agent", "Ferdig.")
         yield address, store, session, sent.json()["id"]
 
 
@@ -359,7 +359,7 @@ def test_my_requests_fits_a_long_status_and_service_name_at_every_width(chromium
         sent = api.post("/v1/requests", json=body)
         assert sent.status_code == 201, sent.text
     services = build_services(Settings(data_dir=store.folder, session_secret=SECRET), store=store)
-    change_status(services, sent.json()["reference"], status, "Agent")
+    change_status(services.desk, sent.json()["reference"], status, "Agent")
     problems = []
     for language in LANGUAGES:
         for width in (768, 1024, 1280):

@@ -40,6 +40,7 @@ BY_PORTS = (
     "attaching",
     "authorizing",
     "conversing",
+    "desk",
     "following",
     "forwarding",
     "mailing",

@@ -3,20 +3,38 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
+from handler.contacts import ContactRegister
+from handler.forms import Catalog
 from handler.mail import Mail, Recipient
 from handler.mails import thread_headers
-from handler.services import Services
-from handler.storage.base import RequestNotFound, RequestSummary, StatusEvent, StoredRequest
+from handler.storage.base import RequestNotFound, RequestStore, RequestSummary, StatusEvent, StoredRequest
 from handler.texts import fill
 from handler.usecases import mailing
+from handler.usecases.mailing import Mailing
 
 log = logging.getLogger("servicedesk_forms.desk")
 
 
 class UnknownStatus(ValueError):
     """The status is not one of the statuses in schema/site.json."""
+
+
+@dataclass(frozen=True)
+class Desk:
+    """What the desk's use cases work with, built once by the container."""
+
+    requests: RequestStore
+    contacts: ContactRegister
+    catalog: Catalog
+    mailing: Mailing
+    clock: Callable[[], datetime]
+    reply_to: Callable[[str], str | None]  # the signed address answers about a reference go to, if any
+    desk_inbox: str
+    site_url: str
 
 
 @dataclass(frozen=True)
@@ -29,24 +47,24 @@ class StatusChange:
     notified: str | None
 
 
-def find(services: Services, id_or_reference: str) -> StoredRequest:
+def find(use: Desk, id_or_reference: str) -> StoredRequest:
     """The request with this id or reference number."""
-    request_id = services.store.find_reference(id_or_reference) or id_or_reference
-    found = services.store.get(request_id)
+    request_id = use.requests.find_reference(id_or_reference) or id_or_reference
+    found = use.requests.get(request_id)
     if found is None:
         raise RequestNotFound(id_or_reference)
     return found
 
 
-def status_mail(services: Services, request: StoredRequest, summary: RequestSummary, event: StatusEvent) -> Mail:
+def status_mail(use: Desk, request: StoredRequest, summary: RequestSummary, event: StatusEvent) -> Mail:
     """The e-mail telling the requester about a new status, in the language they wrote in."""
-    language = request.language if request.language in services.catalog.languages else services.catalog.default_language
-    common = services.catalog.common[language]
+    language = request.language if request.language in use.catalog.languages else use.catalog.default_language
+    common = use.catalog.common[language]
     texts = common["email"]
     status = common["statuses"][event.status]
     # Each text is filled in one pass, so a title is never read as a template itself.
     params = {"reference": summary.receipt.reference, "status": status, "title": summary.title or ""}
-    contact = services.store.get_contact(request.requester or "")
+    contact = use.contacts.get_contact(request.requester or "")
     paragraphs = [fill(texts["greeting"], {"name": contact.name if contact else ""}), fill(texts["statusBody"], params)]
     if event.comment:
         paragraphs.append(f"{texts['statusComment']}\n{event.comment}")
@@ -55,14 +73,14 @@ def status_mail(services: Services, request: StoredRequest, summary: RequestSumm
         paragraphs.append(fill(texts["statusNext"][event.status], params))
     # An answer joins the conversation (the request's signed address) or goes to the desk's inbox, with the
     # reference in the subject; it is never asked for when there is neither, nor once the request is closed.
-    rules = services.catalog.conversation
+    rules = use.catalog.conversation
     closed = event.status in rules.closed and not rules.reopen_as
-    signed = None if closed else services.conversing.reply_to(summary.receipt.reference)
-    answer_to = signed or services.settings.desk_inbox
+    signed = None if closed else use.reply_to(summary.receipt.reference)
+    answer_to = signed or use.desk_inbox
     if answer_to and not closed:
         paragraphs.append(texts["statusReply"])
-    if services.settings.site_url:
-        link = f"{services.settings.site_url}/{language}/my-requests/?id={summary.receipt.request_id}"
+    if use.site_url:
+        link = f"{use.site_url}/{language}/my-requests/?id={summary.receipt.request_id}"
         paragraphs.append(fill(texts["statusLink"], {"link": link}))
     paragraphs.append(texts["signature"])
     if signed:
@@ -77,18 +95,14 @@ def status_mail(services: Services, request: StoredRequest, summary: RequestSumm
     )
 
 
-def change_status(
-    services: Services, id_or_reference: str, status: str, agent: str, comment: str | None = None
-) -> StatusChange:
+def change_status(use: Desk, id_or_reference: str, status: str, agent: str, comment: str | None = None) -> StatusChange:
     """Give a request a new status, record who did it and why, and e-mail the requester."""
-    if status not in services.catalog.statuses:
-        raise UnknownStatus(f"{status!r} is not a status; choose one of {', '.join(services.catalog.statuses)}")
-    request = find(services, id_or_reference)
-    event = StatusEvent(status, services.clock(), agent.strip() or None, (comment or "").strip() or None)
-    summary = services.store.change_status(request.receipt.request_id, request.receipt.status, event)
+    if status not in use.catalog.statuses:
+        raise UnknownStatus(f"{status!r} is not a status; choose one of {', '.join(use.catalog.statuses)}")
+    request = find(use, id_or_reference)
+    event = StatusEvent(status, use.clock(), agent.strip() or None, (comment or "").strip() or None)
+    summary = use.requests.change_status(request.receipt.request_id, request.receipt.status, event)
     if not request.requester:
         return StatusChange(summary, event, None)
-    where = mailing.send_now(
-        services.mailing, status_mail(services, request, summary, event), summary.receipt.reference
-    )
+    where = mailing.send_now(use.mailing, status_mail(use, request, summary, event), summary.receipt.reference)
     return StatusChange(summary, event, where)
