@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from handler.contacts import Contact
-from handler.forms import Form
+from handler.forms import Catalog, Form
 from handler.mail import Mail, Recipient
 from handler.mails import field_lines, thread_headers
-from handler.services import Services
 from handler.storage.base import Receipt
 from handler.texts import fill
 
 log = logging.getLogger("servicedesk_forms.receipts")
+
+
+@dataclass(frozen=True)
+class Receipts:
+    """What the e-mails about an accepted request are made from, built once by the container."""
+
+    catalog: Catalog
+    reply_to: Callable[[str], str | None]  # the signed address answers about a reference go to, if any
+    desk_inbox: str  # '' for none: the desk gets no notification
+    desk_language: str
 
 
 def attachments_paragraph(texts: Mapping[str, str], attachments: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -38,7 +48,7 @@ def copied(form: Form, data: Mapping[str, Any], contact: Contact) -> dict[str, s
 
 
 def receipt_mail(
-    services: Services,
+    use: Receipts,
     form: Form,
     receipt: Receipt,
     contact: Contact,
@@ -47,7 +57,7 @@ def receipt_mail(
     attachments: Sequence[Mapping[str, Any]],
 ) -> Mail:
     """The receipt to the requester in their language, with the CC addresses as copies."""
-    texts = services.catalog.common[language]["email"]
+    texts = use.catalog.common[language]["email"]
     params = {"reference": receipt.reference, "title": str(data.get(form.title_field, ""))}
     cc = tuple(Recipient(address) for address in copied(form, data, contact).values())
     paragraphs = [
@@ -57,7 +67,7 @@ def receipt_mail(
     ]
     paragraphs += [*attachments_paragraph(texts, attachments), texts["receiptFollow"], texts["signature"]]
     # An answer to the receipt joins the request's conversation when replies by e-mail are set up.
-    signed = services.conversing.reply_to(receipt.reference)
+    signed = use.reply_to(receipt.reference)
     return Mail(
         to=(Recipient(contact.email, contact.name),),
         cc=cc,
@@ -70,7 +80,7 @@ def receipt_mail(
 
 
 def desk_mail(
-    services: Services,
+    use: Receipts,
     form: Form,
     receipt: Receipt,
     contact: Contact,
@@ -82,11 +92,11 @@ def desk_mail(
     The subject carries the reference and category, Reply-To is the requester (so a ticket's replies
     reach them), and the fields come as one ``Label: value`` block.
     """
-    inbox = services.settings.desk_inbox
+    inbox = use.desk_inbox
     if not inbox:
         return None
-    language = services.settings.desk_language or services.catalog.default_language
-    texts = services.catalog.common[language]["email"]
+    language = use.desk_language
+    texts = use.catalog.common[language]["email"]
     category = data.get(form.discriminator)
     params = {
         "reference": receipt.reference,
@@ -110,7 +120,7 @@ def desk_mail(
         *attachments_paragraph(texts, attachments),
     ]
     # With replies by e-mail set up, the desk's answer joins the conversation; else it goes to the requester.
-    signed = services.conversing.reply_to(receipt.reference)
+    signed = use.reply_to(receipt.reference)
     return Mail(
         to=(Recipient(inbox),),
         subject=fill(texts["deskSubject"], params),
@@ -122,7 +132,7 @@ def desk_mail(
 
 
 def receipt_mails(
-    services: Services,
+    use: Receipts,
     form: Form,
     receipt: Receipt,
     contact: Contact,
@@ -132,6 +142,6 @@ def receipt_mails(
 ) -> list[Mail]:
     """The receipt and, when the desk has an inbox, its notification: queued with the request, so the
     answer neither waits for nor fails with the mail service."""
-    mails = [receipt_mail(services, form, receipt, contact, language, data, attachments)]
-    notification = desk_mail(services, form, receipt, contact, data, attachments)
+    mails = [receipt_mail(use, form, receipt, contact, language, data, attachments)]
+    notification = desk_mail(use, form, receipt, contact, data, attachments)
     return [*mails, notification] if notification else mails

@@ -15,6 +15,7 @@ from typing import Any
 from handler.contacts import Contact
 from handler.forms import Catalog, load_catalog
 from handler.mail import Mail, Mailer, OutboxMailer, Recipient, SesMailer
+from handler.receipts import Receipts
 from handler.settings import ConfigurationError, Settings
 from handler.signin import CODE_LIFETIME, SignIn
 from handler.sso import OpenIdClient, ProvidersInvalid, http_fetch, read_providers
@@ -30,6 +31,7 @@ from handler.usecases.following import Following
 from handler.usecases.forwarding import Forwarding
 from handler.usecases.mailing import Mailing
 from handler.usecases.sso_signin import SsoSignIn
+from handler.usecases.submitting import Submitting
 from handler.usecases.ticket_events import TicketEvents
 from handler.usecases.uploading import Uploading
 
@@ -60,6 +62,7 @@ class Services:
     following: Following
     uploading: Uploading
     desk: Desk
+    submitting: Submitting
     mail_queued: Callable[[], None] = field(default=lambda: None)
     receiver: UploadReceiver | None = None  # takes uploaded files itself (the embedded default); None on AWS
 
@@ -280,6 +283,25 @@ def build_services(
         Following(store, store.conversation()),
         Uploading(catalog, store, store, store, blobs, receiver, clock, secret),
         desk_use,
+        Submitting(
+            catalog,
+            store,
+            store,
+            store,
+            store,
+            blobs,
+            Receipts(
+                catalog,
+                conversing.reply_to,
+                settings.desk_inbox,
+                settings.desk_language or catalog.default_language,
+            ),
+            mailer_use,
+            clock,
+            settings.submissions_per_day,
+            settings.cc_addresses_per_day,
+            settings.forward,
+        ),
         receiver=receiver,
     )
     return services

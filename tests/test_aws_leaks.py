@@ -515,16 +515,16 @@ def test_a_retry_after_the_process_died_at_any_write_is_stored_once_and_the_swee
 
     counted = new_request(aws_desk.upload(), "kill-count")
     with killed_at_write(aws_desk.aws, None, after=False) as writes:
-        submit(aws_desk.services, counted)
+        submit(aws_desk.services.submitting, counted)
     outcomes = []
     for after in (False, True):
         for number in range(len(writes)):
             key = f"kill-{number}-{after}"
             request = new_request(aws_desk.upload(), key)
             with killed_at_write(aws_desk.aws, number, after), pytest.raises(Killed):
-                submit(aws_desk.services, request)
-            receipt, created = submit(aws_desk.services, request)  # the client's retry, in a new process
-            again, created_again = submit(aws_desk.services, request)
+                submit(aws_desk.services.submitting, request)
+            receipt, created = submit(aws_desk.services.submitting, request)  # the client's retry, in a new process
+            again, created_again = submit(aws_desk.services.submitting, request)
             assert again == receipt and not created_again
             outcomes.append(f"{writes[number]} {'answered' if after else 'sent'}: {'201' if created else 'replay'}")
     print(f"\nkilled at each of {len(writes)} writes ({', '.join(writes)}), before and after:", *outcomes, sep="\n  ")

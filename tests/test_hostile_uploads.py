@@ -318,15 +318,15 @@ def test_list_show_and_export_escape_terminal_controls(client: TestClient) -> No
 
 def test_the_desk_notification_fills_its_texts_in_one_pass(client: TestClient, store: LocalStore) -> None:
     services = services_of(client)
-    services = replace(services, settings=replace(services.settings, desk_inbox="desk@vendor.example"))
+    receipts = replace(services.submitting.receipts, desk_inbox="desk@vendor.example")
     form = services.catalog.forms["service-request"]
     contact = store.get_contact(AUTHORIZED)
     assert contact is not None
     contact = replace(contact, name="Kari {organization}")
     data = {**VALID, "subject": "{name} {organization} {category} {reference}"}
     receipt = Receipt("3dce0de9-4347-4ca9-a8b1-5687742ce7d6", "SR-BDFF-XH99", "received", datetime.now(UTC))
-    mail = desk_mail(services, form, receipt, contact, data, [])
+    mail = desk_mail(receipts, form, receipt, contact, data, [])
     assert mail is not None
-    category = form.option_label(services.settings.desk_language or "nb", "service", VALID["service"])
+    category = form.option_label(receipts.desk_language, "service", VALID["service"])
     assert mail.subject == f"[SR-BDFF-XH99] {category}: {{name}} {{organization}} {{category}} {{reference}}"
     assert mail.paragraphs[0] == "Ny forespørsel fra Kari {organization} (Kunde AS)."

@@ -35,7 +35,7 @@ async def submit_request(
 ) -> JSONResponse:
     """Validate a submission against its form's schema and store it; answer with a receipt."""
     body = await read_json(request, services.settings.max_body_bytes)
-    receipt, new = await run(submit, services, NewRequest(body, email, language, idempotency_key))
+    receipt, new = await run(submit, services.submitting, NewRequest(body, email, language, idempotency_key))
     return created(receipt.as_json(), language, new)
 
 

@@ -2,26 +2,45 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from handler import observe
 from handler.codes import Code
-from handler.contacts import Contact
-from handler.forms import FieldError, Form
+from handler.contacts import Contact, ContactRegister
+from handler.forms import Catalog, FieldError, Form
 from handler.mail import QueuedMail
-from handler.receipts import copied, receipt_mails
+from handler.receipts import Receipts, copied, receipt_mails
 from handler.refusals import Refused, invalid
-from handler.services import Services
-from handler.signin import rate_day, seconds_until
+from handler.signin import SignInState, rate_day, seconds_until
 from handler.storage import IdempotencyConflict, IdempotencyInProgress, Receipt, StorageUnavailable, Submission
-from handler.storage.base import PendingRequest, RequestTooLarge, StoreUnreachable
-from handler.uploads import Upload, UploadRefused, take_upload
+from handler.storage.base import PendingRequest, RequestBlobs, RequestStore, RequestTooLarge, StoreUnreachable
+from handler.uploads import Upload, UploadRefused, UploadRegistry, take_upload
 from handler.usecases import mailing
 from handler.usecases.attaching import copy_upload
 from handler.usecases.authorizing import authorized_contact
 from handler.usecases.envelope import parse_envelope
+from handler.usecases.mailing import Mailing
+
+
+@dataclass(frozen=True)
+class Submitting:
+    """What sending a request works with, built once by the container."""
+
+    catalog: Catalog
+    requests: RequestStore
+    contacts: ContactRegister
+    counters: SignInState  # the contact's daily counts (requests, copied addresses)
+    uploads: UploadRegistry
+    blobs: RequestBlobs
+    receipts: Receipts
+    mailing: Mailing
+    clock: Callable[[], datetime]
+    submissions_per_day: int
+    cc_addresses_per_day: int
+    forward_to: str = ""  # the ticket system each request is marked for ('' none)
 
 
 @dataclass(frozen=True)
@@ -34,14 +53,14 @@ class NewRequest:
     idempotency_key: str | None = None
 
 
-def submit(services: Services, new: NewRequest) -> tuple[Receipt, bool]:
+def submit(use: Submitting, new: NewRequest) -> tuple[Receipt, bool]:
     """Check and store a service request and queue its e-mails; the receipt, and whether it was stored
     now (False: a retry with the same idempotency key, answered with the first receipt)."""
-    form, data = parse_envelope(new.body, services.catalog, new.language)
+    form, data = parse_envelope(new.body, use.catalog, new.language)
     data = form.as_page_sends(data)
     observe.annotate(form=form.id)
-    contact = authorized_contact(services.store, new.requester, form, new.language)
-    now = services.clock()
+    contact = authorized_contact(use.contacts, new.requester, form, new.language)
+    now = use.clock()
     submission = Submission(
         form_id=form.id,
         category=data.get(form.discriminator),
@@ -55,30 +74,30 @@ def submit(services: Services, new: NewRequest) -> tuple[Receipt, bool]:
     # request took them, and a different body under the same key must not. Without, the commit recognizes
     # the key as taken and answers the retry then, which saves a read on every first submission.
     looked_up = any(data.get(f.name) for f in form.fields if f.value_kind == "uploads")
-    if looked_up and (earlier := _replayed(services, submission, new.idempotency_key, now)):
+    if looked_up and (earlier := _replayed(use, submission, new.idempotency_key, now)):
         return earlier, False
     if errors := form.validate(data, new.language, now):
         # The data passed when it was stored, even if "now" has moved past a start time since.
-        if not looked_up and (earlier := _replayed(services, submission, new.idempotency_key, now)):
+        if not looked_up and (earlier := _replayed(use, submission, new.idempotency_key, now)):
             return earlier, False
         raise invalid(errors, "/data")
     observe.annotate(category=submission.category)  # one of the form's categories, now that the data passed
-    within_limits(services, form, contact, data)
+    within_limits(use, form, contact, data)
     copies = sum(len(data.get(f.name, ())) for f in form.fields if f.value_kind == "uploads")
     # Recorded before its copies and its document are written; the commit removes the record.
-    pending = services.store.begin(now, attachments=copies)
+    pending = use.requests.begin(now, attachments=copies)
     try:
-        attachments, problems = check_attachments(services, form, new, data, pending)
+        attachments, problems = check_attachments(use, form, new, data, pending)
         if problems:
             raise invalid(problems, "/data")
         submission = replace(submission, attachments=tuple(attachments))
 
         def mails(receipt: Receipt) -> list[QueuedMail]:
             return mailing.queued(
-                services.mailing, receipt_mails(services, form, receipt, contact, new.language, data, attachments)
+                use.mailing, receipt_mails(use.receipts, form, receipt, contact, new.language, data, attachments)
             )
 
-        receipt, created = services.store.submit(
+        receipt, created = use.requests.submit(
             submission,
             form.reference_prefix,
             new.idempotency_key,
@@ -86,25 +105,25 @@ def submit(services: Services, new: NewRequest) -> tuple[Receipt, bool]:
             mails,
             looked_up=True,
             pending=pending,
-            forward_to=services.settings.forward,
+            forward_to=use.forward_to,
         )
     except StoreUnreachable:
         raise  # the commit may still land: if it does not, the sweep removes what this request wrote
     except (Refused, IdempotencyConflict, IdempotencyInProgress, RequestTooLarge, StorageUnavailable):
-        services.store.abandon(pending, services.blobs)  # not committed: its copies and document go now
+        use.requests.abandon(pending, use.blobs)  # not committed: its copies and document go now
         raise
     if not created:  # another submission with this key was stored first: this one's copies go
-        services.store.abandon(pending, services.blobs)
+        use.requests.abandon(pending, use.blobs)
     observe.annotate(reference=receipt.reference, outcome="created" if created else "replayed")
     if created:
-        services.mail_queued()
+        use.mailing.wake()
     return receipt, created
 
 
-def _replayed(services: Services, submission: Submission, key: str | None, now: datetime) -> Receipt | None:
+def _replayed(use: Submitting, submission: Submission, key: str | None, now: datetime) -> Receipt | None:
     """The receipt of an earlier submission under ``key``, as it stands now; a different one is refused."""
     try:
-        earlier = services.store.replay(submission, key, now)
+        earlier = use.requests.replay(submission, key, now)
     except IdempotencyConflict as exc:
         raise Refused(Code.IDEMPOTENCY_CONFLICT, params={"reference": exc.reference}) from exc
     if earlier:
@@ -112,25 +131,25 @@ def _replayed(services: Services, submission: Submission, key: str | None, now: 
     return earlier
 
 
-def within_limits(services: Services, form: Form, contact: Contact, data: dict[str, Any]) -> None:
+def within_limits(use: Submitting, form: Form, contact: Contact, data: dict[str, Any]) -> None:
     """Count the request against the contact's daily limits, or refuse it past one of them: the different
     addresses copied (other than their own; an address already copied that day costs nothing again), and the
     requests sent. A retry answered with its first receipt may count again, its addresses do not."""
-    now = services.clock()
+    now = use.clock()
     day, day_end = rate_day(now)
-    store, settings = services.store, services.settings
+    store = use.counters
     for address in sorted(copied(form, data, contact)):
         marker = f"copies:{contact.email}|{address}"
         if not store.counted(marker, day):
-            if store.count(f"copies:{contact.email}", day, day_end) > settings.cc_addresses_per_day:
+            if store.count(f"copies:{contact.email}", day, day_end) > use.cc_addresses_per_day:
                 raise Refused(Code.TOO_MANY_COPIES, retry_after=seconds_until(day_end, now))
             store.count(marker, day, day_end)
-    if store.count(f"submissions:{contact.email}", day, day_end) > settings.submissions_per_day:
+    if store.count(f"submissions:{contact.email}", day, day_end) > use.submissions_per_day:
         raise Refused(Code.TOO_MANY_SUBMISSIONS, retry_after=seconds_until(day_end, now))
 
 
 def check_attachments(
-    services: Services, form: Form, new: NewRequest, data: dict[str, Any], pending: PendingRequest
+    use: Submitting, form: Form, new: NewRequest, data: dict[str, Any], pending: PendingRequest
 ) -> tuple[list[dict[str, Any]], list[FieldError]]:
     """Copy every named upload to the key the pending request chose for it (under the request's id),
     then check the copy (whose it is, that it has the declared size, its real type): what was checked
@@ -141,14 +160,12 @@ def check_attachments(
     kept: list[dict[str, Any]] = []
     checked: list[tuple[str, int, Upload]] = []
     problems: list[FieldError] = []
-    now = services.clock()
+    now = use.clock()
     for field in (f for f in form.fields if f.value_kind == "uploads"):
         for index, upload_id in enumerate(data.get(field.name, ())):
             key = next(positions)
             try:
-                upload, copied = copy_upload(
-                    services.blobs, services.store, upload_id, new.requester, form.id, field, key, now
-                )
+                upload, copied = copy_upload(use.blobs, use.uploads, upload_id, new.requester, form.id, field, key, now)
             except UploadRefused as exc:
                 message = form.message(new.language, field.name, exc.keyword, value=exc.value, limit=exc.limit)
                 problems.append(FieldError(field.name, f"/{field.name}/{index}", exc.keyword, message))
@@ -157,7 +174,7 @@ def check_attachments(
             checked.append((field.name, index, upload))
     if not problems:
         for name, index, upload in checked:
-            if not take_upload(services.store, upload, new.idempotency_key):
+            if not take_upload(use.uploads, upload, new.idempotency_key):
                 message = form.message(new.language, name, "x-upload")
                 problems.append(FieldError(name, f"/{name}/{index}", "x-upload", message))
     return ([], problems) if problems else (kept, [])
