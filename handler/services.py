@@ -216,7 +216,7 @@ def build_services(
     def queue(mails: Sequence[Mail], about: str) -> None:  # called once ``services`` exists
         mailing.queue(services.mailing, mails, about)
 
-    forwards = store.forwards()
+    forwards, conversation = store.forwards(), store.conversation()
 
     def for_the_ticket(request_id: str) -> None:  # a requester's new message, for the ticket's comments
         forwards.forward_later(request_id, settings.forward, clock())
@@ -227,7 +227,7 @@ def build_services(
 
     conversing = Conversing(
         requests=store,
-        conversation=store.conversation(),
+        conversation=conversation,
         contacts=store,
         catalog=catalog,
         queue=queue,
@@ -244,7 +244,7 @@ def build_services(
         ticket_url=ticket_url if settings.forward else None,
     )
     system = ticket_system(settings)
-    forwarding = Forwarding(store, forwards, store.conversation(), store, catalog, blobs, clock, system)
+    forwarding = Forwarding(store, forwards, conversation, store, catalog, blobs, clock, system)
     sso = SsoSignIn(sso_client(settings, secret), store, sign_in.session_for, clock, catalog.languages)
 
     mailer_use = Mailing(store, mailer, clock, lambda: services.mail_queued())
@@ -280,7 +280,7 @@ def build_services(
         forwarding,
         sso,
         events,
-        Following(store, store.conversation()),
+        Following(store, conversation),
         Uploading(catalog, store, store, store, blobs, receiver, clock, secret),
         desk_use,
         Submitting(

@@ -7,18 +7,19 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from handler.api.problems import language_of
 from handler.codes import Code
 from handler.refusals import Refused
 from handler.services import Services
-from handler.signin import SignedInAddress
+from handler.signin import Session, SignedInAddress
 from handler.usecases import signing_in
 from handler.usecases.conversing import Conversing
 
@@ -61,6 +62,14 @@ SESSION_COOKIE = "__Host-sdf-session"
 # need a preflight the API refuses), so with the Origin it tells a page's call from a forged one.
 PAGE_HEADER, PAGE_CALL = "X-Requested-With", "servicedesk-forms"
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+# Every cookie of the site's: for its own origin only (``__Host-``), over HTTPS, out of the page's scripts' reach.
+COOKIE = {"path": "/", "secure": True, "httponly": True, "samesite": "lax"}
+
+
+def keep_session(answer: Response, session: Session, now: datetime) -> None:
+    """Give the browser the session as its cookie, for as long as the session lasts."""
+    lasts = int((session.expires_at - now).total_seconds())
+    answer.set_cookie(SESSION_COOKIE, session.token, max_age=max(lasts, 0), **COOKIE)  # type: ignore[arg-type]
 
 
 def origin_of(url: str) -> str:

@@ -11,6 +11,7 @@ from starlette.background import BackgroundTask
 
 from handler.api.bodies import json_body, read_json
 from handler.api.deps import (
+    COOKIE,
     NO_STORE,
     PAGE_CALL,
     PAGE_HEADER,
@@ -21,6 +22,7 @@ from handler.api.deps import (
     SignedIn,
     at_least,
     from_the_page,
+    keep_session,
     run,
 )
 from handler.codes import Code
@@ -86,10 +88,7 @@ def session_answer(request: Request, services: Services, session: Session) -> JS
     if not from_the_page(request, services):
         raise Refused(Code.CROSS_SITE_REQUEST)
     answer = JSONResponse(body, headers=NO_STORE)
-    lasts = int((session.expires_at - services.clock()).total_seconds())
-    answer.set_cookie(
-        SESSION_COOKIE, session.token, max_age=max(lasts, 0), path="/", secure=True, httponly=True, samesite="lax"
-    )
+    keep_session(answer, session, services.clock())
     return answer
 
 
@@ -106,7 +105,7 @@ async def end_sessions(email: SignedIn, services: ServicesDep) -> Response:
     """Sign out everywhere: end every session of the signed-in contact, on every device (and forget the cookie)."""
     await run(signing_in.sign_out, services.sign_in, email)
     answer = Response(status_code=204, headers=NO_STORE)
-    answer.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    answer.delete_cookie(SESSION_COOKIE, **COOKIE)  # type: ignore[arg-type]
     return answer
 
 

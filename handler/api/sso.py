@@ -10,14 +10,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from handler.api.deps import NO_STORE, SESSION_COOKIE, ServicesDep, run
+from handler.api.deps import COOKIE, NO_STORE, ServicesDep, keep_session, run
 from handler.sso import LOGIN_LIFETIME, LoginFailed
 from handler.usecases import sso_signin
 from handler.usecases.sso_signin import SsoSignIn
 
 router = APIRouter(prefix="/v1/session/sso")
 LOGIN_COOKIE = "__Host-sdf-login"  # the login under way: state, nonce, PKCE verifier, where to go back (signed)
-_COOKIE = {"path": "/", "secure": True, "httponly": True, "samesite": "lax"}
 _SHORT = Annotated[str, Query(max_length=2048)]
 
 
@@ -54,8 +53,7 @@ async def came_back(
         return _back(use, exc.reason, _left_from(use, kept))
     # Back through the sign-in page, which takes the session's contact into the browser's storage first.
     answer = _back(use, "done", login.next)
-    lasts = int((session.expires_at - use.clock()).total_seconds())
-    answer.set_cookie(SESSION_COOKIE, session.token, max_age=max(lasts, 0), **_COOKIE)  # type: ignore[arg-type]
+    keep_session(answer, session, use.clock())
     return answer
 
 
@@ -70,7 +68,7 @@ def _back(use: SsoSignIn, outcome: str, next_path: str) -> RedirectResponse:
     """To the sign-in page in the language of the page left from, saying how it went; the login is over."""
     query = urlencode({"sso": outcome, "next": next_path})
     answer = RedirectResponse(f"/{sso_signin.language_of(next_path, use)}/sign-in/?{query}", 302, headers=NO_STORE)
-    answer.delete_cookie(LOGIN_COOKIE, **_COOKIE)  # type: ignore[arg-type]
+    answer.delete_cookie(LOGIN_COOKIE, **COOKIE)  # type: ignore[arg-type]
     return answer
 
 
@@ -84,5 +82,5 @@ async def leave_for(provider: str, request: Request, services: ServicesDep, next
     except LoginFailed as exc:
         return _back(use, exc.reason, back)
     answer = RedirectResponse(address, status_code=302, headers=NO_STORE)
-    answer.set_cookie(LOGIN_COOKIE, kept, max_age=int(LOGIN_LIFETIME.total_seconds()), **_COOKIE)  # type: ignore[arg-type]
+    answer.set_cookie(LOGIN_COOKIE, kept, max_age=int(LOGIN_LIFETIME.total_seconds()), **COOKIE)  # type: ignore[arg-type]
     return answer
