@@ -12,7 +12,8 @@ SeaweedFS (S3) and DynamoDB Local are started on 127.0.0.1 the way the tests sta
 Measured in one run, side by side:
 
 - Round trips per submission: HTTP requests to S3 and DynamoDB, counted with botocore's ``before-send``
-  event on each handler's clients, by operation.
+  event on each handler's clients, by operation; and the critical path: the most of them that ran one after
+  another (each began after the one before it ended), from each call's start and end.
 - Warm latency and throughput at concurrency 1 (one process, the two handlers in alternating rounds) and
   at concurrency 20 (20 processes, each a warm "container", started together on a barrier): p50, p99,
   submissions per second.
@@ -40,6 +41,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import zipfile
@@ -103,6 +105,7 @@ class Worker:
     barrier: Barrier | None
     sent: collections.Counter[str]
     calls: dict[str, list[float]]  # seconds per AWS call, by operation, of the current submission
+    spans: list[tuple[float, float]]  # each AWS call's start and end, of the current submission
     sequence: int = 0
 
 
@@ -134,17 +137,24 @@ def start_worker(environment: dict[str, str], token: str, barrier: Barrier | Non
 
     sent: collections.Counter[str] = collections.Counter()
     calls: dict[str, list[float]] = collections.defaultdict(list)
-    began: dict[str, float] = {}
+    spans: list[tuple[float, float]] = []
+    began: dict[tuple[int, str], float] = {}  # by thread: a handler may make calls side by side
+    lock = threading.Lock()
 
     def count(event_name: str, **_: Any) -> None:
-        sent[event_name.removeprefix("before-send.")] += 1
+        with lock:
+            sent[event_name.removeprefix("before-send.")] += 1
 
     def call_begins(event_name: str, **_: Any) -> None:
-        began[event_name.removeprefix("before-call.")] = time.perf_counter()
+        began[(threading.get_ident(), event_name.removeprefix("before-call."))] = time.perf_counter()
 
     def call_ends(event_name: str, **_: Any) -> None:
         operation = event_name.removeprefix("after-call.")
-        calls[operation].append(time.perf_counter() - began.pop(operation))
+        ended = time.perf_counter()
+        start = began.pop((threading.get_ident(), operation))
+        with lock:
+            calls[operation].append(ended - start)
+            spans.append((start, ended))
 
     aws = services.store
     assert isinstance(aws, AwsStore)
@@ -154,16 +164,27 @@ def start_worker(environment: dict[str, str], token: str, barrier: Barrier | Non
         client.meta.events.register("after-call", call_ends)
     template = json.loads(EVENT.read_text(encoding="utf-8"))
     handlers = {"ours": lambda_entry.handler, "minimal": minimal_app.handler}
-    _worker = Worker(handlers, template, token, barrier, sent, calls)  # type: ignore[arg-type]
+    _worker = Worker(handlers, template, token, barrier, sent, calls, spans)  # type: ignore[arg-type]
     for kind in KINDS:  # the first submission of each handler is not a warm one
         run_events(kind, 2)
 
 
-Served = tuple[list[float], dict[str, int], dict[str, list[float]], list[float]]
+Served = tuple[list[float], dict[str, int], dict[str, list[float]], list[float], list[int]]
+
+
+def calls_in_series(spans: Sequence[tuple[float, float]]) -> int:
+    """The longest run of calls each of which began after the one before it ended: the submission's critical path."""
+    longest: list[int] = []
+    ordered = sorted(spans, key=lambda span: span[1])
+    for start, _ in ordered:
+        before = [longest[n] for n, (_, other_end) in enumerate(ordered[: len(longest)]) if other_end <= start]
+        longest.append(1 + max(before, default=0))
+    return max(longest, default=0)
 
 
 def run_events(kind: str, count: int) -> Served:
-    """Serve ``count`` submissions: latencies, one's requests, seconds per AWS call, seconds in calls each."""
+    """Serve ``count`` submissions: latencies, one's requests, seconds per AWS call, seconds in calls each, and the
+    calls in series of each."""
     assert _worker is not None
     handler = _worker.handlers[kind]
     events = []
@@ -171,22 +192,24 @@ def run_events(kind: str, count: int) -> Served:
         _worker.sequence += 1
         key = f"bench-{os.getpid()}-{_worker.sequence:06d}-{uuid.uuid4().hex[:8]}"
         events.append(submission(_worker.template, kind, _worker.token, key))
-    latencies, in_calls = [], []
+    latencies, in_calls, series = [], [], []
     trips: dict[str, int] = {}
     by_operation: dict[str, list[float]] = collections.defaultdict(list)
     for event in events:
         _worker.sent.clear()
         _worker.calls.clear()
+        _worker.spans.clear()
         started = time.perf_counter()
         answer = handler(event, None)
         latencies.append(time.perf_counter() - started)
         if answer["statusCode"] != 201:
             raise RuntimeError(f"{kind} answered {answer['statusCode']}: {answer.get('body')}")
         trips = dict(_worker.sent)
+        series.append(calls_in_series(_worker.spans))
         in_calls.append(sum(sum(seconds) for seconds in _worker.calls.values()))
         for operation, seconds in _worker.calls.items():
             by_operation[operation] += seconds
-    return latencies, trips, dict(by_operation), in_calls
+    return latencies, trips, dict(by_operation), in_calls, series
 
 
 def warm_task(kind: str, count: int) -> tuple[Served, float, float]:
@@ -210,7 +233,7 @@ class Warm:
 
     def add(self, served: Served, seconds: float) -> None:
         """Count one task's submissions in."""
-        latencies, _, calls, in_calls = served
+        latencies, _, calls, in_calls, _ = served
         self.latencies += latencies
         self.in_calls += in_calls
         for operation, times in calls.items():
@@ -264,7 +287,7 @@ def session_token(environment: dict[str, str]) -> str:
     import jwt
 
     from handler.contacts import make_contact
-    from handler.forms import load_catalog
+    from handler.schema.loader import load_catalog
     from handler.signin import AUDIENCE, ISSUER
     from handler.storage.aws import AwsStore
 
@@ -386,12 +409,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         ):
             warm = {(kind, n): Warm([], 0.0, {}, []) for kind in KINDS for n in (1, args.concurrency)}
             trips: dict[str, dict[str, int]] = {}
+            series: dict[str, collections.Counter[int]] = {kind: collections.Counter() for kind in KINDS}
             rounds = 4  # alternating, so that drift on the machine falls on both handlers alike
             for _ in range(rounds):
                 for kind in KINDS:
                     served, begin, end = single.apply(warm_task, (kind, args.calls // rounds))
                     warm[(kind, 1)].add(served, end - begin)
                     trips[kind] = served[1]
+                    series[kind].update(served[4])
             for order in (KINDS, tuple(reversed(KINDS))):
                 for kind in order:
                     results = pool.starmap(warm_task, [(kind, args.per_worker)] * args.concurrency, chunksize=1)
@@ -407,6 +432,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\nround trips per submission (HTTP requests, botocore's before-send event)")
     for kind in KINDS:
         print(f"  {kind:<8} {describe(trips[kind])}")
+    print("critical path: calls in series per submission (warm, concurrency 1; submissions with each count)")
+    for kind in KINDS:
+        counts = ", ".join(f"{calls} in series: {n}" for calls, n in sorted(series[kind].items()))
+        print(f"  {kind:<8} {counts}")
     for concurrency in (1, args.concurrency):
         ours, minimal = warm[("ours", concurrency)], warm[("minimal", concurrency)]
         count = len(ours.latencies)

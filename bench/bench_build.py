@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import build  # noqa: E402
-from handler.forms import SCHEMA_DIR, load_catalog  # noqa: E402
+from handler.schema.loader import SCHEMA_DIR, load_catalog  # noqa: E402
 
 
 def generated_schema(target: Path, services: int) -> Path:

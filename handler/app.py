@@ -1,7 +1,5 @@
 """The HTTP API: thin routes over the use cases, and one mapping of what goes wrong onto problem details."""
 
-from __future__ import annotations
-
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -18,7 +16,7 @@ from handler.api import hooks, requests, session, sso, uploads
 from handler.api.openapi import openapi_document
 from handler.api.problems import HANDLED, Problem, problem_of, problem_response
 from handler.codes import Code
-from handler.forms import Catalog
+from handler.schema.model import Catalog
 from handler.services import Services, build_services, now_utc
 from handler.settings import Settings
 from handler.storage.base import Store

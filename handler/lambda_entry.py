@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+
+# No cyclic garbage collection while the modules and the container are built: nothing they make is garbage,
+# and the collector would walk the growing heap again and again (about a tenth of a cold start). It comes back
+# at the end of this module; on Lambda what INIT built is frozen first (see the end of this file).
+gc.disable()
+
 import json
 import logging
 import os
@@ -15,10 +22,11 @@ from mangum import Mangum
 from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
 from handler import observe, replies
+from handler.api.deps import inline_calls
 from handler.api.problems import MEDIA_TYPE, Problem, problem_body
 from handler.app import create_app
 from handler.codes import Code
-from handler.forms import Catalog
+from handler.schema.model import Catalog
 from handler.services import Services
 from handler.settings import Settings
 from handler.storage.base import SWEEP_BATCH
@@ -150,7 +158,7 @@ def sweep(services: Services) -> None:
 
 def bad_request(catalog: Catalog) -> dict[str, Any]:
     """A 400 as problem details, as API Gateway and Function URLs take a response."""
-    language = catalog.negotiate(None)
+    language = catalog.default_language  # an event that cannot be read has no Accept-Language to go by
     return {
         "statusCode": 400,
         "headers": {"content-type": MEDIA_TYPE, "content-language": language, "cache-control": "no-store"},
@@ -188,7 +196,8 @@ def _handle(event: Any, context: Any) -> dict[str, Any]:
         return {"ignored": True, "reason": "unsupported event"}
     started = time.perf_counter()
     try:
-        answer = adapter(event, context)
+        with inline_calls():  # one event at a time: a thread-pool hop would buy nothing
+            answer = adapter(event, context)
     except Exception as exc:  # the app answers its own errors (Mangum turns a crash into a 500): this is the event
         log.warning(
             "refused an HTTP event that could not be read",
@@ -213,3 +222,5 @@ if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         _container()
     except Exception:
         log.exception("could not build the handler at start-up; the first event tries again")
+    gc.freeze()  # the modules and the container live as long as the process: no collection need look at them again
+gc.enable()

@@ -11,8 +11,8 @@ from dataclasses import replace
 from typing import Any
 
 from handler.conversation import Message
-from handler.forms import Form
 from handler.mail import Mail, Recipient
+from handler.schema.model import Form
 from handler.storage.base import Receipt, RequestSummary
 from handler.texts import fill
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from handler.contacts import Contact
-from handler.forms import Catalog, Form
 from handler.mail import Mail, Recipient
 from handler.mails import field_lines, thread_headers
+from handler.schema.model import Catalog, Form
 from handler.storage.base import Receipt
 from handler.texts import fill
 

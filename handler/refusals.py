@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from handler.codes import Code
-from handler.forms import FieldError
+from handler.schema.model import FieldError
 
 
 class Refused(Exception):

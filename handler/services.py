@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from handler.contacts import Contact
-from handler.forms import Catalog, load_catalog
 from handler.mail import Mail, Mailer, OutboxMailer, Recipient, SesMailer
 from handler.receipts import Receipts
+from handler.schema.loader import load_catalog
+from handler.schema.model import Catalog
 from handler.settings import ConfigurationError, Settings
 from handler.signin import CODE_LIFETIME, SignIn
 from handler.sso import OpenIdClient, ProvidersInvalid, http_fetch, read_providers

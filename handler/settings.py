@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from handler.forms import SCHEMA_DIR
+from handler.schema.loader import SCHEMA_DIR
 from handler.signin import weak_secret
 
 STORAGE_KINDS = ("local", "aws")

@@ -104,6 +104,27 @@ class SignedInAddress(str):
         return address
 
 
+class ClaimedSession(str):
+    """The address a session token names, its signature and expiry checked, its security stamp not yet: what a route
+    that reads the contact itself, alongside other work, is given; ``confirm`` finishes the check."""
+
+    stamp: str
+    ends: datetime
+
+    def __new__(cls, email: str, stamp: str, ends: datetime) -> ClaimedSession:
+        address = super().__new__(cls, email)
+        address.stamp = stamp
+        address.ends = ends
+        return address
+
+    def confirm(self, contact: Contact | None) -> SignedInAddress:
+        """The signed-in address, if ``contact`` (the register's, read after the token was checked) still has the
+        token's security stamp; ``InvalidSession`` if it is gone or signed out since."""
+        if contact is None or not contact.security_stamp or contact.security_stamp != self.stamp:
+            raise InvalidSession()
+        return SignedInAddress(contact, self.ends)
+
+
 class SignInState(ABC):
     """Where pending codes and rate-limit counters are kept."""
 
@@ -327,6 +348,12 @@ class SignIn:
 
     def signed_in(self, token: str) -> SignedInAddress:
         """Like ``verify``, with the contact read for the check, so that a request need not read it again."""
+        claimed = self.claimed(token)
+        return claimed.confirm(self.register.get_contact(claimed))
+
+    def claimed(self, token: str) -> ClaimedSession:
+        """The address of a session token whose signature, claims and expiry pass, before its contact is read: the
+        caller ``confirm``s it with the contact as the register has it now."""
         try:
             # Expiry is checked below against the injected clock, after the signature.
             claims = jwt.decode(
@@ -359,10 +386,7 @@ class SignIn:
         ends = min(expires, signed_in + int(SESSION_LIFETIME.total_seconds()))
         if ends <= now:
             raise SessionExpired()
-        contact = self.register.get_contact(email)
-        if contact is None or not contact.security_stamp or contact.security_stamp != stamp:
-            raise InvalidSession()
-        return SignedInAddress(contact, datetime.fromtimestamp(ends, UTC))
+        return ClaimedSession(email, stamp, datetime.fromtimestamp(ends, UTC))
 
     def sign_out(self, email: str) -> None:
         """End every session of the contact, on every device."""

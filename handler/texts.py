@@ -50,7 +50,7 @@ EMAIL_TEXTS = (
 )
 # What the conversation's refusals say (handler/usecases/conversing.py).
 CONVERSATION_TEXTS = ("required", "tooLong")
-# How a language writes numbers, dates and office hours (handler/forms.py).
+# How a language writes numbers, dates and office hours (handler/schema/wording.py).
 STYLE_TEXTS: tuple[str, ...] = ("decimalMark", "groupMark", "dateFormat", "today", "now", "yes", "no")
 STYLE_TEXTS += ("weekdays", "dayRange", "officeHours", "locale")
 

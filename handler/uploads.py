@@ -21,9 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-import filetype  # type: ignore[import-untyped]
-
-from handler.forms import Field
+from handler.schema.model import Field
 
 UPLOAD_LIFETIME = timedelta(minutes=10)  # how long a slot may be used to upload
 # How long an upload no request has taken is kept (the bucket's lifecycle rule; the local cleanup);
@@ -167,6 +165,8 @@ def exact_chunks(chunks: Iterable[bytes], upload: Upload) -> Iterator[bytes]:
 
 def content_matches(declared: str, head: bytes) -> bool:
     """Whether a file's first bytes show it really is of the declared type."""
+    import filetype  # type: ignore[import-untyped]  # only a request with files needs it, not every cold start
+
     if declared in _TEXT:
         if b"\x00" in head or filetype.guess_mime(head):
             return False

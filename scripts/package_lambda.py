@@ -235,7 +235,7 @@ def stale_lock_message(problems: Sequence[str]) -> str:
 def copy_project(target: Path, root: Path = ROOT) -> None:
     """Copy the ``handler`` package (its modules) and the checked, compiled catalog into ``target``."""
     # Imported here, so that checking and stamping the locks works before the project is installed.
-    from handler.forms import COMPILED, SchemaProblem, compile_catalog, load_catalog
+    from handler.schema.loader import COMPILED, SchemaProblem, compile_catalog, load_catalog
 
     for path in sorted((root / "handler").rglob("*.py")):
         relative = path.relative_to(root).as_posix()

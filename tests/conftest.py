@@ -23,7 +23,8 @@ from fastapi.testclient import TestClient
 import build
 from handler.app import create_app
 from handler.contacts import Contact, ContactRegister, make_contact
-from handler.forms import SCHEMA_DIR, Catalog, load_catalog
+from handler.schema.loader import SCHEMA_DIR, load_catalog
+from handler.schema.model import Catalog
 from handler.settings import Settings
 from handler.storage.local import LocalStore
 from tests.shipped import FIXTURES, skip_reason

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import build
-from handler.forms import Catalog, Form
+from handler.schema.model import Catalog, Form
 from tests.conftest import TESTS
 
 NODE = shutil.which("node")

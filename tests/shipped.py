@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from handler.forms import Form, load_catalog
+from handler.schema.loader import load_catalog
+from handler.schema.model import Form
 
 FORM = "service-request"
 FIXTURES = Path(__file__).resolve().parent / "data" / FORM

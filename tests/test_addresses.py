@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from handler.addresses import EMAIL_PATTERN, deliverable
-from handler.forms import load_catalog
 from handler.mail import Mail, OutboxMailer, Recipient, SesMailer, render
 from handler.patterns import python_regex
+from handler.schema.loader import load_catalog
 from tests.conftest import NOW
 from tests.pagecheck import verdicts
 from tests.servers import MailServer, ses_server  # noqa: F401  (the fixture ses)

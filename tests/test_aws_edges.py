@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import shutil
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator
@@ -22,7 +23,8 @@ from fastapi.testclient import TestClient
 
 from handler import serve
 from handler.app import create_app
-from handler.forms import Catalog, load_catalog
+from handler.schema.loader import load_catalog
+from handler.schema.model import Catalog
 from handler.settings import Settings
 from handler.storage import aws as aws_module
 from handler.storage.aws import AwsStore, document_key
@@ -187,7 +189,8 @@ def test_the_embedded_store_answers_a_missing_document_the_same_way(
     receipt = client.post(
         "/v1/requests", json={"form": "service-request", "data": DATA}, headers={"Idempotency-Key": KEY}
     ).json()
-    (store.documents / f"{receipt['id']}.json").unlink()
+    with sqlite3.connect(store.database) as db:
+        db.execute("DELETE FROM documents WHERE request_id = ?", (receipt["id"],))
     with caplog.at_level(logging.INFO, logger="servicedesk_forms"):
         response = client.get(f"/v1/requests/{receipt['id']}")
     assert (response.status_code, response.json()["code"]) == (404, "not_found")

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from handler.contacts import make_contact
-from handler.forms import load_catalog
+from handler.schema.loader import load_catalog
 from handler.storage.local import LocalStore
 from tests.browser import axe_violations, fill, hold_session, local_server
 from tests.conftest import AUTHORIZED, CONTACT_TYPES, TESTS, code_from_outbox, open_session, register
@@ -96,7 +96,7 @@ def open_form(page: Any, address: str, language: str = "nb") -> None:
 
 def stored_by_reference(store: LocalStore, reference: str) -> list[Any]:
     """The stored requests with this reference (one, if all is well)."""
-    found = (store.get(path.stem) for path in store.documents.glob("*.json"))
+    found = (store.get(request_id) for request_id in store.document_ids())
     return [s for s in found if s is not None and s.receipt.reference == reference]
 
 
@@ -322,7 +322,7 @@ def test_a_lost_answer_and_a_retry_store_the_request_once(page: Any, server: tup
     assert "could not reach the server" in page.locator("#error-summary li").first.text_content()
     page.unroute("**/v1/requests")
     reference = submit_and_read_reference(page)
-    matching = [s for s in (store.get(p.stem) for p in store.documents.glob("*.json")) if s and s.data == data]
+    matching = [s for s in (store.get(request_id) for request_id in store.document_ids()) if s and s.data == data]
     assert [s.receipt.reference for s in matching] == [reference]
 
 

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from handler.dialect import FORMAT_CHECKER, FORMAT_PATTERNS, KEYWORD_NAMES, RULES
-from handler.forms import Catalog, Field, Form, FormValidator
+from handler.schema.model import Catalog, Field, Form
+from handler.schema.values import FormValidator
 from tests.conftest import TESTS
 from tests.pagecheck import NODE, ROOT, node, verdicts
 

@@ -102,7 +102,7 @@ def shown_groups(page: Any) -> list[str]:
 
 
 def stored_with_subject(store: LocalStore, subject: str) -> list[Any]:
-    found = (store.get(path.stem) for path in store.documents.glob("*.json"))
+    found = (store.get(request_id) for request_id in store.document_ids())
     return [s for s in found if s is not None and s.data.get("subject") == subject]
 
 

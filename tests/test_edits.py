@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from handler.dialect import widgets
-from handler.forms import SCHEMA_DIR, load_catalog
+from handler.schema.loader import SCHEMA_DIR, load_catalog
 from tests import edits
 
 SHIPPED = load_catalog()

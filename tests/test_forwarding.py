@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from handler import cli
 from handler.app import create_app
-from handler.forms import load_catalog
+from handler.schema.loader import load_catalog
 from handler.services import Services, build_services, with_forward_secret
 from handler.settings import Settings
 from handler.storage.local import LocalStore

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from handler.forms import load_catalog
+from handler.schema.loader import load_catalog
 from handler.settings import Settings
 from handler.tickets import jira_signature
 from handler.tickets.jsm import Jsm

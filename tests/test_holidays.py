@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 import build
-from handler.forms import COMPILED, SCHEMA_DIR, SchemaProblem, compile_catalog, load_catalog
 from handler.rules import Rule
+from handler.schema.loader import COMPILED, SCHEMA_DIR, SchemaProblem, compile_catalog, load_catalog
 from tests.conftest import NOW
 from tests.edits import rewrite
 from tests.pagecheck import verdicts

@@ -20,8 +20,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from handler import cli
-from handler.forms import Catalog
 from handler.receipts import desk_mail
+from handler.schema.model import Catalog
 from handler.services import Services
 from handler.storage import Receipt, StorageUnavailable
 from handler.storage.aws import AwsStore, S3Blobs
@@ -96,7 +96,7 @@ def test_an_upload_is_taken_by_one_request_only(client: TestClient, store: Local
             "keyword": "x-upload",
             "detail": "The attachment cannot be found or is not yours. Upload it again.",
         }
-    assert len(list(store.documents.glob("*.json"))) == 1
+    assert len(store.document_ids()) == 1
     assert [p for p in (services_of(client).blobs.folder / "attachments").rglob("*") if p.is_file()] != []  # type: ignore[attr-defined]
 
 

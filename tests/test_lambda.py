@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import base64
 import copy
+import inspect
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,9 +17,12 @@ from typing import Any
 
 import jwt
 import pytest
+from fastapi.routing import APIRoute
 
 from handler import lambda_entry
+from handler.app import create_app
 from handler.mail import Mail, QueuedMail, Recipient
+from handler.settings import Settings
 from handler.signin import AUDIENCE, ISSUER
 from handler.storage.local import LocalStore
 from tests.conftest import AUTHORIZED, TESTS, register
@@ -134,7 +141,7 @@ def test_invalid_bodies_get_the_same_errors_through_lambda(data_dir: Path, name:
     assert {d["field"] for d in body["errors"]} == set(valid_data()) - {form().discriminator}
     status, body, _ = call(with_body(event(name), b"\xff\xfe not json"))
     assert (status, body["code"]) == (400, "invalid_encoding")
-    assert not list((data_dir / "documents").glob("*.json"))
+    assert not LocalStore(data_dir).document_ids()
 
 
 def test_the_idempotency_key_header_reaches_the_handler(data_dir: Path) -> None:
@@ -158,7 +165,7 @@ def test_without_a_session_the_event_is_refused(data_dir: Path) -> None:
     assert headers["content-type"] == "application/problem+json"
     # Problem details travel as text, as JSON does, not base64-encoded.
     assert lambda_entry.handler(event("http-api-v2.json"), None)["isBase64Encoded"] is False
-    assert not list((data_dir / "documents").glob("*.json"))
+    assert not LocalStore(data_dir).document_ids()
 
 
 @pytest.mark.parametrize("name", ["scheduled.json", "dynamodb-stream.json"])
@@ -217,3 +224,36 @@ def test_signing_out_through_api_gateway_tells_the_browser_to_forget_the_cookie(
         *([result["headers"]["set-cookie"]] if "set-cookie" in result.get("headers", {}) else []),
     ]
     assert any(c.startswith("__Host-sdf-session=") and "Max-Age=0" in c for c in set_cookies), result
+
+
+@pytest.mark.parametrize("on_lambda", [False, True], ids=["elsewhere", "on-lambda"])
+def test_the_collector_is_back_after_the_entry_is_imported(data_dir: Path, on_lambda: bool) -> None:
+    """The entry switches garbage collection off while a cold start imports and builds, never for longer: on
+    Lambda what INIT built is frozen (never walked again) and collection runs for every event after it."""
+    environment = {**os.environ, "SDF_STORAGE": "local"}
+    environment.pop("AWS_LAMBDA_FUNCTION_NAME", None)
+    if on_lambda:
+        environment["AWS_LAMBDA_FUNCTION_NAME"] = "servicedesk-forms-test"
+    probe = (
+        "import gc, handler.lambda_entry as e;"
+        "print(gc.isenabled(), gc.get_freeze_count() > 0, e._container.cache_info().currsize)"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], env=environment, cwd=TESTS.parent, capture_output=True, text=True, timeout=60
+    ).stdout.split()[-3:]
+    assert found == ["True", str(on_lambda), "1" if on_lambda else "0"]
+
+
+def test_the_routes_annotations_are_objects_not_text(data_dir: Path) -> None:
+    """FastAPI reads each route's parameters from its annotations the first time a route is matched; written as
+    text (postponed evaluation), each would be compiled and evaluated then, on the first event of every cold
+    start. The route modules leave them as the objects they are."""
+    app = create_app(Settings.from_env())
+    endpoints = [route.endpoint for route in app.routes if isinstance(route, APIRoute)]
+    assert endpoints
+    written_as_text = {
+        f"{endpoint.__module__}.{endpoint.__name__}"
+        for endpoint in endpoints
+        if any(isinstance(annotation, str) for annotation in inspect.get_annotations(endpoint).values())
+    }
+    assert not written_as_text

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from handler import lambda_entry
-from handler.forms import Catalog
+from handler.schema.model import Catalog
+from handler.storage.local import LocalStore
 from tests.conftest import AUTHORIZED
 from tests.test_lambda import EVENTS, SECRET, data_dir  # noqa: F401  (the fixture data_dir)
 
@@ -92,7 +93,7 @@ def test_an_event_that_is_not_http_is_answered_and_logged(
         assert warning.__dict__["eventType"] == "list"
     else:
         assert warning.__dict__["eventSources"] == sources
-    assert not list((data_dir / "documents").glob("*.json"))
+    assert not LocalStore(data_dir).document_ids()
 
 
 def test_the_events_it_serves_are_served_as_before(data_dir: Path, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811

@@ -16,7 +16,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 import build
-from handler.forms import SCHEMA_DIR, load_catalog
+from handler.schema.loader import SCHEMA_DIR, load_catalog
 from handler.storage.local import LocalStore
 from tests.browser import ROOT, hold_session, local_server
 from tests.conftest import AUTHORIZED, EVERY_KEYWORD_FORM, open_session, register
@@ -132,7 +132,7 @@ def test_a_decimal_typed_as_the_language_writes_it_is_sent_and_stored_exactly(
     assert body["data"][decimal["name"]] == 1500.5
     assert type(body["data"][whole["name"]]) is int and body["data"][whole["name"]] == 1500  # sent as 1500, not 1500.0
     store = server[1]
-    stored = [s for s in (store.get(p.stem) for p in store.documents.glob("*.json")) if s]
+    stored = [s for s in (store.get(request_id) for request_id in store.document_ids()) if s]
     (request,) = [s for s in stored if s.receipt.reference == reference]
     assert request.data[decimal["name"]] == 1500.5 and request.data[whole["name"]] == 1500
     assert type(request.data[whole["name"]]) is int

@@ -16,7 +16,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from handler.api.problems import STATUS
-from handler.forms import Catalog
+from handler.schema.model import Catalog
 from tests.conftest import INCIDENT_FORM
 from tests.shipped import stand_in
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from handler.forms import COMPILED, compile_catalog, load_catalog
+from handler.schema.loader import COMPILED, compile_catalog, load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "package_lambda.py"

@@ -15,7 +15,7 @@ import pytest
 
 import build
 from handler import replies
-from handler.forms import load_catalog
+from handler.schema.loader import load_catalog
 from handler.services import build_services
 from handler.settings import Settings
 from handler.storage.local import LocalStore
@@ -322,7 +322,7 @@ def test_dates_are_typed_as_the_hint_shows_and_sent_as_the_schema_wants(
     page.locator("#request-form button[type=submit]").click()
     page.locator("#receipt-title").wait_for(state="visible")
     reference = page.locator("#receipt-reference").text_content()
-    found = [s for s in map(store.get, (p.stem for p in store.documents.glob("*.json"))) if s is not None]
+    found = [s for s in map(store.get, store.document_ids()) if s is not None]
     sent = [s for s in found if s.receipt.reference == reference]
     assert [(s.data["period_from"], s.data["period_to"]) for s in sent] == [("2026-01-01", "2026-06-30")]
     page.context.close()

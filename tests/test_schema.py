@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from handler.dialect import WIDGETS_DIR, widget_file_problems
-from handler.forms import FORM_MEMBERS, SCHEMA_DIR, Catalog, SchemaProblem, load_catalog
+from handler.schema.lint import FORM_MEMBERS
+from handler.schema.loader import SCHEMA_DIR, SchemaProblem, load_catalog
+from handler.schema.model import Catalog
 from tests.shipped import a_service, requires_service, service_fields
 
 ROOT = SCHEMA_DIR.parent
@@ -341,7 +343,7 @@ def test_an_unknown_placeholder_in_an_error_text_is_refused(tmp_path: Path) -> N
 
 
 def test_the_compiled_catalog_loads_as_the_checked_one(catalog: Catalog, tmp_path: Path) -> None:
-    from handler.forms import COMPILED, compile_catalog
+    from handler.schema.loader import COMPILED, compile_catalog
 
     (tmp_path / COMPILED).write_text(json.dumps(compile_catalog(catalog)), encoding="utf-8")
     compiled = load_catalog(tmp_path)
@@ -417,12 +419,12 @@ def test_a_widget_without_its_value_kind_or_with_broken_json_is_refused(tmp_path
 
 
 def test_the_catalog_is_not_loaded_with_a_broken_widget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import handler.forms
+    import handler.schema.loader
 
     assert widget_file_problems() == []
     folder = copy_widgets(tmp_path)
     edit(folder / "number" / "widget.json", lambda w: w.update(component="dial"))
-    monkeypatch.setattr(handler.forms, "widget_file_problems", lambda: widget_file_problems(folder))
+    monkeypatch.setattr(handler.schema.loader, "widget_file_problems", lambda: widget_file_problems(folder))
     assert any("number/widget.json: /component: 'dial' is not one of" in p for p in problems_of(SCHEMA_DIR))
 
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 import build
-from handler.forms import SCHEMA_DIR, load_catalog
+from handler.schema.loader import SCHEMA_DIR, load_catalog
 from handler.storage.local import LocalStore
 from tests.browser import CHROMIUM_ARGS, chromium_path, fill, hold_session, local_server
 from tests.conftest import AUTHORIZED, EVERY_KEYWORD_FORM, open_session, register
@@ -178,7 +178,7 @@ def test_a_person_sends_the_new_service_from_the_page_in_the_new_language(server
         page.locator("#receipt-reference").wait_for(state="visible")
         reference = page.locator("#receipt-reference").text_content()
         browser.close()
-    stored = [s for s in (store.get(p.stem) for p in store.documents.glob("*.json")) if s]
+    stored = [s for s in (store.get(request_id) for request_id in store.document_ids()) if s]
     (request,) = [s for s in stored if s.receipt.reference == reference]
     assert request.language == NEW_LANGUAGE
     assert request.data[N["participants"]] == 12 and request.data[N["topics"]] == ["reports", "integrations"]
@@ -256,6 +256,6 @@ def test_every_widget_is_sent_from_the_page_as_its_json_type(
             reference = page.locator("#receipt-reference").text_content()
             browser.close()
     assert errors == []
-    stored = [s for s in (store.get(p.stem) for p in store.documents.glob("*.json")) if s]
+    stored = [s for s in (store.get(request_id) for request_id in store.document_ids()) if s]
     (request,) = [s for s in stored if s.receipt.reference == reference]
     assert request.data == data  # numbers as numbers, yes/no as true/false, choices as lists

@@ -25,8 +25,8 @@ from fastapi.testclient import TestClient
 
 from handler.app import create_app
 from handler.contacts import ContactRegister, make_contact
-from handler.forms import Catalog
 from handler.mail import OutboxMailer
+from handler.schema.model import Catalog
 from handler.serve import server_config
 from handler.services import build_services
 from handler.settings import ConfigurationError, Settings

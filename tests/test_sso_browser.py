@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from handler.forms import load_catalog
+from handler.schema.loader import load_catalog
 from handler.storage.local import LocalStore
 from tests.browser import SESSION_COOKIE, axe_violations, fill, local_server
 from tests.conftest import AUTHORIZED, register
@@ -198,7 +198,7 @@ def test_a_contact_signs_in_with_the_organization_s_account_and_sends_a_request(
         valid_data(subject=f"Sendt fra siden med {organization}"),
     )
     assert answer["status"] == 201, answer
-    stored = [s for p in site.store.documents.glob("*.json") if (s := site.store.get(p.stem)) is not None]
+    stored = [s for i in site.store.document_ids() if (s := site.store.get(i)) is not None]
     mine = {s.data["subject"]: s for s in stored if organization in s.data["subject"]}
     assert set(mine) == {f"Sendt etter innlogging med {organization}", f"Sendt fra siden med {organization}"}
     assert all(s.requester == AUTHORIZED for s in mine.values())

@@ -85,12 +85,12 @@ def local_harness(folder: Path) -> Harness:
         with sqlite3.connect(store.database) as db:
             return {row[0] for row in db.execute("SELECT id FROM requests")}
 
-    return Harness(
-        store,
-        lambda: {path.stem for path in store.documents.glob("*.json")},
-        request_ids,
-        lambda request_id: (store.documents / f"{request_id}.json").read_bytes(),
-    )
+    def document(request_id: str) -> bytes:
+        found = store.document(request_id)
+        assert found is not None
+        return found
+
+    return Harness(store, store.document_ids, request_ids, document)
 
 
 @pytest.fixture(params=["local", "aws"])
@@ -140,7 +140,10 @@ def test_documents_are_never_overwritten(harness: Harness) -> None:
     harness.store._put_document("0b7c1d2e-same-id", b'{"first": true}')
     with pytest.raises(StorageUnavailable):
         harness.store._put_document("0b7c1d2e-same-id", b'{"second": true}')
-    assert harness.document("0b7c1d2e-same-id") == b'{"first": true}'
+    if isinstance(harness.store, LocalStore):  # its document is written by the commit, which never came
+        assert harness.document_ids() == set()
+    else:
+        assert harness.document("0b7c1d2e-same-id") == b'{"first": true}'
     assert harness.request_ids() == set()  # a document alone is not a visible request
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from handler.api.problems import HANDLED, STATUS, problem_body, problem_of
 from handler.codes import Code
-from handler.forms import Catalog
 from handler.refusals import Refused
+from handler.schema.model import Catalog
 from handler.services import build_services
 from handler.settings import Settings
 from handler.storage.base import IdempotencyConflict
@@ -54,6 +54,23 @@ def test_nothing_below_the_routes_imports_the_container(path: str) -> None:
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert "handler.services" not in imported
+
+
+# The schema's modules import one another downwards only, and nothing of HTTP, the use cases or the container
+# (docs/architecture.md); a name needed only for a type (under TYPE_CHECKING) does not count.
+SCHEMA_MODULES = ["values", "wording", "model", "lint", "fields", "loader"]
+
+
+@pytest.mark.parametrize("name", SCHEMA_MODULES)
+def test_the_schema_modules_import_only_those_above_them(name: str) -> None:
+    tree = ast.parse(Path(f"handler/schema/{name}.py").read_text())
+    imported = {alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
+    for node in (n for n in tree.body if isinstance(n, ast.ImportFrom)):
+        imported |= {node.module or ""} | {f"{node.module}.{alias.name}" for alias in node.names}
+    layers = ("fastapi", "starlette", "mangum", "handler.api", "handler.usecases", "handler.services", "handler.forms")
+    assert not {n for n in imported if n.startswith(layers)}
+    below = {f"handler.schema.{m}" for m in SCHEMA_MODULES[SCHEMA_MODULES.index(name) :]}
+    assert not imported & below
 
 
 @pytest.mark.parametrize("name", BY_PORTS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from handler.forms import Catalog, Form
+from handler.schema.model import Catalog, Form
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from fastapi import Request
 
 from handler.codes import Code
 from handler.dialect import pointer
-from handler.forms import FieldError
 from handler.refusals import Refused
+from handler.schema.model import FieldError
 
 
 async def read_json(request: Request, limit: int) -> Any:

@@ -1,12 +1,11 @@
 """What the routes share: the services, the answer's language, the signed-in address, and running a use case."""
 
-from __future__ import annotations
-
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
@@ -15,11 +14,11 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from handler.api.problems import language_of
+from handler.api.languages import language_of
 from handler.codes import Code
 from handler.refusals import Refused
 from handler.services import Services
-from handler.signin import Session, SignedInAddress
+from handler.signin import ClaimedSession, Session, SignedInAddress
 from handler.usecases import signing_in
 from handler.usecases.conversing import Conversing
 
@@ -51,8 +50,24 @@ ServicesDep = Annotated[Services, Depends(_services)]
 Client = Annotated[str, Depends(_client)]
 
 
+_INLINE: ContextVar[bool] = ContextVar("inline_calls", default=False)
+
+
+@contextmanager
+def inline_calls() -> Iterator[None]:
+    """Within the block, ``run`` calls use cases on the event loop's own thread: for a caller that serves one
+    request at a time (a Lambda event), where the loop has nothing else to do meanwhile."""
+    token = _INLINE.set(True)
+    try:
+        yield
+    finally:
+        _INLINE.reset(token)
+
+
 async def run(call: Callable[..., T], *args: Any) -> T:
     """Run a use case (which may block on the store or the mail service) off the event loop."""
+    if _INLINE.get():
+        return call(*args)
     return await run_in_threadpool(call, *args)
 
 
@@ -91,19 +106,32 @@ def from_the_page(request: Request, services: Services) -> bool:
     return request.headers.get(PAGE_HEADER) == PAGE_CALL and bool(origin) and origin in own - {""}
 
 
-async def _signed_in(
-    request: Request, services: ServicesDep, authorization: Annotated[str | None, Header()] = None
-) -> SignedInAddress:
+def _authorization(request: Request, services: Services, authorization: str | None) -> str | None:
     cookie = request.cookies.get(SESSION_COOKIE)
     if authorization is None and cookie:
         # A browser sends the cookie with whatever page made the call: a change must come from ours (CSRF).
         if request.method in _UNSAFE and not from_the_page(request, services):
             raise Refused(Code.CROSS_SITE_REQUEST)
         authorization = f"Bearer {cookie}"
-    return await run(signing_in.signed_in, services.sign_in, authorization)
+    return authorization
+
+
+async def _signed_in(
+    request: Request, services: ServicesDep, authorization: Annotated[str | None, Header()] = None
+) -> SignedInAddress:
+    return await run(signing_in.signed_in, services.sign_in, _authorization(request, services, authorization))
+
+
+async def _claimed(
+    request: Request, services: ServicesDep, authorization: Annotated[str | None, Header()] = None
+) -> ClaimedSession:
+    # No store call: the token's signature and expiry only. The use case reads the contact alongside its own work.
+    return signing_in.claimed(services.sign_in, _authorization(request, services, authorization))
 
 
 SignedIn = Annotated[SignedInAddress, Depends(_signed_in)]
+# A session whose contact the route's use case reads itself (and must ``confirm`` before it answers).
+Claimed = Annotated[ClaimedSession, Depends(_claimed)]
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 

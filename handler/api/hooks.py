@@ -1,7 +1,5 @@
 """Webhooks of the desk's ticket systems: signed, bounded, and answered 200 for a replay (nothing done twice)."""
 
-from __future__ import annotations
-
 import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Any

@@ -10,7 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from handler.api.deps import IDEMPOTENCY_KEY, SESSION_COOKIE
 from handler.api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, STATUS, TITLES
 from handler.conversation import Author, Channel
-from handler.forms import Catalog
+from handler.schema.model import Catalog
 from handler.storage.base import REQUEST_ID
 
 _JSON = "application/json"

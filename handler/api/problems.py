@@ -21,9 +21,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from handler.api.languages import language_of
 from handler.codes import Code
-from handler.forms import Catalog, FieldError
 from handler.refusals import Refused
+from handler.schema.model import Catalog, FieldError
 from handler.signin import InvalidCode, InvalidSession, SessionExpired, SignInRequired
 from handler.storage.base import (
     IdempotencyConflict,
@@ -100,14 +101,6 @@ def problem_of(exc: Exception) -> Problem:
             params = {"reference": exc.reference} if isinstance(exc, IdempotencyConflict) else {}
             return Problem(code, params=params, headers=dict(headers))
     return Problem(Code.INTERNAL_ERROR)
-
-
-def language_of(request: Request) -> str:
-    """The language to answer in: the ``lang`` parameter if supported, else ``Accept-Language``."""
-    catalog: Catalog = request.app.state.services.catalog
-    return catalog.language(request.query_params.get("lang")) or catalog.negotiate(
-        request.headers.get("accept-language")
-    )
 
 
 def problem_body(catalog: Catalog, language: str, problem: Problem) -> dict[str, Any]:

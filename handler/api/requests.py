@@ -1,7 +1,5 @@
 """Service requests: send one, list one's own, read one with its conversation, answer the desk on it."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -10,6 +8,7 @@ from fastapi.responses import JSONResponse
 from handler.api.bodies import read_json
 from handler.api.deps import (
     NO_STORE,
+    Claimed,
     ConversingDep,
     IdempotencyKey,
     Language,
@@ -31,7 +30,7 @@ router = APIRouter(prefix="/v1/requests")
     "", status_code=201, openapi_extra={"requestBody": {"required": True, "content": {"application/json": {}}}}
 )
 async def submit_request(
-    request: Request, language: Language, services: ServicesDep, email: SignedIn, idempotency_key: IdempotencyKey
+    request: Request, language: Language, services: ServicesDep, email: Claimed, idempotency_key: IdempotencyKey
 ) -> JSONResponse:
     """Validate a submission against its form's schema and store it; answer with a receipt."""
     body = await read_json(request, services.settings.max_body_bytes)

@@ -1,7 +1,5 @@
 """Sign-in: ask for a code, exchange it for a session, see whose session it is, sign out everywhere."""
 
-from __future__ import annotations
-
 import logging
 from typing import Any
 

@@ -1,8 +1,6 @@
 """Signing in through the organization's identity provider: the providers the sign-in page offers, leaving for
 one, and coming back (docs/api.md, "Signing in with your organization")."""
 
-from __future__ import annotations
-
 import contextlib
 from typing import Annotated
 from urllib.parse import urlencode

@@ -1,7 +1,5 @@
 """Attachments: a slot per file, and the embedded default's address that takes the file."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 

@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime
 
 from handler.conversation import Attachment
-from handler.forms import Field, Form
+from handler.schema.model import Field, Form
 from handler.storage.base import RequestBlobs
 from handler.uploads import (
     SNIFF_BYTES,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from handler.codes import Code
 from handler.contacts import Contact, ContactRegister
-from handler.forms import Form
 from handler.refusals import Refused
+from handler.schema.model import Form
 from handler.signin import SignedInAddress
 
 

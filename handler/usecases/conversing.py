@@ -19,9 +19,9 @@ from handler.codes import Code
 from handler.contacts import ContactRegister
 from handler.conversation import Attachment, Author, Channel, Conversation, Message, StatusMove, thread
 from handler.conversation_rules import ConversationRules
-from handler.forms import Catalog, Field, FieldError
 from handler.mail import Mail, Recipient
 from handler.refusals import Refused
+from handler.schema.model import Catalog, Field, FieldError
 from handler.storage.base import (
     REQUEST_ID,
     PendingRequest,

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from handler.contacts import ContactRegister
-from handler.forms import Catalog
 from handler.mail import Mail, Recipient
 from handler.mails import thread_headers
+from handler.schema.model import Catalog
 from handler.storage.base import RequestNotFound, RequestStore, RequestSummary, StatusEvent, StoredRequest
 from handler.texts import fill
 from handler.usecases import mailing

@@ -6,8 +6,8 @@ from typing import Any
 
 from handler.codes import Code
 from handler.dialect import pointer
-from handler.forms import Catalog, FieldError, Form
 from handler.refusals import Refused
+from handler.schema.model import Catalog, FieldError, Form
 
 
 def object_with(body: Any, keys: tuple[str, ...], catalog: Catalog, language: str) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from handler import observe
 from handler.contacts import ContactRegister
 from handler.conversation import Author, Conversation, Message
-from handler.forms import Catalog
 from handler.forwarding import ForwardJob, ForwardQueue
 from handler.mails import field_lines
+from handler.schema.model import Catalog
 from handler.storage.base import RequestBlobs, RequestStore, StoredRequest
 from handler.tickets import TicketComment, TicketDraft, TicketSystem, TicketSystemError
 

@@ -8,9 +8,9 @@ from typing import Any
 from handler.addresses import EMAIL_PATTERN, deliverable
 from handler.codes import Code
 from handler.contacts import Contact, ContactRegister
-from handler.forms import Catalog, FieldError
 from handler.refusals import Refused
-from handler.signin import RateLimited, Session, SignedInAddress, SignIn, SignInRequired
+from handler.schema.model import Catalog, FieldError
+from handler.signin import ClaimedSession, RateLimited, Session, SignedInAddress, SignIn, SignInRequired
 
 CODE = re.compile(r"^[0-9]{6}$")
 EMAIL_FIELD = {"type": "string", "maxLength": 254, "pattern": EMAIL_PATTERN}  # the address as it is checked
@@ -35,10 +35,19 @@ def open_session(sign_in: SignIn, email: str, code: str, client: str) -> Session
 
 def signed_in(sign_in: SignIn, authorization: str | None) -> SignedInAddress:
     """The address of the ``Bearer`` session in an ``Authorization`` value, with its contact as registered now."""
+    return sign_in.signed_in(_bearer(authorization))
+
+
+def claimed(sign_in: SignIn, authorization: str | None) -> ClaimedSession:
+    """The address of the ``Bearer`` session in an ``Authorization`` value, its contact not read yet."""
+    return sign_in.claimed(_bearer(authorization))
+
+
+def _bearer(authorization: str | None) -> str:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise SignInRequired()
-    return sign_in.signed_in(token.strip())
+    return token.strip()
 
 
 def registered(contacts: ContactRegister, email: str) -> Contact | None:

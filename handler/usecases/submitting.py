@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any
 
 from handler import observe
 from handler.codes import Code
-from handler.contacts import Contact, ContactRegister
-from handler.forms import Catalog, FieldError, Form
+from handler.contacts import Contact, ContactRegister, normalize_email
 from handler.mail import QueuedMail
 from handler.receipts import Receipts, copied, receipt_mails
 from handler.refusals import Refused, invalid
-from handler.signin import SignInState, rate_day, seconds_until
+from handler.schema.model import Catalog, FieldError, Form
+from handler.signin import ClaimedSession, InvalidSession, SignInState, rate_day, seconds_until
 from handler.storage import IdempotencyConflict, IdempotencyInProgress, Receipt, StorageUnavailable, Submission
 from handler.storage.base import PendingRequest, RequestBlobs, RequestStore, RequestTooLarge, StoreUnreachable
 from handler.uploads import Upload, UploadRefused, UploadRegistry, take_upload
@@ -23,6 +25,9 @@ from handler.usecases.attaching import copy_upload
 from handler.usecases.authorizing import authorized_contact
 from handler.usecases.envelope import parse_envelope
 from handler.usecases.mailing import Mailing
+
+# Threads that read the sender's contact and count the day's limits while the store writes the request.
+OVERLAP_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -41,11 +46,17 @@ class Submitting:
     submissions_per_day: int
     cc_addresses_per_day: int
     forward_to: str = ""  # the ticket system each request is marked for ('' none)
+    overlap: Executor = dataclass_field(
+        default_factory=lambda: ThreadPoolExecutor(OVERLAP_THREADS, thread_name_prefix="submitting"), compare=False
+    )
 
 
 @dataclass(frozen=True)
 class NewRequest:
-    """A body as sent (``{"form", "data"}``), by whom, in which language, under which idempotency key."""
+    """A body as sent (``{"form", "data"}``), by whom, in which language, under which idempotency key.
+
+    ``requester`` is a session whose contact is still to be read (``ClaimedSession``: read here, alongside the
+    writes, and confirmed before anything is committed), one already read (``SignedInAddress``), or an address."""
 
     body: Any
     requester: str
@@ -55,18 +66,33 @@ class NewRequest:
 
 def submit(use: Submitting, new: NewRequest) -> tuple[Receipt, bool]:
     """Check and store a service request and queue its e-mails; the receipt, and whether it was stored
-    now (False: a retry with the same idempotency key, answered with the first receipt)."""
-    form, data = parse_envelope(new.body, use.catalog, new.language)
+    now (False: a retry with the same idempotency key, answered with the first receipt).
+
+    The sender's contact is read, and the day's limits counted, while the store writes the request; both are
+    settled before it commits. Every other answer (a session signed out since, a contact not allowed the form,
+    a body that does not pass, a replay) waits for the contact first, so it is the same as if it had been read
+    before anything else."""
+    reading = use.overlap.submit(_confirmed, use.contacts, new.requester)
+    try:
+        form, data = parse_envelope(new.body, use.catalog, new.language)
+    except Refused:
+        reading.result()  # a session that is no longer valid is refused first, whatever the body
+        raise
     data = form.as_page_sends(data)
     observe.annotate(form=form.id)
-    contact = authorized_contact(use.contacts, new.requester, form, new.language)
+
+    def sender() -> Contact:
+        """The contact, once read, if the register gives them a contact type the form allows."""
+        return authorized_contact(use.contacts, reading.result(), form, new.language)
+
     now = use.clock()
+    requester = normalize_email(new.requester)
     submission = Submission(
         form_id=form.id,
         category=data.get(form.discriminator),
         schema_hash=form.schema_hash,
         language=new.language,
-        requester=contact.email,
+        requester=requester,
         data=data,
         title=data.get(form.title_field),
     )
@@ -74,15 +100,18 @@ def submit(use: Submitting, new: NewRequest) -> tuple[Receipt, bool]:
     # request took them, and a different body under the same key must not. Without, the commit recognizes
     # the key as taken and answers the retry then, which saves a read on every first submission.
     looked_up = any(data.get(f.name) for f in form.fields if f.value_kind == "uploads")
-    if looked_up and (earlier := _replayed(use, submission, new.idempotency_key, now)):
-        return earlier, False
+    if looked_up:
+        sender()  # its uploads are the contact's own: who sends is settled before they are touched
+        if earlier := _replayed(use, submission, new.idempotency_key, now):
+            return earlier, False
     if errors := form.validate(data, new.language, now):
+        sender()
         # The data passed when it was stored, even if "now" has moved past a start time since.
         if not looked_up and (earlier := _replayed(use, submission, new.idempotency_key, now)):
             return earlier, False
         raise invalid(errors, "/data")
     observe.annotate(category=submission.category)  # one of the form's categories, now that the data passed
-    within_limits(use, form, contact, data)
+    counting = use.overlap.submit(within_limits, use, form, _sender_only(requester), data)
     copies = sum(len(data.get(f.name, ())) for f in form.fields if f.value_kind == "uploads")
     # Recorded before its copies and its document are written; the commit removes the record.
     pending = use.requests.begin(now, attachments=copies)
@@ -93,6 +122,10 @@ def submit(use: Submitting, new: NewRequest) -> tuple[Receipt, bool]:
         submission = replace(submission, attachments=tuple(attachments))
 
         def mails(receipt: Receipt) -> list[QueuedMail]:
+            # Made before the commit, while the document is being written: who sends and the day's limits are
+            # settled here, so that a refusal commits nothing.
+            contact = sender()
+            counting.result()
             return mailing.queued(
                 use.mailing, receipt_mails(use.receipts, form, receipt, contact, new.language, data, attachments)
             )
@@ -109,15 +142,41 @@ def submit(use: Submitting, new: NewRequest) -> tuple[Receipt, bool]:
         )
     except StoreUnreachable:
         raise  # the commit may still land: if it does not, the sweep removes what this request wrote
-    except (Refused, IdempotencyConflict, IdempotencyInProgress, RequestTooLarge, StorageUnavailable):
+    except (
+        Refused,
+        InvalidSession,
+        IdempotencyConflict,
+        IdempotencyInProgress,
+        RequestTooLarge,
+        StorageUnavailable,
+    ):
         use.requests.abandon(pending, use.blobs)  # not committed: its copies and document go now
+        _settled(reading, counting)
         raise
     if not created:  # another submission with this key was stored first: this one's copies go
         use.requests.abandon(pending, use.blobs)
+    _settled(reading, counting)
     observe.annotate(reference=receipt.reference, outcome="created" if created else "replayed")
     if created:
         use.mailing.wake()
     return receipt, created
+
+
+def _confirmed(contacts: ContactRegister, requester: str) -> str:
+    """The requester with the contact the register has now: a claimed session is confirmed against it."""
+    if isinstance(requester, ClaimedSession):
+        return requester.confirm(contacts.get_contact(requester))
+    return requester
+
+
+def _sender_only(email: str) -> Contact:
+    """The sender as far as the limits know them: by address (whose copies to themselves cost nothing)."""
+    return Contact(email, "", "", "", ())
+
+
+def _settled(*work: Future[Any]) -> None:
+    """Wait for work begun alongside, whose outcome no longer matters, so that none outlives the answer."""
+    wait(work)
 
 
 def _replayed(use: Submitting, submission: Submission, key: str | None, now: datetime) -> Receipt | None:

@@ -10,8 +10,8 @@ from typing import Any
 
 from handler.codes import Code
 from handler.contacts import ContactRegister
-from handler.forms import Catalog, FieldError
 from handler.refusals import Refused
+from handler.schema.model import Catalog, FieldError
 from handler.signin import SignInState
 from handler.storage.base import RequestBlobs
 from handler.uploads import (

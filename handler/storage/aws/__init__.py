@@ -7,6 +7,8 @@ the store, and ``blobs`` the uploaded files. ``AwsStore`` is all of them on one 
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -66,6 +68,8 @@ READ_TIMEOUT = 2
 ATTEMPTS = 2
 BACK_OFF_SECONDS = 1  # standard mode's longest wait before the second try (jittered: mostly far less)
 CALL_BUDGET_SECONDS = ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT) + BACK_OFF_SECONDS
+# Threads for the writes a submission makes alongside other work: two each, for the requests of one process.
+OVERLAP_THREADS = 16
 
 
 def _send_body_at_once(request: AWSPreparedRequest, **_: Any) -> None:
@@ -86,6 +90,11 @@ class AwsStore(AwsRequests, AwsContacts, AwsSignIn, AwsMail, AwsUploads, Store):
         self.table = table
         self._table = Table(dynamodb, table)
         self._cursors: CursorCodec | None = None
+        # boto3's clients may be shared between threads: a submission's independent writes go out together.
+        self._overlap = ThreadPoolExecutor(OVERLAP_THREADS, thread_name_prefix="aws-store")
+        self._flights = threading.Lock()
+        self._recording = {}
+        self._in_flight = {}
 
     def conversation(self) -> AwsConversation:
         """The messages, in this store's table."""

@@ -6,14 +6,19 @@ items in one transaction, and reads them back.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from handler.mail import QueuedMail
+from handler.storage import base
 from handler.storage.aws import records
 from handler.storage.aws.forwards import forward_job_item
 from handler.storage.aws.records import KIND_INDEX, PENDING, REQUESTER_INDEX, document_key, timestamp
@@ -27,12 +32,15 @@ from handler.storage.aws.table import (
     unavailable_on_transient_errors,
 )
 from handler.storage.base import (
+    IdempotencyInProgress,
     IdempotencyKeyBusy,
     IdempotencyKeyTaken,
     IdempotencyRecord,
     IndexRecord,
     PendingRequest,
+    Receipt,
     ReferenceTaken,
+    RequestBlobs,
     RequestNotFound,
     RequestStore,
     RequestSummary,
@@ -41,6 +49,8 @@ from handler.storage.base import (
     StatusEvent,
     StorageUnavailable,
     StoredRequest,
+    Submission,
+    document_bytes,
     stored_request,
 )
 from handler.storage.cursor import CursorCodec, new_cursor_key
@@ -59,6 +69,10 @@ _MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "NotFound", "AccessDenied
 # Positions of the writes in the commit transaction whose failed condition says what was taken.
 _REFERENCE, _IDEMPOTENCY = 1, 2
 _NEW = "attribute_not_exists(pk)"
+# Tries at a new reference when the one drawn is taken (as ``RequestStore``'s own flow).
+ATTEMPTS = 5
+# How long a second submission with a key this process is committing waits for it before it is told to ask again.
+RACER_WAIT_SECONDS = 1.0
 
 
 class AwsRequests(RequestStore):
@@ -68,6 +82,10 @@ class AwsRequests(RequestStore):
     bucket: str
     _table: Table
     _cursors: CursorCodec | None
+    _overlap: ThreadPoolExecutor  # writes made alongside other work (the pending record, the document)
+    _flights: threading.Lock  # guards the two below
+    _recording: dict[str, Future[None]]  # pending records still being written, by request id
+    _in_flight: dict[str, threading.Event]  # idempotency keys this process is storing, set when done
 
     # The document --------------------------------------------------------------------------------
 
@@ -109,6 +127,119 @@ class AwsRequests(RequestStore):
             )
             return None
         return stored_request(records.summary(item).receipt, body)
+
+    # The submit flow, overlapped ----------------------------------------------------------------------
+
+    def begin(self, now: datetime, attachments: int = 0) -> PendingRequest:
+        """Record a new request; without attachments the record is written while the request goes on (its
+        document is written alongside, and the commit waits for both)."""
+        if attachments:  # its copies are written next, and only once the record is there
+            return super().begin(now, attachments)
+        pending = PendingRequest(str(uuid.uuid4()), now)
+        recording = self._overlap.submit(self._record_pending, pending)
+        with self._flights:
+            self._recording[pending.request_id] = recording
+        return pending
+
+    def _recorded(self, pending: PendingRequest) -> None:
+        """Wait for the pending record's write, if it is still on its way; raises what it raised."""
+        with self._flights:
+            recording = self._recording.pop(pending.request_id, None)
+        if recording is not None:
+            recording.result()
+
+    def abandon(self, pending: PendingRequest, blobs: RequestBlobs | None = None) -> bool:
+        """As ``RequestStore.abandon``, once the pending record's write is over (a record that failed is absent)."""
+        with contextlib.suppress(StorageUnavailable):
+            self._recorded(pending)
+        return super().abandon(pending, blobs)
+
+    def _store(
+        self,
+        submission: Submission,
+        reference_prefix: str,
+        scoped_key: str | None,
+        fingerprint: str,
+        now: datetime,
+        mails: Callable[[Receipt], Sequence[QueuedMail]],
+        pending: PendingRequest,
+        forward_to: str = "",
+    ) -> tuple[Receipt, bool]:
+        """As ``RequestStore._store``, with the document written while the e-mails are made; and a second
+        submission with a key this process is committing right now waits for it briefly and replays it (or is
+        told to ask again), without writing anything of its own."""
+        if scoped_key is None:
+            return self._attempts(submission, reference_prefix, None, fingerprint, now, mails, pending, forward_to)
+        with self._flights:
+            racing = self._in_flight.get(scoped_key)
+            if racing is None:
+                self._in_flight[scoped_key] = ours = threading.Event()
+        if racing is not None:
+            racing.wait(RACER_WAIT_SECONDS)
+            if earlier := self._find_idempotent(scoped_key, now):
+                return self._replay(earlier, fingerprint), False
+            raise IdempotencyInProgress(scoped_key)
+        try:
+            return self._attempts(
+                submission, reference_prefix, scoped_key, fingerprint, now, mails, pending, forward_to
+            )
+        finally:
+            with self._flights:
+                del self._in_flight[scoped_key]
+            ours.set()
+
+    def _attempts(
+        self,
+        submission: Submission,
+        reference_prefix: str,
+        scoped_key: str | None,
+        fingerprint: str,
+        now: datetime,
+        mails: Callable[[Receipt], Sequence[QueuedMail]],
+        pending: PendingRequest,
+        forward_to: str,
+    ) -> tuple[Receipt, bool]:
+        written = False
+        for _ in range(ATTEMPTS):
+            receipt = Receipt(pending.request_id, base.new_reference(reference_prefix), "received", now)
+            record = IndexRecord(
+                receipt, submission.form_id, submission.category, submission.requester, submission.title
+            )
+            idempotency = (
+                IdempotencyRecord(scoped_key, fingerprint, receipt, now + self.idempotency_ttl) if scoped_key else None
+            )
+            # A retry with a new reference rewrites the document it wrote itself, never a committed one.
+            body = document_bytes(submission, receipt)
+            writing = self._overlap.submit(self._put_document, receipt.request_id, body, replace=written)
+            try:
+                queued = mails(receipt)  # may wait for the sender's contact and limits, read meanwhile
+                self._check_size(record, idempotency, now, queued)
+            finally:
+                wait([writing])  # the document's write is over before anything goes on, or is undone
+            writing.result()
+            written = True
+            self._record_settled(pending)
+            try:
+                self._commit(record, idempotency, now, queued, pending, forward_to)
+                return receipt, True
+            except ReferenceTaken:
+                continue
+            except IdempotencyKeyTaken as exc:
+                assert scoped_key is not None
+                if earlier := self._find_idempotent(scoped_key, now):
+                    return self._replay(earlier, fingerprint), False
+                if isinstance(exc, IdempotencyKeyBusy):  # its racer has not committed yet: no waiting here
+                    raise IdempotencyInProgress(scoped_key) from exc
+        raise StorageUnavailable("could not commit the request after several attempts")
+
+    def _record_settled(self, pending: PendingRequest) -> None:
+        """Wait for the pending record; if it failed, remove the document at once (no commit was sent, so none
+        can land) and refuse the request: nothing of it is left for the sweep to find."""
+        try:
+            self._recorded(pending)
+        except StorageUnavailable as exc:
+            self._remove_document(pending.request_id)
+            raise StorageUnavailable(f"request {pending.request_id} could not be recorded: {exc}") from exc
 
     # Pending records -----------------------------------------------------------------------------
 

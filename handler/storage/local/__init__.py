@@ -1,4 +1,4 @@
-"""The embedded default: documents as files, everything else in one SQLite database, one module per port.
+"""The embedded default: one SQLite database (and a folder of uploaded files), one module per port.
 
 ``db`` is the database (schema, connections, transactions) and ``records`` its rows as the domain's
 objects; ``requests``, ``contacts``, ``signin``, ``mail`` and ``uploads`` each keep one port of the
@@ -8,6 +8,7 @@ store, and ``blobs`` the uploaded files. ``LocalStore`` is all of them under one
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 from handler.storage.base import Store
@@ -30,10 +31,11 @@ class LocalStore(LocalRequests, LocalContacts, LocalSignIn, LocalMail, LocalUplo
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.documents = folder / "documents"
-        private_folder(self.documents)
+        private_folder(folder)
         os.chmod(folder, 0o700)
-        os.chmod(self.documents, 0o700)
+        # Requests stored before documents moved into the database keep theirs here, as files.
+        self.documents = folder / "documents"
+        self._incoming = {}
         self.database = folder / "requests.sqlite3"
         self._db = Database(self.database)
         with self._db.connect() as db:
@@ -41,6 +43,12 @@ class LocalStore(LocalRequests, LocalContacts, LocalSignIn, LocalMail, LocalUplo
             db.execute("INSERT OR IGNORE INTO signing_keys (name, key) VALUES ('page-cursor', ?)", (new_cursor_key(),))
             (key,) = db.execute("SELECT key FROM signing_keys WHERE name = 'page-cursor'").fetchone()
         self._cursors = CursorCodec(bytes(key))
+
+    @property
+    def commits(self) -> Counter[str]:
+        """The commits that wrote something since the store was opened, by how they were synced: ``"full"``
+        (on disk when they returned) or ``"normal"`` (on disk with the next full one)."""
+        return self._db.commits
 
     def conversation(self) -> LocalConversation:
         """The messages, in this folder's database."""

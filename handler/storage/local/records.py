@@ -20,6 +20,10 @@ from handler.uploads import Upload
 Row = Sequence[Any]
 
 SUMMARY = "SELECT id, reference, status, received_at, form_id, category, requester, title, updated_at FROM requests"
+# The summary's columns and the request's document (NULL for a request whose document is a file).
+SUMMARY_AND_DOCUMENT = SUMMARY.replace(
+    " FROM requests", ", (SELECT body FROM documents WHERE documents.request_id = requests.id) FROM requests"
+)
 CONTACT_COLUMNS = "email, name, phone, organization, contact_types, security_stamp"
 MAIL_COLUMNS = "id, recipients, message, attempts, last_error, queued_at"
 PENDING_COLUMNS = "request_id, started_at, attachment_keys"

@@ -1,12 +1,14 @@
-"""Requests in the embedded store: each document a file, everything that makes it visible in SQLite."""
+"""Requests in the embedded store: each request, its document and all that makes it visible in SQLite.
+
+A submission is one durable commit: the request's row, its document, its idempotency key, its queued
+e-mails and its first status change go into one transaction, synced before the answer. Requests stored
+before documents moved into the database keep theirs as files under ``documents/``, read as before.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import sqlite3
-import tempfile
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +31,7 @@ from handler.storage.base import (
 )
 from handler.storage.cursor import CursorCodec
 from handler.storage.local import records
-from handler.storage.local.db import Database, sync_folder, utc
+from handler.storage.local.db import Database, utc
 from handler.storage.local.forwards import insert_job
 from handler.storage.local.mail import insert_mails
 
@@ -37,64 +39,76 @@ log = logging.getLogger("servicedesk_forms")
 
 
 class LocalRequests(RequestStore):
-    """Requests as JSON files under ``documents`` and rows of ``requests``, ``status_events`` and the rest."""
+    """Requests as rows of ``requests``, ``documents``, ``status_events`` and the rest; older documents as
+    JSON files under ``documents``."""
 
-    documents: Path
+    documents: Path  # the folder of documents stored before they moved into the database
     _db: Database
     _cursors: CursorCodec
+    # Documents on their way into the commit that ``_put_document`` handed over, by request id.
+    _incoming: dict[str, bytes]
 
     def _document_path(self, request_id: str) -> Path:
         return self.documents / f"{request_id}.json"
 
     def _put_document(self, request_id: str, body: bytes, *, replace: bool = False) -> None:
-        # Write to a temporary file, flush it to disk, then hard-link it into place: the link fails
-        # if the name exists, so a document is never overwritten and never seen half-written.
-        target = self._document_path(request_id)
-        handle, temporary = tempfile.mkstemp(dir=self.documents, prefix=".incoming-")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(body)
-                out.flush()
-                os.fsync(out.fileno())
-            if replace:
-                os.replace(temporary, target)
-            else:
-                os.link(temporary, target)
-            sync_folder(self.documents)  # the new name is durable too, not only the bytes
-        except OSError as exc:
-            raise StorageUnavailable(str(exc)) from exc
-        finally:
-            with contextlib.suppress(FileNotFoundError):  # os.replace moved it
-                os.unlink(temporary)
+        # The document is written by the commit, in its transaction: a request is never visible without
+        # its document, and no document is left behind by a request that never committed.
+        # (A committed document is never replaced either: the commit's insert refuses a second one.)
+        if not replace and request_id in self._incoming:
+            raise StorageUnavailable(f"request {request_id} already has a document")
+        self._incoming[request_id] = body
 
     def _remove_document(self, request_id: str) -> None:
-        try:
+        self._incoming.pop(request_id, None)
+        try:  # a request started before documents moved into the database may have left a file
             self._document_path(request_id).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageUnavailable(str(exc)) from exc
+
+    def document(self, request_id: str) -> bytes | None:
+        """The stored document of a request, from the database or, for a request stored earlier, its file."""
+        row = self._db.row("SELECT body FROM documents WHERE request_id = ?", (request_id,))
+        return bytes(row[0]) if row else self._document_file(request_id)
+
+    def document_ids(self) -> set[str]:
+        """The ids of every stored document, in the database and in files."""
+        rows = self._db.rows("SELECT request_id FROM documents")
+        return {str(request_id) for (request_id,) in rows} | {path.stem for path in self.documents.glob("*.json")}
+
+    def _document_file(self, request_id: str) -> bytes | None:
+        try:
+            return self._document_path(request_id).read_bytes()
+        except FileNotFoundError:
+            return None
         except OSError as exc:
             raise StorageUnavailable(str(exc)) from exc
 
     def get(self, request_id: str) -> StoredRequest | None:
         """The request with this id, joined with its document."""
-        row = self._db.row(f"{records.SUMMARY} WHERE id = ?", (request_id,))
+        row = self._db.row(f"{records.SUMMARY_AND_DOCUMENT} WHERE id = ?", (request_id,))
         if row is None:
             return None
-        path = self._document_path(request_id)
-        try:
-            body = path.read_bytes()
-        except FileNotFoundError:
-            log.error("request %s is in the index but its document %s is missing", request_id, path)
+        body = bytes(row[-1]) if row[-1] is not None else self._document_file(request_id)
+        if body is None:
+            log.error("request %s is in the index but its document is missing", request_id)
             return None
-        except OSError as exc:
-            raise StorageUnavailable(str(exc)) from exc
-        return stored_request(records.summary(row).receipt, body)
+        return stored_request(records.summary(row[:-1]).receipt, body)
 
     # Pending records -----------------------------------------------------------------------------
+    # A request whose document is written in its commit leaves nothing behind when it never commits,
+    # unless it copies attachments first: only then is a pending record kept, committed (and synced)
+    # before the first copy, so that a copy never outlives both its request and its record.
 
     def _record_pending(self, pending: PendingRequest) -> None:
+        if not pending.attachment_keys:
+            return
         insert = f"INSERT INTO pending_requests ({records.PENDING_COLUMNS}) VALUES (?, ?, ?)"
         self._db.changed(insert, records.pending_row(pending))
 
     def _stop_pending(self, pending: PendingRequest) -> bool:
+        if not pending.attachment_keys:  # no record: stopped unless it committed (its commit ran in this process)
+            return self._db.row("SELECT 1 FROM requests WHERE id = ?", (pending.request_id,)) is None
         stop = "UPDATE pending_requests SET stopped = 1 WHERE request_id = ?"
         return bool(self._db.changed(stop, (pending.request_id,)))
 
@@ -122,10 +136,12 @@ class LocalRequests(RequestStore):
         forward_to: str = "",
     ) -> None:
         receipt = record.receipt
+        document = self._incoming.pop(receipt.request_id, None)
+        if document is None:
+            raise StorageUnavailable(f"request {receipt.request_id} has no document to commit")
         with self._db.transaction() as db:
-            if not db.execute(
-                "DELETE FROM pending_requests WHERE request_id = ? AND stopped = 0", (pending.request_id,)
-            ).rowcount:
+            forget = "DELETE FROM pending_requests WHERE request_id = ? AND stopped = 0"
+            if not db.execute(forget, (pending.request_id,)).rowcount and pending.attachment_keys:
                 raise StorageUnavailable(f"request {receipt.request_id} was stopped as unfinished")
             if idempotency:
                 # An expired key is free again: remove it before claiming the key.
@@ -148,6 +164,10 @@ class LocalRequests(RequestStore):
                 db.execute("INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", records.request_row(record))
             except sqlite3.IntegrityError as exc:
                 raise ReferenceTaken(receipt.reference) from exc
+            try:
+                db.execute("INSERT INTO documents (request_id, body) VALUES (?, ?)", (receipt.request_id, document))
+            except sqlite3.IntegrityError as exc:
+                raise StorageUnavailable(f"request {receipt.request_id} already has a document") from exc
             db.execute(
                 "INSERT INTO status_events VALUES (?, 0, ?, ?, NULL, NULL)",
                 (receipt.request_id, receipt.status, receipt.received_at.isoformat()),

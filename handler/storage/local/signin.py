@@ -55,8 +55,12 @@ class LocalSignIn(SignInState):
         return bool(self._db.changed("DELETE FROM sign_in_codes WHERE email = ? AND digest = ?", (email, digest)))
 
     def count(self, key: str, window_start: datetime, expires_at: datetime) -> int:
-        """Add one to the window's counter and return it; old windows are dropped."""
-        with self._db.connect() as db:
+        """Add one to the window's counter and return it; old windows are dropped.
+
+        Not synced on its own (a count a power cut takes back costs nothing): the next durable commit, such
+        as the request it counted, syncs it too.
+        """
+        with self._db.connect(durable=False) as db:
             db.execute("DELETE FROM counters WHERE expires_at <= ?", (window_start.isoformat(),))
             row = db.execute(
                 "INSERT INTO counters VALUES (?, ?, 1, ?) ON CONFLICT (key, window_start) "
