@@ -32,7 +32,7 @@ from handler.usecases.following import Following
 from handler.usecases.forwarding import Forwarding
 from handler.usecases.mailing import Mailing
 from handler.usecases.sso_signin import SsoSignIn
-from handler.usecases.submitting import Submitting
+from handler.usecases.submitting import AtOnce, Submitting, overlapping
 from handler.usecases.ticket_events import TicketEvents
 from handler.usecases.uploading import Uploading
 
@@ -302,6 +302,7 @@ def build_services(
             settings.submissions_per_day,
             settings.cc_addresses_per_day,
             settings.forward,
+            overlapping() if store.remote else AtOnce(),
         ),
         receiver=receiver,
     )

@@ -278,6 +278,9 @@ class RequestStore(ABC):
     """Stores accepted requests exactly once; subclasses provide the primitives."""
 
     idempotency_ttl = timedelta(hours=24)
+    # Whether each call crosses a network (milliseconds each): then what does not depend on it is worth doing
+    # beside it, in another thread; a store on this machine answers faster than a thread starts.
+    remote = False
 
     def replay(self, submission: Submission, idempotency_key: str | None, now: datetime) -> Receipt | None:
         """The receipt an earlier submission with this key got, if any (``IdempotencyConflict`` if that

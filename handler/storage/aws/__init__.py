@@ -95,6 +95,7 @@ class AwsStore(AwsRequests, AwsContacts, AwsSignIn, AwsMail, AwsUploads, Store):
         self._flights = threading.Lock()
         self._recording = {}
         self._in_flight = {}
+        self._unrecorded = set()
 
     def conversation(self) -> AwsConversation:
         """The messages, in this store's table."""

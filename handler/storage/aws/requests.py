@@ -78,6 +78,8 @@ RACER_WAIT_SECONDS = 1.0
 class AwsRequests(RequestStore):
     """Requests as S3 documents and table items."""
 
+    remote = True
+
     s3: S3Client
     bucket: str
     _table: Table
@@ -86,6 +88,7 @@ class AwsRequests(RequestStore):
     _flights: threading.Lock  # guards the two below
     _recording: dict[str, Future[None]]  # pending records still being written, by request id
     _in_flight: dict[str, threading.Event]  # idempotency keys this process is storing, set when done
+    _unrecorded: set[str]  # requests whose pending record could not be written, until they are abandoned
 
     # The document --------------------------------------------------------------------------------
 
@@ -149,9 +152,22 @@ class AwsRequests(RequestStore):
             recording.result()
 
     def abandon(self, pending: PendingRequest, blobs: RequestBlobs | None = None) -> bool:
-        """As ``RequestStore.abandon``, once the pending record's write is over (a record that failed is absent)."""
-        with contextlib.suppress(StorageUnavailable):
-            self._recorded(pending)
+        """As ``RequestStore.abandon``, once the pending record's write is over. If that write failed, no commit
+        was sent and none can be: only the document written beside it goes, and the table is not asked again
+        (it has just failed to answer, and each call would cost the request its budget once more); a record
+        that landed all the same is the sweep's."""
+        with self._flights:
+            unrecorded = pending.request_id in self._unrecorded
+            self._unrecorded.discard(pending.request_id)
+        if not unrecorded:
+            try:
+                self._recorded(pending)
+            except StorageUnavailable:
+                unrecorded = True
+        if unrecorded:
+            with contextlib.suppress(StorageUnavailable):
+                self._remove_document(pending.request_id)
+            return False
         return super().abandon(pending, blobs)
 
     def _store(
@@ -238,6 +254,8 @@ class AwsRequests(RequestStore):
         try:
             self._recorded(pending)
         except StorageUnavailable as exc:
+            with self._flights:
+                self._unrecorded.add(pending.request_id)  # abandoning it asks the table nothing more
             self._remove_document(pending.request_id)
             raise StorageUnavailable(f"request {pending.request_id} could not be recorded: {exc}") from exc
 
