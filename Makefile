@@ -16,7 +16,7 @@ UV_COMPILE  = $(BIN)/uv pip compile pyproject.toml --universal --python-version 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-run: $(VENV)/.run  ## set up, build the site and serve site + API on http://127.0.0.1:$(PORT) (embedded storage)
+run: $(VENV)/.run .site-tools  ## set up, build the site and serve site + API on http://127.0.0.1:$(PORT) (embedded storage)
 	$(BIN)/python build.py --site-url http://127.0.0.1:$(PORT) --desk-email $(DESK)
 	SDF_DESK_INBOX=$(DESK) SDF_AGENTS=$(DESK) $(BIN)/python -m handler.serve --port $(PORT)
 
@@ -30,10 +30,10 @@ test-ahead: $(VENV)/.test .tools  ## the tests that need no local server or brow
 test-edits: $(VENV)/.test .tools  ## the same tests after each operator edit of schema/ (a service removed, renamed, reordered; a language, a service added)
 	$(BIN)/python scripts/operator_edits.py
 
-build: $(VENV)/.run  ## build the static site into dist/site (API_URL=https://... to point it at a deployed API)
+build: $(VENV)/.run .site-tools  ## build the static site into dist/site (API_URL=https://... to point it at a deployed API)
 	$(BIN)/python build.py $(if $(API_URL),--api-url $(API_URL))
 
-watch: $(VENV)/.run  ## rebuild the site whenever schema/ or site/ changes
+watch: $(VENV)/.run .site-tools  ## rebuild the site whenever schema/ or site/ changes
 	$(BIN)/python build.py --watch
 
 package: $(VENV)/.run  ## build dist/lambda.zip for AWS Lambda (python3.12/arm64); LAMBDA_PYTHON=python3.12 adds bytecode
@@ -55,8 +55,8 @@ lock: | $(VENV)/bin/python  ## regenerate the locks in requirements/ from pyproj
 check: lint typecheck lock-check  ## ruff, mypy, and the locks match pyproject.toml
 
 lint: $(VENV)/.test
-	$(BIN)/ruff check handler tests build.py scripts bench
-	$(BIN)/ruff format --check handler tests build.py scripts bench
+	$(BIN)/ruff check handler tests build.py site_assets.py scripts bench
+	$(BIN)/ruff format --check handler tests build.py site_assets.py scripts bench
 
 typecheck: $(VENV)/.test
 	$(BIN)/mypy
@@ -65,7 +65,7 @@ lock-check: | $(VENV)/bin/python
 	@for lock in $(LOCKS); do $(BIN)/python scripts/package_lambda.py --check-lock --lock $$lock || exit 1; done
 
 clean:  ## remove the environment, built site and local data
-	rm -rf $(VENV) dist data node_modules .tools
+	rm -rf $(VENV) dist data node_modules .tools .site-tools
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,7 +83,14 @@ $(VENV)/.test: pyproject.toml requirements/test.txt | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
+# esbuild, which bundles the site's scripts (package.json's one dependency): alone with --omit=dev, in a few
+# seconds; with the test tools when they are installed already, so that npm ci keeps them.
+.site-tools: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm is needed to build the site; install Node.js 20 or newer" >&2; exit 1; }
+	npm ci $(if $(wildcard .tools),,--omit=dev) --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Debian's Chromium for the browser tests and axe-core from npm; apt-get needs root (or sudo).
 .tools: package.json package-lock.json scripts/install-test-tools.sh
 	bash scripts/install-test-tools.sh
-	touch $@
+	touch $@ .site-tools

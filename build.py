@@ -12,21 +12,27 @@ import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from markupsafe import Markup
 
 from handler.addresses import EMAIL_PATTERN
 from handler.dialect import KEYWORDS, widgets
-from handler.forms import SCHEMA_DIR, Catalog, Field, Form, Path_, SchemaProblem, load_catalog, option_key
+from handler.rules import Rule
+from handler.schema.loader import SCHEMA_DIR, SchemaProblem, load_catalog
+from handler.schema.model import Catalog, Field, Form, Path_
+from handler.schema.values import option_key
 from handler.texts import fill
 from handler.uploads import PENDING_TRUSTED, Limits
 from handler.usecases.attaching import attachments_field
+from site_assets import AssetError, bundle, compress_all, lacking, only, used_texts, weights
 
 ROOT = Path(__file__).resolve().parent
 TEMPLATES = ROOT / "site" / "templates"
 STATIC = ROOT / "site" / "static"
 OUT = ROOT / "dist" / "site"
+LANDING = "landing.js"
 
 
 class BuildError(Exception):
@@ -109,35 +115,22 @@ def field_params(form: Form, field: Field, language: str) -> dict[str, Any]:
         else None,
         "attributes": control_attributes(field, required and field.required_when == field.shown_when)
         | {"disabled": not field.always_shown},
-        "shownWhen": conditions(field.shown_when),
         "hidden": not field.always_shown,
     }
 
 
+# What only the server can find out about an attachment (no such upload, or not what its name says): its answer
+# words the problem, so the page needs no text for it.
+SERVER_ONLY = frozenset({"x-upload", "x-upload-content"})
+
+
 def form_model(form: Form, language: str) -> dict[str, Any]:
-    """What the form page's checker needs: per field its constraints and messages, and the rules."""
-    fields = []
-    for field in page_fields(form):
-        texts = form.texts[language]["fields"][field.name]
-        keywords = field.keywords() | {r.keyword for r in form.rules if r.field == field.name}
-        if not field.always_shown:
-            keywords.add("unevaluatedProperties")
-        fields.append(
-            {
-                "name": field.name,
-                "widget": field.widget,
-                "value": field.value_kind,
-                "label": texts["label"],
-                "shownWhen": conditions(field.shown_when),
-                "requiredWhen": conditions(field.required_when),
-                "schema": field.constraints(),
-                "items": field.item_constraints(),
-                "messages": {k: form.static_message(language, field.name, k) for k in sorted(keywords)},
-                "hint": form.hint(language, field.name),
-                "categoryHints": texts.get("categoryHints"),
-            }
-            | _upload_model(field)
-        )
+    """What the form page's checker needs: per field its constraints and messages, and the rules. A message that
+    is the language's text for its keyword with the field's label filled in is sent once, as that text, in
+    ``messages``; the page fills in the label as the server does (site/static/texts.js: fieldMessage)."""
+    worded: dict[str, str] = {}
+    fields = [field_model(form, field, language, worded) for field in page_fields(form)]
+    unknown = "unevaluatedProperties"  # a member that is no field of the form is named by its name
     return {
         "form": form.id,
         "discriminator": form.discriminator,
@@ -145,9 +138,55 @@ def form_model(form: Form, language: str) -> dict[str, Any]:
         "allowedContactTypes": list(form.allowed_contact_types),
         "notAuthorized": fill(form.common[language]["api"]["not_authorized"], form.not_authorized(language)),
         "fields": fields,
-        "messages": {"unevaluatedProperties": form.message_template(language, None, "unevaluatedProperties")},
-        "rules": [r.as_json() for r in form.rules],
+        "messages": worded | {unknown: form.message_template(language, None, unknown)},
+        "rules": [rule_model(rule) for rule in form.rules],
     }
+
+
+def rule_model(rule: Rule) -> dict[str, Any]:
+    """One cross-field rule as the page's checker reads it: its members that are set, and the days the office is
+    closed by year (``{"2027": ["01-01", "03-25", ...]}``), each year written once."""
+    found = {key: value for key, value in rule.as_json().items() if value is not None}
+    if "officeHours" in found:
+        closed: dict[str, list[str]] = {}
+        for day in found["officeHours"]["closed"]:
+            closed.setdefault(day[:4], []).append(day[5:])
+        found["officeHours"] = found["officeHours"] | {"closed": closed}
+    return found
+
+
+def field_model(form: Form, field: Field, language: str, worded: dict[str, str] | None = None) -> dict[str, Any]:
+    """One field as the page's checker reads it. With ``worded``, each message that the language's text for its
+    keyword gives, filled with the field's label, is left out and that text is put in ``worded`` instead."""
+    texts = form.texts[language]["fields"][field.name]
+    label = str(texts["label"])
+    keywords = field.keywords() | {r.keyword for r in form.rules if r.field == field.name}
+    if not field.always_shown:
+        keywords.add("unevaluatedProperties")
+    messages = {}
+    for keyword in sorted(keywords - SERVER_ONLY):
+        message = form.static_message(language, field.name, keyword)
+        template = form.message_template(language, None, keyword)
+        if worded is not None and fill(template, {"label": label}) == message:
+            worded[keyword] = template
+        else:
+            messages[keyword] = message
+    hints = texts.get("categoryHints")
+    return (
+        {
+            "name": field.name,
+            "widget": field.widget,
+            "value": field.value_kind,
+            "label": label,
+            "shownWhen": conditions(field.shown_when),
+            "requiredWhen": conditions(field.required_when),
+            "schema": field.constraints(),
+            "messages": messages,
+        }
+        | ({"items": items} if (items := field.item_constraints()) else {})
+        | ({"categoryHints": hints, "hint": form.hint(language, field.name)} if hints else {})
+        | _upload_model(field)
+    )
 
 
 def _upload_model(field: Field) -> dict[str, Any]:
@@ -176,18 +215,24 @@ PAGE_TEXTS = {
 
 
 def page_model(catalog: Catalog, language: str, api_base: str, page: str) -> dict[str, Any]:
-    """What every page's script needs: the API, the language and the texts it reads, shaped as in schema/."""
+    """What every page's script needs: the API, the language and the texts its code asks for, shaped as in schema/."""
     common = catalog.common[language]
     keys = (*PAGE_TEXTS["common"], *PAGE_TEXTS[page])
     if missing := [key for key in keys if key not in common]:
         raise BuildError(f"common.{language}.json: the {page} page needs {', '.join(missing)}")
+    try:
+        used = used_texts(STATIC / "texts.js")  # only the texts the page's code asks for go on the page
+    except AssetError as exc:
+        raise BuildError(str(exc)) from exc
+    asked = [*used["common"], *used[page]]
+    if absent := lacking(common, asked):
+        raise BuildError(f"common.{language}.json: the {page} page's code asks for {', '.join(absent)}")
     return {
         "apiBase": api_base,
         "page": page,
         "language": language,
         "locale": common["locale"],
-        "emailPattern": EMAIL_PATTERN,
-        "texts": {key: common[key] for key in keys},
+        "texts": only({key: common[key] for key in keys}, asked),
     }
 
 
@@ -223,7 +268,7 @@ def reply_files(catalog: Catalog, language: str) -> list[dict[str, Any]]:
         params = field_params(form, field, language)
         params |= {"id": name, "name": name, "hintId": f"{name}-hint", "errorId": f"{name}-error", "hidden": True}
         params["attributes"] = {**params["attributes"], "disabled": False, "required": False}
-        checks = next(f for f in form_model(form, language)["fields"] if f["name"] == field.name)
+        checks = field_model(form, field, language)  # every message in full: the reply box has no shared texts
         found.append({"form": form.id, "field": field.name, "params": params, "model": checks | {"name": name}})
     return found
 
@@ -246,7 +291,6 @@ def sign_in_fields(catalog: Catalog, language: str) -> dict[str, dict[str, Any]]
         "formatHint": None,
         "errorPrefix": common["errorPrefix"],
         "items": [],
-        "shownWhen": [[]],
         "hidden": False,
     }
     return {
@@ -291,12 +335,20 @@ def api_base(api_url: str) -> str:
 
 
 def content_security_policy(api: str, upload_origin: str = "") -> str:
-    """Scripts, styles and images from the site only; calls to the site, the API and the upload bucket."""
+    """Scripts and styles from the site only, images from it or the page itself (its icon); calls to the site,
+    the API and the upload bucket."""
     origins = ["'self'", *("{0.scheme}://{0.netloc}".format(urlsplit(u)) for u in (api, upload_origin) if u)]
     return (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         f"connect-src {' '.join(origins)}; base-uri 'none'; form-action 'none'"
     )
+
+
+def svg_data_uri(svg: str) -> Markup:
+    """An SVG image as a ``data:`` address, ready for an HTML attribute: its attribute values in single quotes, and
+    percent-encoded only what a URL may not hold (so nothing an attribute would need escaped remains)."""
+    text = " ".join(svg.replace('"', "'").split())
+    return Markup("data:image/svg+xml," + quote(text, safe="!$'()*+,-./:;=?@_~"))
 
 
 def environment(templates: Path = TEMPLATES) -> Environment:
@@ -309,7 +361,8 @@ def environment(templates: Path = TEMPLATES) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["tojson_attr"] = lambda value: json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # Page models as compact as JSON allows, their texts as written (so they repeat what the markup says).
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False, "separators": (",", ":")}
     return env
 
 
@@ -351,7 +404,8 @@ def pages(
             | {
                 "page": "sign-in/",
                 "script": "signin.js",
-                "model": page_model(catalog, lang, base, "sign-in") | {"pages": [*catalog.forms, "my-requests"]},
+                "model": page_model(catalog, lang, base, "sign-in")
+                | {"pages": [*catalog.forms, "my-requests"], "emailPattern": EMAIL_PATTERN},
             }
             | sign_in_fields(catalog, lang),
         )
@@ -385,6 +439,7 @@ def pages(
         {
             "lang": catalog.default_language,
             "root": "",
+            "script": LANDING,
             "csp": csp,
             "languages": languages,
             "common": catalog.common,
@@ -416,12 +471,18 @@ def build(
     env = environment(templates)
     staging = Path(tempfile.mkdtemp(prefix=".site-", dir=out.parent if out.parent.exists() else None))
     try:
-        for relative, (template, context) in pages(catalog, api_url, upload_origin, desk_email, site_url).items():
+        written = pages(catalog, api_url, upload_origin, desk_email, site_url)
+        scripts = sorted({context["script"] for _, context in written.values() if "script" in context})
+        try:
+            env.globals["assets"] = bundle(STATIC, staging, scripts)
+        except AssetError as exc:
+            raise BuildError(str(exc)) from exc
+        env.globals["icon"] = svg_data_uri((STATIC / "favicon.svg").read_text(encoding="utf-8"))
+        for relative, (template, context) in written.items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(_render(env, templates, template, context), encoding="utf-8")
-        shutil.copytree(STATIC, staging / "static")
-        shutil.copy(STATIC / "favicon.svg", staging / "favicon.svg")
+        compress_all(staging)
         if out.exists():
             shutil.rmtree(out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -476,6 +537,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"build.py: error: {exc}", file=sys.stderr)
             return False
         print(f"built {len(written)} files into {args.out}")
+        for page, cost in weights(args.out).items():
+            print(f"  {page}: {cost.gzip_bytes / 1024:.1f} KB gzip in {cost.requests} requests")
         return True
 
     ok = once()

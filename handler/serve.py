@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import threading
 import time
 from pathlib import Path
@@ -11,7 +12,8 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import FileResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from handler.app import create_app
@@ -45,10 +47,60 @@ class NoFraming:
         await self.app(scope, receive, framed if scope["type"] == "http" else send)
 
 
+# Bundles and stylesheets named by their content's hash (build.py): they never change under their name.
+HASHED = re.compile(r"(^|/)static/[^/]+\.[A-Z0-9]{8}\.(js|css)$")
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+ENCODINGS = (("br", ".br"), ("gzip", ".gz"))  # preferred first, as build.py writes them beside each file
+
+
+def accepted_encodings(header: str) -> set[str]:
+    """The content codings an Accept-Encoding header allows (those not refused with ``q=0``)."""
+    allowed = set()
+    for part in header.split(","):
+        name, _, params = part.strip().partition(";")
+        quality = params.strip().removeprefix("q=") if params.strip().startswith("q=") else "1"
+        try:
+            refused = float(quality) == 0
+        except ValueError:
+            refused = True
+        if name.strip() and not refused:
+            allowed.add(name.strip().lower())
+    return allowed
+
+
+class SiteFiles(StaticFiles):
+    """The built site as the template's CloudFront serves it: hashed assets cached for a year, pages and every
+    other file revalidated; each compressed with brotli or gzip when the browser takes it (the ``.br`` and
+    ``.gz`` files build.py writes beside it), with ``Vary: Accept-Encoding``."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        """The file at ``path``, in the best coding the request accepts that the build wrote."""
+        response = await super().get_response(path, scope)
+        plain = response.path if isinstance(response, FileResponse) else None
+        request = Headers(scope=scope)
+        if plain is not None and response.status_code == 200:
+            accepted = accepted_encodings(request.get("accept-encoding", ""))
+            coded = [(c, Path(f"{plain}{suffix}")) for c, suffix in ENCODINGS if c in accepted]
+            variants = [(c, p) for c, p in coded if p.is_file()]
+            if variants:
+                coding, file = variants[0]
+                response = FileResponse(
+                    file, media_type=response.media_type, headers={"Content-Encoding": coding}, stat_result=file.stat()
+                )
+                if self.is_not_modified(response.headers, request):
+                    response = Response(status_code=304, headers={"etag": response.headers["etag"]})
+        served = path.replace("\\", "/")
+        response.headers["Cache-Control"] = IMMUTABLE if HASHED.search(served) else REVALIDATE
+        if plain is not None or response.status_code == 304:
+            response.headers["Vary"] = "Accept-Encoding"
+        return response
+
+
 def local_app(settings: Settings, site_dir: Path = SITE_DIR) -> FastAPI:
     """The API with the built site mounted at ``/``, neither of which another page may frame."""
     app = create_app(settings)
-    app.mount("/", StaticFiles(directory=site_dir, html=True), name="site")
+    app.mount("/", SiteFiles(directory=site_dir, html=True), name="site")
     app.add_middleware(NoFraming)
     return app
 

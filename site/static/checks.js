@@ -3,7 +3,7 @@
 // checks them against the official JSON Schema test cases and against the server's verdicts.
 // KEYWORDS is in the order a field's failures are reported (handler/dialect.py: KEYWORDS).
 
-import { fill, ownValue } from "./texts.js";
+import { fieldMessage, fill, ownValue } from "./texts.js";
 
 // The formats' patterns, the same text as the handler's (handler/dialect.py: FORMAT_PATTERNS; a test holds them equal).
 export const FORMAT_PATTERNS = {
@@ -69,7 +69,7 @@ function decimal(v) {
 }
 
 // Whether `v` is a whole multiple of `step` in decimal arithmetic, as the handler does it
-// (handler/forms.py: is_multiple): 19.99 is a multiple of 0.01, though 19.99 / 0.01 is 1998.9999999999998.
+// (handler/schema/values.py: is_multiple): 19.99 is a multiple of 0.01, though 19.99 / 0.01 is 1998.9999999999998.
 function multipleOf(v, step) {
   const value = decimal(v);
   const unit = decimal(step);
@@ -203,7 +203,7 @@ export function readNumber(typed, marks) {
 
 // ---- The form: branches, required fields and cross-field rules ---------------------------------
 
-// One test of a branch, as JSON Schema evaluates its `if` (handler/forms.py: Condition.holds):
+// One test of a branch, as JSON Schema evaluates its `if` (handler/schema/model.py: Condition.holds):
 // [field, value] holds when the field has the value (JSON equality: true is not 1); [field, value,
 // "contains"] when the list holds it (contains tests only a list, so another value passes it).
 function test([field, value, kind], data) {
@@ -231,9 +231,15 @@ export function readChoice(options, raw) {
 export const isShown = (field, data) => field.shownWhen.some((path) => holds(path, data));
 export const isRequired = (field, data) => field.requiredWhen.some((path) => holds(path, data));
 
+// Whether the office is closed all day on `day` (YYYY-MM-DD): `closed` lists the days by year, {"2027": ["05-17"]}.
+function closedOn(closed, day) {
+  const days = ownValue(closed, day.slice(0, 4));
+  return Array.isArray(days) && days.includes(day.slice(5));
+}
+
 function officeHoursContain(hours, start, end) {
   // A window over midnight, or on a public holiday, always reaches outside office hours.
-  if (start.slice(0, 10) !== end.slice(0, 10) || hours.closed.includes(start.slice(0, 10))) return false;
+  if (start.slice(0, 10) !== end.slice(0, 10) || closedOn(hours.closed, start.slice(0, 10))) return false;
   const [y, m, d] = start.slice(0, 10).split("-").map(Number);
   const day = new Date(0);
   day.setUTCFullYear(y, m - 1, d); // Date.UTC would read the years 0 to 99 as 1900 to 1999
@@ -269,7 +275,8 @@ export function validate(model, data, now) {
   const report = (name, keyword, value) => {
     if (found.has(name)) return;
     const field = byName.get(name);
-    const template = field ? field.messages[keyword] : fill(model.messages[keyword], { label: name });
+    const worded = model.messages;
+    const template = field ? fieldMessage(field, keyword, worded) : fill(worded[keyword], { label: name });
     found.set(name, { field: name, keyword, message: fill(template, { value: isString(value) ? short(value) : "" }) });
   };
   const belongs = (name) => byName.has(name) && isShown(byName.get(name), data);
@@ -295,7 +302,7 @@ export function validate(model, data, now) {
       report(field.name, own, v);
       continue;
     }
-    if (Array.isArray(v)) {
+    if (Array.isArray(v) && field.items) {
       for (const item of v) {
         const bad = failure(field.items, item, now);
         if (bad) {

@@ -4,7 +4,7 @@ import { text, useTexts } from "./texts.js";
 
 var modelElement = document.getElementById("page-model");
 export var model = modelElement ? JSON.parse(modelElement.textContent) : {};
-useTexts(model.texts, model.language, model.page);
+useTexts(model.texts, model.language);
 
 var SESSION_KEY = "servicedesk-forms-session";
 var DRAFT_PREFIX = "servicedesk-forms-draft:";

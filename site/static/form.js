@@ -122,7 +122,7 @@ import * as uploads from "./uploads.js";
   }
 
   model.fields.forEach(function (field) {
-    if (field.value === "uploads") uploads.watch(field, model.form, field.name, page, errors, saveDraft);
+    if (field.value === "uploads") uploads.watch(field, model.form, field.name, errors, saveDraft);
   });
 
   // ---- Drafts: what is typed is kept in this browser, per form and per person --------------------

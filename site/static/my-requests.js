@@ -216,7 +216,7 @@ function conversation(item) {
   box.addEventListener("input", save);
   if (files) {
     document.querySelector('[data-field="' + files.name + '"]').hidden = false;
-    uploads.watch(files, item.form, files.slotField, { api: api }, errors, save);
+    uploads.watch(files, item.form, files.slotField, errors, save);
     (draft.files || []).forEach(function (kept) { // files whose upload has expired are left out
       if (Date.now() - kept.at > files.upload.keepMs) return;
       var entry = uploads.item(files, kept.name, save);

@@ -1,7 +1,6 @@
 // The page's texts: looked up by their path in schema/common.<lang>.json ("signIn.codeSent") and
-// filled in. The build embeds the sections a page needs in its model; USED lists every text the
-// page code asks for, so a page reports a missing one as soon as it loads, and tests/js/texts.test.js
-// holds every language in schema/ to the same list.
+// filled in. USED lists every text the page code asks for: the build embeds those a page needs in its
+// model and refuses a language that lacks one, and tests/js/texts.test.js holds the scripts to the list.
 
 export const USED = {
   common: ["account.signedInAs", "api.internal_error", "errorPrefix", "errorSummaryTitle", "problemTitle", "sessionEnding"],
@@ -39,6 +38,14 @@ export function fill(template, params) {
     Object.prototype.hasOwnProperty.call(params, name) ? params[name] : whole);
 }
 
+// A field's error text for `keyword` with all but {value} filled in, as the handler words it: the field's own
+// (`field.messages`), or else the language's text for the keyword (`worded`) with the field's label, which the
+// page model gives once for every field whose message it is (build.py: form_model).
+export function fieldMessage(field, keyword, worded) {
+  const own = ownValue(field.messages, keyword);
+  return own !== undefined ? own : fill(ownValue(worded, keyword), { label: field.label });
+}
+
 // `object[key]` if `object` has `key` of its own, else undefined: a field name or value such as
 // "constructor" or "toString" never reads a member every object inherits.
 export function ownValue(object, key) {
@@ -64,11 +71,10 @@ function complain(key) {
   console.error(`Missing text "${key}": schema/common.${language}.json lacks it, or build.py does not put it on this page.`);
 }
 
-// Takes the page's texts and reports, loudly, every text the page's code uses that they lack.
-export function useTexts(source, lang, page) {
+// Takes the page's texts (the build has made sure they hold every text USED lists for the page).
+export function useTexts(source, lang) {
   texts = source || {};
   language = lang;
-  missing(texts, [...USED.common, ...(USED[page] || [])]).forEach(complain);
 }
 
 // Whether the page has a text, for texts chosen by data (a status's name).

@@ -1,8 +1,14 @@
 // Attachments: each file goes straight to storage through an upload slot, with its progress and a button
 // to remove it; the form page and the reply box on My requests both use it. A field here is the page
-// model's: {name, upload: {types, maxBytes, limitText}, messages, schema: {maxItems}}, and its markup is
-// the file-upload component's (an input with the field's name as id, "<name>-list" and "<name>-status").
-import { fill, text } from "./texts.js";
+// model's: {name, label, upload: {types, maxBytes, limitText}, messages, schema: {maxItems}}, and its markup
+// is the file-upload component's (an input with the field's name as id, "<name>-list" and "<name>-status").
+import { api, model } from "./common.js";
+import { fieldMessage, fill, text } from "./texts.js";
+
+// The field's message for `keyword`, `params` filled in.
+function message(field, keyword, params) {
+  return fill(fieldMessage(field, keyword, model.messages), params || {});
+}
 
 export function items(name) {
   return Array.prototype.slice.call(document.getElementById(name + "-list").children);
@@ -30,17 +36,17 @@ function typeOf(field, file) {
 
 // The same checks the handler makes when it gives out a slot, with the same messages.
 function refuse(field, file, count) {
-  var message = null;
+  var refusal = null;
   if (field.schema.maxItems !== undefined && count > field.schema.maxItems) {
-    message = field.messages.maxItems;
+    refusal = message(field, "maxItems");
   } else if (!typeOf(field, file)) {
-    message = fill(field.messages["x-upload-type"], { value: file.name });
+    refusal = message(field, "x-upload-type", { value: file.name });
   } else if (file.size < 1) {
-    message = fill(field.messages["x-upload-empty"], { value: file.name });
+    refusal = message(field, "x-upload-empty", { value: file.name });
   } else if (file.size > field.upload.maxBytes) {
-    message = fill(field.messages["x-upload-size"], { value: file.name, limit: field.upload.limitText });
+    refusal = message(field, "x-upload-size", { value: file.name, limit: field.upload.limitText });
   }
-  return message && { field: field.name, message: message, each: true };
+  return refusal && { field: field.name, message: refusal, each: true };
 }
 
 // One file in the list under the file input, with its progress and a button to remove it; `changed` is told
@@ -74,8 +80,8 @@ export function item(field, fileName, changed, onRemove) {
 }
 
 // Send each chosen file to a slot of `slotField` of form `formId` (the schema's names: the page's own field
-// may be named otherwise); `page` gives api(), `errors` the error summary.
-export function watch(field, formId, slotField, page, errors, changed) {
+// may be named otherwise); `errors` is the error summary.
+export function watch(field, formId, slotField, errors, changed) {
   function addFile(file) {
     var request = null;
     var entry = item(field, file.name, changed, function () { if (request) request.abort(); });
@@ -83,10 +89,10 @@ export function watch(field, formId, slotField, page, errors, changed) {
 
     function fail() {
       entry.remove();
-      errors.show([{ field: field.name, message: fill(field.messages["x-upload-failed"], { value: file.name }) }]);
+      errors.show([{ field: field.name, message: message(field, "x-upload-failed", { value: file.name }) }]);
     }
     var slot = { form: formId, field: slotField, name: file.name, type: typeOf(field, file), size: file.size };
-    page.api("POST", "/v1/uploads", slot).then(function (answer) {
+    api("POST", "/v1/uploads", slot).then(function (answer) {
       if (!entry.isConnected) return;
       if (answer.status !== 201) {
         entry.remove();

@@ -62,10 +62,33 @@ test("dates and times are read as either language types them", () => {
 
 test("office hours fall on the weekday of the date as written, in the years 0 to 99 too", () => {
   const rule = { rule: "outside-office-hours", field: "end", other: "start",
-    officeHours: { days: [1, 2, 3, 4, 5], opens: "08:00", closes: "16:00", closed: [] } };
+    officeHours: { days: [1, 2, 3, 4, 5], opens: "08:00", closes: "16:00", closed: {} } };
   // 3 September of the year 10 was a Friday (proleptic Gregorian, as the server reads it); 1910's a Saturday.
   assert.equal(ruleHolds(rule, { start: "0010-09-03T09:13", end: "0010-09-03T13:07" }), false);
   assert.equal(ruleHolds(rule, { start: "1910-09-03T09:13", end: "1910-09-03T13:07" }), true);
+});
+
+test("a window on a day the office is closed lies outside office hours: the page lists the days by year", () => {
+  const rule = { rule: "outside-office-hours", field: "end", other: "start",
+    officeHours: { days: [1, 2, 3, 4, 5], opens: "08:00", closes: "16:00", closed: { 2027: ["05-17"] } } };
+  const window = (day) => ({ start: `${day}T10:00`, end: `${day}T12:00` });
+  assert.equal(ruleHolds(rule, window("2027-05-17")), true); // a Monday, and 17 May
+  assert.equal(ruleHolds(rule, window("2027-05-18")), false);
+  assert.equal(ruleHolds(rule, window("2028-05-17")), false); // a year the list does not name is ordinary
+});
+
+test("a field's message is its own, or the language's text for the keyword with the field's label", () => {
+  const model = { messages: { type: "“{label}” has the wrong type: {value}" }, timeZone: "UTC", rules: [],
+    fields: [
+      { name: "a", label: "First", shownWhen: [[]], requiredWhen: [[]], schema: { type: "string" }, messages: {} },
+      { name: "b", label: "{value}", shownWhen: [[]], requiredWhen: [], schema: { type: "string" },
+        messages: { required: "Say b" } },
+      { name: "c", label: "Third", shownWhen: [[]], requiredWhen: [[]], schema: { type: "string" },
+        messages: { required: "Say c", type: "c is text" } },
+    ] };
+  const said = validate(model, { a: 1, b: 2, c: 3 }, new Date()).map((p) => p.message);
+  // The label is filled in first and {value} after, as the server does: a label's own {value} is filled too.
+  assert.deepEqual(said, ["“First” has the wrong type: ", "“” has the wrong type: ", "c is text"]);
 });
 
 // ---- Decimals, numbers neither side can compare, lone surrogates, branches, numbers as choices --
