@@ -11,7 +11,7 @@ UV_VERSION := 0.13.9
 UV_COMPILE  = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \
               --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
-.PHONY: run test test-ahead test-edits build watch check lint typecheck lock-check lock package bench clean help
+.PHONY: run test test-fast test-ahead test-edits build watch check lint typecheck lock-check lock package bench clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -23,6 +23,12 @@ run: $(VENV)/.run .site-tools  ## set up, build the site and serve site + API on
 test: $(VENV)/.test .tools  ## install what the tests need and run them all
 	node --test tests/js/
 	$(BIN)/python -m pytest
+
+# Two workers (pytest-xdist); property tests draw a tenth of their examples (HYPOTHESIS_PROFILE=fast); the zip and
+# wheel builds (marked packaging) and schemathesis's pytest plugin, which no test uses, are left out.
+test-fast: $(VENV)/.test .tools  ## the tests that need no local server or browser, in under a minute; make test runs them all
+	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -m "not servers and not browser and not packaging" \
+	  -n 2 --dist worksteal -p no:schemathesis -p no:cacheprovider -q
 
 test-ahead: $(VENV)/.test .tools  ## the tests that need no local server or browser, with the clock a year ahead (faketime)
 	faketime -f +400d $(BIN)/python -m pytest -m "not servers and not browser" -p no:cacheprovider

@@ -3,7 +3,7 @@
     python bench/bench_aws.py [--calls 200] [--concurrency 20] [--per-worker 15] [--cold-runs 7] [--skip-package]
 
 SeaweedFS (S3) and DynamoDB Local are started on 127.0.0.1 the way the tests start them
-(tests/servers.py). Two handlers take the same valid submission, the HTTP API v2 event of tests/events:
+(tests/helpers/servers.py). Two handlers take the same valid submission, the HTTP API v2 event of tests/events:
 
 - ours: ``handler.lambda_entry.handler`` with ``SDF_STORAGE=aws``, signed in as a registered contact,
   each submission with its own Idempotency-Key, JSON logs on (written to /dev/null);
@@ -59,7 +59,7 @@ EVENT = ROOT / "tests" / "events" / "http-api-v2.json"
 PACKAGER = ROOT / "scripts" / "package_lambda.py"
 sys.path[:0] = [str(ROOT), str(BENCH)]  # the handler package and minimal_app, when run as a script
 
-from tests.servers import (  # noqa: E402
+from tests.helpers.servers import (  # noqa: E402
     admin_dynamodb,
     admin_s3,
     aws_environment_for,
@@ -428,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs")
     print(f"load average (1 min): {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
-    print("S3: SeaweedFS, DynamoDB: DynamoDB Local, both on 127.0.0.1 (tests/servers.py)")
+    print("S3: SeaweedFS, DynamoDB: DynamoDB Local, both on 127.0.0.1 (tests/helpers/servers.py)")
     print("\nround trips per submission (HTTP requests, botocore's before-send event)")
     for kind in KINDS:
         print(f"  {kind:<8} {describe(trips[kind])}")

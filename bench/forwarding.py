@@ -1,5 +1,5 @@
 """Benchmark of forwarding into Zendesk: what forwarding adds to accepting a request, and how fast the worker
-drains the queue, against the fake Zendesk of tests/fake_zendesk.py on 127.0.0.1.
+drains the queue, against the fake Zendesk of tests/helpers/fake_zendesk.py on 127.0.0.1.
 
     python bench/forwarding.py [--requests 200] [--batch 20] [--delay-ms 20] [--warmup 10]
 
@@ -47,9 +47,9 @@ from handler.settings import Settings  # noqa: E402
 from handler.tickets.http import TIMEOUT  # noqa: E402
 from handler.tickets.zendesk import Zendesk  # noqa: E402
 from handler.usecases import forwarding  # noqa: E402
-from tests.conftest import AUTHORIZED, SECRET, register, sign_in  # noqa: E402
-from tests.fake_zendesk import EMAIL, TOKEN, FakeZendesk, fake_zendesk  # noqa: E402
-from tests.shipped import form, valid_data  # noqa: E402
+from tests.helpers.accounts import AUTHORIZED, SECRET, register, sign_in  # noqa: E402
+from tests.helpers.fake_zendesk import EMAIL, TOKEN, FakeZendesk, fake_zendesk  # noqa: E402
+from tests.helpers.shipped import form, valid_data  # noqa: E402
 
 KINDS = ("off", "on")
 
@@ -209,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs")
     print(f"load average (1 min): {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
-    print("store: embedded (SQLite) in a temporary directory; Zendesk: tests/fake_zendesk.py on 127.0.0.1")
+    print("store: embedded (SQLite) in a temporary directory; Zendesk: tests/helpers/fake_zendesk.py on 127.0.0.1")
 
     print(f"\naccepting a request: {n} valid submissions per desk, alternately, after {args.warmup} uncounted each")
     print(f"  {'forwarding':<10} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'jobs queued':>12}")

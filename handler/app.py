@@ -50,6 +50,28 @@ def create_app(
             max_age=3600,
         )
 
+    _answer_problems(app)
+
+    @app.get("/v1/health")
+    async def health() -> dict[str, str]:
+        """Answers when the handler is up."""
+        return {"status": "ok"}
+
+    for router in ROUTERS:
+        app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi_document(app, app.state.services.catalog)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _answer_problems(app: FastAPI) -> None:
+    """Every answer other than success, whatever raised it, as problem details (``handler.api.problems``)."""
+
     async def problem(request: Request, exc: Exception) -> JSONResponse:
         """Every answer other than success, whatever raised it."""
         if isinstance(exc, StarletteHTTPException):
@@ -72,22 +94,6 @@ def create_app(
     app.add_exception_handler(RequestValidationError, problem)
     for handled in HANDLED:
         app.add_exception_handler(handled, problem)
-
-    @app.get("/v1/health")
-    async def health() -> dict[str, str]:
-        """Answers when the handler is up."""
-        return {"status": "ok"}
-
-    for router in ROUTERS:
-        app.include_router(router)
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = openapi_document(app, app.state.services.catalog)
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-    return app
 
 
 def _allowed_methods(app: FastAPI, request: Request) -> list[str]:

@@ -21,20 +21,27 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 
 from handler.addresses import EMAIL_PATTERN
+from handler.dialect_shapes import (
+    BRANCH,
+    COUNT,
+    DATE_PATTERN,
+    DATE_TIME_PATTERN,
+    FORM,
+    FORM_HEADER,
+    LEVEL,
+    LEVEL_PROPERTIES,
+    MOMENT,
+    NUMBER,
+    OFFICE_HOURS,
+    SCALAR,
+    TIME_PATTERN,
+    TIME_ZONE,
+    UPLOAD,
+    URI_PATTERN,
+)
 from handler.patterns import check_pattern, python_regex
 
 WIDGETS_DIR = Path(__file__).resolve().parent.parent / "site" / "widgets"
-
-# RFC 3986's absolute URI, without characters that may not appear in one unescaped.
-URI_PATTERN = r'^[A-Za-z][A-Za-z0-9+.\-]*:[^\u0000-\u0020\u007f-\u009f"<>\\^`{|}]+$'
-DATE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
-TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
-DATE_TIME_PATTERN = DATE_PATTERN[:-1] + "T" + TIME_PATTERN[1:]
-
-SCALAR = {"type": ["string", "number", "integer", "boolean"]}
-COUNT = {"type": "integer", "minimum": 0}
-NUMBER = {"type": "number"}
-MOMENT = {"type": "string", "pattern": r"^(today|now|[0-9][0-9T:\-]+)$"}
 
 
 @dataclass(frozen=True)
@@ -214,11 +221,10 @@ def _time_zone(value: object) -> bool:
 @functools.cache
 def metaschema(folder: Path = WIDGETS_DIR) -> dict[str, Any]:
     """The dialect as a JSON Schema that a form file must pass: every keyword, widget and rule."""
-    field_keys = {k.name: k.value for k in KEYWORDS}
     field = {
         "type": "object",
         "properties": {
-            **field_keys,
+            **{k.name: k.value for k in KEYWORDS},
             "$ref": {"type": "string"},
             "$id": {"type": "string"},
             "$comment": {"type": "string"},
@@ -229,58 +235,36 @@ def metaschema(folder: Path = WIDGETS_DIR) -> dict[str, Any]:
         },
         "additionalProperties": False,
     }
-    branch = {
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "urn:servicedesk-forms:dialect",
+        "title": "A form of servicedesk-forms",
         "type": "object",
-        "required": ["if", "then"],
+        "required": ["$schema", "$id", "x-form", "type", "properties", "unevaluatedProperties"],
         "additionalProperties": False,
         "properties": {
-            "if": {
-                "type": "object",
-                "required": ["properties", "required"],
-                "additionalProperties": False,
-                "properties": {
-                    "properties": {
-                        "type": "object",
-                        "minProperties": 1,
-                        "maxProperties": 1,
-                        # A choice, a yes/no or a number has one value: {"const": V}; a list of
-                        # choices holds one: {"contains": {"const": V}}.
-                        "additionalProperties": {
-                            "type": "object",
-                            "minProperties": 1,
-                            "maxProperties": 1,
-                            "additionalProperties": False,
-                            "properties": {
-                                "const": SCALAR,
-                                "contains": {
-                                    "type": "object",
-                                    "required": ["const"],
-                                    "additionalProperties": False,
-                                    "properties": {"const": {"type": "string"}},
-                                },
-                            },
-                        },
-                    },
-                    "required": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 1},
-                },
-            },
-            "then": {"$ref": "#/$defs/level"},
+            **FORM_HEADER,
+            **LEVEL_PROPERTIES,
+            "unevaluatedProperties": {"const": False},
+            "x-rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
+            "$defs": {"type": "object", "additionalProperties": {"$ref": "#/$defs/field"}},
+        },
+        "$defs": {
+            "field": field,
+            "branch": BRANCH,
+            "level": LEVEL,
+            "form": FORM,
+            "rule": rule_schema(),
+            "timeZone": TIME_ZONE,
+            "officeHours": OFFICE_HOURS,
+            "upload": UPLOAD,
         },
     }
-    level = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "required": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
-            "properties": {
-                "type": "object",
-                "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
-                "additionalProperties": {"$ref": "#/$defs/field"},
-            },
-            "allOf": {"type": "array", "items": {"$ref": "#/$defs/branch"}},
-        },
-    }
-    rule_variants = [
+
+
+def rule_schema() -> dict[str, Any]:
+    """A cross-field rule: one of ``RULES``, with exactly the members it needs."""
+    variants = [
         {
             "if": {"properties": {"rule": {"const": rule}}},
             "then": {
@@ -292,106 +276,10 @@ def metaschema(folder: Path = WIDGETS_DIR) -> dict[str, Any]:
         for rule, members in RULES.items()
     ]
     return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "urn:servicedesk-forms:dialect",
-        "title": "A form of servicedesk-forms",
         "type": "object",
-        "required": ["$schema", "$id", "x-form", "type", "properties", "unevaluatedProperties"],
-        "additionalProperties": False,
-        "properties": {
-            "$schema": {"const": "https://json-schema.org/draft/2020-12/schema"},
-            "$id": {"type": "string", "pattern": "^urn:servicedesk-forms:form:"},
-            "$comment": {"type": "string"},
-            "title": {"type": "string"},
-            "description": {"type": "string"},
-            "x-form": {"$ref": "#/$defs/form"},
-            "type": {"const": "object"},
-            "required": level["properties"]["required"],  # type: ignore[index]
-            "properties": level["properties"]["properties"],  # type: ignore[index]
-            "allOf": level["properties"]["allOf"],  # type: ignore[index]
-            "unevaluatedProperties": {"const": False},
-            "x-rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
-            "$defs": {"type": "object", "additionalProperties": {"$ref": "#/$defs/field"}},
-        },
-        "$defs": {
-            "field": field,
-            "branch": branch,
-            "level": level,
-            "form": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": [
-                    "id",
-                    "version",
-                    "referencePrefix",
-                    "discriminator",
-                    "titleField",
-                    "allowedContactTypes",
-                ],
-                "properties": {
-                    "id": {"type": "string", "pattern": "^[a-z][a-z0-9-]*$"},
-                    "version": {"type": "integer", "minimum": 1},
-                    "referencePrefix": {"type": "string", "pattern": "^[A-Z]{1,5}$"},
-                    "discriminator": {"type": "string"},
-                    "titleField": {"type": "string"},
-                    "allowedContactTypes": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                    "timeZone": {"$ref": "#/$defs/timeZone"},
-                },
-            },
-            "rule": {
-                "type": "object",
-                "required": ["rule", "field"],
-                "properties": {"rule": {"enum": list(RULES)}, "field": {"type": "string"}},
-                "allOf": rule_variants,
-            },
-            "timeZone": {"type": "string", "format": "time-zone"},
-            "officeHours": {
-                "type": "object",
-                "required": ["days", "opens", "closes", "timeZone"],
-                "additionalProperties": False,
-                "properties": {
-                    "days": {
-                        "type": "array",
-                        "items": {"type": "integer", "minimum": 1, "maximum": 7},
-                        "minItems": 1,
-                        "uniqueItems": True,
-                    },
-                    "opens": {"type": "string", "pattern": TIME_PATTERN},
-                    "closes": {"type": "string", "pattern": TIME_PATTERN},
-                    "timeZone": {"$ref": "#/$defs/timeZone"},
-                    # The public holidays the desk is closed on: a country's calendar (ISO 3166 code) over the
-                    # years the form will take windows in.
-                    "holidays": {
-                        "type": "object",
-                        "required": ["calendar", "from", "to"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "calendar": {"type": "string", "pattern": "^[A-Z]{2}$"},
-                            "from": {"type": "integer", "minimum": 1900, "maximum": 2200},
-                            "to": {"type": "integer", "minimum": 1900, "maximum": 2200},
-                        },
-                    },
-                },
-            },
-            "upload": {
-                "type": "object",
-                "required": ["maxBytes", "types"],
-                "additionalProperties": False,
-                "properties": {
-                    "maxBytes": {"type": "integer", "minimum": 1},
-                    "types": {
-                        "type": "object",
-                        "minProperties": 1,
-                        "propertyNames": {"pattern": "^[a-z]+/[a-z0-9.+-]+$"},
-                        "additionalProperties": {
-                            "type": "array",
-                            "minItems": 1,
-                            "items": {"type": "string", "pattern": "^\\.[a-z0-9]+$"},
-                        },
-                    },
-                },
-            },
-        },
+        "required": ["rule", "field"],
+        "properties": {"rule": {"enum": list(RULES)}, "field": {"type": "string"}},
+        "allOf": variants,
     }
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from handler.contacts import Contact
+from handler.conversation import Conversation
+from handler.forwarding import ForwardQueue
 from handler.mail import Mail, Mailer, OutboxMailer, Recipient, SesMailer
 from handler.receipts import Receipts
 from handler.schema.loader import load_catalog
@@ -193,6 +195,87 @@ def ticket_system(settings: Settings) -> TicketSystem | None:
     return None
 
 
+def conversing_for(
+    settings: Settings,
+    catalog: Catalog,
+    store: Store,
+    blobs: RequestBlobs,
+    secret: bytes,
+    clock: Callable[[], datetime],
+    queue: Callable[[Sequence[Mail], str], None],
+    forwards: ForwardQueue,
+    conversation: Conversation,
+) -> Conversing:
+    """The conversations' ports: the store's, the settings' desk, and the ticket system's comments when forwarding."""
+
+    def for_the_ticket(request_id: str) -> None:  # a requester's new message, for the ticket's comments
+        forwards.forward_later(request_id, settings.forward, clock())
+
+    def ticket_url(request_id: str) -> str:
+        ticket = forwards.ticket_of(request_id)
+        return ticket.url if ticket else ""
+
+    return Conversing(
+        requests=store.requests,
+        conversation=conversation,
+        contacts=store.contacts,
+        catalog=catalog,
+        queue=queue,
+        clock=clock,
+        desk_inbox=settings.desk_inbox,
+        desk_language=settings.desk_language or catalog.default_language,
+        site_url=settings.site_url,
+        blobs=blobs,
+        uploads=store.uploads,
+        secret=secret,
+        reply_domain=settings.reply_domain,
+        agents=settings.agents,
+        for_the_ticket=for_the_ticket if settings.forward else None,
+        ticket_url=ticket_url if settings.forward else None,
+    )
+
+
+def submitting_for(
+    settings: Settings,
+    catalog: Catalog,
+    store: Store,
+    blobs: RequestBlobs,
+    reply_to: Callable[[str], str | None],
+    mailing_use: Mailing,
+    clock: Callable[[], datetime],
+) -> Submitting:
+    """The submissions' ports: the store's, the receipts in the desk's words, and the settings' limits."""
+    desk_language = settings.desk_language or catalog.default_language
+    return Submitting(
+        catalog,
+        store.requests,
+        store.contacts,
+        store.sign_in,
+        store.uploads,
+        blobs,
+        Receipts(catalog, reply_to, settings.desk_inbox, desk_language),
+        mailing_use,
+        clock,
+        settings.submissions_per_day,
+        settings.cc_addresses_per_day,
+        settings.forward,
+        overlapping() if store.remote else AtOnce(),
+    )
+
+
+def desk_for(
+    settings: Settings,
+    catalog: Catalog,
+    store: Store,
+    mailing_use: Mailing,
+    clock: Callable[[], datetime],
+    reply_to: Callable[[str], str | None],
+) -> Desk:
+    """The desk's ports: the store's requests and contacts, the mail queue, the settings' inbox and site."""
+    inbox, site = settings.desk_inbox, settings.site_url
+    return Desk(store.requests, store.contacts, catalog, mailing_use, clock, reply_to, inbox, site)
+
+
 def build_services(
     settings: Settings,
     catalog: Catalog | None = None,
@@ -210,63 +293,27 @@ def build_services(
     def send_code(contact: Contact, code: str, language: str) -> None:  # called once ``services`` exists
         mailing.queue(services.mailing, [code_mail(catalog, contact, code, language)], "a sign-in code")
 
-    secret = session_secret(settings)
-    sign_in = SignIn(store, store, secret, send_code, clock)
-    blobs, receiver = (blobs, None) if blobs else store.files()
-
     def queue(mails: Sequence[Mail], about: str) -> None:  # called once ``services`` exists
         mailing.queue(services.mailing, mails, about)
-
-    forwards, conversation = store.forwards(), store.conversation()
-
-    def for_the_ticket(request_id: str) -> None:  # a requester's new message, for the ticket's comments
-        forwards.forward_later(request_id, settings.forward, clock())
-
-    def ticket_url(request_id: str) -> str:
-        ticket = forwards.ticket_of(request_id)
-        return ticket.url if ticket else ""
-
-    conversing = Conversing(
-        requests=store,
-        conversation=conversation,
-        contacts=store,
-        catalog=catalog,
-        queue=queue,
-        clock=clock,
-        desk_inbox=settings.desk_inbox,
-        desk_language=settings.desk_language or catalog.default_language,
-        site_url=settings.site_url,
-        blobs=blobs,
-        uploads=store,
-        secret=secret,
-        reply_domain=settings.reply_domain,
-        agents=settings.agents,
-        for_the_ticket=for_the_ticket if settings.forward else None,
-        ticket_url=ticket_url if settings.forward else None,
-    )
-    system = ticket_system(settings)
-    forwarding = Forwarding(store, forwards, conversation, store, catalog, blobs, clock, system)
-    sso = SsoSignIn(sso_client(settings, secret), store, sign_in.session_for, clock, catalog.languages)
-
-    mailer_use = Mailing(store, mailer, clock, lambda: services.mail_queued())
-    desk_use = Desk(
-        store,
-        store,
-        catalog,
-        mailer_use,
-        clock,
-        conversing.reply_to,
-        settings.desk_inbox,
-        settings.site_url,
-    )
-
-    def move(request_id: str, status: str, who: str) -> None:
-        change_status(desk_use, request_id, status, who)
 
     def api_user() -> str:  # the system in use now (a test may give forwarding another client)
         return getattr(services.forwarding.system, "email", "")
 
-    events = TicketEvents(forwards, store, catalog.tickets, conversing, move, api_user)
+    secret = session_secret(settings)
+    sign_in = SignIn(store.contacts, store.sign_in, secret, send_code, clock)
+    blobs, receiver = (blobs, None) if blobs else store.files()
+    forwards, conversation = store.forwards(), store.conversation()
+    conversing = conversing_for(settings, catalog, store, blobs, secret, clock, queue, forwards, conversation)
+    forwarding = Forwarding(
+        store.requests, forwards, conversation, store.contacts, catalog, blobs, clock, ticket_system(settings)
+    )
+    sso = SsoSignIn(sso_client(settings, secret), store.contacts, sign_in.session_for, clock, catalog.languages)
+    mailing_use = Mailing(store.mail, mailer, clock, lambda: services.mail_queued())
+    desk = desk_for(settings, catalog, store, mailing_use, clock, conversing.reply_to)
+
+    def move(request_id: str, status: str, who: str) -> None:
+        change_status(desk, request_id, status, who)
+
     services = Services(
         settings,
         catalog,
@@ -276,34 +323,15 @@ def build_services(
         clock,
         blobs,
         secret,
-        mailer_use,
+        mailing_use,
         conversing,
         forwarding,
         sso,
-        events,
-        Following(store, conversation),
-        Uploading(catalog, store, store, store, blobs, receiver, clock, secret),
-        desk_use,
-        Submitting(
-            catalog,
-            store,
-            store,
-            store,
-            store,
-            blobs,
-            Receipts(
-                catalog,
-                conversing.reply_to,
-                settings.desk_inbox,
-                settings.desk_language or catalog.default_language,
-            ),
-            mailer_use,
-            clock,
-            settings.submissions_per_day,
-            settings.cc_addresses_per_day,
-            settings.forward,
-            overlapping() if store.remote else AtOnce(),
-        ),
+        TicketEvents(forwards, store.requests, catalog.tickets, conversing, move, api_user),
+        Following(store.requests, conversation),
+        Uploading(catalog, store.contacts, store.uploads, store.sign_in, blobs, receiver, clock, secret),
+        desk,
+        submitting_for(settings, catalog, store, blobs, conversing.reply_to, mailing_use, clock),
         receiver=receiver,
     )
     return services

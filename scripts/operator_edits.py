@@ -4,7 +4,7 @@ with every widget added. The product's promise is that such edits need no code, 
 
     python scripts/operator_edits.py                 # every edit, one per CPU side by side
     python scripts/operator_edits.py rename reorder  # only these
-    python scripts/operator_edits.py remove:data-extract --pytest="-x tests/test_api.py"  # one service, some tests
+    python scripts/operator_edits.py remove:data-extract --pytest="-x tests/api/test_api.py"  # one service, some tests
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests import edits  # noqa: E402  (the edits live beside the tests that use them)
+from tests.helpers import edits  # noqa: E402  (the edits live beside the tests that use them)
 
 # What a copy of the work tree leaves out: the environment, what builds and runs write, and caches.
 TOP_LEFT_OUT = {".git", ".venv", "node_modules", "dist", "data", "test-results", ".tools", "build"}

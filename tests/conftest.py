@@ -2,35 +2,42 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
-import re
 import shutil
-import tempfile
-import time
+import sqlite3
 from collections.abc import Iterator
-from datetime import datetime, timedelta
-from email import policy
-from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 
 import build
 from handler.app import create_app
-from handler.contacts import Contact, ContactRegister, make_contact
-from handler.schema.loader import SCHEMA_DIR, load_catalog
+from handler.schema.loader import load_catalog
 from handler.schema.model import Catalog
 from handler.settings import Settings
 from handler.storage.local import LocalStore
-from tests.shipped import FIXTURES, skip_reason
-from tests.shipped import NOW as NOW  # the one moment of the tests, for every test module
+from handler.storage.local.db import Database
+from tests.helpers.accounts import AUTHORIZED, SECRET, register, sign_in
+from tests.helpers.clock import NOW, Clock
+from tests.helpers.forms import EVERY_KEYWORD_FORM, INCIDENT_FORM
 
-TESTS = Path(__file__).resolve().parent
+# Fixtures the helpers define, for every test module: the local servers, the Lambda entry's environment, the
+# AWS store and a client on it.
+pytest_plugins = [
+    "tests.helpers.servers",
+    "tests.helpers.lambda_events",
+    "tests.helpers.aws_faults",
+    "tests.helpers.aws_uploads",
+]
+
+# HYPOTHESIS_PROFILE=fast (make test-fast): a property test draws a tenth of its examples (tests/helpers/examples.py).
+hypothesis_settings.register_profile("fast", max_examples=10)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -43,7 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "eu-north-1")
 
 
-# The fixtures that start a local server in a subprocess (tests/servers.py).
+# The fixtures that start a local server in a subprocess (tests/helpers/servers.py).
 SERVER_FIXTURES = frozenset({"seaweedfs", "dynamodb_local", "ses"})
 
 
@@ -65,40 +72,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.servers)
 
 
-def _test_form(name: str) -> Path:
-    """A test-only form from tests/forms/, with texts for every language of schema/: a language the
-    tests have no texts for gets the default language's, so adding a language to schema/ alone
-    keeps the tests running."""
-    site = json.loads((SCHEMA_DIR / "site.json").read_text(encoding="utf-8"))
-    folder = Path(tempfile.mkdtemp(prefix="test-forms-"))
-    shutil.copy(TESTS / "forms" / f"{name}.schema.json", folder)
-    for language in site["languages"]:
-        own = TESTS / "forms" / f"{name}.{language}.json"
-        fallback = TESTS / "forms" / f"{name}.{site['defaultLanguage']}.json"
-        shutil.copy(own if own.exists() else fallback, folder / f"{name}.{language}.json")
-    return folder / f"{name}.schema.json"
-
-
-INCIDENT_FORM = _test_form("incident")
-# A test-only form with every keyword, widget and rule of the dialect.
-EVERY_KEYWORD_FORM = _test_form("every-keyword")
-CONTACT_TYPES = ("authorized-for-change", "support-contact", "technical-contact", "billing-contact")
-
-
-def load_cases(folder: Path) -> list[Any]:
-    """Every case in the data files of ``folder``, as pytest parameters named after file and description; the
-    cases of a file of tests/data/service-request/ whose service is not in schema/ any more skip, saying so."""
-    cases = []
-    for path in sorted(folder.glob("*.json")):
-        content = json.loads(path.read_text(encoding="utf-8"))
-        reason = skip_reason(path) if folder.resolve() == FIXTURES.resolve() else None
-        marks = [pytest.mark.skip(reason=reason)] if reason else []
-        for kind in ("valid", "invalid"):
-            for case in content[kind]:
-                cases.append(pytest.param(kind == "valid", case, id=f"{path.stem}: {case['description']}", marks=marks))
-    return cases
-
-
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return load_catalog()
@@ -114,73 +87,28 @@ def catalog_with_test_forms() -> Catalog:
     return load_catalog(extra_forms=(INCIDENT_FORM, EVERY_KEYWORD_FORM))
 
 
+@pytest.fixture(scope="session")
+def empty_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded store's database with its tables and no rows, made once."""
+    folder = tmp_path_factory.mktemp("empty-store")
+    Database(folder / "made.sqlite3")
+    empty = folder / "requests.sqlite3"
+    with (
+        contextlib.closing(sqlite3.connect(folder / "made.sqlite3")) as made,
+        contextlib.closing(sqlite3.connect(empty)) as copy,
+    ):
+        made.backup(copy)
+    return empty
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> LocalStore:
-    return LocalStore(tmp_path / "data")
-
-
-AUTHORIZED = "kari.nordmann@example.no"
-
-
-def register(store: ContactRegister, email: str, *types: str) -> Contact:
-    """Put a contact in the register with the given contact types."""
-    contact = make_contact(email, "Kari Nordmann", "+47 912 34 567", "Kunde AS", types, CONTACT_TYPES)
-    store.put_contact(contact)
-    return contact
-
-
-def code_from_outbox(outbox: Path, email: str, wait: float = 10) -> str:
-    """The code in the newest sign-in e-mail to ``email`` in the outbox, waiting for it to be sent.
-
-    The e-mail is removed once read, so the next call waits for the next code rather than reading
-    an old one (codes are mailed through the queue, a moment after they are asked for).
-    """
-    subjects = {str(texts["email"]["codeSubject"]) for texts in load_catalog().common.values()}
-    deadline = time.monotonic() + wait
-    while True:
-        for path in sorted(outbox.glob("*.eml"), reverse=True):
-            message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
-            if email in str(message["To"]) and str(message["Subject"]) in subjects:
-                body = message.get_body(preferencelist=("plain",))
-                assert body is not None
-                found = re.search(r"\b(\d{6})\b", body.get_content())
-                assert found, "no code in the e-mail"
-                path.unlink()
-                return found.group(1)
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    raise AssertionError(f"no e-mail to {email} in {outbox}")
-
-
-def open_session(client: httpx.Client | TestClient, outbox: Path, email: str) -> dict[str, Any]:
-    """Sign in through the API (a test client or a real server's) with the e-mailed code; the session
-    it answers with: token, expiry and contact, as the page keeps it."""
-    assert client.post("/v1/session/code", json={"email": email}).status_code == 202
-    answer = client.post("/v1/session", json={"email": email, "code": code_from_outbox(outbox, email)})
-    assert answer.status_code == 200, answer.text
-    return answer.json()  # type: ignore[no-any-return]
-
-
-def sign_in(client: TestClient, outbox: Path, email: str) -> str:
-    """Sign in through the API with the e-mailed code; return the session token."""
-    return str(open_session(client, outbox, email)["token"])
-
-
-class Clock:
-    """A clock the tests move by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-SECRET = "test-secret-ZVvlaE58jlyizltNCSCas1t6gfn6D_FR"  # as random as a real one: weak secrets are refused
+def store(tmp_path: Path, empty_database: Path) -> LocalStore:
+    """A store of its own: a copy of the empty database, opened as a store opens a folder it has used before (with
+    a signing key of its own)."""
+    folder = tmp_path / "data"
+    folder.mkdir(mode=0o700)
+    shutil.copyfile(empty_database, folder / "requests.sqlite3")
+    return LocalStore(folder)
 
 
 @pytest.fixture
@@ -223,7 +151,7 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")  # Playwright's event loop must be gone before other modules run theirs
 def chromium() -> Iterator[Any]:
     """Debian's Chromium driven by Playwright; a missing browser fails on CI and skips elsewhere."""
-    from tests.browser import AXE, CHROMIUM_ARGS, chromium_path
+    from tests.helpers.browser import AXE, CHROMIUM_ARGS, chromium_path
 
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is installed by 'make test'")
     executable = chromium_path()

@@ -266,6 +266,13 @@ def openapi_document(app: FastAPI, catalog: Catalog) -> dict[str, Any]:
         # The page's session (docs/api.md): a change also needs X-Requested-With and an Origin of the site's.
         "cookie": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
     }
+    _describe_operations(document)
+    _describe_bodies(document, catalog)
+    return document
+
+
+def _describe_operations(document: dict[str, Any]) -> None:
+    """Each operation of ``_OPERATIONS`` with its parameters, its security and every status it answers with."""
     for (method, path), (status, body, session, errors) in _OPERATIONS.items():
         operation = document["paths"][path][method]
         parameters = [p for p in operation.get("parameters", []) if p["name"].lower() != "authorization"]
@@ -285,6 +292,10 @@ def openapi_document(app: FastAPI, catalog: Catalog) -> dict[str, Any]:
             str(code): {"description": _REASONS[code], "content": {MEDIA_TYPE: {"schema": _problem(code)}}}
             for code in sorted({*errors, 500})
         }
+
+
+def _describe_bodies(document: dict[str, Any], catalog: Catalog) -> None:
+    """The request bodies FastAPI does not know: the forms, a message, a stop link and an uploaded file."""
     submit = document["paths"]["/v1/requests"]["post"]
     submit["requestBody"]["content"][_JSON]["schema"] = {
         "oneOf": [
@@ -321,7 +332,6 @@ def openapi_document(app: FastAPI, catalog: Catalog) -> dict[str, Any]:
         "required": True,
         "content": {"multipart/form-data": {"schema": _UPLOAD_FORM}},
     }
-    return document
 
 
 def _problem(status: int) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from handler.api.deps import (
 )
 from handler.codes import Code
 from handler.refusals import Refused
-from handler.usecases import conversing, following
+from handler.usecases import answering, conversing, following
 from handler.usecases.submitting import NewRequest, submit
 
 router = APIRouter(prefix="/v1/requests")
@@ -95,5 +95,5 @@ async def stop_emails(request_id: str, request: Request, language: Language, use
     signature = body.get("signature") if isinstance(body, dict) else None
     if not isinstance(address, str) or not isinstance(signature, str) or len(address) > 320 or len(signature) > 64:
         raise Refused(Code.INVALID_BODY)
-    reference = await run(conversing.stop_copies, use, request_id, address, signature)
+    reference = await run(answering.stop_copies, use, request_id, address, signature)
     return JSONResponse({"reference": reference}, headers={"Content-Language": language, **NO_STORE})

@@ -4,8 +4,9 @@ A cursor is the last request's time received (microseconds since the epoch) and 
 HMAC-SHA256 tag over the requester and those bytes, cut to 16 bytes: 40 bytes, 54 URL-safe characters
 whatever the requester's address. Only the store that holds the key can make one; a cursor that was
 altered, or that was handed out to another requester, does not verify and raises ``InvalidCursor``.
-The stores keep the key themselves (see ``LocalStore`` and ``AwsStore``), so every process or
-container that shares a store accepts the cursors any of them handed out.
+The stores keep the key in their own database (``LocalStore`` makes it when it opens its folder, the AWS
+request port on first use), so every process or container that shares a store accepts the cursors any of
+them handed out.
 """
 
 from __future__ import annotations

@@ -12,14 +12,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from urllib.parse import urlencode
 
 from handler import mails, observe, replies
 from handler.codes import Code
 from handler.contacts import ContactRegister
 from handler.conversation import Attachment, Author, Channel, Conversation, Message, StatusMove, thread
 from handler.conversation_rules import ConversationRules
-from handler.mail import Mail, Recipient
+from handler.mail import Mail
 from handler.refusals import Refused
 from handler.schema.model import Catalog, Field, FieldError
 from handler.storage.base import (
@@ -36,12 +35,12 @@ from handler.storage.base import (
 )
 from handler.texts import fill
 from handler.uploads import Upload, UploadRefused, UploadRegistry, take_upload
+from handler.usecases import answering
 from handler.usecases.attaching import attachments_field, copy_upload, keep_mail_file
 
 log = logging.getLogger("servicedesk_forms.conversation")
 # A mail larger than this is refused unread (SES takes up to 40 MB; the form's attachments are far smaller).
 MAX_MAIL_BYTES = 25 * 1024 * 1024
-EARLIER_IN_MAIL = 3  # the desk's answer e-mailed to the requester quotes this many earlier messages
 
 
 @dataclass(frozen=True)
@@ -192,7 +191,7 @@ def receive(use: Conversing, raw: bytes, verdicts: Mapping[str, str] | None = No
         author = (Author.AGENT, incoming.sender_name or sender.split("@")[0], sender)
     else:
         return _counted(Received(Outcome.REFUSED, "from neither the requester nor an agent", reference))
-    language = _language(use, request)
+    language = answering.language_of(use, request)
     text = replies.new_text(incoming, language, use.catalog.common[language]["email"]["replyAbove"])
     if not text:
         return _counted(Received(Outcome.IGNORED, "no new text above the quoted mail", reference))
@@ -267,7 +266,7 @@ def _append(
         raise StatusConflict(request_id)
     after = _summary(use, request_id)
     if created and kind == Author.AGENT and request.requester:
-        use.queue(_to_requester(use, request, after, stored), after.receipt.reference)
+        use.queue(answering.to_requester(use, request, after, stored), after.receipt.reference)
     if created and kind != Author.AGENT and use.for_the_ticket:
         use.for_the_ticket(request_id)
     if created and kind != Author.AGENT and use.desk_inbox:
@@ -335,57 +334,6 @@ def _uploaded_files(
     if problems:
         raise Refused(Code.VALIDATION_FAILED, problems)
     return tuple(attachment for _, attachment in copied)
-
-
-def _language(use: Conversing, request: StoredRequest) -> str:
-    return request.language if request.language in use.catalog.languages else use.catalog.default_language
-
-
-def _to_requester(use: Conversing, request: StoredRequest, summary: RequestSummary, message: Message) -> list[Mail]:
-    """The desk's message to the requester, answerable, and a copy to each address the request was copied to that
-    has not asked to stop, with a link that stops them."""
-    language = _language(use, request)
-    contact = use.contacts.get_contact(request.requester or "")
-    request_id = summary.receipt.request_id
-    link = f"{use.site_url}/{language}/my-requests/?id={request_id}" if use.site_url else ""
-    to = Recipient(request.requester or "", contact.name if contact else "")
-    texts = use.catalog.common[language]["email"]
-    signed = use.reply_to(summary.receipt.reference)
-    # The conversation's latest messages before this one, newest first, for the context a mail client lacks.
-    earlier = [m for m in use.conversation.messages(request_id) if m.id != message.id][-EARLIER_IN_MAIL:][::-1]
-    answer_to = signed or use.desk_inbox
-    found = [mails.desk_message(texts, language, to, summary, message, link, answer_to, bool(signed), earlier)]
-    muted = use.conversation.muted(request_id) if use.site_url else frozenset()
-    for address in _copied(use, request):
-        if address.lower() in muted:
-            continue
-        stop = ""
-        if use.site_url:
-            query = urlencode(
-                {"r": request_id, "a": address, "s": replies.stop_signature(use.secret, request_id, address)}
-            )
-            stop = f"{use.site_url}/{language}/stop-emails/?{query}"
-        copy = mails.desk_message(texts, language, Recipient(address), summary, message, "", use.desk_inbox, False)
-        found.append(mails.with_stop_link(copy, texts, summary, stop) if stop else copy)
-    return found
-
-
-def stop_copies(use: Conversing, request_id: str, address: str, signature: str) -> str:
-    """Send no more copies about the request to ``address``, if the link's signature holds; the reference."""
-    summary = use.requests.summary(request_id) if REQUEST_ID.fullmatch(request_id) else None
-    if summary is None or not replies.stop_signature_holds(use.secret, request_id, address, signature):
-        raise Refused(Code.NOT_FOUND)  # a wrong link looks exactly like one to a request that is gone
-    use.conversation.mute(request_id, address)
-    return summary.receipt.reference
-
-
-def _copied(use: Conversing, request: StoredRequest) -> list[str]:
-    """The addresses the request's receipt was copied to (its form's address-list fields), besides the requester."""
-    form = use.catalog.forms.get(request.form_id)
-    lists = [f.name for f in form.fields if f.widget == "email-list"] if form else []
-    found = {str(a).lower(): str(a) for name in lists for a in request.data.get(name, ()) if isinstance(a, str)}
-    found.pop((request.requester or "").lower(), None)
-    return list(found.values())
 
 
 def _own(use: Conversing, requester: str, request_id: str) -> StoredRequest:

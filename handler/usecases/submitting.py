@@ -67,6 +67,17 @@ class Submitting:
     overlap: Executor = dataclass_field(default_factory=AtOnce, compare=False)  # overlapping() for a remote store
 
 
+# What a request that was not committed raises after its pending record was made: its copies and document go.
+_NOT_COMMITTED = (
+    Refused,
+    InvalidSession,
+    IdempotencyConflict,
+    IdempotencyInProgress,
+    RequestTooLarge,
+    StorageUnavailable,
+)
+
+
 @dataclass(frozen=True)
 class NewRequest:
     """A body as sent (``{"form", "data"}``), by whom, in which language, under which idempotency key.
@@ -102,16 +113,31 @@ def submit(use: Submitting, new: NewRequest) -> tuple[Receipt, bool]:
         return authorized_contact(use.contacts, reading.result(), form, new.language)
 
     now = use.clock()
-    requester = normalize_email(new.requester)
     submission = Submission(
         form_id=form.id,
         category=data.get(form.discriminator),
         schema_hash=form.schema_hash,
         language=new.language,
-        requester=requester,
+        requester=normalize_email(new.requester),
         data=data,
         title=data.get(form.title_field),
     )
+    if earlier := _checked(use, form, data, submission, new, now, sender):
+        return earlier, False
+    return _stored(use, form, data, submission, new, now, sender, reading)
+
+
+def _checked(
+    use: Submitting,
+    form: Form,
+    data: dict[str, Any],
+    submission: Submission,
+    new: NewRequest,
+    now: datetime,
+    sender: Callable[[], Contact],
+) -> Receipt | None:
+    """The first receipt, when this is a retry answered before anything is stored; ``Refused`` when the data does
+    not pass (unless it is such a retry); None when the request is to be stored."""
     # A retry is answered with its first receipt. With uploads named, before anything is checked: the first
     # request took them, and a different body under the same key must not. Without, the commit recognizes
     # the key as taken and answers the retry then, which saves a read on every first submission.
@@ -119,13 +145,28 @@ def submit(use: Submitting, new: NewRequest) -> tuple[Receipt, bool]:
     if looked_up:
         sender()  # its uploads are the contact's own: who sends is settled before they are touched
         if earlier := _replayed(use, submission, new.idempotency_key, now):
-            return earlier, False
+            return earlier
     if errors := form.validate(data, new.language, now):
         sender()
         # The data passed when it was stored, even if "now" has moved past a start time since.
         if not looked_up and (earlier := _replayed(use, submission, new.idempotency_key, now)):
-            return earlier, False
+            return earlier
         raise invalid(errors, "/data")
+    return None
+
+
+def _stored(
+    use: Submitting,
+    form: Form,
+    data: dict[str, Any],
+    submission: Submission,
+    new: NewRequest,
+    now: datetime,
+    sender: Callable[[], Contact],
+    reading: Future[str],
+) -> tuple[Receipt, bool]:
+    """Store the request that passed, with its attachments' copies and its e-mails, within the day's limits."""
+    requester = submission.requester or ""
     observe.annotate(category=submission.category)  # one of the form's categories, now that the data passed
     counting = use.overlap.submit(within_limits, use, form, _sender_only(requester), data)
     copies = sum(len(data.get(f.name, ())) for f in form.fields if f.value_kind == "uploads")
@@ -158,14 +199,7 @@ def submit(use: Submitting, new: NewRequest) -> tuple[Receipt, bool]:
         )
     except StoreUnreachable:
         raise  # the commit may still land: if it does not, the sweep removes what this request wrote
-    except (
-        Refused,
-        InvalidSession,
-        IdempotencyConflict,
-        IdempotencyInProgress,
-        RequestTooLarge,
-        StorageUnavailable,
-    ):
+    except _NOT_COMMITTED:
         use.requests.abandon(pending, use.blobs)  # not committed: its copies and document go now
         _settled(reading, counting)
         raise

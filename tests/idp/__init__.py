@@ -4,7 +4,8 @@ its tokens naming the tenant's issuer and ``tid``). People sign in on its own lo
 password (``PEOPLE``), then confirm the consent page.
 
 ``running_idp(port, redirect)`` starts it in a process group of its own and stops the group at the end; a
-missing Node or ``node_modules/oidc-provider`` skips the test, or fails it on CI (``tests.servers.missing_tool``).
+missing Node or ``node_modules/oidc-provider`` skips the test, or fails it on CI
+(``tests.helpers.servers.missing_tool``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.servers import missing_tool
+from tests.helpers.servers import missing_tool
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SERVER = Path(__file__).resolve().parent / "server.mjs"

@@ -1,14 +1,14 @@
-"""The AWS store: documents in S3, everything else in one DynamoDB table, one module per port.
+"""The AWS store: documents in S3, everything else in one DynamoDB table, one module and one object per port.
 
 ``table`` is the table helper (typed values, the one conditional write, errors), ``records`` the table's
-layout and items; ``requests``, ``contacts``, ``signin``, ``mail`` and ``uploads`` each keep one port of
-the store, and ``blobs`` the uploaded files. ``AwsStore`` is all of them on one table and bucket.
+layout and items; ``requests`` (with ``documents`` in the bucket and ``commit``, its transaction),
+``contacts``, ``signin``, ``mail``, ``uploads``, ``thread`` and ``forwards`` each keep one port of the
+store, and ``blobs`` the uploaded files. Each port object is built from the one ``Table`` (and the bucket);
+``AwsStore`` composes them.
 """
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -17,6 +17,7 @@ from botocore.config import Config
 
 from handler.storage.aws.blobs import S3Blobs
 from handler.storage.aws.contacts import AwsContacts
+from handler.storage.aws.documents import S3Documents
 from handler.storage.aws.forwards import AwsForwards
 from handler.storage.aws.mail import AwsMail
 from handler.storage.aws.records import (
@@ -34,7 +35,6 @@ from handler.storage.aws.table import Table, is_retryable, item_size
 from handler.storage.aws.thread import AwsConversation
 from handler.storage.aws.uploads import AwsUploads
 from handler.storage.base import Store
-from handler.storage.cursor import CursorCodec
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -68,17 +68,22 @@ READ_TIMEOUT = 2
 ATTEMPTS = 2
 BACK_OFF_SECONDS = 1  # standard mode's longest wait before the second try (jittered: mostly far less)
 CALL_BUDGET_SECONDS = ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT) + BACK_OFF_SECONDS
-# Threads for the writes a submission makes alongside other work: two each, for the requests of one process.
-OVERLAP_THREADS = 16
 
 
 def _send_body_at_once(request: AWSPreparedRequest, **_: Any) -> None:
     del request.headers["Expect"]  # not signed (SigV4 leaves it out), so it can go
 
 
-class AwsStore(AwsRequests, AwsContacts, AwsSignIn, AwsMail, AwsUploads, Store):
+class AwsStore(Store):
     """Requests in an S3 bucket (documents) and a DynamoDB table (everything that makes them visible),
-    and in the same table the contact register, sign-in codes, rate counters, upload slots and unsent mail."""
+    and in the same table the contact register, sign-in codes, rate counters, upload slots and unsent mail:
+    one port object each, all on the one ``Table``."""
+
+    requests: AwsRequests
+    contacts: AwsContacts
+    sign_in: AwsSignIn
+    mail: AwsMail
+    uploads: AwsUploads
 
     def __init__(self, s3: S3Client, dynamodb: DynamoDBClient, bucket: str, table: str) -> None:
         # botocore asks for "100 Continue" before every PUT body and waits up to a second for it, a second
@@ -89,13 +94,13 @@ class AwsStore(AwsRequests, AwsContacts, AwsSignIn, AwsMail, AwsUploads, Store):
         self.bucket = bucket
         self.table = table
         self._table = Table(dynamodb, table)
-        self._cursors: CursorCodec | None = None
-        # boto3's clients may be shared between threads: a submission's independent writes go out together.
-        self._overlap = ThreadPoolExecutor(OVERLAP_THREADS, thread_name_prefix="aws-store")
-        self._flights = threading.Lock()
-        self._recording = {}
-        self._in_flight = {}
-        self._unrecorded = set()
+        super().__init__(
+            AwsRequests(self._table, S3Documents(s3, bucket)),
+            AwsContacts(self._table),
+            AwsSignIn(self._table),
+            AwsMail(self._table),
+            AwsUploads(self._table),
+        )
 
     def conversation(self) -> AwsConversation:
         """The messages, in this store's table."""

@@ -11,7 +11,8 @@ from handler.storage.aws.table import Table, Write
 class AwsContacts(ContactRegister):
     """Contacts as ``CONTACT#`` items."""
 
-    _table: Table
+    def __init__(self, table: Table) -> None:
+        self._table = table
 
     def get_contact(self, email: str) -> Contact | None:
         """The registered contact with this address (any case)."""

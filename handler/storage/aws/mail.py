@@ -18,7 +18,8 @@ _MAILS_PER_TRANSACTION = 50
 class AwsMail(MailQueue):
     """Messages as ``MAIL#`` items, each with an entry in one of the ``OUTBOX#`` partitions while it waits."""
 
-    _table: Table
+    def __init__(self, table: Table) -> None:
+        self._table = table
 
     def queue_mails(self, mails: Sequence[QueuedMail]) -> None:
         """Add or replace messages (unclaimed, unmarked) with their outbox entries; new ones wake the sender."""

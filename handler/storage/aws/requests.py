@@ -1,37 +1,29 @@
 """Requests on AWS: the document in S3 (never overwritten), everything that makes it visible in the table.
 
-The submit flow itself lives in ``base.RequestStore``; this writes the document, commits the request's
+The submit flow itself lives in ``flow.SubmitFlow``; this writes the document, commits the request's
 items in one transaction, and reads them back.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-
-from botocore.exceptions import ClientError
 
 from handler.mail import QueuedMail
 from handler.storage import base
-from handler.storage.aws import records
-from handler.storage.aws.forwards import forward_job_item
-from handler.storage.aws.records import KIND_INDEX, PENDING, REQUESTER_INDEX, document_key, timestamp
-from handler.storage.aws.table import (
-    Table,
-    Write,
-    attribute_values,
-    error_code,
-    item_size,
-    unavailable_on_any_error,
-    unavailable_on_transient_errors,
-)
-from handler.storage.base import (
+from handler.storage.aws import commit, records
+from handler.storage.aws.commit import NEW
+from handler.storage.aws.documents import S3Documents
+from handler.storage.aws.records import KIND_INDEX, PENDING, REQUESTER_INDEX, timestamp
+from handler.storage.aws.table import Table, Write, unavailable_on_any_error
+from handler.storage.cursor import CursorCodec, new_cursor_key
+from handler.storage.flow import SubmitFlow
+from handler.storage.ports import RequestBlobs
+from handler.storage.request import (
     IdempotencyInProgress,
     IdempotencyKeyBusy,
     IdempotencyKeyTaken,
@@ -40,11 +32,8 @@ from handler.storage.base import (
     PendingRequest,
     Receipt,
     ReferenceTaken,
-    RequestBlobs,
     RequestNotFound,
-    RequestStore,
     RequestSummary,
-    RequestTooLarge,
     StatusConflict,
     StatusEvent,
     StorageUnavailable,
@@ -53,81 +42,47 @@ from handler.storage.base import (
     document_bytes,
     stored_request,
 )
-from handler.storage.cursor import CursorCodec, new_cursor_key
 
-if TYPE_CHECKING:
-    from mypy_boto3_s3.client import S3Client
-
-log = logging.getLogger("servicedesk_forms")
-
-# DynamoDB's limits on one item and on all the items of one transaction.
-ITEM_LIMIT_BYTES = 400 * 1024
-TRANSACTION_LIMIT_BYTES = 4 * 1024 * 1024
-# What S3 answers for a missing object; without s3:ListBucket (which the function does not have) that is
-# 403 AccessDenied rather than 404 NoSuchKey.
-_MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "NotFound", "AccessDenied", "403"})
-# Positions of the writes in the commit transaction whose failed condition says what was taken.
-_REFERENCE, _IDEMPOTENCY = 1, 2
-_NEW = "attribute_not_exists(pk)"
-# Tries at a new reference when the one drawn is taken (as ``RequestStore``'s own flow).
+# Tries at a new reference when the one drawn is taken (as ``SubmitFlow``'s own flow).
 ATTEMPTS = 5
 # How long a second submission with a key this process is committing waits for it before it is told to ask again.
 RACER_WAIT_SECONDS = 1.0
+# Threads for the writes a submission makes alongside other work: two each, for the requests of one process.
+OVERLAP_THREADS = 16
 
 
-class AwsRequests(RequestStore):
+class AwsRequests(SubmitFlow):
     """Requests as S3 documents and table items."""
 
     remote = True
 
-    s3: S3Client
-    bucket: str
-    _table: Table
-    _cursors: CursorCodec | None
-    _overlap: ThreadPoolExecutor  # writes made alongside other work (the pending record, the document)
-    _flights: threading.Lock  # guards the two below
-    _recording: dict[str, Future[None]]  # pending records still being written, by request id
-    _in_flight: dict[str, threading.Event]  # idempotency keys this process is storing, set when done
-    _unrecorded: set[str]  # requests whose pending record could not be written, until they are abandoned
+    def __init__(self, table: Table, documents: S3Documents) -> None:
+        self._table = table
+        self._documents = documents
+        self._cursors: CursorCodec | None = None
+        # boto3's clients may be shared between threads: a submission's independent writes go out together
+        # (the pending record, the document).
+        self._overlap = ThreadPoolExecutor(OVERLAP_THREADS, thread_name_prefix="aws-store")
+        self._flights = threading.Lock()  # guards the three below
+        self._recording: dict[str, Future[None]] = {}  # pending records still being written, by request id
+        self._in_flight: dict[str, threading.Event] = {}  # idempotency keys this process is storing, set when done
+        self._unrecorded: set[str] = set()  # requests whose pending record could not be written, until abandoned
 
     # The document --------------------------------------------------------------------------------
 
     def _put_document(self, request_id: str, body: bytes, *, replace: bool = False) -> None:
-        # IfNoneMatch="*": S3 refuses the write if the key exists, so a document is never overwritten.
-        only_new: dict[str, Any] = {} if replace else {"IfNoneMatch": "*"}
-        key = document_key(request_id)
-        try:
-            with unavailable_on_transient_errors("writing the document"):
-                self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json", **only_new)
-        except ClientError as exc:
-            if error_code(exc) == "PreconditionFailed":
-                # Only possible if the id was already used; the submit can be retried with a fresh id.
-                raise StorageUnavailable(f"the document for {request_id} already exists") from exc
-            raise
+        self._documents.put(request_id, body, replace=replace)
 
     def _remove_document(self, request_id: str) -> None:
-        with unavailable_on_any_error("removing the uncommitted document"):
-            self.s3.delete_object(Bucket=self.bucket, Key=document_key(request_id))
+        self._documents.remove(request_id)
 
     def get(self, request_id: str) -> StoredRequest | None:
         """The request with this id, joined with its document."""
         item = self._table.get(records.key("REQUEST", request_id), "reading the request")
         if item is None:
             return None
-        try:
-            with unavailable_on_transient_errors("reading the document"):
-                body = self.s3.get_object(Bucket=self.bucket, Key=item["documentKey"])["Body"].read()
-        except ClientError as exc:
-            if (code := error_code(exc)) not in _MISSING_OBJECT_CODES:
-                raise
-            # Waiting will not bring it back: an operator must restore it (the bucket keeps old versions).
-            log.error(
-                "request %s is in the table but its document %s is missing (S3 answered %s)",
-                request_id,
-                item["documentKey"],
-                code,
-                extra={"document": request_id, "s3Error": code},
-            )
+        body = self._documents.read(request_id, item["documentKey"])
+        if body is None:
             return None
         return stored_request(records.summary(item).receipt, body)
 
@@ -289,13 +244,7 @@ class AwsRequests(RequestStore):
         now: datetime,
         mails: Sequence[QueuedMail] = (),
     ) -> None:
-        writes = self._commit_writes(record, idempotency, now, mails, None, "")
-        sizes = [item_size(attribute_values(write.item)) for write in writes if write.kind == "Put"]
-        if max(sizes) > ITEM_LIMIT_BYTES or sum(sizes) > TRANSACTION_LIMIT_BYTES:
-            raise RequestTooLarge(
-                f"request {record.receipt.request_id}: its largest item would be {max(sizes)} bytes "
-                f"(DynamoDB takes {ITEM_LIMIT_BYTES}), {sum(sizes)} in all"
-            )
+        commit.check_size(record, idempotency, now, mails)
 
     def _commit(
         self,
@@ -306,51 +255,7 @@ class AwsRequests(RequestStore):
         pending: PendingRequest,
         forward_to: str = "",
     ) -> None:
-        def refused(failed: list[int]) -> Exception:
-            if idempotency is not None and _IDEMPOTENCY in failed:
-                return IdempotencyKeyTaken(idempotency.key)
-            if _REFERENCE in failed:
-                return ReferenceTaken(record.receipt.reference)
-            # The id is taken (a fresh UUID: never in practice) or the sweep stopped the request as unfinished.
-            return StorageUnavailable(f"request {record.receipt.request_id} cannot be committed: {failed} refused")
-
-        def conflicted(positions: list[int]) -> Exception | None:
-            # A racer with the same key is committing: the caller answers without waiting for it.
-            return IdempotencyKeyBusy(idempotency.key) if idempotency and _IDEMPOTENCY in positions else None
-
-        writes = self._commit_writes(record, idempotency, now, mails, pending, forward_to)
-        self._table.write("committing the request", *writes, refused=refused, conflicted=conflicted)
-
-    @staticmethod
-    def _commit_writes(
-        record: IndexRecord,
-        idempotency: IdempotencyRecord | None,
-        now: datetime,
-        mails: Sequence[QueuedMail],
-        pending: PendingRequest | None,
-        forward_to: str,
-    ) -> list[Write]:
-        receipt = record.receipt
-        # The request is new (its id a fresh UUID; this makes sure) and its reference unique.
-        writes = [Write("Put", records.request_item(record), _NEW), Write("Put", records.reference_item(receipt), _NEW)]
-        if idempotency is not None:
-            # The key is free if nobody holds it, or if its holder expired: TTL deletes expired items
-            # late, so an expired item may still be there and counts as absent.
-            free = f"{_NEW} OR #{records.TTL_ATTRIBUTE} <= :now"
-            now_value = {":now": records.epoch(now)}
-            writes.append(Write("Put", records.idempotency_item(idempotency), free, values=now_value))
-        # The first step of the request's history, then its e-mails with their outbox entries (their
-        # INSERTs wake the sender through the stream): after the positions above, which stay fixed.
-        first = records.event_item(receipt.request_id, StatusEvent(receipt.status, receipt.received_at))
-        items = [first] + [item for mail in mails for item in (records.mail_item(mail), records.outbox_entry(mail))]
-        if forward_to:  # its INSERT wakes the worker through the stream, as a queued e-mail's does
-            items.append(forward_job_item(receipt.request_id, forward_to, now))
-        writes += [Write("Put", item, _NEW) for item in items]
-        if pending is not None:
-            # Last: the request is no longer on its way in, unless the sweep stopped it meanwhile.
-            on_its_way = "attribute_exists(pk) AND attribute_not_exists(stopped)"
-            writes.append(Write("Delete", records.pending_key(pending), on_its_way))
-        return writes
+        commit.commit(self._table, record, idempotency, now, mails, pending, forward_to)
 
     def _find_idempotent(self, key: str, now: datetime) -> IdempotencyRecord | None:
         item = self._table.get(records.key("IDEMPOTENCY", key), "reading the idempotency key")
@@ -377,7 +282,7 @@ class AwsRequests(RequestStore):
             item = self._table.get(records.CURSOR_KEY, "reading the cursor key")
             if item is None:
                 # Another container may put its key first: that one counts.
-                new = Write("Put", {**records.CURSOR_KEY, "key": new_cursor_key()}, _NEW)
+                new = Write("Put", {**records.CURSOR_KEY, "key": new_cursor_key()}, NEW)
                 self._table.write("keeping the cursor key", new)
                 item = self._table.get(records.CURSOR_KEY, "reading the cursor key")
                 if item is None:

@@ -13,7 +13,8 @@ from handler.storage.aws.table import Table, Write
 class AwsSignIn(SignInState):
     """Codes as ``CODE#`` items and counters as ``COUNTER#`` items; TTL removes both when they expire."""
 
-    _table: Table
+    def __init__(self, table: Table) -> None:
+        self._table = table
 
     def put_code(self, code: PendingCode) -> None:
         """Keep the address's new code (replacing the old one); TTL removes it after it expires."""

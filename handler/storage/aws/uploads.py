@@ -11,7 +11,8 @@ from handler.uploads import Upload, UploadRegistry
 class AwsUploads(UploadRegistry):
     """Upload slots as ``UPLOAD#`` items; TTL removes each a while after its pending file has expired too."""
 
-    _table: Table
+    def __init__(self, table: Table) -> None:
+        self._table = table
 
     def put_upload(self, upload: Upload) -> None:
         """Keep a new upload slot."""

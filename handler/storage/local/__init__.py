@@ -1,8 +1,9 @@
 """The embedded default: one SQLite database (and a folder of uploaded files), one module per port.
 
 ``db`` is the database (schema, connections, transactions) and ``records`` its rows as the domain's
-objects; ``requests``, ``contacts``, ``signin``, ``mail`` and ``uploads`` each keep one port of the
-store, and ``blobs`` the uploaded files. ``LocalStore`` is all of them under one folder.
+objects; ``requests``, ``contacts``, ``signin``, ``mail``, ``uploads``, ``thread`` and ``forwards`` each keep
+one port of the store, and ``blobs`` the uploaded files. Each port object is built from the one
+``Database``; ``LocalStore`` composes them under one folder.
 """
 
 from __future__ import annotations
@@ -26,8 +27,15 @@ from handler.storage.local.uploads import LocalUploads
 __all__ = ["LocalBlobs", "LocalStore"]
 
 
-class LocalStore(LocalRequests, LocalContacts, LocalSignIn, LocalMail, LocalUploads, Store):
-    """Stores requests under one folder, for a laptop or a single small server."""
+class LocalStore(Store):
+    """Stores requests under one folder, for a laptop or a single small server: one port object each, all on
+    the one ``Database``."""
+
+    requests: LocalRequests
+    contacts: LocalContacts
+    sign_in: LocalSignIn
+    mail: LocalMail
+    uploads: LocalUploads
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -35,14 +43,27 @@ class LocalStore(LocalRequests, LocalContacts, LocalSignIn, LocalMail, LocalUplo
         os.chmod(folder, 0o700)
         # Requests stored before documents moved into the database keep theirs here, as files.
         self.documents = folder / "documents"
-        self._incoming = {}
         self.database = folder / "requests.sqlite3"
         self._db = Database(self.database)
         with self._db.connect() as db:
             # One key per folder, made by whichever process opens it first.
             db.execute("INSERT OR IGNORE INTO signing_keys (name, key) VALUES ('page-cursor', ?)", (new_cursor_key(),))
             (key,) = db.execute("SELECT key FROM signing_keys WHERE name = 'page-cursor'").fetchone()
-        self._cursors = CursorCodec(bytes(key))
+        super().__init__(
+            LocalRequests(self._db, self.documents, CursorCodec(bytes(key))),
+            LocalContacts(self._db),
+            LocalSignIn(self._db),
+            LocalMail(self._db),
+            LocalUploads(self._db),
+        )
+
+    def document(self, request_id: str) -> bytes | None:
+        """The stored document of a request, from the database or, for a request stored earlier, its file."""
+        return self.requests.document(request_id)
+
+    def document_ids(self) -> set[str]:
+        """The ids of every stored document, in the database and in files."""
+        return self.requests.document_ids()
 
     @property
     def commits(self) -> Counter[str]:

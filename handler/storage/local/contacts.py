@@ -12,7 +12,8 @@ _SELECT = f"SELECT {records.CONTACT_COLUMNS} FROM contacts"
 class LocalContacts(ContactRegister):
     """Contacts as rows of ``contacts``."""
 
-    _db: Database
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def get_contact(self, email: str) -> Contact | None:
         """The registered contact with this address (any case)."""

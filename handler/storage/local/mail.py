@@ -23,7 +23,8 @@ def insert_mails(db: sqlite3.Connection, mails: Sequence[QueuedMail]) -> None:
 class LocalMail(MailQueue):
     """Messages as rows of ``mail_queue``, held by ``claimed_until`` and marked by ``sending_since``."""
 
-    _db: Database
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def queue_mails(self, mails: Sequence[QueuedMail]) -> None:
         """Add or replace messages in one transaction; replacing lets go of any claim."""

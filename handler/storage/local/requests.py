@@ -21,7 +21,6 @@ from handler.storage.base import (
     PendingRequest,
     ReferenceTaken,
     RequestNotFound,
-    RequestStore,
     RequestSummary,
     StatusConflict,
     StatusEvent,
@@ -30,6 +29,7 @@ from handler.storage.base import (
     stored_request,
 )
 from handler.storage.cursor import CursorCodec
+from handler.storage.flow import SubmitFlow
 from handler.storage.local import records
 from handler.storage.local.db import Database, utc
 from handler.storage.local.forwards import insert_job
@@ -38,15 +38,16 @@ from handler.storage.local.mail import insert_mails
 log = logging.getLogger("servicedesk_forms")
 
 
-class LocalRequests(RequestStore):
+class LocalRequests(SubmitFlow):
     """Requests as rows of ``requests``, ``documents``, ``status_events`` and the rest; older documents as
     JSON files under ``documents``."""
 
-    documents: Path  # the folder of documents stored before they moved into the database
-    _db: Database
-    _cursors: CursorCodec
-    # Documents on their way into the commit that ``_put_document`` handed over, by request id.
-    _incoming: dict[str, bytes]
+    def __init__(self, db: Database, documents: Path, cursors: CursorCodec) -> None:
+        self._db = db
+        self.documents = documents  # the folder of documents stored before they moved into the database
+        self._cursors = cursors
+        # Documents on their way into the commit that ``_put_document`` handed over, by request id.
+        self._incoming: dict[str, bytes] = {}
 
     def _document_path(self, request_id: str) -> Path:
         return self.documents / f"{request_id}.json"

@@ -12,7 +12,8 @@ from handler.storage.local.db import Database
 class LocalSignIn(SignInState):
     """Codes as rows of ``sign_in_codes``, counters as rows of ``counters``."""
 
-    _db: Database
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def put_code(self, code: PendingCode) -> None:
         """Keep the address's new code, replacing the old one."""

@@ -10,7 +10,8 @@ from handler.uploads import Upload, UploadRegistry
 class LocalUploads(UploadRegistry):
     """Upload slots as rows of ``uploads``."""
 
-    _db: Database
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def put_upload(self, upload: Upload) -> None:
         """Keep a new upload slot."""

@@ -1,0 +1,1 @@
+"""The command line's commands, one module per group of them; ``handler.cli`` puts them together."""

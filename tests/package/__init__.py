@@ -1,0 +1,1 @@
+"""The Lambda zip and the dependency locks."""
