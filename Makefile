@@ -61,8 +61,8 @@ lock: | $(VENV)/bin/python  ## regenerate the locks in requirements/ from pyproj
 check: lint typecheck lock-check  ## ruff, mypy, and the locks match pyproject.toml
 
 lint: $(VENV)/.test
-	$(BIN)/ruff check handler tests build.py site_assets.py scripts bench
-	$(BIN)/ruff format --check handler tests build.py site_assets.py scripts bench
+	$(BIN)/ruff check handler tests build.py site_build site_assets.py scripts bench
+	$(BIN)/ruff format --check handler tests build.py site_build site_assets.py scripts bench
 
 typecheck: $(VENV)/.test
 	$(BIN)/mypy

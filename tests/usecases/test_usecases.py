@@ -91,17 +91,19 @@ def test_a_use_case_that_takes_its_ports_never_reaches_for_the_container(name: s
     assert "Services" not in taking
 
 
-# One reason to change per module: no module of the handler is longer than MAX_MODULE_LINES lines, and no function
-# longer than MAX_FUNCTION_LINES (docs/architecture.md). A function that is mostly a data literal may be longer: it
-# is named in DATA_LITERALS (``path:function``) with what its literal holds. Nothing else belongs there.
+# One reason to change per module: no module of the handler or of the site's build (build.py, site_build/,
+# site_assets.py) is longer than MAX_MODULE_LINES lines, and no function longer than MAX_FUNCTION_LINES
+# (docs/architecture.md). A function that is mostly a data literal may be longer: it is named in DATA_LITERALS
+# (``path:function``) with what its literal holds. Nothing else belongs there.
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 DATA_LITERALS: dict[str, str] = {}
-HANDLER_MODULES = sorted(str(p) for p in Path("handler").rglob("*.py"))
+SITE_BUILD_MODULES = ["build.py", "site_assets.py", *(str(p) for p in Path("site_build").rglob("*.py"))]
+MODULES = sorted([*(str(p) for p in Path("handler").rglob("*.py")), *SITE_BUILD_MODULES])
 
 
-@pytest.mark.parametrize("path", HANDLER_MODULES)
-def test_no_module_or_function_of_the_handler_is_too_long(path: str) -> None:
+@pytest.mark.parametrize("path", MODULES)
+def test_no_module_or_function_of_the_handler_or_the_site_build_is_too_long(path: str) -> None:
     text = Path(path).read_text()
     assert len(text.splitlines()) <= MAX_MODULE_LINES, "split the module by responsibility"
     spans = {
