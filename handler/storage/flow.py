@@ -109,10 +109,7 @@ class SubmitFlow(RequestStore):
             idempotency = (
                 IdempotencyRecord(scoped_key, fingerprint, receipt, now + self.idempotency_ttl) if scoped_key else None
             )
-            queued = mails(receipt)
-            self._check_size(record, idempotency, now, queued)
-            # A retry with a new reference rewrites the document it wrote itself, never a committed one.
-            self._put_document(receipt.request_id, document_bytes(submission, receipt), replace=written)
+            queued = self._prepare(submission, receipt, record, idempotency, now, mails, pending, replace=written)
             written = True
             try:
                 self._commit(record, idempotency, now, queued, pending, forward_to)
@@ -126,6 +123,26 @@ class SubmitFlow(RequestStore):
                 if isinstance(exc, IdempotencyKeyBusy):  # its racer has not committed yet: no waiting here
                     raise IdempotencyInProgress(scoped_key) from exc
         raise StorageUnavailable("could not commit the request after several attempts")
+
+    def _prepare(
+        self,
+        submission: Submission,
+        receipt: Receipt,
+        record: IndexRecord,
+        idempotency: IdempotencyRecord | None,
+        now: datetime,
+        mails: Callable[[Receipt], Sequence[QueuedMail]],
+        pending: PendingRequest,
+        *,
+        replace: bool,
+    ) -> Sequence[QueuedMail]:
+        """Everything an attempt needs before its commit: the receipt's e-mails, made and checked to fit with the
+        record, and the document written (a retry with a new reference rewrites the document it wrote itself,
+        never a committed one). The e-mails to queue in the commit."""
+        queued = mails(receipt)
+        self._check_size(record, idempotency, now, queued)
+        self._put_document(receipt.request_id, document_bytes(submission, receipt), replace=replace)
+        return queued
 
     def begin(self, now: datetime, attachments: int = 0) -> PendingRequest:
         """Record a new request before anything of it is written: its id and its ``attachments`` copies' keys."""

@@ -14,7 +14,6 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
 
 from handler.mail import QueuedMail
-from handler.storage import base
 from handler.storage.aws import commit, records
 from handler.storage.aws.commit import NEW
 from handler.storage.aws.documents import S3Documents
@@ -25,13 +24,10 @@ from handler.storage.flow import SubmitFlow
 from handler.storage.ports import RequestBlobs
 from handler.storage.request import (
     IdempotencyInProgress,
-    IdempotencyKeyBusy,
-    IdempotencyKeyTaken,
     IdempotencyRecord,
     IndexRecord,
     PendingRequest,
     Receipt,
-    ReferenceTaken,
     RequestNotFound,
     RequestSummary,
     StatusConflict,
@@ -43,8 +39,6 @@ from handler.storage.request import (
     stored_request,
 )
 
-# Tries at a new reference when the one drawn is taken (as ``SubmitFlow``'s own flow).
-ATTEMPTS = 5
 # How long a second submission with a key this process is committing waits for it before it is told to ask again.
 RACER_WAIT_SECONDS = 1.0
 # Threads for the writes a submission makes alongside other work: two each, for the requests of one process.
@@ -140,7 +134,7 @@ class AwsRequests(SubmitFlow):
         submission with a key this process is committing right now waits for it briefly and replays it (or is
         told to ask again), without writing anything of its own."""
         if scoped_key is None:
-            return self._attempts(submission, reference_prefix, None, fingerprint, now, mails, pending, forward_to)
+            return super()._store(submission, reference_prefix, None, fingerprint, now, mails, pending, forward_to)
         with self._flights:
             racing = self._in_flight.get(scoped_key)
             if racing is None:
@@ -151,7 +145,7 @@ class AwsRequests(SubmitFlow):
                 return self._replay(earlier, fingerprint), False
             raise IdempotencyInProgress(scoped_key)
         try:
-            return self._attempts(
+            return super()._store(
                 submission, reference_prefix, scoped_key, fingerprint, now, mails, pending, forward_to
             )
         finally:
@@ -159,49 +153,30 @@ class AwsRequests(SubmitFlow):
                 del self._in_flight[scoped_key]
             ours.set()
 
-    def _attempts(
+    def _prepare(
         self,
         submission: Submission,
-        reference_prefix: str,
-        scoped_key: str | None,
-        fingerprint: str,
+        receipt: Receipt,
+        record: IndexRecord,
+        idempotency: IdempotencyRecord | None,
         now: datetime,
         mails: Callable[[Receipt], Sequence[QueuedMail]],
         pending: PendingRequest,
-        forward_to: str,
-    ) -> tuple[Receipt, bool]:
-        written = False
-        for _ in range(ATTEMPTS):
-            receipt = Receipt(pending.request_id, base.new_reference(reference_prefix), "received", now)
-            record = IndexRecord(
-                receipt, submission.form_id, submission.category, submission.requester, submission.title
-            )
-            idempotency = (
-                IdempotencyRecord(scoped_key, fingerprint, receipt, now + self.idempotency_ttl) if scoped_key else None
-            )
-            # A retry with a new reference rewrites the document it wrote itself, never a committed one.
-            body = document_bytes(submission, receipt)
-            writing = self._overlap.submit(self._put_document, receipt.request_id, body, replace=written)
-            try:
-                queued = mails(receipt)  # may wait for the sender's contact and limits, read meanwhile
-                self._check_size(record, idempotency, now, queued)
-            finally:
-                wait([writing])  # the document's write is over before anything goes on, or is undone
-            writing.result()
-            written = True
-            self._record_settled(pending)
-            try:
-                self._commit(record, idempotency, now, queued, pending, forward_to)
-                return receipt, True
-            except ReferenceTaken:
-                continue
-            except IdempotencyKeyTaken as exc:
-                assert scoped_key is not None
-                if earlier := self._find_idempotent(scoped_key, now):
-                    return self._replay(earlier, fingerprint), False
-                if isinstance(exc, IdempotencyKeyBusy):  # its racer has not committed yet: no waiting here
-                    raise IdempotencyInProgress(scoped_key) from exc
-        raise StorageUnavailable("could not commit the request after several attempts")
+        *,
+        replace: bool,
+    ) -> Sequence[QueuedMail]:
+        """As the flow's, with the document written while the e-mails are made, and the pending record (written
+        alongside since ``begin``) settled before the commit."""
+        body = document_bytes(submission, receipt)
+        writing = self._overlap.submit(self._put_document, receipt.request_id, body, replace=replace)
+        try:
+            queued = mails(receipt)  # may wait for the sender's contact and limits, read meanwhile
+            self._check_size(record, idempotency, now, queued)
+        finally:
+            wait([writing])  # the document's write is over before anything goes on, or is undone
+        writing.result()
+        self._record_settled(pending)
+        return queued
 
     def _record_settled(self, pending: PendingRequest) -> None:
         """Wait for the pending record; if it failed, remove the document at once (no commit was sent, so none
