@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from handler.dialect import WIDGETS_DIR, metaschema, widgets
 from handler.schema.loader import SCHEMA_DIR
 from site_assets import weights
 from site_build import OUT, STATIC, TEMPLATES, BuildError
@@ -104,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print("watching schema/ and site/ for changes (Ctrl+C to stop)")
     try:
-        for _ in watch(args.schema, TEMPLATES, STATIC):
+        for _ in watch(args.schema, TEMPLATES, STATIC, WIDGETS_DIR):
+            widgets.cache_clear()  # a widget.json may have changed
+            metaschema.cache_clear()
             once()
     except KeyboardInterrupt:
         pass

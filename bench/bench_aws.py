@@ -296,8 +296,10 @@ def session_token(environment: dict[str, str]) -> str:
     store = AwsStore(s3, dynamodb, environment["SDF_BUCKET"], environment["SDF_TABLE"])
     catalog = load_catalog()
     allowed = catalog.forms["service-request"].allowed_contact_types
-    store.put_contact(make_contact(EMAIL, "Bench Requester", "", "Bench AS", allowed[:1], catalog.contact_types))
-    contact = store.get_contact(EMAIL)
+    store.contacts.put_contact(
+        make_contact(EMAIL, "Bench Requester", "", "Bench AS", allowed[:1], catalog.contact_types)
+    )
+    contact = store.contacts.get_contact(EMAIL)
     assert contact is not None and contact.security_stamp
     now = int(time.time())
     claims: dict[str, Any] = {"iss": ISSUER, "aud": AUDIENCE, "sub": contact.email, "typ": "session"}

@@ -143,7 +143,9 @@ def sign_in(template: dict[str, Any], data_dir: Path) -> str:
     from handler.storage.local import LocalStore
 
     allowed = load_catalog().forms["service-request"].allowed_contact_types
-    LocalStore(data_dir).put_contact(Contact(EMAIL, "Bench Requester", "+47 900 00 000", "Bench AS", allowed[:1]))
+    LocalStore(data_dir).contacts.put_contact(
+        Contact(EMAIL, "Bench Requester", "+47 900 00 000", "Bench AS", allowed[:1])
+    )
     status, body = lambda_call(event_with(template, "/v1/session/code", {"email": EMAIL}, {}))
     assert status == 202, body
     mails = sorted((data_dir / "outbox").glob("*.eml"))

@@ -93,7 +93,7 @@ def open_desk(data_dir: Path, zendesk_url: str | None) -> Iterator[Desk]:
             settings, forward="zendesk", zendesk_url=zendesk_url, zendesk_email=EMAIL, zendesk_token=TOKEN
         )
     services = build_services(settings)  # the real clock
-    register(services.store, AUTHORIZED, "authorized-for-change")
+    register(services.store.contacts, AUTHORIZED, "authorized-for-change")
     with TestClient(create_app(settings, services=services)) as client:
         client.headers["Authorization"] = f"Bearer {sign_in(client, data_dir / 'outbox', AUTHORIZED)}"
         yield Desk(client, services, form().id)

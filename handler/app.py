@@ -3,7 +3,7 @@
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,6 +20,9 @@ from handler.schema.model import Catalog
 from handler.services import Services, build_services, now_utc
 from handler.settings import Settings
 from handler.storage.base import Store
+
+if TYPE_CHECKING:
+    from handler import answers
 
 log = logging.getLogger("servicedesk_forms")
 ROUTERS = (session.router, sso.router, requests.router, uploads.router, hooks.router)
@@ -53,9 +56,10 @@ def create_app(
     _answer_problems(app)
 
     @app.get("/v1/health")
-    async def health() -> dict[str, str]:
+    async def health() -> JSONResponse:
         """Answers when the handler is up."""
-        return {"status": "ok"}
+        answer: answers.Health = {"status": "ok"}
+        return JSONResponse(answer)
 
     for router in ROUTERS:
         app.include_router(router)

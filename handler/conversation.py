@@ -10,9 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING
 
 from handler.storage.base import PendingRequest, StatusEvent
+
+if TYPE_CHECKING:
+    from handler import answers
 
 
 class Author(StrEnum):
@@ -42,7 +45,7 @@ class Attachment:
     size: int
     key: str
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> answers.Attachment:
         """The file as the API shows it (never where it is kept)."""
         return {"id": self.id, "name": self.name, "type": self.type, "size": self.size}
 
@@ -61,16 +64,16 @@ class Message:
     channel: Channel
     attachments: tuple[Attachment, ...] = ()
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> answers.Message:
         """The message as the API returns it (without the author's address)."""
         return {
             "kind": "message",
             "id": self.id,
-            "author": str(self.author),
+            "author": self.author,
             "name": self.name,
             "body": self.body,
             "at": self.at.isoformat(timespec="seconds"),
-            "channel": str(self.channel),
+            "channel": self.channel,
             "attachments": [attachment.as_json() for attachment in self.attachments],
         }
 
@@ -116,9 +119,10 @@ class Conversation(ABC):
         """The request's messages, oldest first."""
 
 
-def thread(messages: Sequence[Message], history: Sequence[StatusEvent]) -> list[dict[str, Any]]:
+def thread(messages: Sequence[Message], history: Sequence[StatusEvent]) -> list[answers.ThreadEntry]:
     """The conversation as the API returns it: messages and status changes in one list, oldest first (a status
     change before a message of the same moment)."""
+    entries: list[tuple[datetime, int, answers.ThreadEntry]]
     entries = [(event.at, 0, {"kind": "status", **event.as_json()}) for event in history]
     entries += [(message.at, 1, message.as_json()) for message in messages]
     return [entry for _, _, entry in sorted(entries, key=lambda e: (e[0], e[1]))]

@@ -4,8 +4,8 @@ This module is the registry. For each keyword it says which values it checks, th
 value (for the dialect's metaschema), the HTML attribute it becomes and the order in which a field's
 failures are reported; the page's checker (``site/static/checks.js``) implements the same names,
 and a test holds the two lists equal. Widgets are folders under ``site/widgets/``: each one's
-``widget.json`` says which values it edits and which keywords it takes. ``metaschema()`` turns both
-into the JSON Schema that every form file must pass before anything else reads it.
+``widget.json`` says which values it edits, which keywords it takes and what the rest of the code may ask of it.
+``metaschema()`` turns both into the JSON Schema that every form file must pass before anything else reads it.
 """
 
 from __future__ import annotations
@@ -95,17 +95,24 @@ RULES: Mapping[str, Mapping[str, Any]] = {
 
 @dataclass(frozen=True)
 class Widget:
-    """A way to draw a field: read from ``site/widgets/<name>/widget.json``."""
+    """A way to draw a field: read from ``site/widgets/<name>/widget.json``. Code outside the widget's folder asks
+    what it declares (how its value is read, whether it is a moment, short, several lines…), never its name."""
 
     name: str
-    component: str  # the macro in site/templates/components/ that draws it
+    macro: str  # the widget whose macro.html draws it: its own name, or another's
     accepts: Mapping[str, Any]  # a JSON Schema the field's own schema must satisfy
     keywords: frozenset[str]  # the keywords it can enforce on the page
     item_keywords: frozenset[str]
     attributes: Mapping[str, Any]  # fixed HTML attributes of its control
-    value: str  # how the page reads its value: text, number, boolean, list, choices, uploads
+    value: str  # how the page reads its value: text, number, boolean, list, choice, choices, uploads
     infer: Mapping[str, Any] | None  # fields without x-widget that match this schema get this widget
     folder: Path
+    moment: str | None = None  # the value is a day ("date"), a time of day ("time") or both ("datetime")
+    short: bool = False  # drawn narrow
+    multiline: bool = False  # several lines of text
+    character_count: bool = False  # the page counts the characters left against maxLength
+    fallback: bool = False  # draws the fields no widget's infer matches
+    format_hint: str | None = None  # the key in common's formatHints of the example shown beside the control
 
 
 @functools.cache
@@ -116,7 +123,7 @@ def widgets(folder: Path = WIDGETS_DIR) -> Mapping[str, Widget]:
         raw = json.loads(path.read_text(encoding="utf-8"))
         found[path.parent.name] = Widget(
             name=path.parent.name,
-            component=raw["component"],
+            macro=raw.get("macro", path.parent.name),
             accepts=raw["accepts"],
             keywords=frozenset(raw["keywords"]),
             item_keywords=frozenset(raw.get("itemKeywords", ())),
@@ -124,6 +131,12 @@ def widgets(folder: Path = WIDGETS_DIR) -> Mapping[str, Widget]:
             value=raw["value"],
             infer=raw.get("infer"),
             folder=path.parent,
+            moment=raw.get("moment"),
+            short=raw.get("short", False),
+            multiline=raw.get("multiline", False),
+            character_count=raw.get("characterCount", False),
+            fallback=raw.get("fallback", False),
+            format_hint=raw.get("formatHint"),
         )
     return found
 
@@ -137,6 +150,7 @@ def widget_file_problems(folder: Path = WIDGETS_DIR) -> list[str]:
     schema["$defs"]["keyword"] = {"enum": list(KEYWORD_NAMES)}  # the registry's keywords
     validator = Draft202012Validator(schema)
     problems = []
+    fallbacks = []
     for path in sorted(folder.glob("*/widget.json")):
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
@@ -146,7 +160,28 @@ def widget_file_problems(folder: Path = WIDGETS_DIR) -> list[str]:
         for error in validator.iter_errors(raw):
             for leaf in _leaves(error):
                 problems.append(f"{path}: {pointer(leaf.absolute_path)}: {_explain(leaf)} (widget.schema.json)")
+        problems += _macro_problems(path, raw)
+        if isinstance(raw, Mapping) and raw.get("fallback") is True:
+            fallbacks.append(path.parent.name)
+    if len(fallbacks) != 1:
+        problems.append(f"{folder}: exactly one widget.json says fallback: true (found: {fallbacks or 'none'})")
     return sorted(set(problems))
+
+
+def _macro_problems(path: Path, raw: Any) -> list[str]:
+    """A widget is drawn by its own macro.html, or names a widget folder that has one."""
+    if not isinstance(raw, Mapping):
+        return []
+    name = raw.get("macro", path.parent.name)
+    macro = path.parent.parent / str(name) / "macro.html"
+    if not macro.is_file():
+        return [f"{path}: /macro: no {macro.relative_to(path.parent.parent)} draws the widget"]
+    own = (path.parent / "macro.html").is_file()
+    if "macro" in raw and own:
+        return [f"{path}: /macro: the folder has its own macro.html; name another widget's only without one"]
+    if own != ("params" in raw):
+        return [f"{path}: /params: document the params of the folder's own macro.html, and only of it"]
+    return []
 
 
 def widget_for(schema: Mapping[str, Any], available: Mapping[str, Widget]) -> str:
@@ -156,7 +191,7 @@ def widget_for(schema: Mapping[str, Any], available: Mapping[str, Widget]) -> st
     for widget in available.values():
         if widget.infer is not None and Draft202012Validator(widget.infer).is_valid(schema):
             return widget.name
-    return "text"
+    return next(widget.name for widget in available.values() if widget.fallback)
 
 
 # ---- Formats: one definition, used by the metaschema check and by the handler --------------------

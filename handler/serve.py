@@ -195,9 +195,9 @@ def main() -> None:
         parser.error(f"{args.site} has no built site; run 'python build.py' first")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     app = local_app(settings, args.site)
-    services = app.state.services
-    if args.demo_contact and not services.store.list_contacts():
-        services.store.put_contact(
+    services: Services = app.state.services
+    if args.demo_contact and not services.store.contacts.list_contacts():
+        services.store.contacts.put_contact(
             make_contact(
                 DEMO_EMAIL, "Demo Kontakt", "", "Demo AS", ["authorized-for-change"], services.catalog.contact_types
             )

@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from handler import mails
 from handler.contacts import Contact
 from handler.conversation import Conversation
 from handler.forwarding import ForwardQueue
-from handler.mail import Mail, Mailer, OutboxMailer, Recipient, SesMailer
+from handler.mail import Mail, Mailer, OutboxMailer, SesMailer
 from handler.receipts import Receipts
 from handler.schema.loader import load_catalog
 from handler.schema.model import Catalog
@@ -24,7 +25,6 @@ from handler.signin import CODE_LIFETIME, SignIn
 from handler.sso import OpenIdClient, ProvidersInvalid, http_fetch, read_providers
 from handler.storage.base import RequestBlobs, Store
 from handler.storage.factory import make_store
-from handler.texts import fill
 from handler.tickets import TicketSystem
 from handler.uploads import UploadReceiver
 from handler.usecases import mailing
@@ -72,19 +72,8 @@ class Services:
 
 def code_mail(catalog: Catalog, contact: Contact, code: str, language: str) -> Mail:
     """The e-mail with a sign-in code, in the language the person asked in."""
-    texts = catalog.common[language]["email"]
-    minutes = str(int(CODE_LIFETIME.total_seconds() // 60))
-    return Mail(
-        to=(Recipient(contact.email, contact.name),),
-        subject=texts["codeSubject"],
-        paragraphs=(
-            fill(texts["greeting"], {"name": contact.name}),
-            fill(texts["codeBody"], {"code": code, "minutes": minutes}),
-            texts["codeIgnore"],
-            texts["signature"],
-        ),
-        language=language,
-    )
+    minutes = int(CODE_LIFETIME.total_seconds() // 60)
+    return mails.code_mail(catalog.email(language), language, contact, code, minutes)
 
 
 def session_secret(settings: Settings) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,9 +31,9 @@ def control_attributes(field: Field, required: bool) -> dict[str, Any]:
             continue  # min, max and step mean nothing to a text input; the page's checker applies them
         if keyword.attribute and keyword.name in widget.keywords and value not in (None, "today", "now"):
             attributes[keyword.attribute] = value
-    if field.widget == "number":
+    if widget.value == "number":
         attributes["inputmode"] = "numeric" if field.schema.get("type") == "integer" else "decimal"
-    if field.widget == "attachments":
+    if widget.value == "uploads":
         limits = Limits.of(field)
         attributes["accept"] = ",".join([*limits.types, *(e for exts in limits.types.values() for e in exts)])
     return attributes
@@ -42,8 +41,7 @@ def control_attributes(field: Field, required: bool) -> dict[str, Any]:
 
 def format_hint(field: Field, common: Mapping[str, Any]) -> str | None:
     """The example of what to type that the field's widget names (widget.json: formatHint), in the page's language."""
-    raw = json.loads((widgets()[field.widget].folder / "widget.json").read_text(encoding="utf-8"))
-    key = raw.get("formatHint")
+    key = widgets()[field.widget].format_hint
     if key is None:
         return None
     if key not in common.get("formatHints", {}):
@@ -65,12 +63,13 @@ def field_params(form: Form, field: Field, language: str) -> dict[str, Any]:
         }
         for i, option in enumerate(field.options)
     ]
-    limit = field.schema.get("maxLength") if field.widget in ("text", "textarea") else None
+    drawn = widgets()[field.widget]
+    limit = field.schema.get("maxLength") if drawn.character_count else None
     return {
         "id": field.name,
         "name": field.name,
-        "widget": field.widget,
-        "component": widgets()[field.widget].component,
+        "macro": drawn.macro,
+        "short": drawn.short,
         "label": label,
         "hint": form.hint(language, field.name),
         "formatHint": format_hint(field, common),
@@ -93,8 +92,8 @@ def sign_in_fields(catalog: Catalog, language: str) -> dict[str, dict[str, Any]]
     common = catalog.common[language]
     texts = common["signIn"]
     base = {
-        "widget": "text",
-        "component": "input",
+        "macro": "text",  # drawn as the text widget's input
+        "short": False,
         "count": None,
         "formatHint": None,
         "errorPrefix": common["errorPrefix"],

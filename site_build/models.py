@@ -78,7 +78,6 @@ def field_model(form: Form, field: Field, language: str, worded: dict[str, str] 
     return (
         {
             "name": field.name,
-            "widget": field.widget,
             "value": field.value_kind,
             "label": label,
             "shownWhen": conditions(field.shown_when),
@@ -86,6 +85,7 @@ def field_model(form: Form, field: Field, language: str, worded: dict[str, str] 
             "schema": field.constraints(),
             "messages": messages,
         }
+        | ({"moment": field.moment} if field.moment else {})
         | ({"items": items} if (items := field.item_constraints()) else {})
         | ({"categoryHints": hints, "hint": form.hint(language, field.name)} if hints else {})
         | _upload_model(field)
@@ -93,7 +93,7 @@ def field_model(form: Form, field: Field, language: str, worded: dict[str, str] 
 
 
 def _upload_model(field: Field) -> dict[str, Any]:
-    if field.widget != "attachments":
+    if field.value_kind != "uploads":
         return {}
     limits = Limits.of(field)
     keep_ms = int(PENDING_TRUSTED.total_seconds() * 1000)
@@ -149,7 +149,8 @@ def summary_model(catalog: Catalog, language: str) -> dict[str, Any]:
             "fields": {
                 f.name: {
                     "label": form.label(language, f.name),
-                    "widget": f.widget,
+                    **({"moment": f.moment} if f.moment else {}),
+                    **({"value": f.value_kind} if f.value_kind == "uploads" else {}),  # shown by the files' names
                     "options": {option_key(o): form.option_label(language, f.name, o) for o in f.options},
                 }
                 for f in form.fields

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
+from handler.dialect import WIDGETS_DIR
 from handler.schema.loader import SCHEMA_DIR, SchemaProblem, load_catalog
 from site_assets import AssetError, bundle, compress_all
 from site_build import OUT, STATIC, TEMPLATES, BuildError
@@ -26,9 +27,10 @@ def svg_data_uri(svg: str) -> Markup:
 
 
 def environment(templates: Path = TEMPLATES) -> Environment:
-    """Jinja with autoescaping and strict undefined variables, so a missing text fails the build."""
+    """Jinja with autoescaping and strict undefined variables, so a missing text fails the build. The pages and their
+    components are in ``templates``; each widget's macro is ``widgets/<name>/macro.html``."""
     env = Environment(
-        loader=FileSystemLoader(templates),
+        loader=ChoiceLoader([FileSystemLoader(templates), PrefixLoader({"widgets": FileSystemLoader(WIDGETS_DIR)})]),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -83,6 +85,7 @@ def _render(env: Environment, templates: Path, template: str, context: dict[str,
     try:
         return env.get_template(template).render(context)
     except TemplateError as exc:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(str(templates))]
-        where = f"{Path(frames[-1].filename).relative_to(templates)}:{frames[-1].lineno}" if frames else template
+        site = templates.parent
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(str(site))]
+        where = f"{Path(frames[-1].filename).relative_to(site)}:{frames[-1].lineno}" if frames else template
         raise BuildError(f"{where}: {exc.message or exc}") from exc

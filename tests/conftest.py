@@ -133,7 +133,7 @@ def anonymous(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def client(app: FastAPI, store: LocalStore) -> Iterator[TestClient]:
     """A client signed in as a contact authorized for change."""
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     with TestClient(app, raise_server_exceptions=False) as test_client:
         token = sign_in(test_client, store.folder / "outbox", AUTHORIZED)
         test_client.headers["Authorization"] = f"Bearer {token}"

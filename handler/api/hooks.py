@@ -2,7 +2,7 @@
 
 import hmac
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -13,6 +13,9 @@ from handler.codes import Code
 from handler.refusals import Refused
 from handler.tickets import jira_signature, zendesk_signature
 from handler.usecases.ticket_events import TicketEvent, take_event
+
+if TYPE_CHECKING:
+    from handler import answers
 
 router = APIRouter(prefix="/v1/hooks")
 HOOK_BODY_LIMIT = 64 * 1024  # a ticket event with its comment; longer comments are cut to a message's length
@@ -34,8 +37,8 @@ async def zendesk_event(request: Request, services: ServicesDep) -> JSONResponse
     ):
         raise Refused(Code.SIGN_IN_REQUIRED)  # 401: not signed by the desk's Zendesk
     event = _event(parse_json(body))
-    done = await run(take_event, services.ticket_events, "zendesk", event)
-    return JSONResponse({"done": done}, headers=NO_STORE)
+    answer: answers.Done = {"done": await run(take_event, services.ticket_events, "zendesk", event)}
+    return JSONResponse(answer, headers=NO_STORE)
 
 
 @router.post("/jsm", openapi_extra={"requestBody": {"required": True, "content": {"application/json": {}}}})
@@ -51,8 +54,8 @@ async def jsm_event(request: Request, services: ServicesDep) -> JSONResponse:
     if not hmac.compare_digest(jira_signature(secret, body).encode(), given.encode("utf-8", "replace")):
         raise Refused(Code.SIGN_IN_REQUIRED)  # 401: not signed by the desk's Jira
     event = _jira_event(parse_json(body))
-    done = await run(take_event, services.ticket_events, "jsm", event)
-    return JSONResponse({"done": done}, headers=NO_STORE)
+    answer: answers.Done = {"done": await run(take_event, services.ticket_events, "jsm", event)}
+    return JSONResponse(answer, headers=NO_STORE)
 
 
 def _fresh(stamp: str, now: datetime) -> bool:

@@ -9,224 +9,41 @@ from fastapi.openapi.utils import get_openapi
 
 from handler.api.deps import IDEMPOTENCY_KEY, SESSION_COOKIE
 from handler.api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, STATUS, TITLES
-from handler.conversation import Author, Channel
 from handler.schema.model import Catalog
-from handler.storage.base import REQUEST_ID
 
 _JSON = "application/json"
 _STRING = {"type": "string"}
-_CONTACT = {
-    "type": "object",
-    "required": ["email", "name", "contactTypes"],
-    "properties": {
-        "email": _STRING,
-        "name": _STRING,
-        "contactTypes": {"type": "array", "items": {"$ref": "#/components/schemas/ContactType"}},
-    },
-}
-_RECEIPT = {
-    "type": "object",
-    "required": ["id", "reference", "status", "receivedAt"],
-    "properties": {
-        "id": {"type": "string", "pattern": REQUEST_ID.pattern},
-        "reference": _STRING,
-        "status": _STRING,
-        "receivedAt": {"type": "string", "format": "date-time"},
-    },
-}
-_SUMMARY = {
-    "allOf": [{"$ref": "#/components/schemas/Receipt"}],
-    "required": ["form", "category", "title", "updatedAt"],
-    "properties": {
-        "form": _STRING,
-        "category": {},
-        "title": {},
-        "updatedAt": {"type": "string", "format": "date-time"},
-    },
-}
-_MESSAGE = {
-    "type": "object",
-    "required": ["kind", "id", "author", "name", "body", "at", "channel", "attachments"],
-    "properties": {
-        "kind": {"const": "message"},
-        "id": _STRING,
-        "author": {"enum": [str(author) for author in Author]},
-        "name": _STRING,
-        "body": _STRING,
-        "at": {"type": "string", "format": "date-time"},
-        "channel": {"enum": [str(channel) for channel in Channel]},
-        "attachments": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["id", "name", "type", "size"],
-                "properties": {"id": _STRING, "name": _STRING, "type": _STRING, "size": {"type": "integer"}},
-            },
-        },
-    },
-}
-_STATUS_EVENT = {
-    "type": "object",
-    "required": ["status", "at", "comment"],
-    "properties": {"status": _STRING, "at": {"type": "string", "format": "date-time"}, "comment": {}},
-}
-_THREAD_ENTRY = {
-    "oneOf": [
-        {"$ref": "#/components/schemas/Message"},
-        {"allOf": [_STATUS_EVENT], "required": ["kind"], "properties": {"kind": {"const": "status"}}},
-    ]
-}
-# Per operation: its success status and body, whether it needs a session, and every other status it can answer
-# (each in the error shape). 500 (an unexpected failure) can be answered by any operation.
-_OPERATIONS: dict[tuple[str, str], tuple[int, dict[str, Any] | None, bool, tuple[int, ...]]] = {
-    ("get", "/v1/health"): (
-        200,
-        {"type": "object", "required": ["status"], "properties": {"status": _STRING}},
-        False,
-        (),
-    ),
-    ("post", "/v1/session/code"): (
-        202,
-        {"type": "object", "required": ["message"], "properties": {"message": _STRING}},
-        False,
-        (400, 413, 415, 422, 429, 503),
-    ),
-    ("post", "/v1/session"): (
-        200,
-        {
-            "type": "object",
-            "required": ["expiresAt", "contact"],
-            "properties": {
-                "token": _STRING,  # for an API client; the page gets the session as a cookie instead
-                "expiresAt": {"type": "string", "format": "date-time"},
-                "contact": {"$ref": "#/components/schemas/Contact"},
-            },
-        },
-        False,
-        (400, 401, 403, 413, 415, 422, 429, 503),
-    ),
-    ("get", "/v1/session"): (
-        200,
-        {
-            "type": "object",
-            "required": ["contact"],
-            "properties": {
-                "contact": {"$ref": "#/components/schemas/Contact"},
-                "expiresAt": {"type": "string", "format": "date-time"},
-            },
-        },
-        True,
-        (401, 503),
-    ),
+_COMPONENT = "#/components/schemas/{model}"
+# Per operation: its success status and the name of its body's type in ``handler.answers`` (None: no body; a name,
+# as that module is imported only when the document is asked for), whether it needs a session, and every other status
+# it can answer (each in the error shape). 500 (an unexpected failure) can be answered by any operation.
+_OPERATIONS: dict[tuple[str, str], tuple[int, str | None, bool, tuple[int, ...]]] = {
+    ("get", "/v1/health"): (200, "Health", False, ()),
+    ("post", "/v1/session/code"): (202, "CodeSent", False, (400, 413, 415, 422, 429, 503)),
+    ("post", "/v1/session"): (200, "NewSession", False, (400, 401, 403, 413, 415, 422, 429, 503)),
+    ("get", "/v1/session"): (200, "CurrentSession", True, (401, 503)),
     ("delete", "/v1/session"): (204, None, True, (401, 403, 503)),
-    ("get", "/v1/session/sso"): (
-        200,
-        {
-            "type": "object",
-            "required": ["providers"],
-            "properties": {
-                "providers": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["id", "organization", "label"],
-                        "properties": {
-                            "id": _STRING,
-                            "organization": _STRING,
-                            "label": {"type": "object", "additionalProperties": _STRING},
-                        },
-                    },
-                }
-            },
-        },
-        False,
-        (),
-    ),
+    ("get", "/v1/session/sso"): (200, "Providers", False, ()),
     ("get", "/v1/session/sso/callback"): (302, None, False, (400,)),
     ("get", "/v1/session/sso/{provider}"): (302, None, False, (400, 404)),
-    ("post", "/v1/requests"): (
-        201,
-        {"$ref": "#/components/schemas/Receipt"},
-        True,
-        (400, 401, 403, 409, 413, 415, 422, 503),
-    ),
-    ("post", "/v1/uploads"): (
-        201,
-        {
-            "type": "object",
-            "required": ["id", "name", "expiresAt", "url"],
-            "properties": {
-                "id": _STRING,
-                "name": _STRING,
-                "expiresAt": {"type": "string", "format": "date-time"},
-                "url": _STRING,
-                "fields": {"type": "object", "additionalProperties": _STRING},
-            },
-        },
-        True,
-        (400, 401, 403, 413, 415, 422, 429, 503),
-    ),
+    ("post", "/v1/requests"): (201, "Receipt", True, (400, 401, 403, 409, 413, 415, 422, 503)),
+    ("post", "/v1/uploads"): (201, "UploadSlot", True, (400, 401, 403, 413, 415, 422, 429, 503)),
     ("post", "/v1/uploads/{upload_id}/file"): (204, None, False, (400, 403, 404, 413, 422, 503)),
-    ("get", "/v1/requests"): (
-        200,
-        {
-            "type": "object",
-            "required": ["items", "next"],
-            "properties": {
-                "items": {"type": "array", "items": {"$ref": "#/components/schemas/Summary"}},
-                "next": {"type": ["string", "null"]},
-            },
-        },
-        True,
-        (400, 401, 503),
-    ),
-    ("get", "/v1/requests/{request_id}"): (
-        200,
-        {
-            "allOf": [{"$ref": "#/components/schemas/Summary"}],
-            "required": ["data", "attachments", "history", "thread"],
-            "properties": {
-                "data": {"type": "object"},
-                "attachments": {"type": "array", "items": {"type": "object"}},
-                "history": {"type": "array", "items": _STATUS_EVENT},
-                "thread": {"type": "array", "items": _THREAD_ENTRY},
-            },
-        },
-        True,
-        (401, 404, 503),
-    ),
-    ("post", "/v1/hooks/zendesk"): (
-        200,
-        {"type": "object", "required": ["done"], "properties": {"done": {"type": "array", "items": _STRING}}},
-        False,
-        (400, 401, 404, 413, 415, 422, 503),
-    ),
-    ("post", "/v1/hooks/jsm"): (
-        200,
-        {"type": "object", "required": ["done"], "properties": {"done": {"type": "array", "items": _STRING}}},
-        False,
-        (400, 401, 404, 413, 415, 422, 503),
-    ),
-    ("post", "/v1/requests/{request_id}/stop-emails"): (
-        200,
-        {"type": "object", "required": ["reference"], "properties": {"reference": _STRING}},
-        False,
-        (400, 404, 413, 415, 422, 503),
-    ),
+    ("get", "/v1/requests"): (200, "Page", True, (400, 401, 503)),
+    ("get", "/v1/requests/{request_id}"): (200, "RequestDetail", True, (401, 404, 503)),
+    ("post", "/v1/hooks/zendesk"): (200, "Done", False, (400, 401, 404, 413, 415, 422, 503)),
+    ("post", "/v1/hooks/jsm"): (200, "Done", False, (400, 401, 404, 413, 415, 422, 503)),
+    ("post", "/v1/requests/{request_id}/stop-emails"): (200, "CopiesStopped", False, (400, 404, 413, 415, 422, 503)),
     ("post", "/v1/requests/{request_id}/messages"): (
         201,
-        {
-            "type": "object",
-            "required": ["message", "request"],
-            "properties": {
-                "message": {"$ref": "#/components/schemas/Message"},
-                "request": {"$ref": "#/components/schemas/Summary"},
-            },
-        },
+        "Replied",
         True,
         (400, 401, 403, 404, 409, 413, 415, 422, 503),
     ),
 }
+# The bodies that are components of their own; the others are written out in their operation (the answers they
+# hold, such as Contact, Summary or Message, are components all the same).
+_NAMED_BODIES = ("Receipt",)
 _REASONS = {
     400: "The request could not be read (body, encoding, text or parameters)",
     401: "No valid session, or a wrong code",
@@ -259,21 +76,59 @@ def openapi_document(app: FastAPI, catalog: Catalog) -> dict[str, Any]:
     schemas = components.setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
+    bodies, answers = answer_schemas()
     schemas.update(form_components(catalog))
-    schemas.update(Problem=PROBLEM_SCHEMA, Contact=_CONTACT, Receipt=_RECEIPT, Summary=_SUMMARY, Message=_MESSAGE)
+    schemas.update(Problem=PROBLEM_SCHEMA, **answers)
     components["securitySchemes"] = {
         "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
         # The page's session (docs/api.md): a change also needs X-Requested-With and an Origin of the site's.
         "cookie": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
     }
-    _describe_operations(document)
+    _describe_operations(document, bodies)
     _describe_bodies(document, catalog)
     return document
 
 
-def _describe_operations(document: dict[str, Any]) -> None:
+def answer_schemas() -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, Any]]:
+    """Each operation's success body as a JSON Schema, and the components they refer to: made by pydantic of the
+    types in ``handler.answers``, imported here (when the document is asked for) and never on a cold start."""
+    from pydantic import TypeAdapter
+    from pydantic.json_schema import JsonSchemaMode
+
+    from handler import answers
+
+    serialization: JsonSchemaMode = "serialization"
+    names = {key: body for key, (_, body, _, _) in _OPERATIONS.items() if body}
+    typed = [(key, serialization, TypeAdapter(getattr(answers, name))) for key, name in names.items()]
+    _, definitions = TypeAdapter.json_schemas(typed, ref_template=_COMPONENT)
+    components: dict[str, Any] = _without_titles(definitions["$defs"])  # each named as its class
+    written_out = set(names.values()) - set(_NAMED_BODIES)
+    bodies = {
+        key: components[name] if name in written_out else {"$ref": _COMPONENT.format(model=name)}
+        for key, name in names.items()
+    }
+    return bodies, {name: schema for name, schema in components.items() if name not in written_out}
+
+
+def _without_titles(schema: Any) -> Any:
+    """``schema`` without the ``title`` pydantic gives each schema (its class's or its key's name, said again)."""
+    if isinstance(schema, list):
+        return [_without_titles(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {
+        key: {name: _without_titles(inner) for name, inner in value.items()}
+        if key in _NAMED_SCHEMAS and isinstance(value, dict)
+        else _without_titles(value)
+        for key, value in schema.items()
+        if key != "title"
+    }
+
+
+def _describe_operations(document: dict[str, Any], bodies: dict[tuple[str, str], dict[str, Any]]) -> None:
     """Each operation of ``_OPERATIONS`` with its parameters, its security and every status it answers with."""
-    for (method, path), (status, body, session, errors) in _OPERATIONS.items():
+    for (method, path), (status, _, session, errors) in _OPERATIONS.items():
+        body = bodies.get((method, path))
         operation = document["paths"][path][method]
         parameters = [p for p in operation.get("parameters", []) if p["name"].lower() != "authorization"]
         for parameter in parameters:

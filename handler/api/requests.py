@@ -1,6 +1,6 @@
 """Service requests: send one, list one's own, read one with its conversation, answer the desk on it."""
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -21,6 +21,9 @@ from handler.codes import Code
 from handler.refusals import Refused
 from handler.usecases import answering, conversing, following
 from handler.usecases.submitting import NewRequest, submit
+
+if TYPE_CHECKING:
+    from handler import answers
 
 router = APIRouter(prefix="/v1/requests")
 
@@ -47,7 +50,8 @@ async def my_requests(
 ) -> JSONResponse:
     """The signed-in contact's requests, newest first, a page at a time."""
     page, next_cursor = await run(following.my_requests, services.following, email, limit, cursor)
-    return JSONResponse({"items": [item.as_json() for item in page], "next": next_cursor}, headers=NO_STORE)
+    answer: answers.Page = {"items": [item.as_json() for item in page], "next": next_cursor}
+    return JSONResponse(answer, headers=NO_STORE)
 
 
 @router.get("/{request_id}")
@@ -80,7 +84,8 @@ async def reply(
         request_id, str(email), text if isinstance(text, str) else "", language, idempotency_key, tuple(files)
     )
     message, summary, new_one = await run(conversing.reply, use, new)
-    return created({"message": message.as_json(), "request": summary.as_json()}, language, new_one)
+    answer: answers.Replied = {"message": message.as_json(), "request": summary.as_json()}
+    return created(answer, language, new_one)
 
 
 @router.post(
@@ -96,4 +101,5 @@ async def stop_emails(request_id: str, request: Request, language: Language, use
     if not isinstance(address, str) or not isinstance(signature, str) or len(address) > 320 or len(signature) > 64:
         raise Refused(Code.INVALID_BODY)
     reference = await run(answering.stop_copies, use, request_id, address, signature)
-    return JSONResponse({"reference": reference}, headers={"Content-Language": language, **NO_STORE})
+    answer: answers.CopiesStopped = {"reference": reference}
+    return JSONResponse(answer, headers={"Content-Language": language, **NO_STORE})

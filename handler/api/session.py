@@ -1,7 +1,7 @@
 """Sign-in: ask for a code, exchange it for a session, see whose session it is, sign out everywhere."""
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -31,6 +31,9 @@ from handler.signin import Session
 from handler.usecases import mailing, signing_in
 from handler.usecases.envelope import object_with
 
+if TYPE_CHECKING:
+    from handler import answers
+
 log = logging.getLogger("servicedesk_forms")
 router = APIRouter(prefix="/v1/session")
 
@@ -52,8 +55,9 @@ async def send_code(request: Request, language: Language, services: ServicesDep,
     # The code is queued, and sent once this answer has left, so its timing cannot depend on the mail
     # service. Lambda returns the answer only when the app is done: there the table's stream sends it.
     on_lambda = services.settings.storage == "aws" and "aws.event" in request.scope
+    answer: answers.CodeSent = {"message": services.catalog.common[language]["api"]["code_sent"]}
     return JSONResponse(
-        {"message": services.catalog.common[language]["api"]["code_sent"]},
+        answer,
         status_code=202,
         headers=NO_STORE,
         background=None if on_lambda else BackgroundTask(send_queued_code),
@@ -80,9 +84,13 @@ async def open_session(request: Request, language: Language, services: ServicesD
 
 def session_answer(request: Request, services: Services, session: Session) -> JSONResponse:
     """The new session: a cookie that no script of the page can read when the page asked for it, else a token."""
-    body = {"expiresAt": session.expires_at.isoformat(timespec="seconds"), "contact": contact_json(session.contact)}
+    body: answers.NewSession = {
+        "expiresAt": session.expires_at.isoformat(timespec="seconds"),
+        "contact": contact_json(session.contact),
+    }
     if request.headers.get(PAGE_HEADER) != PAGE_CALL:
-        return JSONResponse({"token": session.token, **body}, headers=NO_STORE)
+        with_token: answers.NewSession = {"token": session.token, **body}
+        return JSONResponse(with_token, headers=NO_STORE)
     if not from_the_page(request, services):
         raise Refused(Code.CROSS_SITE_REQUEST)
     answer = JSONResponse(body, headers=NO_STORE)
@@ -94,8 +102,10 @@ def session_answer(request: Request, services: Services, session: Session) -> JS
 async def current_session(email: SignedIn, services: ServicesDep) -> JSONResponse:
     """Who the session belongs to, as the register has them now."""
     contact = await run(signing_in.current_contact, services.store, email)
-    ends = {"expiresAt": email.expires_at.isoformat(timespec="seconds")} if email.expires_at else {}
-    return JSONResponse({"contact": contact_json(contact), **ends}, headers=NO_STORE)
+    answer: answers.CurrentSession = {"contact": contact_json(contact)}
+    if email.expires_at:
+        answer["expiresAt"] = email.expires_at.isoformat(timespec="seconds")
+    return JSONResponse(answer, headers=NO_STORE)
 
 
 @router.delete("", status_code=204)
@@ -107,5 +117,5 @@ async def end_sessions(email: SignedIn, services: ServicesDep) -> Response:
     return answer
 
 
-def contact_json(contact: Contact) -> dict[str, Any]:
+def contact_json(contact: Contact) -> "answers.Contact":
     return {"email": contact.email, "name": contact.name, "contactTypes": list(contact.contact_types)}

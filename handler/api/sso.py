@@ -2,7 +2,7 @@
 one, and coming back (docs/api.md, "Signing in with your organization")."""
 
 import contextlib
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -12,6 +12,9 @@ from handler.api.deps import COOKIE, NO_STORE, ServicesDep, keep_session, run
 from handler.sso import LOGIN_LIFETIME, LoginFailed
 from handler.usecases import sso_signin
 from handler.usecases.sso_signin import SsoSignIn
+
+if TYPE_CHECKING:
+    from handler import answers
 
 router = APIRouter(prefix="/v1/session/sso")
 LOGIN_COOKIE = "__Host-sdf-login"  # the login under way: state, nonce, PKCE verifier, where to go back (signed)
@@ -27,7 +30,8 @@ def _callback(request: Request, services: ServicesDep) -> str:
 @router.get("")
 async def offered(services: ServicesDep) -> JSONResponse:
     """The organizations whose people can sign in with their own account, and each button's label by language."""
-    return JSONResponse({"providers": sso_signin.providers(services.sso)}, headers=NO_STORE)
+    answer: answers.Providers = {"providers": sso_signin.providers(services.sso)}
+    return JSONResponse(answer, headers=NO_STORE)
 
 
 @router.get("/callback", response_class=RedirectResponse, status_code=302)

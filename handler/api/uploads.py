@@ -1,11 +1,16 @@
 """Attachments: a slot per file, and the embedded default's address that takes the file."""
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from handler.api.bodies import json_body, read_json
 from handler.api.deps import NO_STORE, Language, ServicesDep, SignedIn, run
 from handler.usecases import uploading
+
+if TYPE_CHECKING:
+    from handler import answers
 
 router = APIRouter(prefix="/v1/uploads")
 _SLOT = {
@@ -26,16 +31,15 @@ async def upload_slot(request: Request, language: Language, services: ServicesDe
 
     slot = await run(uploading.new_slot, services.uploading, body, email, language, local_url)
     upload = slot.upload
-    return JSONResponse(
-        {
-            "id": upload.id,
-            "name": upload.name,
-            "expiresAt": upload.expires_at.isoformat(timespec="seconds"),
-            **slot.target,
-        },
-        status_code=201,
-        headers=NO_STORE,
-    )
+    answer: answers.UploadSlot = {
+        "id": upload.id,
+        "name": upload.name,
+        "expiresAt": upload.expires_at.isoformat(timespec="seconds"),
+        "url": slot.target["url"],
+    }
+    if "fields" in slot.target:
+        answer["fields"] = slot.target["fields"]
+    return JSONResponse(answer, status_code=201, headers=NO_STORE)
 
 
 @router.post("/{upload_id}/file", name="receive_upload", status_code=204)

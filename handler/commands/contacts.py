@@ -44,17 +44,17 @@ def _print_contact(contact: Contact, out: TextIO) -> None:
 
 
 def _add_contact(services: Services, args: argparse.Namespace, out: TextIO) -> None:
-    if services.store.get_contact(args.email):
+    if services.store.contacts.get_contact(args.email):
         raise CommandError(f"{args.email} is already registered; use 'contacts update'")
     contact = make_contact(
         args.email, args.name, args.phone or "", args.organization, args.types, _known_types(services)
     )
-    services.store.put_contact(contact)
+    services.store.contacts.put_contact(contact)
     _print_contact(contact, out)
 
 
 def _update_contact(services: Services, args: argparse.Namespace, out: TextIO) -> None:
-    current = services.store.get_contact(args.email)
+    current = services.store.contacts.get_contact(args.email)
     if current is None:
         raise CommandError(f"{args.email} is not registered; use 'contacts add'")
     contact = make_contact(
@@ -65,17 +65,17 @@ def _update_contact(services: Services, args: argparse.Namespace, out: TextIO) -
         args.types if args.types else current.contact_types,
         _known_types(services),
     )
-    services.store.put_contact(contact)
+    services.store.contacts.put_contact(contact)
     _print_contact(contact, out)
 
 
 def _list_contacts(services: Services, args: argparse.Namespace, out: TextIO) -> None:
-    for contact in services.store.list_contacts():
+    for contact in services.store.contacts.list_contacts():
         _print_contact(contact, out)
 
 
 def _remove_contact(services: Services, args: argparse.Namespace, out: TextIO) -> None:
-    if not services.store.remove_contact(args.email):
+    if not services.store.contacts.remove_contact(args.email):
         raise CommandError(f"{args.email} is not registered")
     print(f"removed {args.email}", file=out)
 
@@ -90,5 +90,5 @@ def _import_contacts(services: Services, args: argparse.Namespace, out: TextIO) 
     except ValueError as exc:
         raise CommandError(f"{args.file}: nothing was imported:\n{exc}") from exc
     for contact in contacts:
-        services.store.put_contact(contact)
+        services.store.contacts.put_contact(contact)
     print(f"imported {len(contacts)} contacts from {args.file}", file=out)

@@ -42,7 +42,7 @@ def _forward_run(services: Services, args: argparse.Namespace, out: TextIO) -> N
 def _forward_failed(services: Services, args: argparse.Namespace, out: TextIO) -> None:
     jobs = services.forwarding.forwards.given_up_forwards()
     for job in jobs:
-        summary = services.store.summary(job.request_id)
+        summary = services.store.requests.summary(job.request_id)
         reference = summary.receipt.reference if summary else job.request_id
         print(terminal_text(f"{reference}  to {job.target}  tries {job.attempts}  {job.last_error}"), file=out)
     if not jobs:

@@ -39,11 +39,11 @@ def _send_mail(services: Services, args: argparse.Namespace, out: TextIO) -> Non
 
 def _list_queued_mail(services: Services, args: argparse.Namespace, out: TextIO) -> None:
     # As late as can be: the messages waiting for a later try too.
-    _print_mails(services.store.queued_mails(1000, datetime.max.replace(tzinfo=UTC)), out)
+    _print_mails(services.store.mail.queued_mails(1000, datetime.max.replace(tzinfo=UTC)), out)
 
 
 def _list_given_up_mail(services: Services, args: argparse.Namespace, out: TextIO) -> None:
-    given_up = services.store.given_up_mails(1000)
+    given_up = services.store.mail.given_up_mails(1000)
     _print_mails(given_up, out)
     if not given_up:
         print("no e-mail was given up", file=out)
@@ -71,7 +71,7 @@ def _receive_mail(services: Services, args: argparse.Namespace, out: TextIO) -> 
 
 
 def _resend_mail(services: Services, args: argparse.Namespace, out: TextIO) -> None:
-    if not services.store.resend_mail(args.mail, services.clock()):
+    if not services.store.mail.resend_mail(args.mail, services.clock()):
         raise CommandError(f"no given-up e-mail {args.mail!r}; 'mail failed' lists them")
     sent, failed = mailing.send_queued_mail(services.mailing)
     print(f"queued {args.mail} again; sent {sent}, failed {failed}", file=out)

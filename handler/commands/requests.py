@@ -62,7 +62,7 @@ def _filtered(services: Services, args: argparse.Namespace) -> list[RequestSumma
         raise UnknownStatus(f"{args.status!r} is not a status; choose one of {', '.join(services.catalog.statuses)}")
     since = datetime.combine(args.since, time(), UTC) if args.since else None
     until = datetime.combine(args.until, time(), UTC) if args.until else None
-    return services.store.list_requests(args.status, args.category, since, until)
+    return services.store.requests.list_requests(args.status, args.category, since, until)
 
 
 def _row(summary: Any) -> dict[str, Any]:
@@ -116,9 +116,9 @@ def _csv_safe(value: Any) -> Any:
 
 def _show_request(services: Services, args: argparse.Namespace, out: TextIO) -> None:
     request = find(services.desk, args.request)
-    summary = services.store.summary(request.receipt.request_id)
+    summary = services.store.requests.summary(request.receipt.request_id)
     assert summary is not None
-    history = services.store.history(request.receipt.request_id)
+    history = services.store.requests.history(request.receipt.request_id)
     messages = {m.id: m for m in services.conversing.conversation.messages(request.receipt.request_id)}
     document = {
         **_row(summary),

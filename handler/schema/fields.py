@@ -50,8 +50,9 @@ def _field(
     problems.extend(f"{schema_file}: {entry['where']}{p}" for p in widget_problems(sub, available[widget]))
     own = _at(schema, entry["where"])
     problems.extend(f"{schema_file}: {entry['where']}{p}" for p in limit_problems(sub, own))
-    kind = available[widget].value
-    return Field(name, sub, widget, tuple(entry["shown"]), tuple(entry["required"]), kind)
+    drawn = available[widget]
+    shown, required = tuple(entry["shown"]), tuple(entry["required"])
+    return Field(name, sub, widget, shown, required, drawn.value, drawn.moment, drawn.multiline)
 
 
 class _References:

@@ -39,8 +39,8 @@ FORM_MEMBERS = frozenset(
 )
 FIELD_TEXTS = frozenset({"label", "hint", "options", "categoryHints", "errors"})
 
-# What a rule can compare: the widgets whose values sort as the rule needs.
-_RULE_WIDGETS = {
+# What a rule can compare: the kinds of value (a widget's moment, or a number) that sort as the rule needs.
+_RULE_KINDS = {
     "after": {"date", "time", "datetime", "number"},
     "not-before": {"date", "time", "datetime", "number"},
     "not-past": {"date", "datetime"},
@@ -273,7 +273,7 @@ def _field_text_problems(form: Form, lang: str, f: Field, own: Mapping[str, Any]
     """One field's texts: known members, a label for each choice and category, placeholders it can fill."""
     known = ", ".join(sorted(FIELD_TEXTS))
     problems = [f"{where}/{unknown}: not a text a field has ({known})" for unknown in sorted(set(own) - FIELD_TEXTS)]
-    if f.widget in ("select", "radios", "checkboxes") and not f.lists_contact_types:
+    if f.options and f.value_kind != "boolean" and not f.lists_contact_types:  # yes and no are common texts
         options = own.get("options", {})
         problems += [
             f"{where}/options/{option_key(option)}: missing text"
@@ -309,6 +309,11 @@ def _error_text_problems(form: Form, lang: str, f: Field, own: Mapping[str, Any]
     return problems
 
 
+def _compared_as(field: Field) -> str | None:
+    """What a rule compares the field's value as: its moment (a day, a time, both), a number, or nothing."""
+    return field.moment or ("number" if field.value_kind == "number" else None)
+
+
 def rule_problems(form: Form, rule: Rule) -> list[str]:
     """Whether a rule names fields that exist and whose values it can compare."""
     problems = []
@@ -317,13 +322,13 @@ def rule_problems(form: Form, rule: Rule) -> list[str]:
         found = form.field(name)
         if found is None:
             problems.append(f"{name!r} is not a field")
-        elif found.widget not in _RULE_WIDGETS[rule.rule]:
+        elif _compared_as(found) not in _RULE_KINDS[rule.rule]:
             problems.append(
                 f"{rule.rule!r} cannot compare {name!r}, a {found.widget!r} field "
-                f"(it compares {', '.join(sorted(_RULE_WIDGETS[rule.rule]))})"
+                f"(it compares {', '.join(sorted(_RULE_KINDS[rule.rule]))})"
             )
         else:
-            kinds.add(found.widget)
+            kinds.add(_compared_as(found))
     if len(kinds) > 1:
         problems.append(f"{rule.rule!r} compares fields of different kinds: {', '.join(rule.fields)}")
     return problems

@@ -18,7 +18,7 @@ from handler.schema.fields import collect_fields
 from handler.schema.lint import convention_problems, same_keys_problems
 from handler.schema.model import Catalog, Condition, Field, Form, Path_
 from handler.schema.values import FormValidator
-from handler.texts import missing_texts
+from handler.texts import email_text_problems, missing_texts
 from handler.ticket_mapping import TicketMapping, read_mappings, site_tickets
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "schema"
@@ -85,6 +85,7 @@ def _common_text_problems(root: Path, languages: tuple[str, ...], common: Mappin
     for lang in languages:
         for where in missing_texts(common[lang]):
             problems.append(f"{root / f'common.{lang}.json'}: {where}: missing text (the handler uses it)")
+        problems += [f"{root / f'common.{lang}.json'}: {p}" for p in email_text_problems(common[lang].get("email"))]
     return problems
 
 
@@ -148,19 +149,23 @@ def _compiled_field(f: Field) -> dict[str, Any]:
         "schema": f.schema,
         "widget": f.widget,
         "value": f.value_kind,
+        "moment": f.moment,
+        "multiline": f.multiline,
         "shownWhen": [[c.as_json() for c in path] for path in f.shown_when],
         "requiredWhen": [[c.as_json() for c in path] for path in f.required_when],
     }
+
+
+def _field_from_compiled(f: Mapping[str, Any]) -> Field:
+    shown, required = _paths(f["shownWhen"]), _paths(f["requiredWhen"])
+    return Field(f["name"], f["schema"], f["widget"], shown, required, f["value"], f["moment"], f["multiline"])
 
 
 def _from_compiled(root: Path, data: Mapping[str, Any]) -> Catalog:
     registry = _registry(data["contactTypes"])
     forms = {}
     for entry in data["forms"]:
-        fields = tuple(
-            Field(f["name"], f["schema"], f["widget"], _paths(f["shownWhen"]), _paths(f["requiredWhen"]), f["value"])
-            for f in entry["fields"]
-        )
+        fields = tuple(_field_from_compiled(f) for f in entry["fields"])
         form = _form(entry["schema"], entry["texts"], data["common"], fields, registry, entry["closedDays"])
         forms[form.id] = form
     return Catalog(

@@ -18,6 +18,7 @@ from handler.dialect import KEYWORD_NAMES, RANK, pointer
 from handler.rules import OfficeHours, Rule, holiday_calendar, wall_clock
 from handler.schema import wording
 from handler.schema.values import json_equal, unreadable_number
+from handler.texts import EmailTexts
 from handler.ticket_mapping import TicketMapping
 
 CONTACT_TYPES_ID = "urn:servicedesk-forms:contact-types"
@@ -66,11 +67,13 @@ class Field:
     shown_when: tuple[Path_, ...]
     required_when: tuple[Path_, ...]
     value_kind: str = "text"  # how the page reads it: text, number, boolean, list, choice, choices, uploads
+    moment: str | None = None  # its value is a day ("date"), a time of day ("time") or both ("datetime")
+    multiline: bool = False  # its value is several lines of text
 
     @property
     def options(self) -> tuple[Any, ...]:
         """The allowed values of a choice field (or of its items), in schema order."""
-        if self.widget == "yes-no":
+        if self.value_kind == "boolean":
             return (True, False)
         return tuple(self.schema.get("enum", ()) or self.item_schema.get("enum", ()))
 
@@ -79,6 +82,11 @@ class Field:
         """The schema of each item of a list field (empty for other fields)."""
         items = self.schema.get("items")
         return items if isinstance(items, Mapping) else {}
+
+    @property
+    def lists_addresses(self) -> bool:
+        """Whether the field is a list of e-mail addresses (such as the addresses that get copies)."""
+        return self.value_kind == "list" and self.item_schema.get("format") == "email"
 
     @property
     def lists_contact_types(self) -> bool:
@@ -120,7 +128,7 @@ class Field:
         found = set(self.constraints()) | set(self.item_constraints()) | {"x-text", "x-number"}
         if self.required_when:
             found.add("required")
-        if self.widget == "attachments":
+        if self.value_kind == "uploads":
             found |= UPLOAD_KEYWORDS
         return found
 
@@ -130,9 +138,7 @@ def _holds(path: Path_, data: Mapping[str, Any]) -> bool:
 
 
 # The checks of the upload flow (handler/uploads.py), reported on an attachments field.
-UPLOAD_KEYWORDS = frozenset(
-    {"x-upload", "x-upload-size", "x-upload-empty", "x-upload-type", "x-upload-content", "x-upload-failed"}
-)
+UPLOAD_KEYWORDS = frozenset({"x-upload", *(f"x-upload-{c}" for c in ("size", "empty", "type", "content", "failed"))})
 # Lone surrogates cannot be stored or mailed: text holding one is refused with this keyword.
 _BROKEN_TEXT = re.compile("[\ud800-\udfff]")
 
@@ -387,3 +393,7 @@ class Catalog:
     forms: Mapping[str, Form]
     conversation: ConversationRules = field(default_factory=ConversationRules)
     tickets: Mapping[str, TicketMapping] = field(default_factory=dict)
+
+    def email(self, language: str) -> EmailTexts:
+        """What e-mails say in ``language`` (one of ``languages``), as a typed view of its common texts."""
+        return EmailTexts.of(self.common[language]["email"])

@@ -61,7 +61,7 @@ def option_label(form: Form, language: str, name: str, option: Any) -> str:
     found = form.field(name)
     if found is not None and found.lists_contact_types:
         return str(form.common[language]["contactTypes"][option])
-    if found is not None and found.widget == "yes-no":
+    if found is not None and found.value_kind == "boolean":
         return str(form.common[language]["yes" if option else "no"])
     return str(form.texts[language]["fields"][name]["options"][option_key(option)])
 
@@ -76,7 +76,7 @@ def display(form: Form, language: str, name: str, value: Any) -> str:
         return ", ".join(display(form, language, name, v) if found.options else str(v) for v in value)
     if any(json_equal(value, option) for option in found.options):
         return option_label(form, language, name, value)
-    if found.widget in ("date", "time", "datetime") and isinstance(value, str):
+    if found.moment and isinstance(value, str):
         return format_moment(value, common)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return format_number(value, common)

@@ -13,7 +13,10 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from handler import answers
 
 # Crockford's base32 alphabet: no I, L, O or U, so references survive being read aloud or retyped.
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -85,7 +88,7 @@ class Receipt:
     status: str
     received_at: datetime
 
-    def as_json(self) -> dict[str, str]:
+    def as_json(self) -> answers.Receipt:
         """The receipt as the API returns it."""
         return {
             "id": self.request_id,
@@ -117,7 +120,7 @@ class RequestSummary:
     title: str | None
     updated_at: datetime
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> answers.Summary:
         """The summary as the API returns it."""
         return {
             **self.receipt.as_json(),
@@ -137,7 +140,7 @@ class StatusEvent:
     agent: str | None = None
     comment: str | None = None
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> answers.StatusEvent:
         """The event as the API returns it; the agent's name stays inside the vendor."""
         return {"status": self.status, "at": self.at.isoformat(timespec="seconds"), "comment": self.comment}
 

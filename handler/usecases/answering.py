@@ -32,7 +32,7 @@ def to_requester(use: Conversing, request: StoredRequest, summary: RequestSummar
     request_id = summary.receipt.request_id
     link = f"{use.site_url}/{language}/my-requests/?id={request_id}" if use.site_url else ""
     to = Recipient(request.requester or "", contact.name if contact else "")
-    texts = use.catalog.common[language]["email"]
+    texts = use.catalog.email(language)
     signed = use.reply_to(summary.receipt.reference)
     # The conversation's latest messages before this one, newest first, for the context a mail client lacks.
     earlier = [m for m in use.conversation.messages(request_id) if m.id != message.id][-EARLIER_IN_MAIL:][::-1]
@@ -65,7 +65,7 @@ def stop_copies(use: Conversing, request_id: str, address: str, signature: str) 
 def copied(use: Conversing, request: StoredRequest) -> list[str]:
     """The addresses the request's receipt was copied to (its form's address-list fields), besides the requester."""
     form = use.catalog.forms.get(request.form_id)
-    lists = [f.name for f in form.fields if f.widget == "email-list"] if form else []
+    lists = [f.name for f in form.fields if f.lists_addresses] if form else []
     found = {str(a).lower(): str(a) for name in lists for a in request.data.get(name, ()) if isinstance(a, str)}
     found.pop((request.requester or "").lower(), None)
     return list(found.values())

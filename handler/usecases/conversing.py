@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from handler import mails, observe, replies
 from handler.codes import Code
@@ -37,6 +38,9 @@ from handler.texts import fill
 from handler.uploads import Upload, UploadRefused, UploadRegistry, take_upload
 from handler.usecases import answering
 from handler.usecases.attaching import attachments_field, copy_upload, keep_mail_file
+
+if TYPE_CHECKING:
+    from handler import answers
 
 log = logging.getLogger("servicedesk_forms.conversation")
 # A mail larger than this is refused unread (SES takes up to 40 MB; the form's attachments are far smaller).
@@ -90,7 +94,7 @@ class Reply:
     attachments: tuple[str, ...] = ()  # upload ids, as the form's attachments field takes them
 
 
-def conversation_of(use: Conversing, requester: str, request_id: str) -> list[dict[str, object]]:
+def conversation_of(use: Conversing, requester: str, request_id: str) -> list[answers.ThreadEntry]:
     """The requester's request's messages and status changes, oldest first."""
     request = _own(use, requester, request_id)
     rid = request.receipt.request_id
@@ -192,7 +196,7 @@ def receive(use: Conversing, raw: bytes, verdicts: Mapping[str, str] | None = No
     else:
         return _counted(Received(Outcome.REFUSED, "from neither the requester nor an agent", reference))
     language = answering.language_of(use, request)
-    text = replies.new_text(incoming, language, use.catalog.common[language]["email"]["replyAbove"])
+    text = replies.new_text(incoming, language, use.catalog.email(language).reply_above)
     if not text:
         return _counted(Received(Outcome.IGNORED, "no new text above the quoted mail", reference))
     if len(text) > use.rules.max_chars:
@@ -270,7 +274,7 @@ def _append(
     if created and kind != Author.AGENT and use.for_the_ticket:
         use.for_the_ticket(request_id)
     if created and kind != Author.AGENT and use.desk_inbox:
-        texts = use.catalog.common[use.desk_language]["email"]
+        texts = use.catalog.email(use.desk_language)
         reply_to = use.reply_to(after.receipt.reference)
         ticket = use.ticket_url(request_id) if use.ticket_url else ""
         mail = mails.requester_message(texts, use.desk_language, use.desk_inbox, after, stored, reply_to, ticket)

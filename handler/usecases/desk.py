@@ -7,12 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from handler import mails
 from handler.contacts import ContactRegister
 from handler.mail import Mail, Recipient
-from handler.mails import thread_headers
 from handler.schema.model import Catalog
 from handler.storage.base import RequestNotFound, RequestStore, RequestSummary, StatusEvent, StoredRequest
-from handler.texts import fill
 from handler.usecases import mailing
 from handler.usecases.mailing import Mailing
 
@@ -59,39 +58,29 @@ def find(use: Desk, id_or_reference: str) -> StoredRequest:
 def status_mail(use: Desk, request: StoredRequest, summary: RequestSummary, event: StatusEvent) -> Mail:
     """The e-mail telling the requester about a new status, in the language they wrote in."""
     language = request.language if request.language in use.catalog.languages else use.catalog.default_language
-    common = use.catalog.common[language]
-    texts = common["email"]
-    status = common["statuses"][event.status]
-    # Each text is filled in one pass, so a title is never read as a template itself.
-    params = {"reference": summary.receipt.reference, "status": status, "title": summary.title or ""}
     contact = use.contacts.get_contact(request.requester or "")
-    paragraphs = [fill(texts["greeting"], {"name": contact.name if contact else ""}), fill(texts["statusBody"], params)]
-    if event.comment:
-        paragraphs.append(f"{texts['statusComment']}\n{event.comment}")
-    # What to do next, when the status asks something of the requester or ends the request.
-    if event.status in texts.get("statusNext", {}):
-        paragraphs.append(fill(texts["statusNext"][event.status], params))
+    to = Recipient(request.requester or "", contact.name if contact else "")
     # An answer joins the conversation (the request's signed address) or goes to the desk's inbox, with the
     # reference in the subject; it is never asked for when there is neither, nor once the request is closed.
     rules = use.catalog.conversation
     closed = event.status in rules.closed and not rules.reopen_as
     signed = None if closed else use.reply_to(summary.receipt.reference)
     answer_to = signed or use.desk_inbox
-    if answer_to and not closed:
-        paragraphs.append(texts["statusReply"])
-    if use.site_url:
-        link = f"{use.site_url}/{language}/my-requests/?id={summary.receipt.request_id}"
-        paragraphs.append(fill(texts["statusLink"], {"link": link}))
-    paragraphs.append(texts["signature"])
-    if signed:
-        paragraphs.insert(0, texts["replyAbove"])
-    return Mail(
-        to=(Recipient(request.requester or "", contact.name if contact else ""),),
-        subject=fill(texts["statusSubject"], params),
-        paragraphs=tuple(paragraphs),
-        language=language,
-        reply_to=Recipient(answer_to) if answer_to else None,
-        headers=thread_headers(summary.receipt),
+    link = f"{use.site_url}/{language}/my-requests/?id={summary.receipt.request_id}" if use.site_url else ""
+    words = use.catalog.common[language]["statuses"][event.status]
+    texts = use.catalog.email(language)
+    return mails.status_mail(
+        texts,
+        language,
+        to,
+        summary,
+        event.status,
+        words,
+        event.comment,
+        link,
+        answer_to or None,
+        bool(signed),
+        asks_answer=bool(answer_to) and not closed,
     )
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from handler.codes import Code
 from handler.conversation import Conversation, thread
 from handler.refusals import Refused
 from handler.storage.base import REQUEST_ID, RequestStore, RequestSummary
+
+if TYPE_CHECKING:
+    from handler import answers
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ def my_requests(
     return use.requests.list_for_requester(requester, limit, cursor)
 
 
-def my_request(use: Following, requester: str, request_id: str) -> dict[str, Any]:
+def my_request(use: Following, requester: str, request_id: str) -> answers.RequestDetail:
     """One of the requester's requests: its summary, what was sent, its attachments by name, its history."""
     found = use.requests.get(request_id) if REQUEST_ID.fullmatch(request_id) else None
     if found is None or found.requester != requester:

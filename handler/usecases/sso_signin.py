@@ -8,12 +8,16 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from handler.codes import Code
 from handler.contacts import Contact, ContactRegister, normalize_email
 from handler.refusals import Refused
 from handler.signin import Session
 from handler.sso import Login, LoginFailed, OpenIdClient
+
+if TYPE_CHECKING:
+    from handler import answers
 
 log = logging.getLogger("servicedesk_forms.sso")
 # Where a person may be sent back to: a path of this site, never another host ("//host", "/\\host") or scheme.
@@ -31,7 +35,7 @@ class SsoSignIn:
     languages: Sequence[str]
 
 
-def providers(use: SsoSignIn) -> list[dict[str, object]]:
+def providers(use: SsoSignIn) -> list[answers.Provider]:
     """The declared providers, as the sign-in page offers them."""
     found = use.client.providers.values() if use.client else ()
     return [{"id": p.id, "organization": p.organization, "label": dict(p.label)} for p in found]

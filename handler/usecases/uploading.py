@@ -58,7 +58,7 @@ def new_slot(use: Uploading, body: Any, requester: str, language: str, local_url
     body = object_with(body, SLOT_KEYS, use.catalog, language)
     form = use.catalog.forms.get(body["form"]) if isinstance(body["form"], str) else None
     field = form.field(body["field"]) if form and isinstance(body["field"], str) else None
-    if form is None or field is None or field.widget != "attachments":
+    if form is None or field is None or field.value_kind != "uploads":
         message = use.catalog.common[language]["api"]["unknown_form"]
         raise Refused(Code.UNKNOWN_FORM, [FieldError(None, "/field", "enum", message)])
     authorized_contact(use.contacts, requester, form, language)

@@ -163,10 +163,10 @@ function typedTime(text) {
 // A date, time or date-time as typed in either language's style ("31.12.2026", "31/12/2026",
 // "14.30", "31.12.2026 kl. 14:30", or ISO) as the schema's value ("2026-12-31", "14:30",
 // "2026-12-31T14:30"). Text it cannot read is kept as typed, so the checker words the error.
-export function readMoment(widget, typed) {
+export function readMoment(moment, typed) {
   const text = typed.trim();
-  if (widget === "date") return typedDate(text) || text;
-  if (widget === "time") return typedTime(text) || text;
+  if (moment === "date") return typedDate(text) || text;
+  if (moment === "time") return typedTime(text) || text;
   const m = TYPED_DATE_TIME.exec(text);
   const date = m && typedDate(m[1]);
   const time = m && typedTime(m[2]);

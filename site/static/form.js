@@ -5,7 +5,7 @@
 import { isShown, readChoice, readMoment, readNumber, validate } from "./checks.js";
 import * as page from "./common.js";
 import { fill, ownValue, text } from "./texts.js";
-import * as uploads from "./uploads.js";
+import * as uploads from "../widgets/attachments/uploads.js";
 
 (function () {
   var model = page.model;
@@ -64,8 +64,8 @@ import * as uploads from "./uploads.js";
       return list.length ? list : undefined;
     }
     if (raw === "") return undefined;
-    if (field.widget === "select") return readChoice(field.schema.enum, raw); // choices that are numbers as numbers
-    return ["date", "time", "datetime"].indexOf(field.widget) !== -1 ? readMoment(field.widget, raw) : raw;
+    if (field.moment) return readMoment(field.moment, raw);
+    return readChoice(field.schema.enum, raw); // a list's choices that are numbers as numbers
   }
 
   function collect() {
@@ -115,7 +115,7 @@ import * as uploads from "./uploads.js";
     if (document.getElementById(control.id + "-count")) countCharacters(control);
   }
 
-  // ---- Attachments: each file goes straight to storage through an upload slot (uploads.js) ------
+  // ---- Attachments: each file goes straight to storage through an upload slot (the widget's uploads.js)
 
   function uploading() {
     return model.fields.some(function (field) { return field.value === "uploads" && uploads.busy(field.name); });
@@ -265,7 +265,7 @@ import * as uploads from "./uploads.js";
   function submit(event) {
     event.preventDefault();
     if (uploading()) {
-      var attachments = model.fields.filter(function (f) { return f.widget === "attachments"; })[0];
+      var attachments = model.fields.filter(function (f) { return f.value === "uploads"; })[0];
       errors.show([{ field: attachments.name, message: text("upload.waiting") }]);
       return;
     }

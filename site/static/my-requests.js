@@ -1,7 +1,7 @@
 // "My requests": the signed-in contact's requests, newest first, and one request with its conversation.
 import { api, draftKey, errors as errorSummary, model, session } from "./common.js";
 import { fill, has, ownValue, text } from "./texts.js";
-import * as uploads from "./uploads.js";
+import * as uploads from "../widgets/attachments/uploads.js";
 
 var list = document.getElementById("request-list");
 var rows = list.querySelector("tbody");
@@ -31,8 +31,9 @@ function shown(field, value) {
   if (Array.isArray(value)) return value.map(function (v) { return shown(field, v); }).join(", ");
   if (Object.prototype.hasOwnProperty.call(field.options, String(value))) return field.options[String(value)];
   if (typeof value === "number") return numbers.format(value);
-  if (field.widget === "date" && typeof value === "string") return wallClock(value, false);
-  if (field.widget === "datetime" && typeof value === "string") return wallClock(value, true);
+  if ((field.moment === "date" || field.moment === "datetime") && typeof value === "string") {
+    return wallClock(value, field.moment === "datetime");
+  }
   return String(value);
 }
 
@@ -119,9 +120,9 @@ function showOne(id) {
     var names = form.order.filter(function (name) { return ownValue(item.data, name) !== undefined; });
     Object.keys(item.data).forEach(function (name) { if (names.indexOf(name) === -1) names.push(name); });
     names.forEach(function (name) {
-      var field = ownValue(form.fields, name) || { label: name, options: {}, widget: "text" };
+      var field = ownValue(form.fields, name) || { label: name, options: {} };
       var value = item.data[name];
-      if (field.widget === "attachments" && Array.isArray(value)) {
+      if (field.value === "uploads" && Array.isArray(value)) {
         var fileNames = {};
         (item.attachments || []).forEach(function (a) { fileNames[a.id] = a.name; });
         value = value.map(function (upload) { return fileNames[upload] || upload; });

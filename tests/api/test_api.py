@@ -24,7 +24,7 @@ def post(client: TestClient, data: Any, **headers: str) -> Any:
 
 
 def stored_count(store: LocalStore) -> int:
-    return len(store.document_ids())
+    return len(store.requests.document_ids())
 
 
 @pytest.mark.parametrize(("valid", "case"), CASES)
@@ -33,7 +33,7 @@ def test_submission_cases(client: TestClient, store: LocalStore, valid: bool, ca
     if valid:
         assert response.status_code == 201, response.json()
         receipt = response.json()
-        stored = store.get(receipt["id"])
+        stored = store.requests.get(receipt["id"])
         assert stored is not None
         assert stored.receipt.reference == receipt["reference"]
         assert stored.data == case["data"]
@@ -344,5 +344,5 @@ def test_an_address_listed_twice_in_another_case_is_refused_as_on_the_page(
     ]
     once = post(client, {**data, name: ["Kari@Example.no"]})
     assert once.status_code == 201, once.text
-    stored = store.get(once.json()["id"])
+    stored = store.requests.get(once.json()["id"])
     assert stored is not None and stored.data[name] == ["kari@example.no"]

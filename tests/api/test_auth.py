@@ -46,7 +46,7 @@ def submit(client: TestClient, token: str, language: str | None = None) -> Any:
 def test_the_answer_is_the_same_whether_or_not_the_address_is_registered(
     anonymous: TestClient, store: LocalStore
 ) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     known = anonymous.post("/v1/session/code?lang=en", json={"email": AUTHORIZED})
     unknown = anonymous.post("/v1/session/code?lang=en", json={"email": "nobody@example.no"})
     assert (
@@ -68,7 +68,7 @@ def test_the_answer_is_the_same_whether_or_not_the_address_is_registered(
 def test_the_code_e_mail_is_in_the_requester_s_language_in_text_and_html(
     anonymous: TestClient, store: LocalStore, language: str, subject: str, words: str
 ) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     anonymous.post("/v1/session/code", json={"email": AUTHORIZED.upper()}, headers={"Accept-Language": language})
     (mail,) = mails(store)
     assert mail["Subject"] == subject
@@ -81,7 +81,7 @@ def test_the_code_e_mail_is_in_the_requester_s_language_in_text_and_html(
 
 
 def test_codes_are_stored_hashed(anonymous: TestClient, store: LocalStore) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     anonymous.post("/v1/session/code", json={"email": AUTHORIZED})
     code = code_from_outbox(outbox(store), AUTHORIZED)
     database = store.database.read_bytes() + b"".join(p.read_bytes() for p in store.folder.glob("*.sqlite3-wal"))
@@ -89,7 +89,7 @@ def test_codes_are_stored_hashed(anonymous: TestClient, store: LocalStore) -> No
 
 
 def test_guessing_codes_locks_the_code(anonymous: TestClient, store: LocalStore) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     anonymous.post("/v1/session/code", json={"email": AUTHORIZED})
     code = code_from_outbox(outbox(store), AUTHORIZED)
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
@@ -102,7 +102,7 @@ def test_guessing_codes_locks_the_code(anonymous: TestClient, store: LocalStore)
 
 
 def test_an_expired_code_is_refused(anonymous: TestClient, store: LocalStore, clock: Clock) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     anonymous.post("/v1/session/code", json={"email": AUTHORIZED})
     clock.advance(minutes=10, seconds=1)
     answer = anonymous.post(
@@ -112,7 +112,7 @@ def test_an_expired_code_is_refused(anonymous: TestClient, store: LocalStore, cl
 
 
 def test_a_code_works_once(anonymous: TestClient, store: LocalStore) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     anonymous.post("/v1/session/code", json={"email": AUTHORIZED})
     code = code_from_outbox(outbox(store), AUTHORIZED)
     assert anonymous.post("/v1/session", json={"email": AUTHORIZED, "code": code}).status_code == 200
@@ -120,8 +120,8 @@ def test_a_code_works_once(anonymous: TestClient, store: LocalStore) -> None:
 
 
 def test_a_code_is_bound_to_its_address(anonymous: TestClient, store: LocalStore) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
-    register(store, "other@example.no", "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, "other@example.no", "authorized-for-change")
     anonymous.post("/v1/session/code", json={"email": AUTHORIZED})
     code = code_from_outbox(outbox(store), AUTHORIZED)
     assert anonymous.post("/v1/session", json={"email": "other@example.no", "code": code}).status_code == 401
@@ -141,7 +141,7 @@ def test_bad_addresses_get_a_localized_field_error(anonymous: TestClient, body: 
 def test_flooding_the_code_endpoint_is_limited_per_address_and_per_client(
     anonymous: TestClient, store: LocalStore
 ) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     for _ in range(3):
         assert anonymous.post("/v1/session/code", json={"email": AUTHORIZED}).status_code == 202
     limited = anonymous.post("/v1/session/code?lang=en", json={"email": AUTHORIZED})
@@ -178,7 +178,7 @@ def test_submitting_needs_a_session(anonymous: TestClient, store: LocalStore) ->
         "code": "sign_in_required",
         "errors": [],
     }
-    assert not store.document_ids()
+    assert not store.requests.document_ids()
 
 
 def tamper(token: str) -> str:
@@ -192,7 +192,7 @@ def tamper(token: str) -> str:
 def test_tampered_forged_and_expired_sessions_are_refused(
     anonymous: TestClient, store: LocalStore, clock: Clock
 ) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     token = sign_in(anonymous, outbox(store), AUTHORIZED)
     assert submit(anonymous, token).status_code == 201
     now = int(clock().timestamp())
@@ -215,20 +215,22 @@ def test_tampered_forged_and_expired_sessions_are_refused(
 
 
 def test_a_contact_who_lost_the_authorized_type_is_refused(anonymous: TestClient, store: LocalStore) -> None:
-    contact = register(store, AUTHORIZED, "authorized-for-change", "technical-contact")
+    contact = register(store.contacts, AUTHORIZED, "authorized-for-change", "technical-contact")
     token = sign_in(anonymous, outbox(store), AUTHORIZED)
-    store.put_contact(Contact(contact.email, contact.name, contact.phone, contact.organization, ("technical-contact",)))
+    store.contacts.put_contact(
+        Contact(contact.email, contact.name, contact.phone, contact.organization, ("technical-contact",))
+    )
     refused = submit(anonymous, token, "nb")
     assert refused.status_code == 403
     message = refused.json()["detail"]
     assert message.startswith("Bare kontakter med kontakttypen Autorisert for endring kan sende dette skjemaet.")
-    store.remove_contact(AUTHORIZED)
+    store.contacts.remove_contact(AUTHORIZED)
     assert submit(anonymous, token).status_code == 401  # removing the contact ends the session
-    assert not store.document_ids()
+    assert not store.requests.document_ids()
 
 
 def test_other_forms_allow_other_contact_types(anonymous: TestClient, store: LocalStore) -> None:
-    register(store, AUTHORIZED, "support-contact")
+    register(store.contacts, AUTHORIZED, "support-contact")
     token = sign_in(anonymous, outbox(store), AUTHORIZED)
     assert submit(anonymous, token).status_code == 403
     incident = anonymous.post(
@@ -246,13 +248,13 @@ def test_the_requester_comes_from_the_session_never_from_the_body(client: TestCl
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["pointer"] == "/data/requester"
     answer = client.post("/v1/requests", json={"form": "service-request", "data": VALID})
-    stored = store.get(answer.json()["id"])
+    stored = store.requests.get(answer.json()["id"])
     assert stored is not None and stored.requester == AUTHORIZED
 
 
 def test_someone_else_s_request_looks_exactly_like_a_missing_one(anonymous: TestClient, store: LocalStore) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
-    register(store, "other@example.no", "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, "other@example.no", "authorized-for-change")
     mine = sign_in(anonymous, outbox(store), AUTHORIZED)
     theirs = sign_in(anonymous, outbox(store), "other@example.no")
     request_id = submit(anonymous, mine).json()["id"]
@@ -313,7 +315,7 @@ def test_header_injection_through_names_is_impossible(store: LocalStore) -> None
 def test_an_address_gets_few_attempts_a_day_whatever_the_codes(
     anonymous: TestClient, store: LocalStore, clock: Clock
 ) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     for _ in range(6):  # six codes, five wrong guesses each: thirty attempts
         clock.advance(minutes=15)
         anonymous.post("/v1/session/code", json={"email": AUTHORIZED})
@@ -340,7 +342,7 @@ class SlowOutbox(OutboxMailer):
 
 
 def test_the_answer_takes_as_long_for_unknown_addresses(catalog: Catalog, store: LocalStore) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     settings = Settings(data_dir=store.folder, session_secret=SECRET)  # the default minimum answer time
     mailer = SlowOutbox("Kundeservice <no-reply@example.com>", store.folder / "outbox")
     app = create_app(settings, services=build_services(settings, catalog=catalog, store=store, mailer=mailer))

@@ -103,10 +103,10 @@ def test_import_refuses_every_bad_row_and_imports_nothing(
     assert "row 4, field phone:" in err
     assert "row 5, field email: ola@example.no is also on row 2" in err
     assert "row 6: has 4 columns instead of 5" in err
-    assert services.store.list_contacts() == [services.store.get_contact(AUTHORIZED)]
+    assert services.store.contacts.list_contacts() == [services.store.contacts.get_contact(AUTHORIZED)]
     path.write_text("email,name,phone,organization,contact_types\nola@example.no,Ola,,Kunde AS,authorized-for-change\n")
     assert run(services, "contacts", "import", str(path)) == (0, f"imported 1 contacts from {path}\n")
-    assert services.store.get_contact("Ola@Example.NO") is not None
+    assert services.store.contacts.get_contact("Ola@Example.NO") is not None
 
 
 def submit(client: TestClient, document: dict[str, Any] | None = None, **data: Any) -> dict[str, Any]:
@@ -156,7 +156,7 @@ def test_a_status_change_is_recorded_and_e_mailed_in_the_request_s_language(
     )
     assert code == 0
     assert f"{created['reference']} is now waiting-for-customer" in out
-    history = store.history(created["id"])
+    history = store.requests.history(created["id"])
     assert [(e.status, e.agent, e.comment) for e in history] == [
         ("received", None, None),
         ("waiting-for-customer", "Agent A", "Which team?"),

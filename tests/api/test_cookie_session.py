@@ -24,7 +24,7 @@ COOKIE = "__Host-sdf-session"
 @pytest.fixture
 def browser(app: FastAPI, store: LocalStore) -> Iterator[TestClient]:
     """A browser on the site's page, not signed in: it keeps cookies, as a browser does."""
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     with TestClient(app, base_url=SITE, raise_server_exceptions=False) as client:
         yield client
 

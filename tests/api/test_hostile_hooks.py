@@ -122,7 +122,7 @@ def hooks(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Hooks]:
         )
     )
     services = build_services(settings_, store=LocalStore(tmp_path), clock=Clock(NOW))
-    register(services.store, AUTHORIZED, "authorized-for-change")
+    register(services.store.contacts, AUTHORIZED, "authorized-for-change")
     with TestClient(create_app(settings_, services=services), raise_server_exceptions=False) as client:
         token = sign_in(client, tmp_path / "outbox", AUTHORIZED)
         sent = client.post(

@@ -25,7 +25,7 @@ from tests.helpers.accounts import AUTHORIZED, SECRET, register, sign_in
 from tests.helpers.clock import Clock
 from tests.helpers.shipped import form, valid_data
 
-CC = next(f.name for f in form().fields if f.widget == "email-list")  # the form's CC field, as schema/ has it
+CC = next(f.name for f in form().fields if f.lists_addresses)  # the form's CC field, as schema/ has it
 LIMITS = Settings()
 
 
@@ -85,7 +85,7 @@ def test_copies_reach_no_more_different_addresses_a_day_than_the_limit(
 
 
 def test_the_limits_are_settings(catalog: Catalog, store: LocalStore, clock: Clock) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     settings = Settings.from_env(
         {
             "SDF_DATA_DIR": str(store.folder),

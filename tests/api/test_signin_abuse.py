@@ -127,7 +127,7 @@ def attacked(request: pytest.FixtureRequest, catalog: Catalog, tmp_path: Path) -
 
 
 def test_exchanges_without_a_pending_code_do_not_lock_the_address(app: FastAPI, store: LocalStore) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     for host in ATTACKERS:  # forty cheap requests, ten from each of four clients: no code is pending
         attacker = at(app, host)
         assert [exchange(attacker, "123456").status_code for _ in range(10)] == [401] * 10
@@ -137,7 +137,7 @@ def test_exchanges_without_a_pending_code_do_not_lock_the_address(app: FastAPI, 
 
 
 def test_one_client_guessing_cannot_use_up_the_owner_s_code(app: FastAPI, store: LocalStore) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     owner, attacker = at(app, OWNER), at(app, ATTACKERS[0])
     assert ask(owner).status_code == 202
     code = code_from_outbox(outbox(store), AUTHORIZED)
@@ -170,7 +170,7 @@ def test_exchanging_codes_is_limited_per_client(app: FastAPI, clock: Clock) -> N
 
 
 def test_one_client_asking_for_codes_cannot_stop_the_owner_asking(app: FastAPI, store: LocalStore) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     attacker, owner = at(app, ATTACKERS[0]), at(app, OWNER)
     assert [ask(attacker).status_code for _ in range(4)] == [202, 202, 202, 429]
     assert ask(owner).status_code == 202
@@ -178,7 +178,7 @@ def test_one_client_asking_for_codes_cannot_stop_the_owner_asking(app: FastAPI, 
 
 
 def test_many_clients_asking_and_guessing_cannot_hold_up_an_address(app: FastAPI, store: LocalStore) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     owner = at(app, OWNER)
     # Codes: each client is stopped by its own limit only; the address gets the pending code again, a few times.
     for host in ATTACKERS:
@@ -196,7 +196,7 @@ def test_many_clients_asking_and_guessing_cannot_hold_up_an_address(app: FastAPI
 
 def test_ten_clients_for_a_day_neither_keep_the_owner_out_nor_mail_more_than_the_cap(attacked: Attacked) -> None:
     app, store, mail, clock = attacked
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     attackers = [at(app, f"203.0.113.{n}") for n in range(1, 11)]
     owner = at(app, OWNER)
     day = rate_day(clock.now)[0]
@@ -222,7 +222,7 @@ def test_an_office_behind_one_address_signs_in_address_by_address(app: FastAPI, 
     office = at(app, OWNER)  # everyone behind the office's one public address
     colleagues = [f"kollega{n}@example.no" for n in range(25)]
     for email in colleagues:
-        register(store, email, "authorized-for-change")
+        register(store.contacts, email, "authorized-for-change")
     rogue = [exchange(office, "123456", f"x{n}@example.no").status_code for n in range(11)]
     assert rogue == [401] * 10 + [429]  # someone's wrong codes reach the office's limit
     for email in colleagues:  # yet each one who asks for a code gets in with it
@@ -232,7 +232,7 @@ def test_an_office_behind_one_address_signs_in_address_by_address(app: FastAPI, 
 
 
 def test_a_day_of_wrong_guesses_locks_out_only_the_guesser(app: FastAPI, store: LocalStore, clock: Clock) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     attacker, owner = at(app, ATTACKERS[0]), at(app, OWNER)
     for _ in range(6):  # thirty wrong guesses at pending codes, five a window
         clock.advance(minutes=15)
@@ -250,7 +250,7 @@ def test_a_day_of_wrong_guesses_locks_out_only_the_guesser(app: FastAPI, store: 
 
 
 def test_every_exchange_answer_takes_at_least_the_floor(catalog: Catalog, store: LocalStore, clock: Clock) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     settings = Settings(data_dir=store.folder, session_secret=SECRET, code_answer_seconds=0.3)
     with TestClient(create_app(settings, catalog=catalog, store=store, clock=clock)) as client:
         assert ask(client).status_code == 202
@@ -288,7 +288,7 @@ def serving(app: FastAPI, settings: Settings) -> Iterator[str]:
 
 
 def test_the_answer_does_not_wait_for_a_slow_mail_service(catalog: Catalog, store: LocalStore) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     settings = Settings(data_dir=store.folder, session_secret=SECRET, code_answer_seconds=0.3)
     mailer = SlowOutbox("Kundeservice <no-reply@example.com>", outbox(store))
     app = create_app(settings, services=build_services(settings, catalog=catalog, store=store, mailer=mailer))
@@ -353,35 +353,37 @@ def test_trusted_proxies_must_be_addresses_or_networks() -> None:
 def test_a_removed_contact_s_session_ends(client: TestClient, store: LocalStore) -> None:
     request_id = client.post("/v1/requests", json={"form": "service-request", "data": VALID}).json()["id"]
     assert client.get(f"/v1/requests/{request_id}").status_code == 200
-    store.remove_contact(AUTHORIZED)
+    store.contacts.remove_contact(AUTHORIZED)
     for path in ("/v1/requests", f"/v1/requests/{request_id}", "/v1/session"):
         answer = client.get(path)
         assert (answer.status_code, answer.json()["code"]) == (401, "sign_in_required"), path
 
 
 def test_a_code_exchanged_after_removal_opens_no_session(anonymous: TestClient, store: LocalStore) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     assert ask(anonymous).status_code == 202
     code = code_from_outbox(outbox(store), AUTHORIZED)
-    store.remove_contact(AUTHORIZED)
+    store.contacts.remove_contact(AUTHORIZED)
     answer = exchange(anonymous, code)
     assert (answer.status_code, answer.json()["code"]) == (401, "invalid_code")
 
 
 def test_registering_the_address_again_does_not_revive_old_sessions(anonymous: TestClient, store: LocalStore) -> None:
-    contact = register(store, AUTHORIZED, "authorized-for-change")
+    contact = register(store.contacts, AUTHORIZED, "authorized-for-change")
     old = sign_in(anonymous, outbox(store), AUTHORIZED)
-    store.put_contact(make_contact(AUTHORIZED, "Kari N.", "", "Kunde AS", ["authorized-for-change"], CONTACT_TYPES))
+    store.contacts.put_contact(
+        make_contact(AUTHORIZED, "Kari N.", "", "Kunde AS", ["authorized-for-change"], CONTACT_TYPES)
+    )
     assert anonymous.get("/v1/session", headers=bearer(old)).json()["contact"]["name"] == "Kari N."  # an update
-    store.remove_contact(AUTHORIZED)
-    store.put_contact(contact)
+    store.contacts.remove_contact(AUTHORIZED)
+    store.contacts.put_contact(contact)
     assert anonymous.get("/v1/session", headers=bearer(old)).status_code == 401
     new = sign_in(anonymous, outbox(store), AUTHORIZED)
     assert anonymous.get("/v1/session", headers=bearer(new)).status_code == 200
 
 
 def test_sessions_name_their_issuer_and_audience(anonymous: TestClient, store: LocalStore) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     token = sign_in(anonymous, outbox(store), AUTHORIZED)
     claims = claims_of(token)
     assert (claims["iss"], claims["aud"]) == (ISSUER, AUDIENCE)
@@ -398,8 +400,8 @@ def test_sessions_name_their_issuer_and_audience(anonymous: TestClient, store: L
 
 
 def test_signing_out_ends_every_session_of_the_contact(anonymous: TestClient, store: LocalStore) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
-    register(store, "other@example.no", "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, "other@example.no", "authorized-for-change")
     laptop = sign_in(anonymous, outbox(store), AUTHORIZED)
     phone = sign_in(anonymous, outbox(store), AUTHORIZED)
     other = sign_in(anonymous, outbox(store), "other@example.no")
@@ -415,7 +417,7 @@ def test_signing_out_ends_every_session_of_the_contact(anonymous: TestClient, st
 
 
 def test_a_session_signed_in_later_than_now_is_refused(anonymous: TestClient, store: LocalStore, clock: Clock) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     claims = claims_of(sign_in(anonymous, outbox(store), AUTHORIZED))
     now = int(clock().timestamp())
     for ahead, status in ((timedelta(days=3650), 401), (timedelta(hours=1), 401), (timedelta(seconds=5), 200)):
@@ -427,7 +429,7 @@ def test_a_session_signed_in_later_than_now_is_refused(anonymous: TestClient, st
 @pytest.mark.parametrize("secret", ["a" * 32, "abcdefghijklmnopqrstuvwxyz012345", "hemmelig" * 4, "key-" + "x" * 32])
 def test_a_weak_session_secret_signs_nothing(store: LocalStore, clock: Clock, secret: str) -> None:
     with pytest.raises(ValueError, match="random"):
-        SignIn(store, store, secret.encode(), lambda *_: None, clock)
+        SignIn(store.contacts, store.sign_in, secret.encode(), lambda *_: None, clock)
     with pytest.raises(ConfigurationError, match="SDF_SESSION_SECRET"):
         Settings(session_secret=secret)
 
@@ -435,7 +437,7 @@ def test_a_weak_session_secret_signs_nothing(store: LocalStore, clock: Clock, se
 def test_no_token_outlasts_the_session_s_lifetime_from_sign_in(
     anonymous: TestClient, store: LocalStore, clock: Clock
 ) -> None:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     claims = claims_of(sign_in(anonymous, outbox(store), AUTHORIZED))
     clock.advance(hours=7)
     now = int(clock().timestamp())
@@ -454,12 +456,12 @@ def test_no_token_outlasts_the_session_s_lifetime_from_sign_in(
 @pytest.fixture(params=["local", "aws"])
 def register_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ContactRegister]:
     if request.param == "local":
-        yield LocalStore(tmp_path)
+        yield LocalStore(tmp_path).contacts
         return
     seaweedfs: Server = request.getfixturevalue("seaweedfs")
     dynamodb: Server = request.getfixturevalue("dynamodb_local")
     with fresh_aws_store(seaweedfs, dynamodb) as store:
-        yield store
+        yield store.contacts
 
 
 def stamp(store: ContactRegister, email: str = AUTHORIZED) -> str:
@@ -499,19 +501,19 @@ def test_contacts_registered_before_stamps_sign_in(catalog: Catalog, tmp_path: P
         )
     db.close()
     store = LocalStore(folder)
-    assert stamp(store) == ""
+    assert stamp(store.contacts) == ""
     settings = Settings(data_dir=folder, session_secret=SECRET, code_answer_seconds=0)
     with TestClient(create_app(settings, catalog=catalog, store=store, clock=clock)) as client:
         token = sign_in(client, outbox(store), AUTHORIZED)
         assert client.get("/v1/session", headers=bearer(token)).status_code == 200
-    assert stamp(store) == claims_of(token)["stamp"]
+    assert stamp(store.contacts) == claims_of(token)["stamp"]
 
 
 def test_aws_contacts_registered_before_stamps_get_one(seaweedfs: Server, dynamodb_local: Server) -> None:
     with fresh_aws_store(seaweedfs, dynamodb_local) as store:
-        register(store, AUTHORIZED, "authorized-for-change")
+        register(store.contacts, AUTHORIZED, "authorized-for-change")
         key = {"pk": {"S": f"CONTACT#{AUTHORIZED}"}, "sk": {"S": "CONTACT"}}
         store.dynamodb.update_item(TableName=store.table, Key=key, UpdateExpression="REMOVE securityStamp")
-        assert stamp(store) == ""
-        renewed = store.renew_security_stamp(AUTHORIZED)
-        assert renewed and stamp(store) == renewed
+        assert stamp(store.contacts) == ""
+        renewed = store.contacts.renew_security_stamp(AUTHORIZED)
+        assert renewed and stamp(store.contacts) == renewed

@@ -44,7 +44,7 @@ def site(tmp_path: Path, idp: FakeIdp, store: LocalStore) -> Iterator[TestClient
     settings = Settings(
         data_dir=store.folder, session_secret=SECRET, code_answer_seconds=0, sso_providers=str(declared)
     )
-    register(store, AUTHORIZED, "authorized-for-change")  # of Kunde AS
+    register(store.contacts, AUTHORIZED, "authorized-for-change")  # of Kunde AS
     with TestClient(create_app(settings, store=store, clock=clock), base_url=SITE) as browser:
         yield browser
 
@@ -120,8 +120,8 @@ def test_the_person_signs_in_as_the_same_contact_after_their_address_changes_at_
     assert sign_in(site, "single")[1]["sso"] == "done"
     assert site.get("/v1/session").json()["contact"]["email"] == AUTHORIZED
     # The address removed and registered again (for whomever): the old link is void, the address decides.
-    store.remove_contact(AUTHORIZED)
-    register(store, AUTHORIZED, "authorized-for-change")
+    store.contacts.remove_contact(AUTHORIZED)
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     site.cookies.clear()
     idp.bend = {"sub": f"subject-of-{AUTHORIZED}", "email": "kari.nytt.navn@example.no"}
     assert sign_in(site, "single")[1]["sso"] == "not_authorized"
@@ -139,8 +139,8 @@ def test_a_person_who_is_not_a_contact_of_the_organization_is_not_signed_in(
     idp.person = {"email": "ola@kunde.example", "email_verified": True}
     assert sign_in(site, "single")[1]["sso"] == "not_authorized"
     # A contact of another organization, with the same provider: the same answer.
-    other = register(store, "per@annen.example", "authorized-for-change")
-    store.put_contact(type(other)(**{**other.__dict__, "organization": "Annen AS"}))
+    other = register(store.contacts, "per@annen.example", "authorized-for-change")
+    store.contacts.put_contact(type(other)(**{**other.__dict__, "organization": "Annen AS"}))
     idp.person = {"email": "per@annen.example", "email_verified": True}
     assert sign_in(site, "single")[1]["sso"] == "not_authorized"
     assert not site.cookies.get(COOKIE)

@@ -107,7 +107,7 @@ def production(aws: AwsStore, seaweedfs: Server, dynamodb_local: Server, monkeyp
 @contextlib.contextmanager
 def api_on(store: AwsStore, catalog: Catalog, folder: Path, **settings: Any) -> Iterator[Api]:
     """The API on ``store``, signed in as a contact authorized for change (e-mail to an outbox)."""
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     app_settings = Settings(data_dir=folder / "data", session_secret=SECRET, code_answer_seconds=0, **settings)
     app = create_app(app_settings, catalog=catalog, store=store, clock=lambda: NOW)
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -255,7 +255,7 @@ def test_a_first_submission_reads_no_idempotency_key_and_a_replay_answers_the_cu
     # Without attachments the commit's condition on the key finds a retry: a first submission never reads it.
     assert [key for key in keys_read if key.startswith("IDEMPOTENCY#")] == []
 
-    api.store.change_status(first.json()["id"], "received", StatusEvent("in-progress", NOW, "Agent", "On it"))
+    api.store.requests.change_status(first.json()["id"], "received", StatusEvent("in-progress", NOW, "Agent", "On it"))
     again = api.post()
     assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
     assert again.json() == {**first.json(), "status": "in-progress"}
@@ -268,7 +268,9 @@ def test_a_replay_on_the_embedded_store_answers_the_current_status(client: TestC
         )
 
     first = post().json()
-    store.change_status(first["id"], "received", StatusEvent("waiting-for-customer", NOW, "Agent", "Which one?"))
+    store.requests.change_status(
+        first["id"], "received", StatusEvent("waiting-for-customer", NOW, "Agent", "Which one?")
+    )
     again = post()
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json() == {**first, "status": "waiting-for-customer"}

@@ -70,7 +70,7 @@ def api(seaweedfs: Server, dynamodb_local: Server, catalog: Catalog, tmp_path: P
     # One attempt and a short read timeout, so that a paused server fails the call quickly.
     config = client_config(connect_timeout=1, read_timeout=2)
     with fresh_aws_store(seaweedfs, dynamodb_local, config) as aws:
-        register(aws, AUTHORIZED, "authorized-for-change")
+        register(aws.contacts, AUTHORIZED, "authorized-for-change")
         # Requests, contacts and sign-in state on the AWS store; e-mail to the outbox under tmp_path.
         settings = Settings(data_dir=tmp_path / "data", session_secret=SECRET, code_answer_seconds=0)
         app = create_app(settings, catalog=catalog, store=aws, clock=lambda: NOW)
@@ -125,16 +125,16 @@ def assert_nothing_half_visible(aws: AwsStore) -> None:
     """Every visible request has its document; every other document is invisible."""
     visible = aws_request_ids(aws)
     for request_id in visible:
-        assert aws.get(request_id) is not None
+        assert aws.requests.get(request_id) is not None
     for orphan in aws_document_ids(aws) - visible:
-        assert aws.get(orphan) is None
+        assert aws.requests.get(orphan) is None
     referenced = {item["requestId"]["S"] for item in aws_items(aws, "REFERENCE")}
     assert referenced == visible
 
 
 def assert_stored_once(api: Api, receipt: dict[str, Any]) -> None:
     assert aws_request_ids(api.aws) == {receipt["id"]}
-    stored = api.aws.get(receipt["id"])
+    stored = api.aws.requests.get(receipt["id"])
     assert stored is not None
     assert stored.receipt.reference == receipt["reference"]
     assert stored.data == DATA and stored.requester == AUTHORIZED
@@ -149,7 +149,7 @@ def test_a_failing_call_is_a_503_and_the_retry_stores_the_request_once(
     submission = Submission("service-request", DATA["service"], "sha256:0", "nb", AUTHORIZED, DATA)
     with injected(client, operation, failure) as calls:
         with pytest.raises(StorageUnavailable):
-            api.aws.submit(submission, "SR", "form-session-direct", NOW)
+            api.aws.requests.submit(submission, "SR", "form-session-direct", NOW)
         response = api.post()
     assert len(calls) == 2  # the failure was met once by each attempt, and not retried behind our back
     assert_503(response)
@@ -219,7 +219,7 @@ def test_the_environment_selects_the_aws_store(aws_environment: AwsStore) -> Non
     assert isinstance(store, AwsStore)
     assert (store.bucket, store.table) == (aws_environment.bucket, aws_environment.table)
     submission = Submission("service-request", DATA["service"], "sha256:0", "en", AUTHORIZED, DATA)
-    receipt, created = store.submit(submission, "SR", "form-session-env-0001", NOW)
+    receipt, created = store.requests.submit(submission, "SR", "form-session-env-0001", NOW)
     assert created
     assert aws_request_ids(aws_environment) == aws_document_ids(aws_environment) == {receipt.request_id}
 
@@ -227,12 +227,12 @@ def test_the_environment_selects_the_aws_store(aws_environment: AwsStore) -> Non
 def test_the_lambda_entry_point_stores_an_api_gateway_event_in_s3_and_dynamodb(
     aws_environment: AwsStore, ses: MailServer
 ) -> None:
-    register(aws_environment, AUTHORIZED, "authorized-for-change")
+    register(aws_environment.contacts, AUTHORIZED, "authorized-for-change")
     result = lambda_entry.handler(signed_in(event("http-api-v2.json")), None)
     body = json.loads(result["body"])
     assert result["statusCode"] == 201, body
     assert aws_request_ids(aws_environment) == aws_document_ids(aws_environment) == {body["id"]}
-    stored = aws_environment.get(body["id"])
+    stored = aws_environment.requests.get(body["id"])
     assert (
         stored is not None
         and stored.language == "en"

@@ -100,14 +100,14 @@ class Desk:
         """The ids of the requests the store makes visible."""
         if self.aws is not None:
             return aws_request_ids(self.aws)
-        return {summary.receipt.request_id for summary in self.store.list_requests()}
+        return {summary.receipt.request_id for summary in self.store.requests.list_requests()}
 
     def documents(self) -> set[str]:
         """The ids of every document stored, referenced or not."""
         if self.aws is not None:
             return aws_document_ids(self.aws)
         assert isinstance(self.store, LocalStore)
-        return self.store.document_ids()
+        return self.store.requests.document_ids()
 
     def copies(self) -> set[str]:
         """The keys of every attachment copy stored, referenced or not."""
@@ -122,7 +122,7 @@ class Desk:
         """The keys of the attachment copies the visible requests refer to."""
         keys = set()
         for request_id in self.visible():
-            stored = self.store.get(request_id)
+            stored = self.store.requests.get(request_id)
             assert stored is not None
             keys |= {attachment["key"] for attachment in stored.attachments}
         return keys
@@ -158,7 +158,7 @@ def desk_on(kind: str, request: pytest.FixtureRequest, catalog: Catalog, folder:
             clock=clock,
             blobs=S3Blobs(aws.s3, aws.bucket),
         )
-    register(services.store, AUTHORIZED, "authorized-for-change")
+    register(services.store.contacts, AUTHORIZED, "authorized-for-change")
     with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client:
         client.headers["Authorization"] = f"Bearer {sign_in(client, outbox, AUTHORIZED)}"
         yield Desk(client, services, clock, aws)
@@ -207,7 +207,7 @@ def test_racing_posts_with_one_key_leave_only_the_stored_request_s_copies(desk: 
     assert left == set()
     assert desk.visible() == desk.documents() == {winner}
     assert desk.copies() == desk.referenced() == {f"attachments/{winner}/0"}
-    assert desk.store.pending_before(desk.clock() + timedelta(days=1)) == []
+    assert desk.store.requests.pending_before(desk.clock() + timedelta(days=1)) == []
 
 
 def test_a_commit_that_meets_a_same_key_racer_answers_409_at_once_and_keeps_nothing(aws_desk: Desk) -> None:
@@ -219,7 +219,7 @@ def test_a_commit_that_meets_a_same_key_racer_answers_409_at_once_and_keeps_noth
     assert answer.status_code == 409 and answer.json()["code"] == "idempotency_in_progress", answer.text
     assert answer.headers["retry-after"] == "1" and len(calls) == 1  # told at once, not after retries
     assert aws_desk.copies() == aws_desk.documents() == aws_desk.visible() == set()
-    assert aws_desk.store.pending_before(aws_desk.clock() + timedelta(days=1)) == []
+    assert aws_desk.store.requests.pending_before(aws_desk.clock() + timedelta(days=1)) == []
     retried = aws_desk.submit(png, key="refused-0001")
     assert retried.status_code == 201, retried.text
     assert aws_desk.copies() == aws_desk.referenced() == {f"attachments/{retried.json()['id']}/0"}
@@ -276,7 +276,7 @@ def test_racing_posts_with_one_key_in_one_process_write_one_document(aws_desk: D
     assert {a.json()["id"] for a in answers if a.status_code == 201} == {winner}
     assert len(documents) == 1  # no racer wrote a document of its own
     assert aws_desk.visible() == aws_desk.documents() == {winner}
-    assert aws_desk.store.pending_before(aws_desk.clock() + timedelta(days=1)) == []
+    assert aws_desk.store.requests.pending_before(aws_desk.clock() + timedelta(days=1)) == []
 
 
 def test_racing_posts_with_one_key_from_many_containers_leave_one_request_and_no_document_behind(
@@ -294,7 +294,7 @@ def test_racing_posts_with_one_key_from_many_containers_leave_one_request_and_no
     ]
     now = now_utc()
     submission = Submission("service-request", "change", "hash", "nb", AUTHORIZED, {"subject": "Race"})
-    outcomes = race(RACERS, lambda n: containers[n].submit(submission, "SR", "race-0003", now))
+    outcomes = race(RACERS, lambda n: containers[n].requests.submit(submission, "SR", "race-0003", now))
     receipts = [outcome for outcome in outcomes if isinstance(outcome, tuple)]
     others = [outcome for outcome in outcomes if not isinstance(outcome, tuple)]
     # One stores it; the others replay it or are told a racer is committing (409): none fails with a 503.
@@ -304,7 +304,7 @@ def test_racing_posts_with_one_key_from_many_containers_leave_one_request_and_no
     print(f"\n{len(receipts)} receipts ({len(receipts) - 1} replays) and {len(others)} told to ask again")
     (winner,) = {receipt.request_id for receipt, _ in receipts}
     assert aws_request_ids(aws) == aws_document_ids(aws) == {winner}  # the others removed their documents
-    assert aws.pending_before(now + timedelta(days=1)) == []
+    assert aws.requests.pending_before(now + timedelta(days=1)) == []
 
 
 # The sweep ----------------------------------------------------------------------------------------------------
@@ -350,7 +350,7 @@ def test_the_sweep_removes_what_a_request_that_never_committed_left_and_nothing_
     assert f"removed {orphan} " in swept and stored not in swept
     assert desk.visible() == desk.documents() == {stored}
     assert desk.copies() == desk.referenced() == {f"attachments/{stored}/0"}
-    assert desk.store.pending_before(desk.clock()) == []
+    assert desk.store.requests.pending_before(desk.clock()) == []
     assert desk.sweep().endswith("0 requests started over 1 h ago and never stored\n")
     again = desk.client.get(f"/v1/requests/{stored}")
     assert again.status_code == 200 and again.json()["attachments"][0]["name"] == "skjerm.png"
@@ -359,8 +359,8 @@ def test_the_sweep_removes_what_a_request_that_never_committed_left_and_nothing_
 @pytest.mark.servers  # its fixture is asked for as it runs
 def test_the_schedule_sweeps_and_the_stream_does_not(request: pytest.FixtureRequest) -> None:
     store: AwsStore = request.getfixturevalue("aws_environment")  # the Lambda's environment names its table
-    old = store.begin(datetime.now(UTC) - timedelta(hours=2), attachments=1)
-    recent = store.begin(datetime.now(UTC))
+    old = store.requests.begin(datetime.now(UTC) - timedelta(hours=2), attachments=1)
+    recent = store.requests.begin(datetime.now(UTC))
     for pending in (old, recent):
         store.requests._put_document(pending.request_id, b"{}")
     admin_s3(store.s3.meta.endpoint_url).put_object(Bucket=store.bucket, Key=old.attachment_keys[0], Body=PNG)
@@ -371,7 +371,7 @@ def test_the_schedule_sweeps_and_the_stream_does_not(request: pytest.FixtureRequ
     assert aws_document_ids(store) == {recent.request_id}
     listed = admin_s3(store.s3.meta.endpoint_url).list_objects_v2(Bucket=store.bucket, Prefix="attachments/")
     assert listed.get("KeyCount", 0) == 0
-    assert store.pending_before(datetime.now(UTC) + timedelta(days=1)) == [recent]
+    assert store.requests.pending_before(datetime.now(UTC) + timedelta(days=1)) == [recent]
 
 
 # E-mail, at most once ------------------------------------------------------------------------------------------
@@ -411,7 +411,7 @@ def test_a_sent_message_whose_record_could_not_be_removed_is_not_sent_again(
     services = build_services(settings, store=aws, mailer=mailer, clock=clock, blobs=S3Blobs(aws.s3, aws.bucket))
     subject = f"Kvittering {time.monotonic_ns()}"
     mailing.queue(services.mailing, [Mail((Recipient("kari@example.no", "Kari"),), subject, ("Hei",), "nb")], "a test")
-    (queued,) = aws.queued_mails(10, clock())
+    (queued,) = aws.mail.queued_mails(10, clock())
     try:
         with contextlib.suppress(StorageUnavailable):
             mailing.send_queued_mail(services.mailing)
@@ -425,7 +425,7 @@ def test_a_sent_message_whose_record_could_not_be_removed_is_not_sent_again(
     print(f"\n{len(sent)} copies of a message whose record could not be removed after it was sent")
     assert len(sent) == 1
     assert sent[0]["Message-ID"] == f"<{queued.id}@vendor.example>"  # the same however often it is rendered
-    assert aws.queued_mails(10, clock()) == []
+    assert aws.mail.queued_mails(10, clock()) == []
 
 
 class LosesTheAnswer(Mailer):
@@ -458,22 +458,22 @@ def test_a_message_that_may_have_gone_out_is_never_sent_again_and_a_refused_one_
     assert mailing.send_queued_mail(services.mailing) == (0, 1)
     clock.advance(minutes=10)
     assert mailing.send_queued_mail(services.mailing) == (0, 0)
-    assert mailer.calls == 1 and services.store.queued_mails(10, clock()) == []
-    (given_up,) = services.store.given_up_mails(10)  # kept for an operator to look at and resend
+    assert mailer.calls == 1 and services.store.mail.queued_mails(10, clock()) == []
+    (given_up,) = services.store.mail.given_up_mails(10)  # kept for an operator to look at and resend
     assert given_up.last_error == mailing.LOST_ANSWER
 
     refusal = {"Error": {"Code": "Throttling", "Message": "slow down"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
     mailer.failure = lambda: ClientError(refusal, "SendRawEmail")  # type: ignore[arg-type]
     mailing.queue(services.mailing, [Mail((Recipient("kari@example.no"),), "Kvittering 2", ("Hei",), "nb")], "a test")
     assert mailing.send_queued_mail(services.mailing) == (0, 1)
-    assert services.store.queued_mails(10, clock()) == []  # refused: not sent, so it waits a minute
+    assert services.store.mail.queued_mails(10, clock()) == []  # refused: not sent, so it waits a minute
     clock.advance(minutes=1)
-    (waiting,) = services.store.queued_mails(10, clock())
+    (waiting,) = services.store.mail.queued_mails(10, clock())
     assert waiting.attempts == 1
     assert mailing.send_queued_mail(services.mailing) == (0, 1) and mailer.calls == 3
-    assert services.store.resend_mail(given_up.id, clock()) and services.store.given_up_mails(10) == []
-    assert given_up.id in {m.id for m in services.store.queued_mails(10, clock())}
-    assert not services.store.resend_mail(given_up.id, clock())  # only once
+    assert services.store.mail.resend_mail(given_up.id, clock()) and services.store.mail.given_up_mails(10) == []
+    assert given_up.id in {m.id for m in services.store.mail.queued_mails(10, clock())}
+    assert not services.store.mail.resend_mail(given_up.id, clock())  # only once
 
 
 def test_queued_mail_is_found_with_strongly_consistent_reads_of_the_table(aws: AwsStore) -> None:
@@ -484,11 +484,11 @@ def test_queued_mail_is_found_with_strongly_consistent_reads_of_the_table(aws: A
 
     now = now_utc()
     mails = [QueuedMail(f"m{n}", ("kari@example.no",), b"{}", 0, "", now + timedelta(seconds=n)) for n in range(12)]
-    aws.queue_mails(mails[6:])
-    aws.queue_mails(mails[:6])
+    aws.mail.queue_mails(mails[6:])
+    aws.mail.queue_mails(mails[:6])
     aws.dynamodb.meta.events.register("provide-client-params.dynamodb.Query", record, unique_id="leaks-queries")
     try:
-        found = aws.queued_mails(10, now)
+        found = aws.mail.queued_mails(10, now)
     finally:
         aws.dynamodb.meta.events.unregister("provide-client-params.dynamodb.Query", unique_id="leaks-queries")
     assert [m.id for m in found] == [m.id for m in mails[:10]]
@@ -506,7 +506,7 @@ def index_items(store: AwsStore) -> list[dict[str, Any]]:
 def test_listings_spread_over_index_partitions_and_carry_no_mail(aws: AwsStore, catalog: Catalog) -> None:
     requesters = [f"kunde{n}@example.no" for n in range(6)]
     for requester in requesters:
-        register(aws, requester, "authorized-for-change")
+        register(aws.contacts, requester, "authorized-for-change")
     start = now_utc()
     body = b"x" * 100_000  # a long receipt
 
@@ -517,7 +517,7 @@ def test_listings_spread_over_index_partitions_and_carry_no_mail(aws: AwsStore, 
     for n in range(16):
         category = "data-extract" if n % 4 == 0 else "beta-project"
         submission = Submission("service-request", category, "sha256:0", "nb", requesters[n % 6], VALID, "Tittel")
-        receipts.append(aws.submit(submission, "SR", None, start + timedelta(minutes=n), mails)[0])
+        receipts.append(aws.requests.submit(submission, "SR", None, start + timedelta(minutes=n), mails)[0])
 
     items = index_items(aws)
     partitions = {item["kind"]["S"] for item in items}
@@ -528,14 +528,14 @@ def test_listings_spread_over_index_partitions_and_carry_no_mail(aws: AwsStore, 
     assert max(map(item_size, items)) < 2048
 
     newest_first = [r.request_id for r in reversed(receipts)]
-    assert [s.receipt.request_id for s in aws.list_requests()] == newest_first
-    assert [s.receipt.request_id for s in aws.list_requests(category="data-extract")] == [
+    assert [s.receipt.request_id for s in aws.requests.list_requests()] == newest_first
+    assert [s.receipt.request_id for s in aws.requests.list_requests(category="data-extract")] == [
         r.request_id for r in reversed(receipts[::4])
     ]
-    window = aws.list_requests(since=start + timedelta(minutes=3), until=start + timedelta(minutes=7))
+    window = aws.requests.list_requests(since=start + timedelta(minutes=3), until=start + timedelta(minutes=7))
     assert [s.receipt.request_id for s in window] == newest_first[-7:-3]
-    assert [c.email for c in aws.list_contacts()] == sorted(requesters)
-    assert len(aws.queued_mails(100, start)) == 16
+    assert [c.email for c in aws.contacts.list_contacts()] == sorted(requesters)
+    assert len(aws.mail.queued_mails(100, start)) == 16
 
     settings = Settings(storage="aws", bucket=aws.bucket, table=aws.table, session_secret=SECRET)
     services = build_services(settings, catalog=catalog, store=aws, blobs=S3Blobs(aws.s3, aws.bucket))
@@ -617,4 +617,4 @@ def test_a_retry_after_the_process_died_at_any_write_is_stored_once_and_the_swee
     aws_desk.sweep()
     assert aws_desk.documents() == aws_desk.visible() and len(aws_desk.visible()) == 1 + 2 * len(writes)
     assert aws_desk.copies() == aws_desk.referenced()
-    assert aws_desk.store.pending_before(aws_desk.clock() + timedelta(days=1)) == []
+    assert aws_desk.store.requests.pending_before(aws_desk.clock() + timedelta(days=1)) == []

@@ -46,7 +46,7 @@ def test_each_event_source_stores_a_valid_request(data_dir: Path, name: str, lan
     status, body, headers = call(event(name))
     assert status == 201, body
     assert body["reference"].startswith("SR-")
-    stored = LocalStore(data_dir).get(body["id"])
+    stored = LocalStore(data_dir).requests.get(body["id"])
     assert stored is not None and stored.language == language
     assert stored.data["service"] == event_data(name)["service"]
     assert stored.data["description"] == "Vi ønsker premiumfunksjonen."
@@ -65,7 +65,7 @@ def test_invalid_bodies_get_the_same_errors_through_lambda(data_dir: Path, name:
     assert {d["field"] for d in body["errors"]} == set(valid_data()) - {form().discriminator}
     status, body, _ = call(with_body(event(name), b"\xff\xfe not json"))
     assert (status, body["code"]) == (400, "invalid_encoding")
-    assert not LocalStore(data_dir).document_ids()
+    assert not LocalStore(data_dir).requests.document_ids()
 
 
 def test_the_idempotency_key_header_reaches_the_handler(data_dir: Path) -> None:
@@ -89,18 +89,18 @@ def test_without_a_session_the_event_is_refused(data_dir: Path) -> None:
     assert headers["content-type"] == "application/problem+json"
     # Problem details travel as text, as JSON does, not base64-encoded.
     assert lambda_entry.handler(event("http-api-v2.json"), None)["isBase64Encoded"] is False
-    assert not LocalStore(data_dir).document_ids()
+    assert not LocalStore(data_dir).requests.document_ids()
 
 
 @pytest.mark.parametrize("name", ["scheduled.json", "dynamodb-stream.json"])
 def test_the_stream_and_the_schedule_send_queued_mail(data_dir: Path, name: str) -> None:
     store = LocalStore(data_dir)
     mail = Mail((Recipient("kari@example.no", "Kari"),), "Queued", ("Hei",), "nb")
-    store.queue_mails(
+    store.mail.queue_mails(
         [QueuedMail("m1", ("kari@example.no",), mail.to_json(), 0, "", datetime(2026, 11, 27, tzinfo=UTC))]
     )
     assert lambda_entry.handler(event(name), None) == {"sent": 1, "failed": 0}
-    assert store.queued_mails(10, datetime.now(UTC)) == []
+    assert store.mail.queued_mails(10, datetime.now(UTC)) == []
     (sent,) = (data_dir / "outbox").glob("*.eml")
     assert b"Subject: Queued" in sent.read_bytes() and b"To: Kari <kari@example.no>" in sent.read_bytes()
 
@@ -108,7 +108,7 @@ def test_the_stream_and_the_schedule_send_queued_mail(data_dir: Path, name: str)
 def test_a_submission_through_lambda_only_queues_its_mail(data_dir: Path) -> None:
     status, _, _ = call(event("http-api-v2.json"))
     assert status == 201
-    queued = LocalStore(data_dir).queued_mails(10, datetime.now(UTC))
+    queued = LocalStore(data_dir).mail.queued_mails(10, datetime.now(UTC))
     assert [m.recipients for m in queued] == [(AUTHORIZED,)]
     assert not list((data_dir / "outbox").glob("*.eml"))
 

@@ -93,7 +93,7 @@ def test_an_event_that_is_not_http_is_answered_and_logged(
         assert warning.__dict__["eventType"] == "list"
     else:
         assert warning.__dict__["eventSources"] == sources
-    assert not LocalStore(data_dir).document_ids()
+    assert not LocalStore(data_dir).requests.document_ids()
 
 
 def test_the_events_it_serves_are_served_as_before(data_dir: Path, caplog: pytest.LogCaptureFixture) -> None:

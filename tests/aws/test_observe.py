@@ -233,7 +233,7 @@ def test_mail_given_up_after_the_last_try_and_the_queues_age_are_metrics(
     services = build_services(Settings(data_dir=tmp_path, session_secret=SECRET), mailer=RefusingSes("desk@x"))
     mail = Mail((Recipient(AUTHORIZED, "Kari Nordmann"),), "Kvittering", ("Hei Kari",), "nb")
     queued_at = services.clock() - timedelta(minutes=20)
-    services.store.queue_mails(
+    services.store.mail.queue_mails(
         [QueuedMail("last-try", (AUTHORIZED,), mail.to_json(), MAIL_ATTEMPTS - 1, "", queued_at)]
     )
     assert mailing.send_queued_mail(services.mailing) == (0, 1)

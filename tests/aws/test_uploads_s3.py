@@ -77,7 +77,7 @@ def test_the_whole_flow_on_aws_parts(aws_client: TestClient, aws: AwsStore, ses:
         "/v1/requests", json={"form": "service-request", "data": {**VALID, "attachments": [png, mp4]}}
     )
     assert answer.status_code == 201, answer.text
-    stored = aws.get(answer.json()["id"])
+    stored = aws.requests.get(answer.json()["id"])
     assert stored is not None and [a["name"] for a in stored.attachments] == ["skjermbilde.png", "opptak.mp4"]
     linked = aws.s3.head_object(Bucket=aws.bucket, Key=stored.attachments[0]["key"])
     assert linked["ContentType"] == "image/png" and linked["Metadata"]["original-name"] == "skjermbilde.png"
@@ -102,7 +102,7 @@ def test_an_executable_named_png_is_refused_on_s3_and_nothing_is_linked(aws_clie
 def test_agents_get_a_presigned_download_that_saves_the_file(aws_client: TestClient, aws: AwsStore) -> None:
     png = upload(aws_client, "skjerm bilde.png", "image/png", PNG)
     answer = aws_client.post("/v1/requests", json={"form": "service-request", "data": {**VALID, "attachments": [png]}})
-    stored = aws.get(answer.json()["id"])
+    stored = aws.requests.get(answer.json()["id"])
     assert stored is not None
     url = S3Blobs(aws.s3, aws.bucket).download(stored.attachments[0]["key"], "skjerm bilde.png", "image/png")
     downloaded = httpx.get(url, timeout=30)

@@ -48,7 +48,7 @@ def aws_client(aws: AwsStore, ses: MailServer, catalog_with_incident: Catalog, t
         mailer=SesMailer(SENDER, ses.client()),
         blobs=S3Blobs(aws.s3, aws.bucket),
     )
-    register(aws, AUTHORIZED, "authorized-for-change")
+    register(aws.contacts, AUTHORIZED, "authorized-for-change")
     with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client:
         assert client.post("/v1/session/code", json={"email": AUTHORIZED}).status_code == 202
         code_mail = [m for m in ses.sent() if AUTHORIZED in str(m["To"]) and m["X-Servicedesk-Reference"] is None][-1]

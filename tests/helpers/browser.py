@@ -89,9 +89,9 @@ def fill(page: Any, data: dict[str, Any]) -> None:
     model = json.loads(page.locator("#page-model").text_content())
     fields = {f["name"]: f for f in model["fields"]}
     for name, value in data.items():
-        widget, kind = fields[name]["widget"], fields[name]["value"]
+        kind = fields[name]["value"]
         option = value if isinstance(value, str) else json.dumps(value)  # a choice's value on the page
-        if widget == "select":
+        if page.locator(f"#{name}").evaluate("control => control.tagName") == "SELECT":
             page.select_option(f"#{name}", option)
         elif kind in ("choice", "boolean"):
             page.check(f'input[name={name}][value="{option}"]')

@@ -70,7 +70,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("SDF_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("SDF_API_BASE_PATH", "/prod")
     monkeypatch.setenv("SDF_SESSION_SECRET", SECRET)
-    register(LocalStore(tmp_path), AUTHORIZED, "authorized-for-change")
+    register(LocalStore(tmp_path).contacts, AUTHORIZED, "authorized-for-change")
     lambda_entry._container.cache_clear()
     yield tmp_path
     lambda_entry._container.cache_clear()
@@ -79,7 +79,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def session_token() -> str:
     """A valid session of the authorized contact, as signing in would give it (the Lambda entry's real clock)."""
     now = int(time.time())
-    contact = lambda_entry._container()[0].store.get_contact(AUTHORIZED)
+    contact = lambda_entry._container()[0].store.contacts.get_contact(AUTHORIZED)
     assert contact is not None
     claims = {"sub": AUTHORIZED, "iat": now, "auth_time": now, "exp": now + 600, "typ": "session"}
     claims |= {"iss": ISSUER, "aud": AUDIENCE, "stamp": contact.security_stamp}

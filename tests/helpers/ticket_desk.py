@@ -120,7 +120,7 @@ def open_desk(
 
 def _signed_in(services: Services, system: TicketSystem) -> Iterator[Desk]:
     services.forwarding = replace(services.forwarding, system=system)
-    register(services.store, AUTHORIZED, "authorized-for-change")
+    register(services.store.contacts, AUTHORIZED, "authorized-for-change")
     settings = services.settings
     with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client:
         client.headers["Authorization"] = f"Bearer {sign_in(client, Path(settings.data_dir) / 'outbox', AUTHORIZED)}"

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { USED, fill, lookup, missing } from "../../site/static/texts.js";
 
 const STATIC = fileURLToPath(new URL("../../site/static/", import.meta.url));
+const WIDGETS = fileURLToPath(new URL("../../site/widgets/", import.meta.url));
 const SCHEMA = fileURLToPath(new URL("../../schema/", import.meta.url));
 // Which pages' lists cover each script's texts (a module shared by pages needs its texts on each).
 const PAGES = {
@@ -14,8 +15,14 @@ const PAGES = {
   "uploads.js": ["form", "my-requests"], "stop-emails.js": ["stop-emails"],
 };
 
-const sources = Object.fromEntries(readdirSync(STATIC).filter((name) => name.endsWith(".js"))
-  .map((name) => [name, readFileSync(STATIC + name, "utf8")]));
+// The page scripts, and the page code of each widget (site/widgets/<name>/*.js).
+const scripts = (folder) => readdirSync(folder).filter((name) => name.endsWith(".js"))
+  .map((name) => [name, readFileSync(folder + name, "utf8")]);
+const sources = Object.fromEntries([
+  ...scripts(STATIC),
+  ...readdirSync(WIDGETS, { withFileTypes: true }).filter((entry) => entry.isDirectory())
+    .flatMap((entry) => scripts(WIDGETS + entry.name + "/")),
+]);
 const languages = readdirSync(SCHEMA).map((name) => /^common\.([a-z-]+)\.json$/.exec(name)).filter(Boolean)
   .map((match) => [match[1], JSON.parse(readFileSync(SCHEMA + match[0], "utf8"))]);
 const statuses = JSON.parse(readFileSync(SCHEMA + "site.json", "utf8")).statuses;

@@ -46,7 +46,7 @@ LANGUAGES = load_catalog().languages  # every language of schema/, so a new one 
 def server(built_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, LocalStore]]:
     data_dir = tmp_path_factory.mktemp("browser-data")
     store = LocalStore(data_dir)
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     with local_server(built_site, data_dir) as address:
         yield address, store
 
@@ -97,7 +97,7 @@ def open_form(page: Any, address: str, language: str = "nb") -> None:
 
 def stored_by_reference(store: LocalStore, reference: str) -> list[Any]:
     """The stored requests with this reference (one, if all is well)."""
-    found = (store.get(request_id) for request_id in store.document_ids())
+    found = (store.requests.get(request_id) for request_id in store.requests.document_ids())
     return [s for s in found if s is not None and s.receipt.reference == reference]
 
 
@@ -323,7 +323,11 @@ def test_a_lost_answer_and_a_retry_store_the_request_once(page: Any, server: tup
     assert "could not reach the server" in page.locator("#error-summary li").first.text_content()
     page.unroute("**/v1/requests")
     reference = submit_and_read_reference(page)
-    matching = [s for s in (store.get(request_id) for request_id in store.document_ids()) if s and s.data == data]
+    matching = [
+        s
+        for s in (store.requests.get(request_id) for request_id in store.requests.document_ids())
+        if s and s.data == data
+    ]
     assert [s.receipt.reference for s in matching] == [reference]
 
 
@@ -413,7 +417,9 @@ def test_the_whole_journey_sign_in_submit_follow_and_a_status_change(
 ) -> None:
     address, store = server
     email = "ola.nordmann@example.no"
-    store.put_contact(make_contact(email, "Ola Nordmann", "", "Kunde AS", ["authorized-for-change"], CONTACT_TYPES))
+    store.contacts.put_contact(
+        make_contact(email, "Ola Nordmann", "", "Kunde AS", ["authorized-for-change"], CONTACT_TYPES)
+    )
     context = chromium.new_context(locale="nb-NO")
     page = context.new_page()
 

@@ -61,10 +61,10 @@ def test_every_field_is_on_the_page_with_its_label(built_site: Path, catalog: Ca
     for field in form.fields:
         element = group(soup, field.name)
         label = form.texts[language]["fields"][field.name]["label"]
-        if field.widget in ("radios", "checkboxes", "yes-no"):
+        if field.value_kind in ("choice", "choices", "boolean"):  # drawn as radios or checkboxes
             legend = element.find("legend")
             assert legend is not None and legend.get_text().startswith(label)
-            inputs = element.find_all("input", type=("checkbox" if field.widget == "checkboxes" else "radio"))
+            inputs = element.find_all("input", type=("checkbox" if field.value_kind == "choices" else "radio"))
             assert inputs[0]["id"] == field.name
             # Each choice's value as the page writes it: a text as it is, a number or true/false as JSON writes it.
             assert [i["value"] for i in inputs] == [option_key(o) for o in field.options]
@@ -190,7 +190,7 @@ def test_number_fields_are_text_boxes_that_read_the_language_s_marks(
     # <input type=number> drops a comma it cannot read (1500,50 became 150050): the page reads the text.
     soup = page(built_site, language, "every-keyword")
     form = catalog_with_test_forms.forms["every-keyword"]
-    numbers = [f for f in form.fields if f.widget == "number"]
+    numbers = [f for f in form.fields if f.value_kind == "number"]
     assert {f.schema["type"] for f in numbers} == {"integer", "number"}
     for field in numbers:
         control = soup.find(id=field.name)

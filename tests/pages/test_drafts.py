@@ -39,9 +39,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Loca
     build.build(site, desk_email=DESK)
     data_dir = tmp_path_factory.mktemp("drafts-data")
     store = LocalStore(data_dir)
-    register(store, AUTHORIZED, "authorized-for-change")
-    store.put_contact(make_contact(OTHER, "Per Hansen", "", "Kunde AS", ["authorized-for-change"], CONTACT_TYPES))
-    store.put_contact(make_contact(THIRD, "Ola Berg", "", "Kunde AS", ["authorized-for-change"], CONTACT_TYPES))
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
+    store.contacts.put_contact(
+        make_contact(OTHER, "Per Hansen", "", "Kunde AS", ["authorized-for-change"], CONTACT_TYPES)
+    )
+    store.contacts.put_contact(
+        make_contact(THIRD, "Ola Berg", "", "Kunde AS", ["authorized-for-change"], CONTACT_TYPES)
+    )
     with local_server(site, data_dir) as address:
         yield address, store
 
@@ -102,7 +106,7 @@ def shown_groups(page: Any) -> list[str]:
 
 
 def stored_with_subject(store: LocalStore, subject: str) -> list[Any]:
-    found = (store.get(request_id) for request_id in store.document_ids())
+    found = (store.requests.get(request_id) for request_id in store.requests.document_ids())
     return [s for s in found if s is not None and s.data.get("subject") == subject]
 
 

@@ -40,7 +40,7 @@ def test_the_form_and_my_requests_score_100_in_every_category(tmp_path: Path) ->
     site = tmp_path / "site"
     build.build(site, desk_email="servicedesk@example.no")
     data_dir = tmp_path / "data"
-    register(LocalStore(data_dir), AUTHORIZED, "authorized-for-change")
+    register(LocalStore(data_dir).contacts, AUTHORIZED, "authorized-for-change")
     port = free_port()
     with local_server(site, data_dir) as address, sync_playwright() as playwright:
         with httpx.Client(base_url=address) as api:

@@ -47,7 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     build.build(site, schema_dir=root)
     data_dir = tmp_path_factory.mktemp("numbers-data")
     store = LocalStore(data_dir)
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     with local_server(site, data_dir, {"SDF_SCHEMA_DIR": str(root)}) as address:
         with httpx.Client(base_url=address) as api:
             session = open_session(api, data_dir / "outbox", AUTHORIZED)
@@ -80,7 +80,7 @@ def model(page: Any) -> dict[str, Any]:
 def number_field(page: Any, kind: str, accepting: float | None = None, required: bool | None = None) -> dict[str, Any]:
     """The first number field of ``kind`` (integer or number) whose limits accept ``accepting``."""
     for field in model(page)["fields"]:
-        if field["widget"] != "number" or field["schema"]["type"] != kind:
+        if field["value"] != "number" or field["schema"]["type"] != kind:
             continue
         if required is not None and bool(field["requiredWhen"]) != required:
             continue
@@ -96,7 +96,7 @@ def choose_branch(page: Any, field: dict[str, Any]) -> None:
     page.fill("#title", "Tall")
     for other in model(page)["fields"]:
         shown = other["shownWhen"] == field["shownWhen"]
-        if shown and other["widget"] == "number" and other["requiredWhen"] and other["name"] != field["name"]:
+        if shown and other["value"] == "number" and other["requiredWhen"] and other["name"] != field["name"]:
             page.fill(f"#{other['name']}", "12")
 
 
@@ -134,7 +134,7 @@ def test_a_decimal_typed_as_the_language_writes_it_is_sent_and_stored_exactly(
     assert body["data"][decimal["name"]] == 1500.5
     assert type(body["data"][whole["name"]]) is int and body["data"][whole["name"]] == 1500  # sent as 1500, not 1500.0
     store = server[1]
-    stored = [s for s in (store.get(request_id) for request_id in store.document_ids()) if s]
+    stored = [s for s in (store.requests.get(request_id) for request_id in store.requests.document_ids()) if s]
     (request,) = [s for s in stored if s.receipt.reference == reference]
     assert request.data[decimal["name"]] == 1500.5 and request.data[whole["name"]] == 1500
     assert type(request.data[whole["name"]]) is int

@@ -45,7 +45,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     build.build(site, desk_email="servicedesk@example.no")
     data_dir = tmp_path_factory.mktemp("pages-data")
     store = LocalStore(data_dir)
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     with local_server(site, data_dir) as address:
         with httpx.Client(base_url=address) as api:
             session = open_session(api, data_dir / "outbox", AUTHORIZED)
@@ -148,7 +148,7 @@ def states(address: str, language: str, request_id: str, store: LocalStore, widt
 
     def wrong_code(page: Any) -> None:
         email = f"wrong.code.{language}.{width}@example.no"
-        register(store, email, "authorized-for-change")
+        register(store.contacts, email, "authorized-for-change")
         page.fill("#email", email)
         page.locator("#email-step button[type=submit]").click()
         page.locator("#code").wait_for(state="visible")
@@ -206,7 +206,7 @@ def states(address: str, language: str, request_id: str, store: LocalStore, widt
 def closed_request(store: LocalStore) -> str | None:
     """A request in one of the statuses schema/site.json calls closed, if there is one."""
     closed = load_catalog().conversation.closed
-    return next((s.receipt.request_id for s in store.list_requests() if s.receipt.status in closed), None)
+    return next((s.receipt.request_id for s in store.requests.list_requests() if s.receipt.status in closed), None)
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -262,7 +262,7 @@ def test_a_request_that_does_not_exist_says_so(chromium: Any, server: Server) ->
 def test_a_wrong_code_is_marked_at_the_field_and_a_new_code_can_be_asked_for(chromium: Any, server: Server) -> None:
     address, store, _, _ = server
     email = "signin.test@example.no"
-    register(store, email, "authorized-for-change")
+    register(store.contacts, email, "authorized-for-change")
     page = open_page(chromium, None, 375, f"{address}/nb/sign-in/")
     page.get_by_label("E-postadresse").fill(email)
     page.get_by_role("button", name="Send kode").click()
@@ -286,7 +286,7 @@ def test_a_wrong_code_is_marked_at_the_field_and_a_new_code_can_be_asked_for(chr
 def test_too_many_codes_says_how_long_to_wait(chromium: Any, server: Server) -> None:
     address, store, _, _ = server
     email = "impatient@example.no"
-    register(store, email, "authorized-for-change")
+    register(store.contacts, email, "authorized-for-change")
     page = open_page(chromium, None, 1280, f"{address}/en/sign-in/")
     for _ in range(4):
         page.goto(f"{address}/en/sign-in/")
@@ -323,7 +323,7 @@ def test_dates_are_typed_as_the_hint_shows_and_sent_as_the_schema_wants(
     page.locator("#request-form button[type=submit]").click()
     page.locator("#receipt-title").wait_for(state="visible")
     reference = page.locator("#receipt-reference").text_content()
-    found = [s for s in map(store.get, store.document_ids()) if s is not None]
+    found = [s for s in map(store.requests.get, store.requests.document_ids()) if s is not None]
     sent = [s for s in found if s.receipt.reference == reference]
     assert [(s.data["period_from"], s.data["period_to"]) for s in sent] == [("2026-01-01", "2026-06-30")]
     page.context.close()
@@ -400,7 +400,7 @@ def test_a_reply_on_my_requests_sends_its_files_and_shows_them_in_the_thread(
     chromium: Any, server: Server, tmp_path: Path
 ) -> None:
     address, store, session, request_id = server
-    form = load_catalog().forms[store.get(request_id).form_id]  # type: ignore[union-attr]
+    form = load_catalog().forms[store.requests.get(request_id).form_id]  # type: ignore[union-attr]
     field = next((f for f in form.fields if f.value_kind == "uploads"), None)
     if field is None or "image/png" not in field.schema["x-upload"]["types"]:
         pytest.skip("the request's form takes no PNG files")

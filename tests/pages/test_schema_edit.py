@@ -115,7 +115,7 @@ def server(edited: Path, tmp_path: Path) -> Iterator[tuple[str, LocalStore]]:
     site = tmp_path / "site"
     build.build(site, schema_dir=edited)
     store = LocalStore(tmp_path / "data")
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     with local_server(site, tmp_path / "data", {"SDF_SCHEMA_DIR": str(edited)}) as address:
         yield address, store
 
@@ -179,7 +179,7 @@ def test_a_person_sends_the_new_service_from_the_page_in_the_new_language(server
         page.locator("#receipt-reference").wait_for(state="visible")
         reference = page.locator("#receipt-reference").text_content()
         browser.close()
-    stored = [s for s in (store.get(request_id) for request_id in store.document_ids()) if s]
+    stored = [s for s in (store.requests.get(request_id) for request_id in store.requests.document_ids()) if s]
     (request,) = [s for s in stored if s.receipt.reference == reference]
     assert request.language == NEW_LANGUAGE
     assert request.data[N["participants"]] == 12 and request.data[N["topics"]] == ["reports", "integrations"]
@@ -234,7 +234,7 @@ def test_every_widget_is_sent_from_the_page_as_its_json_type(
     site = tmp_path / "site"
     build.build(site, schema_dir=with_every_keyword)
     store = LocalStore(tmp_path / "data")
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     today = date.today()
     data: dict[str, Any] = {"kind": kind, "title": f"Alt om {kind}", **EVERY_WIDGET[kind]}
     if kind == "moments":
@@ -257,6 +257,6 @@ def test_every_widget_is_sent_from_the_page_as_its_json_type(
             reference = page.locator("#receipt-reference").text_content()
             browser.close()
     assert errors == []
-    stored = [s for s in (store.get(request_id) for request_id in store.document_ids()) if s]
+    stored = [s for s in (store.requests.get(request_id) for request_id in store.requests.document_ids()) if s]
     (request,) = [s for s in stored if s.receipt.reference == reference]
     assert request.data == data  # numbers as numbers, yes/no as true/false, choices as lists

@@ -48,7 +48,7 @@ def site(built_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     idp_missing()
     data_dir = tmp_path_factory.mktemp("sso-data")
     store = LocalStore(data_dir)
-    register(store, AUTHORIZED, "authorized-for-change")  # a contact of Kunde AS
+    register(store.contacts, AUTHORIZED, "authorized-for-change")  # a contact of Kunde AS
     declared = tmp_path_factory.mktemp("sso") / "providers.json"
     # The provider's port is in the declaration the server reads at start, and the server's address in the
     # provider's client: the port is held (bound, not listening) until the server has taken one of its own.
@@ -198,7 +198,7 @@ def test_a_contact_signs_in_with_the_organization_s_account_and_sends_a_request(
         valid_data(subject=f"Sendt fra siden med {organization}"),
     )
     assert answer["status"] == 201, answer
-    stored = [s for i in site.store.document_ids() if (s := site.store.get(i)) is not None]
+    stored = [s for i in site.store.requests.document_ids() if (s := site.store.requests.get(i)) is not None]
     mine = {s.data["subject"]: s for s in stored if organization in s.data["subject"]}
     assert set(mine) == {f"Sendt etter innlogging med {organization}", f"Sendt fra siden med {organization}"}
     assert all(s.requester == AUTHORIZED for s in mine.values())

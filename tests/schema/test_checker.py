@@ -94,7 +94,7 @@ def generation_schema(field: Field) -> dict[str, Any]:
 
 def valid_value(field: Field) -> st.SearchStrategy[Any]:
     """Values the field's own schema allows (cross-field rules and limits in time may still refuse them)."""
-    if field.widget == "attachments":
+    if field.value_kind == "uploads":
         return st.lists(st.from_regex(r"\A[A-Za-z0-9_-]{16,20}\Z"), min_size=1, max_size=2, unique=True)
     return from_schema(generation_schema(field), custom_formats=CUSTOM_FORMATS)
 

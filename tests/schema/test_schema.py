@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from handler.dialect import WIDGETS_DIR, widget_file_problems
+from handler.dialect import WIDGETS_DIR, widget_file_problems, widgets
 from handler.schema.lint import FORM_MEMBERS
 from handler.schema.loader import SCHEMA_DIR, load_catalog
 from handler.schema.model import Catalog
@@ -307,10 +307,30 @@ def test_a_text_the_handler_uses_missing_in_one_language_is_refused_at_load(tmp_
     assert any("/email/receiptIntro: missing text (the handler uses it)" in p for p in problems_of(root))
 
 
+def test_every_e_mail_text_the_code_reads_is_checked_at_load_as_a_text(tmp_path: Path) -> None:
+    root = copy_schema(tmp_path)
+    languages = load_catalog().languages
+    for language in languages:  # the status mail's "how to answer", once read but never checked
+        edit(root / f"common.{language}.json", lambda d: d["email"].pop("statusReply"))
+    edit(root / f"common.{languages[0]}.json", lambda d: d["email"].update(signature=["Regards"]))
+    edit(root / f"common.{languages[0]}.json", lambda d: d["email"].update(statusNext={"resolved": 1}))
+    problems = problems_of(root)
+    assert any("/email/statusReply: missing text (the handler uses it)" in p for p in problems), problems
+    assert any(f"common.{languages[0]}.json: /email/signature: not a text" in p for p in problems), problems
+    assert any("/email/statusNext: not an object of texts" in p for p in problems), problems
+
+
+def test_the_e_mail_texts_are_one_typed_view_of_each_language(catalog: Catalog) -> None:
+    for language in catalog.languages:
+        raw, typed = catalog.common[language]["email"], catalog.email(language)
+        assert typed.reply_above == raw["replyAbove"] and typed.status_next == raw.get("statusNext", {})
+
+
 # ---- Widgets: each site/widgets/<name>/widget.json against site/widgets/widget.schema.json -------
 
 WIDGET_MISTAKES = [
-    ("a component that does not exist", "component", "slider", "/component", "'slider' is not one of ['input',"),
+    ("a macro no widget folder has", "macro", "slider", "/macro", "no slider/macro.html draws the widget"),
+    ("a macro beside its own macro.html", "macro", "textarea", "/macro", "the folder has its own macro.html"),
     ("a value kind that does not exist", "value", "dial", "/value", "'dial' is not one of ['text', 'number',"),
     ("a keyword outside the dialect", "keywords", ["type", "maxLenght"], "/keywords/1", "'maxLenght' is not one of"),
     ("an item keyword outside the dialect", "itemKeywords", ["oneOf"], "/itemKeywords/0", "'oneOf' is not one of"),
@@ -352,18 +372,20 @@ def test_the_catalog_is_not_loaded_with_a_broken_widget(tmp_path: Path, monkeypa
 
     assert widget_file_problems() == []
     folder = copy_widgets(tmp_path)
-    edit(folder / "number" / "widget.json", lambda w: w.update(component="dial"))
+    edit(folder / "number" / "widget.json", lambda w: w.update(value="dial"))
     monkeypatch.setattr(handler.schema.loader, "widget_file_problems", lambda: widget_file_problems(folder))
-    assert any("number/widget.json: /component: 'dial' is not one of" in p for p in problems_of(SCHEMA_DIR))
+    assert any("number/widget.json: /value: 'dial' is not one of" in p for p in problems_of(SCHEMA_DIR))
 
 
-def test_the_widget_schema_names_the_components_and_value_kinds_the_page_has() -> None:
+def test_exactly_one_widget_draws_the_fields_no_widget_infers(tmp_path: Path) -> None:
+    folder = copy_widgets(tmp_path)
+    fallback = next(w.name for w in widgets(folder).values() if w.fallback)
+    edit(folder / fallback / "widget.json", lambda w: w.pop("fallback"))
+    assert any("exactly one widget.json says fallback: true (found: none)" in p for p in widget_file_problems(folder))
+
+
+def test_the_widget_schema_names_the_value_kinds_the_page_reads() -> None:
     schema = json.loads((WIDGETS_DIR / "widget.schema.json").read_text(encoding="utf-8"))
-    components = ROOT / "site" / "templates" / "components"
-    dispatch = (components / "field.html").read_text(encoding="utf-8")
-    drawn = set(re.findall(r'params\.component == "([a-z-]+)"', dispatch)) | {"input"}  # input: the default
-    assert set(schema["properties"]["component"]["enum"]) == drawn
-    assert all((components / f"{name}.html").is_file() for name in drawn)
     form_js = (ROOT / "site" / "static" / "form.js").read_text(encoding="utf-8")
     read = set(re.findall(r'field\.value === "([a-z]+)"', form_js)) | {"text"}  # text: the default
     assert set(schema["properties"]["value"]["enum"]) == read

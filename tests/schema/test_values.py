@@ -104,12 +104,12 @@ def test_a_number_the_server_cannot_compare_is_a_422_naming_the_field(
     assert errors[0]["pointer"] == f"/data/{field}"
     label = {"budget": "Budget", "price": "Price", "level": "Floor", "participants": "Number of participants"}[field]
     assert errors[0]["detail"] == f"“{label}” is a number too large to be read. Enter a smaller number."
-    assert not store.document_ids()
+    assert not store.requests.document_ids()
 
 
 def stored(store: LocalStore, response: Any) -> Mapping[str, Any]:
     assert response.status_code == 201, response.text
-    found = store.get(response.json()["id"])
+    found = store.requests.get(response.json()["id"])
     assert found is not None
     return found.data
 
@@ -126,8 +126,8 @@ def test_a_decimal_amount_passes_multiple_of_0_01_through_the_api(
 def test_a_whole_number_of_an_integer_field_is_stored_as_an_integer(client: TestClient, store: LocalStore) -> None:
     data = stored(store, post_text(client, '{"kind": "numbers", "title": "Numbers", "participants": 12.0}'))
     assert data["participants"] == 12 and type(data["participants"]) is int
-    (request_id,) = store.document_ids()
-    document = (store.document(request_id) or b"").decode("utf-8")
+    (request_id,) = store.requests.document_ids()
+    document = (store.requests.document(request_id) or b"").decode("utf-8")
     assert '"participants": 12.0' not in document and '"participants":12.0' not in document
     response = post_text(client, '{"kind": "numbers", "title": "Numbers", "participants": 12.5}')
     assert [(e["field"], e["keyword"]) for e in response.json()["errors"]] == [("participants", "type")]

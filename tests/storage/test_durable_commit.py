@@ -68,9 +68,9 @@ def test_a_submission_without_attachments_is_one_durable_commit(
     assert commits["normal"] >= 1  # the contact's daily count, synced by the commit after it
     assert file_syncs == Counter()
     request_id = answer.json()["id"]
-    assert store.document_ids() == {request_id, post(client, "durable-warm-0001").json()["id"]}
+    assert store.requests.document_ids() == {request_id, post(client, "durable-warm-0001").json()["id"]}
     assert not store.documents.exists()  # a new folder keeps no document files
-    assert store.pending_before(NOW + timedelta(days=1)) == []  # no pending record was needed
+    assert store.requests.pending_before(NOW + timedelta(days=1)) == []  # no pending record was needed
 
 
 def test_a_submission_with_an_attachment_syncs_its_pending_record_before_the_copy(
@@ -85,7 +85,7 @@ def test_a_submission_with_an_attachment_syncs_its_pending_record_before_the_cop
     # the upload's mark and the daily count ride on the commit.
     assert commits["full"] == 2, commits
     assert file_syncs == Counter()
-    assert store.pending_before(NOW + timedelta(days=1)) == []
+    assert store.requests.pending_before(NOW + timedelta(days=1)) == []
 
 
 def test_retries_and_replays_add_no_durable_commit(client: TestClient, store: LocalStore) -> None:
@@ -97,17 +97,17 @@ def test_retries_and_replays_add_no_durable_commit(client: TestClient, store: Lo
 
 
 def test_counters_and_upload_marks_are_relaxed_and_other_writes_durable(store: LocalStore) -> None:
-    _, commits = commits_during(store, lambda: store.count("submissions:kari", NOW, NOW + timedelta(days=1)))
+    _, commits = commits_during(store, lambda: store.sign_in.count("submissions:kari", NOW, NOW + timedelta(days=1)))
     assert commits == Counter(normal=1)
     upload = Upload("u" * 32, "kari@example.no", "service-request", "attachments", "bilde.png", "image/png", 9, NOW)
-    _, commits = commits_during(store, lambda: store.put_upload(upload))
+    _, commits = commits_during(store, lambda: store.uploads.put_upload(upload))
     assert commits == Counter(full=1)
-    _, commits = commits_during(store, lambda: take_upload(store, upload, "key-take-0001"))
+    _, commits = commits_during(store, lambda: take_upload(store.uploads, upload, "key-take-0001"))
     assert commits == Counter(normal=1)
-    _, commits = commits_during(store, lambda: store.forget_mail("no-such-mail"))
+    _, commits = commits_during(store, lambda: store.mail.forget_mail("no-such-mail"))
     assert commits == Counter()  # a write that changes nothing commits nothing
     mail = QueuedMail("m1", ("kari@example.no",), b"Subject: 1\r\n\r\nx", 0, "", NOW)
-    _, commits = commits_during(store, lambda: store.queue_mails([mail]))
+    _, commits = commits_during(store, lambda: store.mail.queue_mails([mail]))
     assert commits == Counter(full=1)
 
 
@@ -124,23 +124,24 @@ def test_a_submission_that_stops_before_its_commit_leaves_nothing(
 
     monkeypatch.setattr(store.requests, "_commit", stopped)
     with pytest.raises(RuntimeError):
-        store.submit(SUBMISSION, "SR", "crash-key-0001", NOW)
+        store.requests.submit(SUBMISSION, "SR", "crash-key-0001", NOW)
     monkeypatch.undo()
-    assert store.document_ids() == set() and store.list_requests() == []
-    assert store.pending_before(NOW + timedelta(days=1)) == []  # nothing for the sweep to find: nothing was kept
-    receipt, created = store.submit(SUBMISSION, "SR", "crash-key-0001", NOW)  # the retry stores it
-    assert created and store.document_ids() == {receipt.request_id}
+    assert store.requests.document_ids() == set() and store.requests.list_requests() == []
+    # Nothing for the sweep to find: nothing was kept.
+    assert store.requests.pending_before(NOW + timedelta(days=1)) == []
+    receipt, created = store.requests.submit(SUBMISSION, "SR", "crash-key-0001", NOW)  # the retry stores it
+    assert created and store.requests.document_ids() == {receipt.request_id}
 
 
 def test_an_abandoned_request_without_attachments_is_stopped_unless_it_committed(store: LocalStore) -> None:
-    pending = store.begin(NOW)
+    pending = store.requests.begin(NOW)
     store.requests._put_document(pending.request_id, b"{}")
-    assert store.abandon(pending) is True
-    committed = store.begin(NOW)
-    receipt, created = store.submit(SUBMISSION, "SR", None, NOW, pending=committed)
+    assert store.requests.abandon(pending) is True
+    committed = store.requests.begin(NOW)
+    receipt, created = store.requests.submit(SUBMISSION, "SR", None, NOW, pending=committed)
     assert created
-    assert store.abandon(committed) is False  # it committed: nothing of it is removed
-    assert store.get(receipt.request_id) is not None
+    assert store.requests.abandon(committed) is False  # it committed: nothing of it is removed
+    assert store.requests.get(receipt.request_id) is not None
 
 
 # Folders written before documents moved into the database ------------------------------------------------------
@@ -172,15 +173,15 @@ def test_an_old_folder_keeps_its_documents_as_files_and_new_ones_go_into_the_dat
         )
 
     store = LocalStore(folder)
-    stored = store.get(old.request_id)
+    stored = store.requests.get(old.request_id)
     assert stored is not None and stored.receipt == old and stored.data == SUBMISSION.data
-    new, created = store.submit(SUBMISSION, "SR", None, NOW)
+    new, created = store.requests.submit(SUBMISSION, "SR", None, NOW)
     assert created and not (folder / "documents" / f"{new.request_id}.json").exists()
-    assert store.document(new.request_id) is not None
-    assert store.document_ids() == {old.request_id, unfinished.request_id, new.request_id}
+    assert store.requests.document(new.request_id) is not None
+    assert store.requests.document_ids() == {old.request_id, unfinished.request_id, new.request_id}
 
     blobs, _ = store.files()
     found, removed = store.sweep(blobs, NOW)
     assert [p.request_id for p in found] == [unfinished.request_id] and removed == 1
-    assert store.document_ids() == {old.request_id, new.request_id}
-    assert json.loads(store.document(old.request_id) or b"")["reference"] == "SR-OLD0-0001"
+    assert store.requests.document_ids() == {old.request_id, new.request_id}
+    assert json.loads(store.requests.document(old.request_id) or b"")["reference"] == "SR-OLD0-0001"

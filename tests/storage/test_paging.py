@@ -58,8 +58,8 @@ def store_for(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[Store]
 def paging(request: pytest.FixtureRequest, catalog: Catalog, tmp_path: Path) -> Iterator[Paging]:
     data_dir = tmp_path / "data"
     with store_for(request, data_dir) as store:
-        register(store, AUTHORIZED, "authorized-for-change")
-        register(store, OTHER, "authorized-for-change")
+        register(store.contacts, AUTHORIZED, "authorized-for-change")
+        register(store.contacts, OTHER, "authorized-for-change")
         clock = Clock(NOW)
         settings = Settings(data_dir=data_dir, session_secret=SECRET, code_answer_seconds=0)
         app = create_app(settings, catalog=catalog, store=store, clock=clock)
@@ -75,7 +75,7 @@ def submit_directly(store: Store, requester: str, count: int) -> list[Receipt]:
     for index in range(count):
         moment = NOW + timedelta(seconds=index // 3, microseconds=250_001 * (index // 3 % 4))
         submission = Submission("service-request", DATA["service"], "sha256:0", "nb", requester, DATA)
-        receipts.append(store.submit(submission, "SR", None, moment)[0])
+        receipts.append(store.requests.submit(submission, "SR", None, moment)[0])
     return receipts
 
 
@@ -153,5 +153,5 @@ def another_instance(store: Store) -> Store:
 def test_a_cursor_handed_out_by_one_instance_works_in_another(paging: Paging) -> None:
     receipts = submit_directly(paging.store, AUTHORIZED, 5)
     cursor = paging.client.get("/v1/requests?limit=2", headers=paging.mine).json()["next"]
-    page, _ = another_instance(paging.store).list_for_requester(AUTHORIZED, 10, cursor)
+    page, _ = another_instance(paging.store).requests.list_for_requester(AUTHORIZED, 10, cursor)
     assert [s.receipt.request_id for s in page] == newest_first(receipts)[2:]

@@ -84,11 +84,11 @@ def local_harness(folder: Path) -> Harness:
             return {row[0] for row in db.execute("SELECT id FROM requests")}
 
     def document(request_id: str) -> bytes:
-        found = store.document(request_id)
+        found = store.requests.document(request_id)
         assert found is not None
         return found
 
-    return Harness(store, store.document_ids, request_ids, document)
+    return Harness(store, store.requests.document_ids, request_ids, document)
 
 
 @pytest.fixture(params=["local", "aws"])
@@ -115,11 +115,11 @@ def aws_store(seaweedfs: Server, dynamodb_local: Server) -> Iterator[AwsStore]:
 
 def test_an_accepted_submission_is_stored_once_and_reads_back_the_same(harness: Harness) -> None:
     with_attachment = replace(submission(), title="Æøå", attachments=(ATTACHMENT,))
-    receipt, created = harness.store.submit(with_attachment, "SR", None, NOW)
+    receipt, created = harness.store.requests.submit(with_attachment, "SR", None, NOW)
     assert created
     assert receipt.status == "received" and receipt.received_at == NOW and receipt.reference.startswith("SR-")
     assert harness.request_ids() == harness.document_ids() == {receipt.request_id}
-    stored = harness.store.get(receipt.request_id)
+    stored = harness.store.requests.get(receipt.request_id)
     assert stored is not None
     assert stored.receipt == receipt
     assert stored.receipt.as_json() == receipt.as_json()
@@ -146,23 +146,25 @@ def test_documents_are_never_overwritten(harness: Harness) -> None:
 
 
 def test_a_retry_with_the_same_key_and_body_returns_the_first_receipt(harness: Harness) -> None:
-    first, created = harness.store.submit(submission(), "SR", "form-session-0001", NOW)
-    again, created_again = harness.store.submit(submission(), "SR", "form-session-0001", NOW + timedelta(minutes=5))
+    first, created = harness.store.requests.submit(submission(), "SR", "form-session-0001", NOW)
+    again, created_again = harness.store.requests.submit(
+        submission(), "SR", "form-session-0001", NOW + timedelta(minutes=5)
+    )
     assert (created, created_again) == (True, False)
     assert again == first
     assert harness.request_ids() == harness.document_ids() == {first.request_id}
 
 
 def test_the_same_key_with_a_different_body_is_refused(harness: Harness) -> None:
-    first, _ = harness.store.submit(submission(), "SR", "form-session-0002", NOW)
+    first, _ = harness.store.requests.submit(submission(), "SR", "form-session-0002", NOW)
     with pytest.raises(IdempotencyConflict):
-        harness.store.submit(submission(subject="Something else"), "SR", "form-session-0002", NOW)
+        harness.store.requests.submit(submission(subject="Something else"), "SR", "form-session-0002", NOW)
     assert harness.request_ids() == harness.document_ids() == {first.request_id}
 
 
 def test_keys_belong_to_their_requester(harness: Harness) -> None:
-    alice, _ = harness.store.submit(submission("alice@example.com"), "SR", "form-session-0003", NOW)
-    bob, created = harness.store.submit(submission("bob@example.com"), "SR", "form-session-0003", NOW)
+    alice, _ = harness.store.requests.submit(submission("alice@example.com"), "SR", "form-session-0003", NOW)
+    bob, created = harness.store.requests.submit(submission("bob@example.com"), "SR", "form-session-0003", NOW)
     assert created and bob.request_id != alice.request_id
 
 
@@ -177,7 +179,7 @@ def test_concurrent_submissions_with_one_key_create_one_request_and_never_answer
         start.wait()
         for attempt in range(5):  # as a client does on 409: the racer that holds the key commits in a moment
             try:
-                outcome = harness.store.submit(submission(), "SR", "form-session-0004", NOW)
+                outcome = harness.store.requests.submit(submission(), "SR", "form-session-0004", NOW)
             except IdempotencyInProgress:
                 with lock:
                     told_to_wait.append(attempt)
@@ -202,15 +204,17 @@ def test_concurrent_submissions_with_one_key_create_one_request_and_never_answer
 
 
 def test_an_expired_key_counts_as_free(harness: Harness) -> None:
-    ttl = harness.store.idempotency_ttl
-    first, _ = harness.store.submit(submission(), "SR", "form-session-0005", NOW)
+    ttl = harness.store.requests.idempotency_ttl
+    first, _ = harness.store.requests.submit(submission(), "SR", "form-session-0005", NOW)
     with pytest.raises(IdempotencyConflict):  # not expired yet, one second before
-        harness.store.submit(submission(subject="Later"), "SR", "form-session-0005", NOW + ttl - timedelta(seconds=1))
+        harness.store.requests.submit(
+            submission(subject="Later"), "SR", "form-session-0005", NOW + ttl - timedelta(seconds=1)
+        )
     later = NOW + ttl + timedelta(seconds=1)
-    second, created = harness.store.submit(submission(subject="Later"), "SR", "form-session-0005", later)
+    second, created = harness.store.requests.submit(submission(subject="Later"), "SR", "form-session-0005", later)
     assert created and second.request_id != first.request_id
     # The key now belongs to the second request.
-    again, created_again = harness.store.submit(
+    again, created_again = harness.store.requests.submit(
         submission(subject="Later"), "SR", "form-session-0005", later + timedelta(seconds=1)
     )
     assert (again, created_again) == (second, False)
@@ -220,7 +224,7 @@ def test_an_expired_key_counts_as_free(harness: Harness) -> None:
 def test_a_reference_collision_is_retried_and_leaves_no_orphan(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first, _ = harness.store.submit(submission(), "SR", None, NOW)
+    first, _ = harness.store.requests.submit(submission(), "SR", None, NOW)
     original = base.new_reference
     handed_out: list[str] = []
 
@@ -229,18 +233,18 @@ def test_a_reference_collision_is_retried_and_leaves_no_orphan(
         return handed_out[-1]
 
     monkeypatch.setattr(base, "new_reference", colliding)
-    second, created = harness.store.submit(submission(subject="Second"), "SR", None, NOW)
+    second, created = harness.store.requests.submit(submission(subject="Second"), "SR", None, NOW)
     assert created
     assert len(handed_out) == 2 and handed_out[0] == first.reference
     assert second.reference == handed_out[1] != first.reference
     assert harness.request_ids() == harness.document_ids() == {first.request_id, second.request_id}
-    first_stored = harness.store.get(first.request_id)
+    first_stored = harness.store.requests.get(first.request_id)
     assert first_stored is not None and first_stored.receipt == first and first_stored.data == DATA
 
 
 def test_an_unknown_id_is_none(harness: Harness) -> None:
-    harness.store.submit(submission(), "SR", None, NOW)
-    assert harness.store.get("9c4a0c4e-0000-4000-8000-000000000000") is None
+    harness.store.requests.submit(submission(), "SR", None, NOW)
+    assert harness.store.requests.get("9c4a0c4e-0000-4000-8000-000000000000") is None
 
 
 # AWS only: the shape of what is written ------------------------------------------------------------
@@ -248,9 +252,9 @@ def test_an_unknown_id_is_none(harness: Harness) -> None:
 
 def test_the_idempotency_item_expires_with_a_number(aws_store: AwsStore) -> None:
     titled = replace(submission("alice@example.com"), title="Æøå")
-    receipt, _ = aws_store.submit(titled, "SR", "form-session-0006", NOW)
+    receipt, _ = aws_store.requests.submit(titled, "SR", "form-session-0006", NOW)
     (item,) = aws_items(aws_store, "IDEMPOTENCY")
-    expires = NOW + aws_store.idempotency_ttl
+    expires = NOW + aws_store.requests.idempotency_ttl
     assert item["expiresAt"] == {"N": str(int(expires.timestamp()))}
     assert item["pk"] == {"S": "IDEMPOTENCY#alice@example.com:form-session-0006"}
     assert item["requestId"] == {"S": receipt.request_id}
@@ -267,12 +271,12 @@ def test_the_idempotency_item_expires_with_a_number(aws_store: AwsStore) -> None
 def test_the_index_lists_a_requester_s_requests_newest_first(aws_store: AwsStore) -> None:
     alice = {}
     for hours in (1, 3, 0, 2):  # written out of order
-        receipt, _ = aws_store.submit(
+        receipt, _ = aws_store.requests.submit(
             submission("alice@example.com", subject=f"{hours}"), "SR", None, NOW + timedelta(hours=hours)
         )
         alice[hours] = receipt.request_id
-    bob, _ = aws_store.submit(submission("bob@example.com"), "SR", None, NOW + timedelta(hours=5))
-    anonymous, _ = aws_store.submit(submission(), "SR", None, NOW + timedelta(hours=6))
+    bob, _ = aws_store.requests.submit(submission("bob@example.com"), "SR", None, NOW + timedelta(hours=5))
+    anonymous, _ = aws_store.requests.submit(submission(), "SR", None, NOW + timedelta(hours=6))
     query = admin_dynamodb(aws_store.dynamodb.meta.endpoint_url).query(
         TableName=aws_store.table,
         IndexName="byRequester",
@@ -311,13 +315,13 @@ def test_from_settings_builds_clients_that_work(aws_store: AwsStore, monkeypatch
         assert client.meta.region_name == REGION
     s3_config: Any = store.s3.meta.config
     assert (s3_config.s3, s3_config.signature_version) == ({"addressing_style": "path"}, "s3v4")
-    receipt, _ = store.submit(submission(), "SR", "form-session-0007", NOW)
-    stored = aws_store.get(receipt.request_id)
+    receipt, _ = store.requests.submit(submission(), "SR", "form-session-0007", NOW)
+    stored = aws_store.requests.get(receipt.request_id)
     assert stored is not None and stored.receipt == receipt
 
 
 def test_a_receipt_round_trips_through_the_idempotency_item(aws_store: AwsStore) -> None:
-    first, _ = aws_store.submit(submission(), "SR", "form-session-0008", NOW + timedelta(microseconds=250))
+    first, _ = aws_store.requests.submit(submission(), "SR", "form-session-0008", NOW + timedelta(microseconds=250))
     found = aws_store.requests._find_idempotent("-:form-session-0008", NOW)
     assert found is not None and found.receipt == first
     assert found.receipt == Receipt(first.request_id, first.reference, "received", first.received_at)
@@ -335,13 +339,13 @@ def store_of(harness: Harness) -> Store:
 def test_a_requester_s_requests_are_listed_newest_first_a_page_at_a_time(harness: Harness) -> None:
     store = store_of(harness)
     mine = [
-        store.submit(submission("kari@example.no", subject=f"S{i}"), "SR", None, NOW + timedelta(minutes=i))[0]
+        store.requests.submit(submission("kari@example.no", subject=f"S{i}"), "SR", None, NOW + timedelta(minutes=i))[0]
         for i in range(5)
     ]
-    store.submit(submission("ola@example.no"), "SR", None, NOW + timedelta(minutes=9))
+    store.requests.submit(submission("ola@example.no"), "SR", None, NOW + timedelta(minutes=9))
     pages, cursor, listed = 0, None, []
     while True:
-        page, cursor = store.list_for_requester("kari@example.no", 2, cursor)
+        page, cursor = store.requests.list_for_requester("kari@example.no", 2, cursor)
         listed += page
         pages += 1
         if cursor is None:
@@ -349,102 +353,110 @@ def test_a_requester_s_requests_are_listed_newest_first_a_page_at_a_time(harness
     assert [s.receipt for s in listed] == mine[::-1]
     assert pages in (3, 4)  # a store may end with an empty page
     with pytest.raises(InvalidCursor):
-        store.list_for_requester("kari@example.no", 2, "not-a-cursor")
-    store.submit(submission("ola@example.no", subject="again"), "SR", None, NOW + timedelta(minutes=10))
-    _, foreign = store.list_for_requester("ola@example.no", 1)
+        store.requests.list_for_requester("kari@example.no", 2, "not-a-cursor")
+    store.requests.submit(submission("ola@example.no", subject="again"), "SR", None, NOW + timedelta(minutes=10))
+    _, foreign = store.requests.list_for_requester("ola@example.no", 1)
     assert foreign is not None
     with pytest.raises(InvalidCursor):  # one requester's cursor does not page through another's list
-        store.list_for_requester("kari@example.no", 2, foreign)
+        store.requests.list_for_requester("kari@example.no", 2, foreign)
 
 
 def test_agents_list_requests_by_status_category_and_time(harness: Harness) -> None:
     store = store_of(harness)
-    early = store.submit(submission("kari@example.no"), "SR", None, NOW)[0]
-    late = store.submit(
+    early = store.requests.submit(submission("kari@example.no"), "SR", None, NOW)[0]
+    late = store.requests.submit(
         replace(submission("kari@example.no"), category="data-extract"), "SR", None, NOW + timedelta(days=2)
     )[0]
-    assert [s.receipt.request_id for s in store.list_requests()] == [late.request_id, early.request_id]
-    assert [s.receipt.request_id for s in store.list_requests(category="data-extract")] == [late.request_id]
-    assert [s.receipt.request_id for s in store.list_requests(since=NOW + timedelta(days=1))] == [late.request_id]
-    assert [s.receipt.request_id for s in store.list_requests(until=NOW + timedelta(days=1))] == [early.request_id]
-    assert store.list_requests(status="resolved") == []
-    assert store.find_reference(late.reference.lower()) == late.request_id
-    assert store.find_reference("SR-0000-0000") is None
+    assert [s.receipt.request_id for s in store.requests.list_requests()] == [late.request_id, early.request_id]
+    assert [s.receipt.request_id for s in store.requests.list_requests(category="data-extract")] == [late.request_id]
+    assert [s.receipt.request_id for s in store.requests.list_requests(since=NOW + timedelta(days=1))] == [
+        late.request_id
+    ]
+    assert [s.receipt.request_id for s in store.requests.list_requests(until=NOW + timedelta(days=1))] == [
+        early.request_id
+    ]
+    assert store.requests.list_requests(status="resolved") == []
+    assert store.requests.find_reference(late.reference.lower()) == late.request_id
+    assert store.requests.find_reference("SR-0000-0000") is None
 
 
 def test_a_status_change_is_recorded_once_and_never_overwrites_a_newer_one(harness: Harness) -> None:
     store = store_of(harness)
-    receipt = store.submit(replace(submission("kari@example.no"), title="Tittel"), "SR", None, NOW)[0]
+    receipt = store.requests.submit(replace(submission("kari@example.no"), title="Tittel"), "SR", None, NOW)[0]
     event = StatusEvent("in-progress", NOW + timedelta(hours=1), "Agent A", "Vi ser på det")
-    summary = store.change_status(receipt.request_id, "received", event)
+    summary = store.requests.change_status(receipt.request_id, "received", event)
     assert (summary.receipt.status, summary.updated_at, summary.title) == ("in-progress", event.at, "Tittel")
     with pytest.raises(StatusConflict):
-        store.change_status(receipt.request_id, "received", StatusEvent("rejected", NOW + timedelta(hours=2)))
+        store.requests.change_status(receipt.request_id, "received", StatusEvent("rejected", NOW + timedelta(hours=2)))
     with pytest.raises(RequestNotFound):
-        store.change_status("00000000-0000-4000-8000-000000000000", "received", event)
-    assert store.history(receipt.request_id) == [StatusEvent("received", NOW), event]
-    stored = store.get(receipt.request_id)
+        store.requests.change_status("00000000-0000-4000-8000-000000000000", "received", event)
+    assert store.requests.history(receipt.request_id) == [StatusEvent("received", NOW), event]
+    stored = store.requests.get(receipt.request_id)
     assert stored is not None and stored.receipt.status == "in-progress"
 
 
 def test_contacts_are_unique_by_address_whatever_the_case(harness: Harness) -> None:
     store = store_of(harness)
     kari = make_contact("Kari@Example.no", "Kari", "", "Kunde AS", ["technical-contact"], CONTACT_TYPES)
-    store.put_contact(kari)
-    store.put_contact(replace(kari, contact_types=("authorized-for-change",)))
-    store.put_contact(
+    store.contacts.put_contact(kari)
+    store.contacts.put_contact(replace(kari, contact_types=("authorized-for-change",)))
+    store.contacts.put_contact(
         make_contact("ola@example.no", "Ola", "+47 22 33 44 55", "Kunde AS", ["billing-contact"], CONTACT_TYPES)
     )
-    assert store.get_contact("KARI@example.NO") == replace(kari, contact_types=("authorized-for-change",))
-    assert [c.email for c in store.list_contacts()] == ["kari@example.no", "ola@example.no"]
-    assert store.remove_contact("KARI@example.no") is True
-    assert store.remove_contact("kari@example.no") is False
-    assert store.get_contact("kari@example.no") is None
+    assert store.contacts.get_contact("KARI@example.NO") == replace(kari, contact_types=("authorized-for-change",))
+    assert [c.email for c in store.contacts.list_contacts()] == ["kari@example.no", "ola@example.no"]
+    assert store.contacts.remove_contact("KARI@example.no") is True
+    assert store.contacts.remove_contact("kari@example.no") is False
+    assert store.contacts.get_contact("kari@example.no") is None
 
 
 def test_an_identity_provider_s_person_is_linked_to_the_contact_they_signed_in_as(harness: Harness) -> None:
     store = store_of(harness)
     issuer = "https://login.example/tenant/v2.0"
-    assert store.linked(issuer, "person-1") is None
-    store.link_identity(issuer, "person-1", "Kari@Example.no", "stamp-1")
-    assert store.linked(issuer, "person-1") == ("kari@example.no", "stamp-1")
-    assert store.linked(issuer, "person-2") is None and store.linked("https://other.example", "person-1") is None
-    store.link_identity(issuer, "person-1", "kari.ny@example.no", "stamp-2")  # linked again: the newest counts
-    assert store.linked(issuer, "person-1") == ("kari.ny@example.no", "stamp-2")
+    assert store.contacts.linked(issuer, "person-1") is None
+    store.contacts.link_identity(issuer, "person-1", "Kari@Example.no", "stamp-1")
+    assert store.contacts.linked(issuer, "person-1") == ("kari@example.no", "stamp-1")
+    assert (
+        store.contacts.linked(issuer, "person-2") is None
+        and store.contacts.linked("https://other.example", "person-1") is None
+    )
+    store.contacts.link_identity(issuer, "person-1", "kari.ny@example.no", "stamp-2")  # linked again: the newest counts
+    assert store.contacts.linked(issuer, "person-1") == ("kari.ny@example.no", "stamp-2")
 
 
 def test_a_code_has_few_attempts_expires_and_works_once(harness: Harness) -> None:
     store = store_of(harness)
-    store.put_code(PendingCode("kari@example.no", "digest-1", NOW + timedelta(minutes=10), 2))
-    first = store.use_attempt("kari@example.no", NOW)
+    store.sign_in.put_code(PendingCode("kari@example.no", "digest-1", NOW + timedelta(minutes=10), 2))
+    first = store.sign_in.use_attempt("kari@example.no", NOW)
     assert first is not None and first.digest == "digest-1" and first.attempts_left == 1
-    assert store.use_attempt("kari@example.no", NOW + timedelta(minutes=10)) is None  # expired (TTL deletes late)
-    assert store.use_attempt("kari@example.no", NOW) is not None
-    assert store.use_attempt("kari@example.no", NOW) is None  # no attempts left
-    store.put_code(PendingCode("kari@example.no", "digest-2", NOW + timedelta(minutes=10), 5))
-    assert store.delete_code("kari@example.no", "digest-1") is False  # an older code is gone
-    assert store.delete_code("kari@example.no", "digest-2") is True
-    assert store.delete_code("kari@example.no", "digest-2") is False
-    assert store.use_attempt("nobody@example.no", NOW) is None
+    expired = NOW + timedelta(minutes=10)
+    assert store.sign_in.use_attempt("kari@example.no", expired) is None  # expired (TTL deletes late)
+    assert store.sign_in.use_attempt("kari@example.no", NOW) is not None
+    assert store.sign_in.use_attempt("kari@example.no", NOW) is None  # no attempts left
+    store.sign_in.put_code(PendingCode("kari@example.no", "digest-2", NOW + timedelta(minutes=10), 5))
+    assert store.sign_in.delete_code("kari@example.no", "digest-1") is False  # an older code is gone
+    assert store.sign_in.delete_code("kari@example.no", "digest-2") is True
+    assert store.sign_in.delete_code("kari@example.no", "digest-2") is False
+    assert store.sign_in.use_attempt("nobody@example.no", NOW) is None
 
 
 def test_a_pending_code_is_read_and_kept_longer_without_spending_an_attempt(harness: Harness) -> None:
     store = store_of(harness)
     email, later = "kari@example.no", NOW + timedelta(hours=3)
-    assert store.live_code(email, NOW) is None
+    assert store.sign_in.live_code(email, NOW) is None
     code = PendingCode(email, "digest-1", NOW + timedelta(minutes=10), 2, "nonce-1")
-    store.put_code(code)
-    assert store.live_code(email, NOW) == store.live_code(email, NOW) == code  # reading spends nothing
-    assert store.extend_code(email, "digest-0", NOW, later) is False  # not the pending code
-    assert store.extend_code(email, "digest-1", NOW, later) is True
-    assert store.live_code(email, NOW + timedelta(hours=2)) == replace(code, expires_at=later)
-    assert store.extend_code(email, "digest-1", later, later + timedelta(hours=1)) is False  # expired by then
-    spent = store.use_attempt(email, NOW)
+    store.sign_in.put_code(code)
+    assert store.sign_in.live_code(email, NOW) == store.sign_in.live_code(email, NOW) == code  # reading spends nothing
+    assert store.sign_in.extend_code(email, "digest-0", NOW, later) is False  # not the pending code
+    assert store.sign_in.extend_code(email, "digest-1", NOW, later) is True
+    assert store.sign_in.live_code(email, NOW + timedelta(hours=2)) == replace(code, expires_at=later)
+    assert store.sign_in.extend_code(email, "digest-1", later, later + timedelta(hours=1)) is False  # expired by then
+    spent = store.sign_in.use_attempt(email, NOW)
     assert spent is not None and (spent.nonce, spent.attempts_left) == ("nonce-1", 1)
-    assert store.use_attempt(email, NOW) is not None
-    assert store.live_code(email, NOW) is None  # no attempts left
-    assert store.delete_code(email, "digest-1") is True
-    assert store.extend_code(email, "digest-1", NOW, later) is False  # used
+    assert store.sign_in.use_attempt(email, NOW) is not None
+    assert store.sign_in.live_code(email, NOW) is None  # no attempts left
+    assert store.sign_in.delete_code(email, "digest-1") is True
+    assert store.sign_in.extend_code(email, "digest-1", NOW, later) is False  # used
 
 
 def test_counters_count_per_key_and_window_even_when_concurrent(harness: Harness) -> None:
@@ -452,17 +464,19 @@ def test_counters_count_per_key_and_window_even_when_concurrent(harness: Harness
     window, later = NOW, NOW + timedelta(minutes=15)
     results: list[int] = []
     threads = [
-        threading.Thread(target=lambda: results.append(store.count("address:kari", window, later))) for _ in range(6)
+        threading.Thread(target=lambda: results.append(store.sign_in.count("address:kari", window, later)))
+        for _ in range(6)
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert sorted(results) == [1, 2, 3, 4, 5, 6]
-    assert store.counted("address:kari", window) == store.counted("address:kari", window) == 6  # reading adds none
-    assert store.counted("address:nobody", window) == 0
-    assert store.count("address:ola", window, later) == 1
-    assert store.count("address:kari", later, later + timedelta(minutes=15)) == 1
+    counted = store.sign_in.counted
+    assert counted("address:kari", window) == counted("address:kari", window) == 6  # reading adds none
+    assert store.sign_in.counted("address:nobody", window) == 0
+    assert store.sign_in.count("address:ola", window, later) == 1
+    assert store.sign_in.count("address:kari", later, later + timedelta(minutes=15)) == 1
 
 
 def test_queued_mail_is_taken_by_one_sender_at_a_time(harness: Harness) -> None:
@@ -471,27 +485,27 @@ def test_queued_mail_is_taken_by_one_sender_at_a_time(harness: Harness) -> None:
     newer = QueuedMail(
         "m2", ("b@example.no", "c@example.no"), b"Subject: 2\r\n\r\ny", 0, "", NOW + timedelta(minutes=1)
     )
-    store.queue_mails([newer])
-    store.queue_mails([older])
-    assert store.queued_mails(10, NOW) == [older, newer]
-    assert store.queued_mails(1, NOW) == [older]
-    assert store.claim_mail("m1", NOW + timedelta(minutes=2), NOW) is True
-    assert store.claim_mail("m1", NOW + timedelta(minutes=2), NOW) is False  # another sender has it
-    assert store.queued_mails(10, NOW) == [newer]
-    assert store.queued_mails(10, NOW + timedelta(minutes=3)) == [older, newer]  # the hold ran out
-    store.queue_mails([replace(older, attempts=1, last_error="down")])  # a failed send puts it back
-    assert store.queued_mails(10, NOW)[0] == replace(older, attempts=1, last_error="down")
-    store.forget_mail("m1")
-    assert store.queued_mails(10, NOW) == [newer]
-    assert store.claim_mail("m1", NOW + timedelta(minutes=2), NOW) is False
+    store.mail.queue_mails([newer])
+    store.mail.queue_mails([older])
+    assert store.mail.queued_mails(10, NOW) == [older, newer]
+    assert store.mail.queued_mails(1, NOW) == [older]
+    assert store.mail.claim_mail("m1", NOW + timedelta(minutes=2), NOW) is True
+    assert store.mail.claim_mail("m1", NOW + timedelta(minutes=2), NOW) is False  # another sender has it
+    assert store.mail.queued_mails(10, NOW) == [newer]
+    assert store.mail.queued_mails(10, NOW + timedelta(minutes=3)) == [older, newer]  # the hold ran out
+    store.mail.queue_mails([replace(older, attempts=1, last_error="down")])  # a failed send puts it back
+    assert store.mail.queued_mails(10, NOW)[0] == replace(older, attempts=1, last_error="down")
+    store.mail.forget_mail("m1")
+    assert store.mail.queued_mails(10, NOW) == [newer]
+    assert store.mail.claim_mail("m1", NOW + timedelta(minutes=2), NOW) is False
 
 
 def test_upload_slots_are_kept_for_their_requester(harness: Harness) -> None:
     store = store_of(harness)
     upload = Upload("u" * 32, "kari@example.no", "service-request", "attachments", "bilde.png", "image/png", 1000, NOW)
-    store.put_upload(upload)
-    assert store.get_upload(upload.id) == upload
-    assert store.get_upload("v" * 32) is None
+    store.uploads.put_upload(upload)
+    assert store.uploads.get_upload(upload.id) == upload
+    assert store.uploads.get_upload("v" * 32) is None
 
 
 def test_an_upload_is_taken_in_one_write_by_one_key_however_often_and_concurrently_it_is_sent(
@@ -499,33 +513,37 @@ def test_an_upload_is_taken_in_one_write_by_one_key_however_often_and_concurrent
 ) -> None:
     store = store_of(harness)
     upload = Upload("t" * 32, "kari@example.no", "service-request", "attachments", "bilde.png", "image/png", 1000, NOW)
-    store.put_upload(upload)
+    store.uploads.put_upload(upload)
     with ThreadPoolExecutor(max_workers=6) as pool:
-        racing = list(pool.map(lambda _: take_upload(store, upload, "key-take-0001"), range(6)))
+        racing = list(pool.map(lambda _: take_upload(store.uploads, upload, "key-take-0001"), range(6)))
     assert racing == [True] * 6  # every retry of the key that took it, however they race
-    assert take_upload(store, upload, "key-take-0001")
-    assert not take_upload(store, upload, "key-take-0002") and not take_upload(store, upload, None)
+    assert take_upload(store.uploads, upload, "key-take-0001")
+    assert not take_upload(store.uploads, upload, "key-take-0002") and not take_upload(store.uploads, upload, None)
     unkeyed = replace(upload, id="w" * 32)
-    store.put_upload(unkeyed)
-    assert take_upload(store, unkeyed, None) and not take_upload(store, unkeyed, None)  # no key: once
-    assert store.get_upload(upload.id) == upload  # the slot itself is unchanged
+    store.uploads.put_upload(unkeyed)
+    assert take_upload(store.uploads, unkeyed, None) and not take_upload(store.uploads, unkeyed, None)  # no key: once
+    assert store.uploads.get_upload(upload.id) == upload  # the slot itself is unchanged
 
 
 def test_a_request_s_mails_are_queued_with_it_and_only_once(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     store = store_of(harness)
-    taken = store.submit(submission("kari@example.no"), "SR", None, NOW)[0]
+    taken = store.requests.submit(submission("kari@example.no"), "SR", None, NOW)[0]
     references = iter([taken.reference, "SR-FRSH-0001"])  # the first try collides, the second is fresh
     monkeypatch.setattr(base, "new_reference", lambda prefix: next(references))
 
     def mails(receipt: Receipt) -> list[QueuedMail]:
         return [QueuedMail(f"mail-{receipt.reference}", ("kari@example.no",), b"{}", 0, "", NOW)]
 
-    receipt, created = store.submit(submission("kari@example.no", subject="To"), "SR", "key-mails-0001", NOW, mails)
+    receipt, created = store.requests.submit(
+        submission("kari@example.no", subject="To"), "SR", "key-mails-0001", NOW, mails
+    )
     assert created and receipt.reference == "SR-FRSH-0001"
-    assert [m.id for m in store.queued_mails(10, NOW)] == ["mail-SR-FRSH-0001"]
-    again, created = store.submit(submission("kari@example.no", subject="To"), "SR", "key-mails-0001", NOW, mails)
+    assert [m.id for m in store.mail.queued_mails(10, NOW)] == ["mail-SR-FRSH-0001"]
+    again, created = store.requests.submit(
+        submission("kari@example.no", subject="To"), "SR", "key-mails-0001", NOW, mails
+    )
     assert (again, created) == (receipt, False)
-    assert [m.id for m in store.queued_mails(10, NOW)] == ["mail-SR-FRSH-0001"]
+    assert [m.id for m in store.mail.queued_mails(10, NOW)] == ["mail-SR-FRSH-0001"]
 
 
 def test_a_forged_page_cursor_is_refused(aws_store: AwsStore) -> None:
@@ -535,20 +553,21 @@ def test_a_forged_page_cursor_is_refused(aws_store: AwsStore) -> None:
     forged = {"pk": "", "sk": "", "requesterKey": "kari@example.no", "receivedKey": ""}
     cursor = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
     with pytest.raises(InvalidCursor):
-        aws_store.list_for_requester("kari@example.no", 2, cursor)
+        aws_store.requests.list_for_requester("kari@example.no", 2, cursor)
 
 
 def test_a_message_marked_as_going_out_stays_findable_until_it_is_forgotten(harness: Harness) -> None:
     store = store_of(harness)
     mail = QueuedMail("mail-marked-0001", ("kari@example.no",), b"{}", 0, "", NOW)
-    store.queue_mails([mail])
-    assert store.claim_mail(mail.id, NOW + timedelta(minutes=2), NOW) and store.mark_mail_sending(mail.id, NOW)
-    assert not store.mark_mail_sending(mail.id, NOW)  # once
-    assert store.queued_mails(10, NOW + timedelta(hours=2)) == []
-    assert store.interrupted_mails(NOW) == []  # marked at NOW, not before it
-    assert store.interrupted_mails(NOW + timedelta(seconds=1)) == [mail]
-    store.forget_mail(mail.id)
-    assert store.interrupted_mails(NOW + timedelta(hours=2)) == []
+    store.mail.queue_mails([mail])
+    assert store.mail.claim_mail(mail.id, NOW + timedelta(minutes=2), NOW)
+    assert store.mail.mark_mail_sending(mail.id, NOW)
+    assert not store.mail.mark_mail_sending(mail.id, NOW)  # once
+    assert store.mail.queued_mails(10, NOW + timedelta(hours=2)) == []
+    assert store.mail.interrupted_mails(NOW) == []  # marked at NOW, not before it
+    assert store.mail.interrupted_mails(NOW + timedelta(seconds=1)) == [mail]
+    store.mail.forget_mail(mail.id)
+    assert store.mail.interrupted_mails(NOW + timedelta(hours=2)) == []
 
 
 def test_a_commit_that_meets_a_same_key_racer_replays_it_or_says_it_is_in_progress(aws_store: AwsStore) -> None:
@@ -559,13 +578,13 @@ def test_a_commit_that_meets_a_same_key_racer_replays_it_or_says_it_is_in_progre
         injected(aws_store.dynamodb, "TransactWriteItems", TRANSACTION_CONFLICT) as calls,
         pytest.raises(IdempotencyInProgress),
     ):
-        aws_store.submit(submission(), "SR", "form-session-race", NOW)
+        aws_store.requests.submit(submission(), "SR", "form-session-race", NOW)
     assert len(calls) == 1
-    assert aws_store.pending_before(NOW + timedelta(days=1)) == []
+    assert aws_store.requests.pending_before(NOW + timedelta(days=1)) == []
     # Cancelled for meeting one that has committed by the time the key is read: its receipt.
-    first, _ = aws_store.submit(submission(), "SR", "form-session-race", NOW)
+    first, _ = aws_store.requests.submit(submission(), "SR", "form-session-race", NOW)
     with injected(aws_store.dynamodb, "TransactWriteItems", TRANSACTION_CONFLICT):
-        assert aws_store.submit(submission(), "SR", "form-session-race", NOW, looked_up=True) == (first, False)
+        assert aws_store.requests.submit(submission(), "SR", "form-session-race", NOW, looked_up=True) == (first, False)
 
 
 def a_message(request_id: str, body: str, at: datetime, author: Author = Author.REQUESTER) -> Message:
@@ -575,17 +594,17 @@ def a_message(request_id: str, body: str, at: datetime, author: Author = Author.
 def test_messages_are_kept_beside_their_request_once_per_key_oldest_first(harness: Harness) -> None:
     store = store_of(harness)
     thread = store.conversation()
-    receipt, _ = store.submit(submission("kari@example.no"), "SR", None, NOW)
+    receipt, _ = store.requests.submit(submission("kari@example.no"), "SR", None, NOW)
     later = a_message(receipt.request_id, "Andre\nlinje", NOW + timedelta(minutes=2), Author.AGENT)
     first = a_message(receipt.request_id, "Første", NOW + timedelta(minutes=1))
     assert thread.add_message(later, "key-later") == (later, True)
-    summary = store.summary(receipt.request_id)
+    summary = store.requests.summary(receipt.request_id)
     assert summary is not None and summary.updated_at == later.at  # a new message changes the request
     assert thread.add_message(first, "key-first") == (first, True)
     retried = a_message(receipt.request_id, "Første, sendt igjen", NOW + timedelta(minutes=3))
     assert thread.add_message(retried, "key-first") == (first, False)  # the key's message, nothing added
     assert thread.messages(receipt.request_id) == [first, later]
-    other, _ = store.submit(submission("kari@example.no", subject="Annen"), "SR", None, NOW)
+    other, _ = store.requests.submit(submission("kari@example.no", subject="Annen"), "SR", None, NOW)
     assert thread.add_message(a_message(other.request_id, "Annen", NOW), "key-first")[1]  # keys are per request
     assert thread.messages(receipt.request_id) == [first, later]
 
@@ -593,17 +612,17 @@ def test_messages_are_kept_beside_their_request_once_per_key_oldest_first(harnes
 def test_a_message_moves_the_status_in_the_same_step_or_not_at_all(harness: Harness) -> None:
     store = store_of(harness)
     thread = store.conversation()
-    receipt, _ = store.submit(submission("kari@example.no"), "SR", None, NOW)
+    receipt, _ = store.requests.submit(submission("kari@example.no"), "SR", None, NOW)
     moved = StatusEvent("in-progress", NOW + timedelta(minutes=1))
     with pytest.raises(StatusConflict):  # the request is not where the move starts: nothing is written
         thread.add_message(a_message(receipt.request_id, "Nei", moved.at), "key-no", StatusMove("waiting", moved))
-    assert thread.messages(receipt.request_id) == [] and store.history(receipt.request_id) == [
+    assert thread.messages(receipt.request_id) == [] and store.requests.history(receipt.request_id) == [
         StatusEvent("received", NOW)
     ]
     message = a_message(receipt.request_id, "Ja", moved.at)
     assert thread.add_message(message, "key-yes", StatusMove("received", moved)) == (message, True)
-    assert store.history(receipt.request_id)[-1] == moved
-    summary = store.summary(receipt.request_id)
+    assert store.requests.history(receipt.request_id)[-1] == moved
+    summary = store.requests.summary(receipt.request_id)
     assert summary is not None and summary.receipt.status == "in-progress"
     with pytest.raises(RequestNotFound):
         thread.add_message(a_message("0b7c1d2e-0000-4000-8000-000000000000", "Ingen", NOW), "key-none")
@@ -614,8 +633,8 @@ def test_a_forwarding_job_is_written_with_its_request_held_by_one_worker_and_kep
 ) -> None:
     store = store_of(harness)
     forwards = store.forwards()
-    plain, _ = store.submit(submission("kari@example.no"), "SR", None, NOW)
-    receipt, _ = store.submit(
+    plain, _ = store.requests.submit(submission("kari@example.no"), "SR", None, NOW)
+    receipt, _ = store.requests.submit(
         submission("kari@example.no", subject="Til Zendesk"), "SR", None, NOW, forward_to="zendesk"
     )
     (job,) = forwards.due_forwards(NOW, 10)  # only the request marked for forwarding, in the commit itself

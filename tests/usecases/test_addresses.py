@@ -44,7 +44,7 @@ def corpus() -> list[str]:
 
 
 def cc_errors(addresses: list[str]) -> list[Any]:
-    cc = next(f.name for f in form().fields if f.widget == "email-list")
+    cc = next(f.name for f in form().fields if f.lists_addresses)
     return form().validate(valid_data(**{cc: addresses}), "nb", NOW)
 
 
@@ -61,7 +61,7 @@ def test_what_the_mailer_could_not_deliver_to_is_refused_by_the_form(address: st
 
 
 def test_the_page_refuses_them_with_the_same_words_naming_the_address() -> None:
-    cc = next(f.name for f in form().fields if f.widget == "email-list")
+    cc = next(f.name for f in form().fields if f.lists_addresses)
     documents = [valid_data(**{cc: ["ok@example.no", address]}) for address in REFUSED]
     compared = verdicts(load_catalog(), form(), documents, NOW)
     for data, server, page in compared:

@@ -48,7 +48,7 @@ def desk(tmp_path: Path, catalog: Catalog) -> Iterator[tuple[TestClient, Service
         data_dir=store.folder, session_secret=SECRET, code_answer_seconds=0, desk_inbox=DESK, site_url=SITE
     )
     services = build_services(settings, catalog=catalog, store=store, clock=Clock(NOW))
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client:
         client.headers["Authorization"] = f"Bearer {sign_in(client, store.folder / 'outbox', AUTHORIZED)}"
         yield client, services
@@ -191,7 +191,7 @@ def test_an_empty_or_overlong_answer_is_refused_at_its_field_in_the_language_ask
 def test_nobody_else_reads_or_answers_a_request(desk: tuple[TestClient, Services], tmp_path: Path) -> None:
     client, services = desk
     request = sent_request(client)
-    register(services.store, OTHER, "authorized-for-change")
+    register(services.store.contacts, OTHER, "authorized-for-change")
     with TestClient(create_app(services.settings, services=services), raise_server_exceptions=False) as other:
         other.headers["Authorization"] = f"Bearer {sign_in(other, Path(services.settings.data_dir) / 'outbox', OTHER)}"
         assert other.get(f"/v1/requests/{request['id']}").status_code == 404
@@ -285,11 +285,11 @@ def test_a_reply_takes_files_through_upload_slots_checked_as_the_form_s(desk: tu
         ("attachments", "/attachments/1", "x-upload-content"),
     ]
     assert len(services.conversing.conversation.messages(request["id"])) == 1
-    assert services.store.pending_before(NOW + timedelta(days=1)) == []  # the refused reply's copies are gone
+    assert services.store.requests.pending_before(NOW + timedelta(days=1)) == []  # the refused reply's copies are gone
     assert reply(client, request["id"], {"body": "x", "attachments": "nope"}).status_code == 422
 
 
-COPY_FIELDS = [f.name for f in form().fields if f.widget == "email-list"]
+COPY_FIELDS = [f.name for f in form().fields if f.lists_addresses]
 
 
 @pytest.mark.skipif(not COPY_FIELDS, reason="schema/'s form has no field of addresses to copy")

@@ -229,7 +229,7 @@ def test_a_request_zendesk_refuses_is_given_up_with_why_and_forwarded_again_by_t
 def test_accepting_a_request_never_waits_for_zendesk(tmp_path: Path) -> None:
     settings = settings_for(tmp_path / "data", "http://127.0.0.1:9")  # nothing listens there
     services = build_services(settings, store=LocalStore(tmp_path / "data"), clock=Clock(NOW))
-    register(services.store, AUTHORIZED, "authorized-for-change")
+    register(services.store.contacts, AUTHORIZED, "authorized-for-change")
     with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client:
         client.headers["Authorization"] = f"Bearer {sign_in(client, tmp_path / 'data' / 'outbox', AUTHORIZED)}"
         sent = client.post("/v1/requests", json={"form": form().id, "data": valid_data()})

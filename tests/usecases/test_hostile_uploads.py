@@ -74,7 +74,7 @@ def test_the_kept_name_ends_with_an_extension_of_the_checked_type(
     assert send(client, target.json(), content).status_code == 204
     answer = submit(client, target.json()["id"])
     assert answer.status_code == 201, answer.text
-    stored = store.get(answer.json()["id"])
+    stored = store.requests.get(answer.json()["id"])
     assert stored is not None and [a["name"] for a in stored.attachments] == [kept]
 
 
@@ -91,7 +91,7 @@ def test_an_upload_is_taken_by_one_request_only(client: TestClient, store: Local
             "keyword": "x-upload",
             "detail": "The attachment cannot be found or is not yours. Upload it again.",
         }
-    assert len(store.document_ids()) == 1
+    assert len(store.requests.document_ids()) == 1
     assert [p for p in (services_of(client).blobs.folder / "attachments").rglob("*") if p.is_file()] != []  # type: ignore[attr-defined]
 
 
@@ -140,7 +140,7 @@ def test_the_local_upload_address_takes_only_the_declared_size(client: TestClien
     assert send(client, target, PNG + b"\x00" * (100 - len(PNG))).status_code == 204
     answer = submit(client, target["id"])
     assert answer.status_code == 201, answer.text
-    stored = store.get(answer.json()["id"])
+    stored = store.requests.get(answer.json()["id"])
     assert stored is not None and stored.attachments[0]["size"] == 100
 
 
@@ -315,7 +315,7 @@ def test_the_desk_notification_fills_its_texts_in_one_pass(client: TestClient, s
     services = services_of(client)
     receipts = replace(services.submitting.receipts, desk_inbox="desk@vendor.example")
     form = services.catalog.forms["service-request"]
-    contact = store.get_contact(AUTHORIZED)
+    contact = store.contacts.get_contact(AUTHORIZED)
     assert contact is not None
     contact = replace(contact, name="Kari {organization}")
     data = {**VALID, "subject": "{name} {organization} {category} {reference}"}

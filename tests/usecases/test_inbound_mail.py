@@ -77,7 +77,7 @@ def settings_for(data_dir: Path, **more: Any) -> Settings:
 
 
 def open_desk(services: Services, settings: Settings) -> Iterator[Desk]:
-    register(services.store, AUTHORIZED, "authorized-for-change")
+    register(services.store.contacts, AUTHORIZED, "authorized-for-change")
     with TestClient(create_app(settings, services=services), raise_server_exceptions=False) as client:
         client.headers["Authorization"] = f"Bearer {sign_in(client, Path(settings.data_dir) / 'outbox', AUTHORIZED)}"
         sent = client.post("/v1/requests", json={"form": "service-request", "data": valid_data()})

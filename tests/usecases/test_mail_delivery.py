@@ -104,7 +104,7 @@ def test_a_message_ses_refused_is_tried_again_after_a_growing_wait_and_arrives_o
     clock.advance(minutes=1)
     assert mailing.send_queued_mail(services.mailing) == (2, 0)
     assert (delivered(ses, "Kvittering"), delivered(ses, "Ny forespørsel til service desk")) == (1, 1)
-    assert services.store.queued_mails(10, clock()) == [] and services.store.given_up_mails(10) == []
+    assert services.store.mail.queued_mails(10, clock()) == [] and services.store.mail.given_up_mails(10) == []
 
 
 def test_a_message_whose_answer_was_lost_is_kept_not_sent_again_and_resent_by_the_operator(
@@ -117,14 +117,17 @@ def test_a_message_whose_answer_was_lost_is_kept_not_sent_again_and_resent_by_th
     clock.advance(hours=5)
     assert mailing.send_queued_mail(services.mailing) == (0, 0)
     assert delivered(ses, "Kvittering") == 1  # it did go out, once
-    (given_up,) = services.store.given_up_mails(10)
+    (given_up,) = services.store.mail.given_up_mails(10)
     assert given_up.last_error == LOST_ANSWER
     listed = run_cli(services, "mail", "failed")
     assert given_up.id in listed and "may have gone out" in listed
     # The operator checked and finds it never arrived (say): sending it again is one command.
     assert run_cli(services, "mail", "resend", given_up.id) == f"queued {given_up.id} again; sent 1, failed 0\n"
     assert delivered(ses, "Kvittering") == 2
-    assert services.store.given_up_mails(10) == [] and run_cli(services, "mail", "failed") == "no e-mail was given up\n"
+    assert (
+        services.store.mail.given_up_mails(10) == []
+        and run_cli(services, "mail", "failed") == "no e-mail was given up\n"
+    )
 
 
 def test_a_message_that_failed_every_try_is_listed_and_resent(
@@ -136,8 +139,8 @@ def test_a_message_that_failed_every_try_is_listed_and_resent(
     for _ in range(MAIL_ATTEMPTS):
         assert mailing.send_queued_mail(services.mailing) == (0, 1)
         clock.advance(hours=4)
-    assert services.store.queued_mails(10, clock()) == []
-    (given_up,) = services.store.given_up_mails(10)
+    assert services.store.mail.queued_mails(10, clock()) == []
+    (given_up,) = services.store.mail.given_up_mails(10)
     assert given_up.attempts == MAIL_ATTEMPTS and "ServiceUnavailable" in given_up.last_error
     assert delivered(ses, "Kvittering") == 0
     faults.failure = None
@@ -174,8 +177,8 @@ def test_a_message_whose_sender_died_mid_send_is_given_up_with_a_trace_never_sen
     assert run_cli(services, "sweep").endswith("never stored\n")  # too recent to call interrupted
     clock.advance(minutes=31)
     assert "1 e-mails whose sending was interrupted given up" in run_cli(services, "sweep")
-    (given_up,) = services.store.given_up_mails(10)
+    (given_up,) = services.store.mail.given_up_mails(10)
     assert given_up.last_error == mailing.INTERRUPTED
     assert "may have gone out" in run_cli(services, "mail", "failed")
-    assert services.store.interrupted_mails(clock()) == [] and services.store.queued_mails(10, clock()) == []
+    assert services.store.mail.interrupted_mails(clock()) == [] and services.store.mail.queued_mails(10, clock()) == []
     assert delivered(ses, "Kvittering") == (0 if killed_in == "deliver" else 1)

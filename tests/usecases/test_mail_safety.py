@@ -216,7 +216,7 @@ def desk_app(catalog_with_incident: Catalog, store: LocalStore, clock: Clock, ou
 def submit(app: FastAPI, store: LocalStore, outbox: Path, name: str, data: dict[str, Any]) -> list[bytes]:
     """Sign in as a contact called ``name``, send a request, run the mail sender; the request's messages."""
     contact = make_contact(AUTHORIZED, name, "+47 912 34 567", "Kunde AS", ["authorized-for-change"], CONTACT_TYPES)
-    store.put_contact(contact)
+    store.contacts.put_contact(contact)
     with TestClient(app, raise_server_exceptions=False) as client:
         client.headers["Authorization"] = "Bearer " + sign_in(client, outbox, AUTHORIZED)
         answer = client.post("/v1/requests", json={"form": "service-request", "data": data})
@@ -246,7 +246,7 @@ def test_the_receipt_and_notification_of_a_hostile_request_carry_no_injected_hea
 
 def post_signed_in(app: FastAPI, store: LocalStore, outbox: Path, data: dict[str, Any]) -> Any:
     """The API's answer to ``data`` sent by the authorized contact, signed in with an e-mailed code."""
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     with TestClient(app, raise_server_exceptions=False) as client:
         client.headers["Authorization"] = "Bearer " + sign_in(client, outbox, AUTHORIZED)
         return client.post("/v1/requests", json={"form": "service-request", "data": data})

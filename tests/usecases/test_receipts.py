@@ -59,7 +59,7 @@ def desk_app(catalog_with_incident: Catalog, store: LocalStore, clock: Clock, ma
 
 @pytest.fixture
 def desk_client(desk_app: FastAPI, store: LocalStore) -> Any:
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     with TestClient(desk_app, raise_server_exceptions=False) as client:
         client.headers["Authorization"] = "Bearer " + sign_in(client, store.folder / "outbox", AUTHORIZED)
         yield client
@@ -132,19 +132,19 @@ def test_the_answer_never_waits_for_or_fails_with_the_mail_service(
     mailer.broken = True
     answer = desk_client.post("/v1/requests", json={"form": "service-request", "data": DATA})
     assert answer.status_code == 201
-    assert store.get(answer.json()["id"]) is not None
-    assert len(store.queued_mails(10, services.clock())) == 2
+    assert store.requests.get(answer.json()["id"]) is not None
+    assert len(store.mail.queued_mails(10, services.clock())) == 2
     assert mailing.send_queued_mail(services.mailing) == (0, 2)
-    assert store.queued_mails(10, services.clock()) == []  # each waits a minute before its next try
+    assert store.mail.queued_mails(10, services.clock()) == []  # each waits a minute before its next try
     clock.advance(minutes=1)
-    assert [(m.attempts, m.last_error) for m in store.queued_mails(10, services.clock())] == [
+    assert [(m.attempts, m.last_error) for m in store.mail.queued_mails(10, services.clock())] == [
         (1, "mail service unreachable"),
         (1, "mail service unreachable"),
     ]
     mailer.broken = False
     assert cli.main(["mail", "retry"], services=services) == 0
     assert "sent 2, failed again 0" in capsys.readouterr().out
-    assert store.queued_mails(10, services.clock()) == []
+    assert store.mail.queued_mails(10, services.clock()) == []
     assert len([m for m in sent(store) if m["X-Servicedesk-Reference"] == answer.json()["reference"]]) == 2
 
 
@@ -164,14 +164,14 @@ def test_a_message_that_keeps_failing_neither_blocks_the_queue_nor_stays_forever
     services = desk_client.app.state.services
     broken = b'{"to": "not a list of recipients"}'  # cannot be built into a message
     earlier = services.clock() - timedelta(minutes=1)  # first in the queue
-    store.queue_mails([QueuedMail("bad", ("kari@example.no",), broken, 0, "", earlier)])
+    store.mail.queue_mails([QueuedMail("bad", ("kari@example.no",), broken, 0, "", earlier)])
     mailer.broken = True
     desk_client.post("/v1/requests", json={"form": "service-request", "data": DATA})
     assert mailing.send_queued_mail(services.mailing, limit=1) == (0, 1)  # the unbuildable one is dropped
-    assert "bad" not in [m.id for m in store.queued_mails(10, services.clock())]
+    assert "bad" not in [m.id for m in store.mail.queued_mails(10, services.clock())]
     for _ in range(MAIL_ATTEMPTS):
         mailing.send_queued_mail(services.mailing)
-    assert store.queued_mails(10, services.clock()) == []  # given up after MAIL_ATTEMPTS tries
+    assert store.mail.queued_mails(10, services.clock()) == []  # given up after MAIL_ATTEMPTS tries
 
 
 def test_copies_go_once_to_each_address_whatever_its_case_and_never_to_the_requester(

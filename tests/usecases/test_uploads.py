@@ -29,7 +29,7 @@ def test_a_screenshot_and_a_video_are_attached(client: TestClient, store: LocalS
     mp4 = upload(client, "opptak.mp4", "video/mp4", MP4)
     answer = submit(client, png, mp4)
     assert answer.status_code == 201, answer.text
-    stored = store.get(answer.json()["id"])
+    stored = store.requests.get(answer.json()["id"])
     assert stored is not None
     assert [(a["name"], a["type"], a["size"]) for a in stored.attachments] == [
         ("skjerm bilde.png", "image/png", len(PNG)),
@@ -42,7 +42,7 @@ def test_a_screenshot_and_a_video_are_attached(client: TestClient, store: LocalS
 def test_an_attachment_cannot_be_swapped_or_listed_twice(client: TestClient, store: LocalStore) -> None:
     target = slot(client, "bilde.png", "image/png", len(PNG)).json()
     assert send(client, target, PNG).status_code == 204
-    first = store.get(submit(client, target["id"]).json()["id"])
+    first = store.requests.get(submit(client, target["id"]).json()["id"])
     assert first is not None
     # Uploading again to the same slot leaves the first request's copy alone, and no second request takes it.
     assert send(client, target, EXE[: len(PNG)]).status_code == 204
@@ -67,7 +67,7 @@ def test_the_slot_refuses_oversize_and_unknown_types_before_any_upload(client: T
 
 def test_only_signed_in_authorized_contacts_get_slots(anonymous: TestClient, store: LocalStore) -> None:
     assert slot(anonymous, "x.png", "image/png", 10).status_code == 401
-    register(store, "tech@example.no", "technical-contact")
+    register(store.contacts, "tech@example.no", "technical-contact")
     token = sign_in(anonymous, store.folder / "outbox", "tech@example.no")
     assert slot(anonymous, "x.png", "image/png", 10, Authorization=f"Bearer {token}").status_code == 403
 
@@ -93,14 +93,14 @@ def test_an_executable_named_png_is_refused_and_nothing_is_stored(client: TestCl
         "keyword": "x-upload-content",
         "detail": "“cat.png” is not what its name says it is. Upload the right file.",
     }
-    assert not store.document_ids()
+    assert not store.requests.document_ids()
     blobs = client.app.state.services.blobs  # type: ignore[attr-defined]
     assert [p for p in (blobs.folder / "attachments").rglob("*") if p.is_file()] == []  # nothing half-linked
 
 
 def test_another_requester_s_upload_is_refused(client: TestClient, store: LocalStore) -> None:
     mine = upload(client, "mine.png", "image/png", PNG)
-    register(store, "other@example.no", "authorized-for-change")
+    register(store.contacts, "other@example.no", "authorized-for-change")
     other = sign_in(client, store.folder / "outbox", "other@example.no")
     answer = submit(client, mine, Authorization=f"Bearer {other}")
     assert answer.json()["errors"][0]["keyword"] == "x-upload"
@@ -163,7 +163,7 @@ def test_the_receipt_lists_the_attachments(client: TestClient, store: LocalStore
 
 def test_abandoned_uploads_are_removed_and_taken_ones_kept(client: TestClient, clock: Clock) -> None:
     taken = upload(client, "tatt.png", "image/png", PNG)
-    kept = store_of(client).get(submit(client, taken).json()["id"])
+    kept = store_of(client).requests.get(submit(client, taken).json()["id"])
     assert kept is not None
     abandoned = upload(client, "glemt.png", "image/png", PNG)
     services = client.app.state.services  # type: ignore[attr-defined]

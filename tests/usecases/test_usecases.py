@@ -153,14 +153,14 @@ def test_each_exception_a_route_raises_on_purpose_is_a_4xx_or_a_503() -> None:
 def test_submitting_checks_who_sends_before_anything_is_stored(tmp_path: Path, catalog: Catalog) -> None:
     store = LocalStore(tmp_path)
     services = build_services(Settings(data_dir=tmp_path, session_secret=SECRET), catalog, store, clock=Clock(NOW))
-    register(store, "viewer@example.no", "technical-contact")
+    register(store.contacts, "viewer@example.no", "technical-contact")
     allowed = catalog.common["en"]["contactTypes"]["authorized-for-change"]
     with pytest.raises(Refused) as refused:
         submit(services.submitting, NewRequest({"form": "service-request", "data": VALID}, "viewer@example.no", "en"))
     assert refused.value.code == "not_authorized" and refused.value.params["types"] == allowed
     assert following.my_requests(services.following, "viewer@example.no", 10, None) == ([], None)
 
-    register(store, AUTHORIZED, "authorized-for-change")
+    register(store.contacts, AUTHORIZED, "authorized-for-change")
     receipt, created = submit(
         services.submitting, NewRequest({"form": "service-request", "data": VALID}, AUTHORIZED, "en")
     )

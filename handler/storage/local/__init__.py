@@ -57,14 +57,6 @@ class LocalStore(Store):
             LocalUploads(self._db),
         )
 
-    def document(self, request_id: str) -> bytes | None:
-        """The stored document of a request, from the database or, for a request stored earlier, its file."""
-        return self.requests.document(request_id)
-
-    def document_ids(self) -> set[str]:
-        """The ids of every stored document, in the database and in files."""
-        return self.requests.document_ids()
-
     @property
     def commits(self) -> Counter[str]:
         """The commits that wrote something since the store was opened, by how they were synced: ``"full"``

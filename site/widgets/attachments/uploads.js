@@ -1,9 +1,9 @@
 // Attachments: each file goes straight to storage through an upload slot, with its progress and a button
 // to remove it; the form page and the reply box on My requests both use it. A field here is the page
 // model's: {name, label, upload: {types, maxBytes, limitText}, messages, schema: {maxItems}}, and its markup
-// is the file-upload component's (an input with the field's name as id, "<name>-list" and "<name>-status").
-import { api, model } from "./common.js";
-import { fieldMessage, fill, text } from "./texts.js";
+// is the attachments widget's macro.html (an input with the field's name as id, "<name>-list" and "<name>-status").
+import { api, model } from "../../static/common.js";
+import { fieldMessage, fill, text } from "../../static/texts.js";
 
 // The field's message for `keyword`, `params` filled in.
 function message(field, keyword, params) {
