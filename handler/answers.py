@@ -170,7 +170,7 @@ class RequestDetail(Summary):
     """One of the requester's requests: what was sent, its attachments, its history and its conversation."""
 
     data: Mapping[str, Any]
-    attachments: list[dict[str, Any]]  # as they were sent: id, name, type and size
+    attachments: list[Attachment]  # as they were sent: id, name, type and size
     history: list[StatusEvent]
     thread: list[ThreadEntry]
 

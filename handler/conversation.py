@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from handler.storage.base import PendingRequest, StatusEvent
+from handler.storage.base import Attachment, PendingRequest, StatusEvent
 
 if TYPE_CHECKING:
     from handler import answers
@@ -33,21 +33,6 @@ class Channel(StrEnum):
     EMAIL = "email"
     CLI = "cli"
     TICKET = "ticket"
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """A file sent with a message: its name and type as checked, its size, and where its copy is kept."""
-
-    id: str
-    name: str
-    type: str
-    size: int
-    key: str
-
-    def as_json(self) -> answers.Attachment:
-        """The file as the API shows it (never where it is kept)."""
-        return {"id": self.id, "name": self.name, "type": self.type, "size": self.size}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from handler.contacts import Contact
 from handler.conversation import Message
 from handler.mail import Mail, Recipient
 from handler.schema.model import Form
-from handler.storage.base import Receipt, RequestSummary
+from handler.storage.base import Attachment, Receipt, RequestSummary
 from handler.texts import EmailTexts, fill
 
 
@@ -129,9 +129,9 @@ def code_mail(texts: EmailTexts, language: str, contact: Contact, code: str, min
     )
 
 
-def attachments_paragraph(texts: EmailTexts, attachments: Sequence[Mapping[str, Any]]) -> list[str]:
+def attachments_paragraph(texts: EmailTexts, attachments: Sequence[Attachment]) -> list[str]:
     """A heading and one line per attachment (name, type, size), or nothing without attachments."""
-    lines = [f"- {a['name']} ({a['type']}, {max(1, round(a['size'] / 1024))} KB)" for a in attachments]
+    lines = [f"- {a.name} ({a.type}, {max(1, round(a.size / 1024))} KB)" for a in attachments]
     return ["\n".join([texts.attachments, *lines])] if attachments else []
 
 
@@ -142,7 +142,7 @@ def receipt_mail(
     receipt: Receipt,
     contact: Contact,
     data: Mapping[str, Any],
-    attachments: Sequence[Mapping[str, Any]],
+    attachments: Sequence[Attachment],
     copies: Iterable[str],
     signed: str | None,
 ) -> Mail:
@@ -172,7 +172,7 @@ def desk_notice(
     receipt: Receipt,
     contact: Contact,
     data: Mapping[str, Any],
-    attachments: Sequence[Mapping[str, Any]],
+    attachments: Sequence[Attachment],
     inbox: str,
     signed: str | None,
 ) -> Mail:

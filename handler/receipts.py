@@ -12,7 +12,7 @@ from handler import mails
 from handler.contacts import Contact
 from handler.mail import Mail
 from handler.schema.model import Catalog, Form
-from handler.storage.base import Receipt
+from handler.storage.base import Attachment, Receipt
 
 log = logging.getLogger("servicedesk_forms.receipts")
 
@@ -27,17 +27,18 @@ class Receipts:
     desk_language: str
 
 
-def copied(form: Form, data: Mapping[str, Any], contact: Contact) -> dict[str, str]:
-    """The addresses the receipt is copied to, in lower case, each as given: every address in the form's e-mail
-    list fields (the CC field; the schema caps their number) but the contact's own. Addresses are compared without
-    regard to case, so nobody gets the same receipt twice."""
+def copied(form: Form, data: Mapping[str, Any], requester: str) -> dict[str, str]:
+    """The addresses a request's mails are copied to, in lower case, each as given: every address in the form's
+    e-mail list fields (the CC field; the schema caps their number) but the requester's own. Addresses are compared
+    without regard to case, so nobody gets the same mail twice."""
     copies = {
         address.lower(): address
         for field in form.fields
         if field.lists_addresses
         for address in data.get(field.name, ())
+        if isinstance(address, str)
     }
-    copies.pop(contact.email.lower(), None)
+    copies.pop(requester.lower(), None)
     return copies
 
 
@@ -48,11 +49,11 @@ def receipt_mail(
     contact: Contact,
     language: str,
     data: Mapping[str, Any],
-    attachments: Sequence[Mapping[str, Any]],
+    attachments: Sequence[Attachment],
 ) -> Mail:
     """The receipt to the requester in their language, with the CC addresses as copies; an answer to it joins the
     request's conversation when replies by e-mail are set up."""
-    copies = copied(form, data, contact).values()
+    copies = copied(form, data, contact.email).values()
     signed = use.reply_to(receipt.reference)
     return mails.receipt_mail(
         use.catalog.email(language), language, form, receipt, contact, data, attachments, copies, signed
@@ -65,7 +66,7 @@ def desk_mail(
     receipt: Receipt,
     contact: Contact,
     data: Mapping[str, Any],
-    attachments: Sequence[Mapping[str, Any]],
+    attachments: Sequence[Attachment],
 ) -> Mail | None:
     """The notification to the desk's inbox in the desk's language, or None without an inbox. With replies by
     e-mail set up, the desk's answer joins the conversation; else it goes to the requester."""
@@ -83,7 +84,7 @@ def receipt_mails(
     contact: Contact,
     language: str,
     data: Mapping[str, Any],
-    attachments: Sequence[Mapping[str, Any]],
+    attachments: Sequence[Attachment],
 ) -> list[Mail]:
     """The receipt and, when the desk has an inbox, its notification: queued with the request, so the
     answer neither waits for nor fails with the mail service."""

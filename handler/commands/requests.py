@@ -125,7 +125,7 @@ def _show_request(services: Services, args: argparse.Namespace, out: TextIO) -> 
         "language": request.language,
         "schemaHash": request.schema_hash,
         "data": dict(request.data),
-        "attachments": [{k: a[k] for k in ("name", "type", "size")} for a in request.attachments],
+        "attachments": [{"name": a.name, "type": a.type, "size": a.size} for a in request.attachments],
         "history": [{**event.as_json(), "agent": event.agent} for event in history],
         "ticket": asdict(ticket)
         if (ticket := services.forwarding.forwards.ticket_of(summary.receipt.request_id))
@@ -140,13 +140,13 @@ def _show_request(services: Services, args: argparse.Namespace, out: TextIO) -> 
 
 def _download(services: Services, args: argparse.Namespace, out: TextIO) -> None:
     attachments = find(services.desk, args.request).attachments
-    chosen = [a for a in attachments if a["name"] == args.attachment]
+    chosen = [a for a in attachments if a.name == args.attachment]
     if not chosen and args.attachment.isdigit() and 0 < int(args.attachment) <= len(attachments):
         chosen = [attachments[int(args.attachment) - 1]]
     if not chosen:
-        names = ", ".join(a["name"] for a in attachments) or "none"
+        names = ", ".join(a.name for a in attachments) or "none"
         raise CommandError(f"the request has no attachment {args.attachment!r}; it has: {names}")
-    print(services.blobs.download(chosen[0]["key"], chosen[0]["name"], chosen[0]["type"]), file=out)
+    print(services.blobs.download(chosen[0].key, chosen[0].name, chosen[0].type), file=out)
 
 
 def _reply(services: Services, args: argparse.Namespace, out: TextIO) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from handler.storage.ports import RequestBlobs, RequestStore
 from handler.storage.request import (
     REQUEST_ID,
+    Attachment,
     IdempotencyConflict,
     IdempotencyInProgress,
     IdempotencyKeyBusy,
@@ -51,6 +52,7 @@ __all__ = [
     "REQUEST_ID",
     "SWEEP_BATCH",
     "SWEEP_MARGIN",
+    "Attachment",
     "IdempotencyConflict",
     "IdempotencyInProgress",
     "IdempotencyKeyBusy",

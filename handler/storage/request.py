@@ -11,7 +11,7 @@ import json
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +61,26 @@ class RequestTooLarge(Exception):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file kept with a request or a message: its name and type as checked, its size, and where its copy is kept."""
+
+    id: str
+    name: str
+    type: str
+    size: int
+    key: str
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> Attachment:
+        """The record as a document or a table item holds it."""
+        return cls(str(stored["id"]), str(stored["name"]), str(stored["type"]), int(stored["size"]), str(stored["key"]))
+
+    def as_json(self) -> answers.Attachment:
+        """The file as the API shows it (never where it is kept)."""
+        return {"id": self.id, "name": self.name, "type": self.type, "size": self.size}
+
+
+@dataclass(frozen=True)
 class Submission:
     """A validated submission, ready to be stored."""
 
@@ -71,7 +91,7 @@ class Submission:
     requester: str | None
     data: Mapping[str, Any]
     title: str | None = None
-    attachments: tuple[Mapping[str, Any], ...] = ()
+    attachments: tuple[Attachment, ...] = ()
 
     def fingerprint(self) -> str:
         """A digest of what was submitted, to tell a retry from a different request."""
@@ -178,7 +198,7 @@ class StoredRequest:
     language: str
     schema_hash: str
     data: Mapping[str, Any]
-    attachments: tuple[Mapping[str, Any], ...] = ()
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -213,7 +233,7 @@ def document_bytes(submission: Submission, receipt: Receipt) -> bytes:
         "requester": submission.requester,
         "receivedAt": receipt.received_at.isoformat(timespec="seconds"),
         "data": submission.data,
-        "attachments": list(submission.attachments),
+        "attachments": [asdict(attachment) for attachment in submission.attachments],
     }
     return json.dumps(document, ensure_ascii=False, sort_keys=True, indent=1).encode()
 
@@ -229,5 +249,5 @@ def stored_request(receipt: Receipt, body: bytes) -> StoredRequest:
         document["language"],
         document["schemaHash"],
         document["data"],
-        tuple(document.get("attachments", ())),
+        tuple(Attachment.of(stored) for stored in document.get("attachments", ())),
     )

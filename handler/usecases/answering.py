@@ -10,6 +10,7 @@ from handler import mails, replies
 from handler.codes import Code
 from handler.conversation import Message
 from handler.mail import Mail, Recipient
+from handler.receipts import copied
 from handler.refusals import Refused
 from handler.storage.base import REQUEST_ID, RequestSummary, StoredRequest
 
@@ -39,7 +40,8 @@ def to_requester(use: Conversing, request: StoredRequest, summary: RequestSummar
     answer_to = signed or use.desk_inbox
     found = [mails.desk_message(texts, language, to, summary, message, link, answer_to, bool(signed), earlier)]
     muted = use.conversation.muted(request_id) if use.site_url else frozenset()
-    for address in copied(use, request):
+    form = use.catalog.forms.get(request.form_id)
+    for address in copied(form, request.data, request.requester or "").values() if form else ():
         if address.lower() in muted:
             continue
         stop = ""
@@ -60,12 +62,3 @@ def stop_copies(use: Conversing, request_id: str, address: str, signature: str) 
         raise Refused(Code.NOT_FOUND)  # a wrong link looks exactly like one to a request that is gone
     use.conversation.mute(request_id, address)
     return summary.receipt.reference
-
-
-def copied(use: Conversing, request: StoredRequest) -> list[str]:
-    """The addresses the request's receipt was copied to (its form's address-list fields), besides the requester."""
-    form = use.catalog.forms.get(request.form_id)
-    lists = [f.name for f in form.fields if f.lists_addresses] if form else []
-    found = {str(a).lower(): str(a) for name in lists for a in request.data.get(name, ()) if isinstance(a, str)}
-    found.pop((request.requester or "").lower(), None)
-    return list(found.values())

@@ -6,9 +6,8 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from handler.conversation import Attachment
 from handler.schema.model import Field, Form
-from handler.storage.base import RequestBlobs
+from handler.storage.base import Attachment, RequestBlobs
 from handler.uploads import (
     SNIFF_BYTES,
     Limits,

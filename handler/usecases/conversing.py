@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 from handler import mails, observe, replies
 from handler.codes import Code
 from handler.contacts import ContactRegister
-from handler.conversation import Attachment, Author, Channel, Conversation, Message, StatusMove, thread
+from handler.conversation import Author, Channel, Conversation, Message, StatusMove, thread
 from handler.conversation_rules import ConversationRules
 from handler.mail import Mail
 from handler.refusals import Refused
 from handler.schema.model import Catalog, Field, FieldError
 from handler.storage.base import (
     REQUEST_ID,
+    Attachment,
     PendingRequest,
     RequestBlobs,
     RequestNotFound,

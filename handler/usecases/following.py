@@ -39,11 +39,10 @@ def my_request(use: Following, requester: str, request_id: str) -> answers.Reque
         raise Refused(Code.NOT_FOUND)
     history = use.requests.history(request_id)
     # The attachments by the names they were sent with (never where they are kept).
-    attachments = [{k: a[k] for k in ("id", "name", "type", "size") if k in a} for a in found.attachments]
     return {
         **summary.as_json(),
         "data": found.data,
-        "attachments": attachments,
+        "attachments": [attachment.as_json() for attachment in found.attachments],
         "history": [event.as_json() for event in history],
         "thread": thread(use.conversation.messages(request_id), history),
     }

@@ -149,9 +149,7 @@ def draft_of(use: Forwarding, request: StoredRequest) -> TicketDraft:
     contact = use.contacts.get_contact(request.requester or "")
     lines = field_lines(form, language, request.data) if form else [f"{k}: {v}" for k, v in request.data.items()]
     title = str(request.data.get(form.title_field, "")) if form else ""
-    files = tuple(
-        (str(a["name"]), str(a["type"]), use.blobs.head(str(a["key"]), int(a["size"]))) for a in request.attachments
-    )
+    files = tuple((a.name, a.type, use.blobs.head(a.key, a.size)) for a in request.attachments)
     return TicketDraft(
         reference=request.receipt.reference,
         subject=f"{request.receipt.reference}: {title}" if title else request.receipt.reference,

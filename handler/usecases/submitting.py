@@ -18,7 +18,14 @@ from handler.refusals import Refused, invalid
 from handler.schema.model import Catalog, FieldError, Form
 from handler.signin import ClaimedSession, InvalidSession, SignInState, rate_day, seconds_until
 from handler.storage import IdempotencyConflict, IdempotencyInProgress, Receipt, StorageUnavailable, Submission
-from handler.storage.base import PendingRequest, RequestBlobs, RequestStore, RequestTooLarge, StoreUnreachable
+from handler.storage.base import (
+    Attachment,
+    PendingRequest,
+    RequestBlobs,
+    RequestStore,
+    RequestTooLarge,
+    StoreUnreachable,
+)
 from handler.uploads import Upload, UploadRefused, UploadRegistry, take_upload
 from handler.usecases import mailing
 from handler.usecases.attaching import copy_upload
@@ -247,7 +254,7 @@ def within_limits(use: Submitting, form: Form, contact: Contact, data: dict[str,
     now = use.clock()
     day, day_end = rate_day(now)
     store = use.counters
-    for address in sorted(copied(form, data, contact)):
+    for address in sorted(copied(form, data, contact.email)):
         marker = f"copies:{contact.email}|{address}"
         if not store.counted(marker, day):
             if store.count(f"copies:{contact.email}", day, day_end) > use.cc_addresses_per_day:
@@ -259,14 +266,14 @@ def within_limits(use: Submitting, form: Form, contact: Contact, data: dict[str,
 
 def check_attachments(
     use: Submitting, form: Form, new: NewRequest, data: dict[str, Any], pending: PendingRequest
-) -> tuple[list[dict[str, Any]], list[FieldError]]:
+) -> tuple[list[Attachment], list[FieldError]]:
     """Copy every named upload to the key the pending request chose for it (under the request's id),
     then check the copy (whose it is, that it has the declared size, its real type): what was checked
     is what is kept, whatever happens to the upload later. When all pass, each upload is marked as
     taken by this request (its idempotency key may take them again on a retry). If any is refused,
     the request is refused, and abandoning it removes every copy."""
     positions = iter(pending.attachment_keys)
-    kept: list[dict[str, Any]] = []
+    kept: list[Attachment] = []
     checked: list[tuple[str, int, Upload]] = []
     problems: list[FieldError] = []
     now = use.clock()
@@ -279,7 +286,7 @@ def check_attachments(
                 message = form.message(new.language, field.name, exc.keyword, value=exc.value, limit=exc.limit)
                 problems.append(FieldError(field.name, f"/{field.name}/{index}", exc.keyword, message))
                 continue
-            kept.append({"id": copied.id, "name": copied.name, "type": copied.type, "key": key, "size": copied.size})
+            kept.append(copied)
             checked.append((field.name, index, upload))
     if not problems:
         for name, index, upload in checked:

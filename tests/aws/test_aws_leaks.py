@@ -124,7 +124,7 @@ class Desk:
         for request_id in self.visible():
             stored = self.store.requests.get(request_id)
             assert stored is not None
-            keys |= {attachment["key"] for attachment in stored.attachments}
+            keys |= {attachment.key for attachment in stored.attachments}
         return keys
 
     def sweep(self, *options: str) -> str:

@@ -78,8 +78,8 @@ def test_the_whole_flow_on_aws_parts(aws_client: TestClient, aws: AwsStore, ses:
     )
     assert answer.status_code == 201, answer.text
     stored = aws.requests.get(answer.json()["id"])
-    assert stored is not None and [a["name"] for a in stored.attachments] == ["skjermbilde.png", "opptak.mp4"]
-    linked = aws.s3.head_object(Bucket=aws.bucket, Key=stored.attachments[0]["key"])
+    assert stored is not None and [a.name for a in stored.attachments] == ["skjermbilde.png", "opptak.mp4"]
+    linked = aws.s3.head_object(Bucket=aws.bucket, Key=stored.attachments[0].key)
     assert linked["ContentType"] == "image/png" and linked["Metadata"]["original-name"] == "skjermbilde.png"
     mailing.send_queued_mail(aws_client.app.state.services.mailing)  # type: ignore[attr-defined]
     mails = [m for m in ses.sent() if m["X-Servicedesk-Reference"] == answer.json()["reference"]]
@@ -104,7 +104,7 @@ def test_agents_get_a_presigned_download_that_saves_the_file(aws_client: TestCli
     answer = aws_client.post("/v1/requests", json={"form": "service-request", "data": {**VALID, "attachments": [png]}})
     stored = aws.requests.get(answer.json()["id"])
     assert stored is not None
-    url = S3Blobs(aws.s3, aws.bucket).download(stored.attachments[0]["key"], "skjerm bilde.png", "image/png")
+    url = S3Blobs(aws.s3, aws.bucket).download(stored.attachments[0].key, "skjerm bilde.png", "image/png")
     downloaded = httpx.get(url, timeout=30)
     assert downloaded.status_code == 200 and downloaded.content == PNG
     assert downloaded.headers["content-disposition"].startswith("attachment;")

@@ -527,7 +527,7 @@ def test_a_screenshot_and_a_video_are_uploaded_with_progress_and_attached(
     assert [i.get_attribute("data-name") for i in items.all()] == ["skjermbilde.png", "opptak.mp4"]
     reference = submit_and_read_reference(page)
     stored = stored_by_reference(store, reference)
-    assert [a["name"] for a in stored[0].attachments] == ["skjermbilde.png", "opptak.mp4"]
+    assert [a.name for a in stored[0].attachments] == ["skjermbilde.png", "opptak.mp4"]
     page.goto(f"{address}/nb/my-requests/?id={stored[0].receipt.request_id}")
     fields = page.locator("#detail-fields")
     fields.wait_for(state="visible")

@@ -23,6 +23,7 @@ from handler.signin import PendingCode
 from handler.storage import base
 from handler.storage.aws import AwsStore
 from handler.storage.base import (
+    Attachment,
     IdempotencyConflict,
     IdempotencyInProgress,
     InvalidCursor,
@@ -52,7 +53,7 @@ from tests.helpers.servers import (
 )
 
 DATA = {"service": "beta-project", "beta_project": "Ny rapportmotor", "account": "Kunde AS", "subject": "Æøå"}
-ATTACHMENT = {"id": "u-1", "name": "skjermbilde.png", "contentType": "image/png", "size": 1234}
+ATTACHMENT = Attachment("u-1", "skjermbilde.png", "image/png", 1234, "attachments/u-1")
 
 
 def submission(requester: str | None = None, **changes: Any) -> Submission:

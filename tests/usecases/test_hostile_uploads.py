@@ -75,7 +75,7 @@ def test_the_kept_name_ends_with_an_extension_of_the_checked_type(
     answer = submit(client, target.json()["id"])
     assert answer.status_code == 201, answer.text
     stored = store.requests.get(answer.json()["id"])
-    assert stored is not None and [a["name"] for a in stored.attachments] == [kept]
+    assert stored is not None and [a.name for a in stored.attachments] == [kept]
 
 
 # ---- An upload is used up by the request that takes it ----------------------------------------------
@@ -141,7 +141,7 @@ def test_the_local_upload_address_takes_only_the_declared_size(client: TestClien
     answer = submit(client, target["id"])
     assert answer.status_code == 201, answer.text
     stored = store.requests.get(answer.json()["id"])
-    assert stored is not None and stored.attachments[0]["size"] == 100
+    assert stored is not None and stored.attachments[0].size == 100
 
 
 @pytest.mark.parametrize("change", [b"\x00" * 10, None])

@@ -31,12 +31,12 @@ def test_a_screenshot_and_a_video_are_attached(client: TestClient, store: LocalS
     assert answer.status_code == 201, answer.text
     stored = store.requests.get(answer.json()["id"])
     assert stored is not None
-    assert [(a["name"], a["type"], a["size"]) for a in stored.attachments] == [
+    assert [(a.name, a.type, a.size) for a in stored.attachments] == [
         ("skjerm bilde.png", "image/png", len(PNG)),
         ("opptak.mp4", "video/mp4", len(MP4)),
     ]
     blobs = client.app.state.services.blobs  # type: ignore[attr-defined]
-    assert blobs.path(stored.attachments[0]["key"]).read_bytes() == PNG
+    assert blobs.path(stored.attachments[0].key).read_bytes() == PNG
 
 
 def test_an_attachment_cannot_be_swapped_or_listed_twice(client: TestClient, store: LocalStore) -> None:
@@ -51,7 +51,7 @@ def test_an_attachment_cannot_be_swapped_or_listed_twice(client: TestClient, sto
     assert send(client, target, PNG).status_code == 204
     assert submit(client, target["id"]).json()["errors"][0]["keyword"] == "x-upload"
     blobs = client.app.state.services.blobs  # type: ignore[attr-defined]
-    assert blobs.path(first.attachments[0]["key"]).read_bytes() == PNG
+    assert blobs.path(first.attachments[0].key).read_bytes() == PNG
     twice = submit(client, target["id"], target["id"])
     assert twice.json()["errors"][0]["keyword"] == "uniqueItems"
 
@@ -174,7 +174,7 @@ def test_abandoned_uploads_are_removed_and_taken_ones_kept(client: TestClient, c
     assert cli.main(["uploads", "cleanup"], out=out, services=services) == 0
     assert out.getvalue() == "removed 1 abandoned uploads\n"
     assert not blobs.path(f"uploads/pending/{abandoned}").exists()
-    assert blobs.path(kept.attachments[0]["key"]).read_bytes() == PNG
+    assert blobs.path(kept.attachments[0].key).read_bytes() == PNG
 
 
 def test_upload_slots_are_capped_per_contact_and_hour(client: TestClient, clock: Clock) -> None:

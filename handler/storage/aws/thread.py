@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime
 
-from handler.conversation import Attachment, Author, Channel, Conversation, Message, StatusMove
+from handler.conversation import Author, Channel, Conversation, Message, StatusMove
 from handler.storage.aws import records
 from handler.storage.aws.records import timestamp
 from handler.storage.aws.table import Item, Table, Write
-from handler.storage.base import PendingRequest, RequestNotFound, StatusConflict, StorageUnavailable
+from handler.storage.base import Attachment, PendingRequest, RequestNotFound, StatusConflict, StorageUnavailable
 
 _MESSAGE = "MESSAGE#"
 _MUTED = "MUTED#"  # an address copied on the request that asked for no more copies

@@ -8,8 +8,8 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from handler.conversation import Attachment, Author, Channel, Conversation, Message, StatusMove
-from handler.storage.base import PendingRequest, RequestNotFound, StorageUnavailable
+from handler.conversation import Author, Channel, Conversation, Message, StatusMove
+from handler.storage.base import Attachment, PendingRequest, RequestNotFound, StorageUnavailable
 from handler.storage.local.db import Database, utc
 from handler.storage.local.requests import move_status
 
