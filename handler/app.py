@@ -16,7 +16,7 @@ from handler.api import hooks, requests, session, sso, uploads
 from handler.api.openapi import openapi_document
 from handler.api.problems import HANDLED, Problem, problem_of, problem_response
 from handler.codes import Code
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 from handler.services import Services, build_services, now_utc
 from handler.settings import Settings
 from handler.storage.base import Store
@@ -79,7 +79,7 @@ def _answer_problems(app: FastAPI) -> None:
     async def problem(request: Request, exc: Exception) -> JSONResponse:
         """Every answer other than success, whatever raised it."""
         if isinstance(exc, StarletteHTTPException):
-            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_request")
+            code = {404: Code.NOT_FOUND, 405: Code.METHOD_NOT_ALLOWED}.get(exc.status_code, Code.BAD_REQUEST)
             headers = dict(exc.headers or {})
             if exc.status_code == 405:  # every method the path takes, not only those of the first route matched
                 headers["Allow"] = ", ".join(_allowed_methods(app, request))
@@ -87,7 +87,7 @@ def _answer_problems(app: FastAPI) -> None:
         if isinstance(exc, RequestValidationError):  # a parameter FastAPI checks (limit, cursor)
             return problem_response(request, Problem(Code.BAD_REQUEST))
         found = problem_of(exc)
-        if found.code == "internal_error":
+        if found.code == Code.INTERNAL_ERROR:
             log.error(
                 "unexpected error on %s %s", request.method, request.url.path, exc_info=exc, extra={"status": 500}
             )

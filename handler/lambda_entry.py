@@ -26,7 +26,7 @@ from handler.api.deps import inline_calls
 from handler.api.problems import MEDIA_TYPE, Problem, problem_body
 from handler.app import create_app
 from handler.codes import Code
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 from handler.services import Services
 from handler.settings import Settings
 from handler.storage.base import SWEEP_BATCH

@@ -11,7 +11,8 @@ from typing import Any
 from handler import mails
 from handler.contacts import Contact
 from handler.mail import Mail
-from handler.schema.model import Catalog, Form
+from handler.schema.catalog import Catalog
+from handler.schema.model import Form
 from handler.storage.base import Attachment, Receipt
 
 log = logging.getLogger("servicedesk_forms.receipts")

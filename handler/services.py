@@ -18,8 +18,8 @@ from handler.conversation import Conversation
 from handler.forwarding import ForwardQueue
 from handler.mail import Mail, Mailer, OutboxMailer, SesMailer
 from handler.receipts import Receipts
+from handler.schema.catalog import Catalog
 from handler.schema.loader import load_catalog
-from handler.schema.model import Catalog
 from handler.settings import ConfigurationError, Settings
 from handler.signin import CODE_LIFETIME, SignIn
 from handler.sso import OpenIdClient, ProvidersInvalid, http_fetch, read_providers

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from handler.dialect import KEYWORDS, widgets
-from handler.schema.model import Catalog, Field, Form
+from handler.schema.catalog import Catalog
+from handler.schema.model import Field, Form
 from handler.schema.values import option_key
 from handler.texts import fill
 from handler.uploads import Limits

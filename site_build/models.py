@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from handler.rules import Rule
-from handler.schema.model import Catalog, Field, Form, Path_
+from handler.schema.catalog import Catalog
+from handler.schema.model import Field, Form, Path_
 from handler.schema.values import option_key
 from handler.texts import fill
 from handler.uploads import PENDING_TRUSTED, Limits

@@ -6,7 +6,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from handler.addresses import EMAIL_PATTERN
-from handler.schema.model import Catalog, Form
+from handler.schema.catalog import Catalog
+from handler.schema.model import Form
 from site_build import BuildError
 from site_build.fields import field_params, page_fields, sign_in_fields
 from site_build.models import conversation_model, form_model, page_model, reply_files, summary_model

@@ -17,8 +17,8 @@ from hypothesis import settings as hypothesis_settings
 
 import build
 from handler.app import create_app
+from handler.schema.catalog import Catalog
 from handler.schema.loader import load_catalog
-from handler.schema.model import Catalog
 from handler.settings import Settings
 from handler.storage.local import LocalStore
 from handler.storage.local.db import Database

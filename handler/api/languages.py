@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 
 
 def supported(catalog: Catalog, requested: str | None) -> str | None:

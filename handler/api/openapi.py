@@ -9,7 +9,7 @@ from fastapi.openapi.utils import get_openapi
 
 from handler.api.deps import IDEMPOTENCY_KEY, SESSION_COOKIE
 from handler.api.problems import MEDIA_TYPE, PROBLEM_SCHEMA, STATUS, TITLES
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 
 _JSON = "application/json"
 _STRING = {"type": "string"}

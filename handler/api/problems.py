@@ -24,7 +24,8 @@ from fastapi.responses import JSONResponse
 from handler.api.languages import language_of
 from handler.codes import Code
 from handler.refusals import Refused
-from handler.schema.model import Catalog, FieldError
+from handler.schema.catalog import Catalog
+from handler.schema.model import FieldError
 from handler.signin import InvalidCode, InvalidSession, SessionExpired, SignInRequired
 from handler.storage.base import (
     IdempotencyConflict,
@@ -57,16 +58,16 @@ TITLES = {
 }
 _TOKEN_REFUSED = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 # The domain's own exceptions, by the problem each is (the first class in an exception's MRO found here).
-_DOMAIN: dict[type[Exception], tuple[str, dict[str, str]]] = {
-    SignInRequired: ("sign_in_required", {"WWW-Authenticate": "Bearer"}),
-    SessionExpired: ("session_expired", _TOKEN_REFUSED),
-    InvalidSession: ("sign_in_required", _TOKEN_REFUSED),
-    InvalidCode: ("invalid_code", {}),
-    IdempotencyConflict: ("idempotency_conflict", {}),
-    IdempotencyInProgress: ("idempotency_in_progress", {"Retry-After": "1"}),
-    RequestTooLarge: ("request_too_large", {}),
-    InvalidCursor: ("bad_request", {}),
-    StorageUnavailable: ("storage_unavailable", {"Retry-After": "2"}),
+_DOMAIN: dict[type[Exception], tuple[Code, dict[str, str]]] = {
+    SignInRequired: (Code.SIGN_IN_REQUIRED, {"WWW-Authenticate": "Bearer"}),
+    SessionExpired: (Code.SESSION_EXPIRED, _TOKEN_REFUSED),
+    InvalidSession: (Code.SIGN_IN_REQUIRED, _TOKEN_REFUSED),
+    InvalidCode: (Code.INVALID_CODE, {}),
+    IdempotencyConflict: (Code.IDEMPOTENCY_CONFLICT, {}),
+    IdempotencyInProgress: (Code.IDEMPOTENCY_IN_PROGRESS, {"Retry-After": "1"}),
+    RequestTooLarge: (Code.REQUEST_TOO_LARGE, {}),
+    InvalidCursor: (Code.BAD_REQUEST, {}),
+    StorageUnavailable: (Code.STORAGE_UNAVAILABLE, {"Retry-After": "2"}),
 }
 
 HANDLED: tuple[type[Exception], ...] = (Refused, *_DOMAIN)  # what routes raise on purpose
@@ -76,7 +77,7 @@ HANDLED: tuple[type[Exception], ...] = (Refused, *_DOMAIN)  # what routes raise 
 class Problem:
     """What an answer other than success says: its code, the fields at fault, and its extra headers."""
 
-    code: str
+    code: Code
     errors: tuple[FieldError, ...] = ()
     params: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
@@ -105,7 +106,7 @@ def problem_of(exc: Exception) -> Problem:
 
 def problem_body(catalog: Catalog, language: str, problem: Problem) -> dict[str, Any]:
     """The problem as RFC 9457 problem details, worded in ``language``."""
-    detail = fill(str(catalog.common[language]["api"][problem.code]), problem.params)
+    detail = fill(catalog.api_text(language, problem.code), problem.params)
     return {
         "type": "about:blank",
         "title": TITLES[problem.status],

@@ -55,7 +55,7 @@ async def send_code(request: Request, language: Language, services: ServicesDep,
     # The code is queued, and sent once this answer has left, so its timing cannot depend on the mail
     # service. Lambda returns the answer only when the app is done: there the table's stream sends it.
     on_lambda = services.settings.storage == "aws" and "aws.event" in request.scope
-    answer: answers.CodeSent = {"message": services.catalog.common[language]["api"]["code_sent"]}
+    answer: answers.CodeSent = {"message": services.catalog.api_text(language, "code_sent")}
     return JSONResponse(
         answer,
         status_code=202,

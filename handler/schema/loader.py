@@ -14,9 +14,10 @@ from referencing.jsonschema import DRAFT202012
 from handler.conversation_rules import ConversationRules, read_rules
 from handler.dialect import FORMAT_CHECKER, dialect_problems, widget_file_problems
 from handler.rules import Rule, holiday_calendar
+from handler.schema.catalog import Catalog
 from handler.schema.fields import collect_fields
 from handler.schema.lint import convention_problems, same_keys_problems
-from handler.schema.model import Catalog, Condition, Field, Form, Path_
+from handler.schema.model import Condition, Field, Form, Path_
 from handler.schema.values import FormValidator
 from handler.texts import email_text_problems, missing_texts
 from handler.ticket_mapping import TicketMapping, read_mappings, site_tickets

@@ -8,18 +8,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from handler.conversation_rules import ConversationRules
 from handler.dialect import KEYWORD_NAMES, RANK, pointer
 from handler.rules import OfficeHours, Rule, holiday_calendar, wall_clock
 from handler.schema import wording
 from handler.schema.values import json_equal, unreadable_number
-from handler.texts import EmailTexts
-from handler.ticket_mapping import TicketMapping
 
 CONTACT_TYPES_ID = "urn:servicedesk-forms:contact-types"
 
@@ -376,24 +372,3 @@ class _Errors:
     def in_order(self) -> list[FieldError]:
         """The problems, each field's first problem first."""
         return [e for _, e in sorted(self.found.values(), key=lambda pair: pair[0])]
-
-
-@dataclass(frozen=True)
-class Catalog:
-    """Everything in ``schema/``: languages, common texts, contact types and forms."""
-
-    root: Path
-    languages: tuple[str, ...]
-    default_language: str
-    language_aliases: Mapping[str, str]
-    common: Mapping[str, Mapping[str, Any]]
-    contact_types: tuple[str, ...]
-    contact_schema: Mapping[str, Any]
-    statuses: tuple[str, ...]
-    forms: Mapping[str, Form]
-    conversation: ConversationRules = field(default_factory=ConversationRules)
-    tickets: Mapping[str, TicketMapping] = field(default_factory=dict)
-
-    def email(self, language: str) -> EmailTexts:
-        """What e-mails say in ``language`` (one of ``languages``), as a typed view of its common texts."""
-        return EmailTexts.of(self.common[language]["email"])

@@ -21,7 +21,8 @@ from handler.conversation import Author, Channel, Conversation, Message, StatusM
 from handler.conversation_rules import ConversationRules
 from handler.mail import Mail
 from handler.refusals import Refused
-from handler.schema.model import Catalog, Field, FieldError
+from handler.schema.catalog import Catalog
+from handler.schema.model import Field, FieldError
 from handler.storage.base import (
     REQUEST_ID,
     Attachment,

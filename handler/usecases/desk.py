@@ -10,7 +10,7 @@ from datetime import datetime
 from handler import mails
 from handler.contacts import ContactRegister
 from handler.mail import Mail, Recipient
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 from handler.storage.base import RequestNotFound, RequestStore, RequestSummary, StatusEvent, StoredRequest
 from handler.usecases import mailing
 from handler.usecases.mailing import Mailing

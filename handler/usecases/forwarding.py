@@ -16,7 +16,7 @@ from handler.contacts import ContactRegister
 from handler.conversation import Author, Conversation, Message
 from handler.forwarding import ForwardJob, ForwardQueue
 from handler.mails import field_lines
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 from handler.storage.base import RequestBlobs, RequestStore, StoredRequest
 from handler.tickets import TicketComment, TicketDraft, TicketSystem, TicketSystemError
 

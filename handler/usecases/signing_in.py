@@ -9,7 +9,8 @@ from handler.addresses import EMAIL_PATTERN, deliverable
 from handler.codes import Code
 from handler.contacts import Contact, ContactRegister
 from handler.refusals import Refused
-from handler.schema.model import Catalog, FieldError
+from handler.schema.catalog import Catalog
+from handler.schema.model import FieldError
 from handler.signin import ClaimedSession, RateLimited, Session, SignedInAddress, SignIn, SignInRequired
 
 CODE = re.compile(r"^[0-9]{6}$")

@@ -15,7 +15,8 @@ from handler.contacts import Contact, ContactRegister, normalize_email
 from handler.mail import QueuedMail
 from handler.receipts import Receipts, copied, receipt_mails
 from handler.refusals import Refused, invalid
-from handler.schema.model import Catalog, FieldError, Form
+from handler.schema.catalog import Catalog
+from handler.schema.model import FieldError, Form
 from handler.signin import ClaimedSession, InvalidSession, SignInState, rate_day, seconds_until
 from handler.storage import IdempotencyConflict, IdempotencyInProgress, Receipt, StorageUnavailable, Submission
 from handler.storage.base import (

@@ -11,7 +11,8 @@ from typing import Any
 from handler.codes import Code
 from handler.contacts import ContactRegister
 from handler.refusals import Refused
-from handler.schema.model import Catalog, FieldError
+from handler.schema.catalog import Catalog
+from handler.schema.model import FieldError
 from handler.signin import SignInState
 from handler.storage.base import RequestBlobs
 from handler.uploads import (
@@ -59,7 +60,7 @@ def new_slot(use: Uploading, body: Any, requester: str, language: str, local_url
     form = use.catalog.forms.get(body["form"]) if isinstance(body["form"], str) else None
     field = form.field(body["field"]) if form and isinstance(body["field"], str) else None
     if form is None or field is None or field.value_kind != "uploads":
-        message = use.catalog.common[language]["api"]["unknown_form"]
+        message = use.catalog.api_text(language, Code.UNKNOWN_FORM)
         raise Refused(Code.UNKNOWN_FORM, [FieldError(None, "/field", "enum", message)])
     authorized_contact(use.contacts, requester, form, language)
     now = use.clock()

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from handler.app import create_app
 from handler.contacts import Contact, InvalidContact, make_contact
 from handler.mail import Mail, OutboxMailer, Recipient, render
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 from handler.services import build_services
 from handler.settings import Settings
 from handler.signin import ADDRESSES_PER_CLIENT

@@ -19,7 +19,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from handler.api.problems import STATUS
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 from handler.services import Services
 from handler.storage.local import LocalStore
 from handler.usecases.desk import change_status

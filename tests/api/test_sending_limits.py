@@ -15,7 +15,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
 
 from handler.app import create_app
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 from handler.serve import NoFraming, local_app
 from handler.settings import Settings
 from handler.signin import rate_day

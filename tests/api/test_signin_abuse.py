@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 from handler.app import create_app
 from handler.contacts import ContactRegister, make_contact
 from handler.mail import OutboxMailer
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 from handler.serve import server_config
 from handler.services import build_services
 from handler.settings import ConfigurationError, Settings

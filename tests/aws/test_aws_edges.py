@@ -23,8 +23,8 @@ from fastapi.testclient import TestClient
 
 from handler import serve
 from handler.app import create_app
+from handler.schema.catalog import Catalog
 from handler.schema.loader import load_catalog
-from handler.schema.model import Catalog
 from handler.settings import Settings
 from handler.storage import aws as aws_module
 from handler.storage.aws import AwsStore, document_key

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from handler import cli, lambda_entry
 from handler.app import create_app
 from handler.mail import Mail, Mailer, OutboxMailer, QueuedMail, Recipient, SesMailer
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 from handler.services import Services, build_services
 from handler.settings import Settings
 from handler.storage.aws import KIND_INDEX, AwsStore, S3Blobs, item_size

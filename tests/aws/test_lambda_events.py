@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from handler import lambda_entry
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 from handler.storage.local import LocalStore
 from tests.helpers.accounts import AUTHORIZED
 from tests.helpers.lambda_events import EVENTS, SECRET

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from fastapi.testclient import TestClient
 
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 from handler.storage.aws import AwsStore, S3Blobs
 from handler.uploads import Upload, new_upload
 from handler.usecases import mailing

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 from tests.helpers.shipped import requires_service
 
 

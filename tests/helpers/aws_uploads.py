@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from handler.app import create_app
 from handler.mail import SesMailer
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 from handler.services import build_services
 from handler.settings import Settings
 from handler.storage.aws import AwsStore, S3Blobs

@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 import build
-from handler.schema.model import Catalog, Form
+from handler.schema.catalog import Catalog
+from handler.schema.model import Form
 from tests.helpers.paths import TESTS
 
 NODE = shutil.which("node")

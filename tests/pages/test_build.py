@@ -22,8 +22,8 @@ from starlette.testclient import TestClient
 import build
 import site_assets
 from handler import serve
+from handler.schema.catalog import Catalog
 from handler.schema.loader import load_catalog
-from handler.schema.model import Catalog
 from handler.schema.values import option_key
 from handler.texts import fill
 from site_build.fields import page_fields

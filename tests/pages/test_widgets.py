@@ -16,7 +16,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from handler.dialect import WIDGETS_DIR, widgets
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 from site_build.fields import field_params
 from site_build.writing import environment
 from tests.helpers.clock import NOW

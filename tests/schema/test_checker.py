@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from handler.dialect import FORMAT_CHECKER, FORMAT_PATTERNS, KEYWORD_NAMES, RULES
-from handler.schema.model import Catalog, Field, Form
+from handler.schema.catalog import Catalog
+from handler.schema.model import Field, Form
 from handler.schema.values import FormValidator
 from tests.helpers.examples import examples
 from tests.helpers.pagecheck import NODE, ROOT, node, verdicts

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from handler.dialect import WIDGETS_DIR, widget_file_problems, widgets
+from handler.schema.catalog import Catalog
 from handler.schema.lint import FORM_MEMBERS
 from handler.schema.loader import SCHEMA_DIR, load_catalog
-from handler.schema.model import Catalog
 from tests.helpers.schema_copies import copy_schema, edit, problems_of
 from tests.helpers.shipped import a_service, service_fields
 

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 import build
 from handler.app import create_app
+from handler.schema.catalog import Catalog
 from handler.schema.loader import COMPILED, compile_catalog, load_catalog
-from handler.schema.model import Catalog
 from handler.schema.values import FormValidator
 from handler.settings import Settings
 from handler.storage.local import LocalStore

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from handler.schema.model import Catalog, Form
+from handler.schema.catalog import Catalog
+from handler.schema.model import Form
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from handler.app import create_app
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 from handler.settings import Settings
 from handler.storage.aws import AwsStore
 from handler.storage.base import Receipt, Store, Submission

@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 
 from handler import cli
 from handler.app import create_app
+from handler.schema.catalog import Catalog
 from handler.schema.loader import load_catalog
-from handler.schema.model import Catalog
 from handler.services import Services, build_services
 from handler.settings import Settings
 from handler.storage.local import LocalStore

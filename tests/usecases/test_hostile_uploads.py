@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 
 from handler import cli
 from handler.receipts import desk_mail
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 from handler.services import Services
 from handler.storage import Receipt, StorageUnavailable
 from handler.storage.aws import AwsStore, S3Blobs

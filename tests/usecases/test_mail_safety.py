@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from handler.app import create_app
 from handler.contacts import make_contact
 from handler.mail import Mail, OutboxMailer, Recipient, one_line, render
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 from handler.schema.wording import short
 from handler.services import build_services
 from handler.settings import Settings

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from handler import cli
 from handler.app import create_app
 from handler.mail import OutboxMailer, QueuedMail
-from handler.schema.model import Catalog
+from handler.schema.catalog import Catalog
 from handler.settings import Settings
 from handler.storage.local import LocalStore
 from handler.usecases import mailing
