@@ -21,7 +21,7 @@ run: $(VENV)/.run .site-tools  ## set up, build the site and serve site + API on
 	SDF_DESK_INBOX=$(DESK) SDF_AGENTS=$(DESK) $(BIN)/python -m handler.serve --port $(PORT)
 
 test: $(VENV)/.test .tools  ## install what the tests need and run them all
-	node --test tests/js/
+	node --test tests/pages/js/
 	$(BIN)/python -m pytest
 
 # Two workers (pytest-xdist); property tests draw a tenth of their examples (HYPOTHESIS_PROFILE=fast); the zip and

@@ -1,6 +1,6 @@
 // The page's texts: looked up by their path in schema/common.<lang>.json ("signIn.codeSent") and
 // filled in. USED lists every text the page code asks for: the build embeds those a page needs in its
-// model and refuses a language that lacks one, and tests/js/texts.test.js holds the scripts to the list.
+// model and refuses a language that lacks one, and tests/pages/js/texts.test.js holds the scripts to the list.
 
 export const USED = {
   common: ["account.signedInAs", "api.internal_error", "errorPrefix", "errorSummaryTitle", "problemTitle", "sessionEnding"],

@@ -42,5 +42,5 @@ def verdicts(
             for error in form.validate(document, language, now):
                 verdict.setdefault(str(error.field), error.message)
             expected.append(verdict)
-    page = json.loads(node("tests/js/verdicts.js", json.dumps({"cases": cases})))
+    page = json.loads(node("tests/pages/js/verdicts.js", json.dumps({"cases": cases})))
     return [(c["data"], server, mine) for c, server, mine in zip(cases, expected, page, strict=True)]

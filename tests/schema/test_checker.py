@@ -45,7 +45,7 @@ def test_the_page_checks_each_format_with_the_servers_pattern() -> None:
 
 def test_the_server_passes_the_official_cases_the_page_passes(capsys: pytest.CaptureFixture[str]) -> None:
     listing = node(
-        "import { groups } from './tests/js/suite.js'; import { KEYWORDS } from './site/static/checks.js';"
+        "import { groups } from './tests/pages/js/suite.js'; import { KEYWORDS } from './site/static/checks.js';"
         "console.log(JSON.stringify(groups(Object.keys(KEYWORDS))))"
     )
     ran = skipped = 0

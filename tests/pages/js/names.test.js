@@ -2,8 +2,8 @@
 // are fields like any other on the page: the checker reports their problems as the server does.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { validate } from "../../site/static/checks.js";
-import { ownValue } from "../../site/static/texts.js";
+import { validate } from "../../../site/static/checks.js";
+import { ownValue } from "../../../site/static/texts.js";
 
 const NAMES = ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"];
 

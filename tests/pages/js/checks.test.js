@@ -1,8 +1,8 @@
 // The page's checker against the official JSON Schema test cases, keyword by keyword.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { failure, isShown, KEYWORDS, readChoice, readMoment, ruleHolds, validate, wallClock, short } from "../../site/static/checks.js";
-import { fill } from "../../site/static/texts.js";
+import { failure, isShown, KEYWORDS, readChoice, readMoment, ruleHolds, validate, wallClock, short } from "../../../site/static/checks.js";
+import { fill } from "../../../site/static/texts.js";
 import { groups } from "./suite.js";
 
 let ran = 0;

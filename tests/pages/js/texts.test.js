@@ -4,11 +4,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { USED, fill, lookup, missing } from "../../site/static/texts.js";
+import { USED, fill, lookup, missing } from "../../../site/static/texts.js";
 
-const STATIC = fileURLToPath(new URL("../../site/static/", import.meta.url));
-const WIDGETS = fileURLToPath(new URL("../../site/widgets/", import.meta.url));
-const SCHEMA = fileURLToPath(new URL("../../schema/", import.meta.url));
+const STATIC = fileURLToPath(new URL("../../../site/static/", import.meta.url));
+const WIDGETS = fileURLToPath(new URL("../../../site/widgets/", import.meta.url));
+const SCHEMA = fileURLToPath(new URL("../../../schema/", import.meta.url));
 // Which pages' lists cover each script's texts (a module shared by pages needs its texts on each).
 const PAGES = {
   "common.js": ["common"], "form.js": ["form"], "signin.js": ["sign-in"], "my-requests.js": ["my-requests"],

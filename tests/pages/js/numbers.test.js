@@ -5,9 +5,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { readNumber } from "../../site/static/checks.js";
+import { readNumber } from "../../../site/static/checks.js";
 
-const SCHEMA = fileURLToPath(new URL("../../schema/", import.meta.url));
+const SCHEMA = fileURLToPath(new URL("../../../schema/", import.meta.url));
 const marksOf = (common) => ({ decimalMark: common.decimalMark, groupMark: common.groupMark });
 const languages = readdirSync(SCHEMA).map((name) => /^common\.([a-z-]+)\.json$/.exec(name)).filter(Boolean)
   .map((match) => [match[1], marksOf(JSON.parse(readFileSync(SCHEMA + match[0], "utf8")))]);

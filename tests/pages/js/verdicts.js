@@ -1,7 +1,7 @@
 // Reads {cases: [{model, data, now}]} as JSON on standard input and prints, for each case, the
 // page checker's verdict: {field: message} for every field with a problem. Used by
 // tests/test_checker.py to compare the page's verdicts with the handler's.
-import { validate } from "../../site/static/checks.js";
+import { validate } from "../../../site/static/checks.js";
 
 let input = "";
 process.stdin.setEncoding("utf8");
