@@ -9,7 +9,7 @@ container or the store.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from handler.contacts import Contact
@@ -135,25 +135,27 @@ def attachments_paragraph(texts: EmailTexts, attachments: Sequence[Attachment]) 
     return ["\n".join([texts.attachments, *lines])] if attachments else []
 
 
-def receipt_mail(
-    texts: EmailTexts,
-    language: str,
-    form: Form,
-    receipt: Receipt,
-    contact: Contact,
-    data: Mapping[str, Any],
-    attachments: Sequence[Attachment],
-    copies: Iterable[str],
-    signed: str | None,
-) -> Mail:
+@dataclass(frozen=True)
+class Accepted:
+    """A request just accepted, as its e-mails tell of it: its form, receipt, sender, data and files."""
+
+    form: Form
+    receipt: Receipt
+    contact: Contact
+    data: Mapping[str, Any]
+    attachments: Sequence[Attachment]
+
+
+def receipt_mail(texts: EmailTexts, language: str, new: Accepted, copies: Iterable[str], signed: str | None) -> Mail:
     """The receipt to the requester, copied to ``copies``; answerable at the request's ``signed`` address, if any."""
+    form, receipt, contact, data = new.form, new.receipt, new.contact, new.data
     params = {"reference": receipt.reference, "title": str(data.get(form.title_field, ""))}
     paragraphs = [
         fill(texts.greeting, {"name": contact.name}),
         fill(texts.receipt_intro, params),
         "\n".join([texts.receipt_fields, *field_lines(form, language, data)]),
     ]
-    paragraphs += [*attachments_paragraph(texts, attachments), texts.receipt_follow, texts.signature]
+    paragraphs += [*attachments_paragraph(texts, new.attachments), texts.receipt_follow, texts.signature]
     return Mail(
         to=(Recipient(contact.email, contact.name),),
         cc=tuple(Recipient(address) for address in copies),
@@ -165,20 +167,11 @@ def receipt_mail(
     )
 
 
-def desk_notice(
-    texts: EmailTexts,
-    language: str,
-    form: Form,
-    receipt: Receipt,
-    contact: Contact,
-    data: Mapping[str, Any],
-    attachments: Sequence[Attachment],
-    inbox: str,
-    signed: str | None,
-) -> Mail:
+def desk_notice(texts: EmailTexts, language: str, new: Accepted, inbox: str, signed: str | None) -> Mail:
     """The desk's notice of a new request, shaped for an e-mail-to-ticket channel: the reference and category in the
     subject, the fields as one ``Label: value`` block, and answers to the request's ``signed`` address (or, without
     one, to the requester)."""
+    form, receipt, contact, data = new.form, new.receipt, new.contact, new.data
     category = data.get(form.discriminator)
     params = {
         "reference": receipt.reference,
@@ -199,7 +192,7 @@ def desk_notice(
         fill(texts.desk_intro, params),
         "\n".join(facts),
         "\n".join(field_lines(form, language, data)),
-        *attachments_paragraph(texts, attachments),
+        *attachments_paragraph(texts, new.attachments),
     ]
     return Mail(
         to=(Recipient(inbox),),

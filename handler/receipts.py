@@ -4,16 +4,15 @@ each composed by ``handler/mails.py``."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from handler import mails
-from handler.contacts import Contact
 from handler.mail import Mail
+from handler.mails import Accepted
 from handler.schema.catalog import Catalog
 from handler.schema.model import Form
-from handler.storage.base import Attachment, Receipt
 
 log = logging.getLogger("servicedesk_forms.receipts")
 
@@ -43,52 +42,25 @@ def copied(form: Form, data: Mapping[str, Any], requester: str) -> dict[str, str
     return copies
 
 
-def receipt_mail(
-    use: Receipts,
-    form: Form,
-    receipt: Receipt,
-    contact: Contact,
-    language: str,
-    data: Mapping[str, Any],
-    attachments: Sequence[Attachment],
-) -> Mail:
+def receipt_mail(use: Receipts, new: Accepted, language: str) -> Mail:
     """The receipt to the requester in their language, with the CC addresses as copies; an answer to it joins the
     request's conversation when replies by e-mail are set up."""
-    copies = copied(form, data, contact.email).values()
-    signed = use.reply_to(receipt.reference)
-    return mails.receipt_mail(
-        use.catalog.email(language), language, form, receipt, contact, data, attachments, copies, signed
-    )
+    copies = copied(new.form, new.data, new.contact.email).values()
+    signed = use.reply_to(new.receipt.reference)
+    return mails.receipt_mail(use.catalog.email(language), language, new, copies, signed)
 
 
-def desk_mail(
-    use: Receipts,
-    form: Form,
-    receipt: Receipt,
-    contact: Contact,
-    data: Mapping[str, Any],
-    attachments: Sequence[Attachment],
-) -> Mail | None:
+def desk_mail(use: Receipts, new: Accepted) -> Mail | None:
     """The notification to the desk's inbox in the desk's language, or None without an inbox. With replies by
     e-mail set up, the desk's answer joins the conversation; else it goes to the requester."""
     if not use.desk_inbox:
         return None
-    language, signed = use.desk_language, use.reply_to(receipt.reference)
-    texts = use.catalog.email(language)
-    return mails.desk_notice(texts, language, form, receipt, contact, data, attachments, use.desk_inbox, signed)
+    language, signed = use.desk_language, use.reply_to(new.receipt.reference)
+    return mails.desk_notice(use.catalog.email(language), language, new, use.desk_inbox, signed)
 
 
-def receipt_mails(
-    use: Receipts,
-    form: Form,
-    receipt: Receipt,
-    contact: Contact,
-    language: str,
-    data: Mapping[str, Any],
-    attachments: Sequence[Attachment],
-) -> list[Mail]:
+def receipt_mails(use: Receipts, new: Accepted, language: str) -> list[Mail]:
     """The receipt and, when the desk has an inbox, its notification: queued with the request, so the
     answer neither waits for nor fails with the mail service."""
-    mails = [receipt_mail(use, form, receipt, contact, language, data, attachments)]
-    notification = desk_mail(use, form, receipt, contact, data, attachments)
-    return [*mails, notification] if notification else mails
+    notification = desk_mail(use, new)
+    return [receipt_mail(use, new, language), *([notification] if notification else [])]

@@ -13,6 +13,7 @@ from handler import observe
 from handler.codes import Code
 from handler.contacts import Contact, ContactRegister, normalize_email
 from handler.mail import QueuedMail
+from handler.mails import Accepted
 from handler.receipts import Receipts, copied, receipt_mails
 from handler.refusals import Refused, invalid
 from handler.schema.catalog import Catalog
@@ -192,7 +193,8 @@ def _stored(
             contact = sender()
             counting.result()
             return mailing.queued(
-                use.mailing, receipt_mails(use.receipts, form, receipt, contact, new.language, data, attachments)
+                use.mailing,
+                receipt_mails(use.receipts, Accepted(form, receipt, contact, data, attachments), new.language),
             )
 
         receipt, created = use.requests.submit(

@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from handler import cli
+from handler.mails import Accepted
 from handler.receipts import desk_mail
 from handler.schema.catalog import Catalog
 from handler.services import Services
@@ -320,7 +321,7 @@ def test_the_desk_notification_fills_its_texts_in_one_pass(client: TestClient, s
     contact = replace(contact, name="Kari {organization}")
     data = {**VALID, "subject": "{name} {organization} {category} {reference}"}
     receipt = Receipt("3dce0de9-4347-4ca9-a8b1-5687742ce7d6", "SR-BDFF-XH99", "received", datetime.now(UTC))
-    mail = desk_mail(receipts, form, receipt, contact, data, [])
+    mail = desk_mail(receipts, Accepted(form, receipt, contact, data, []))
     assert mail is not None
     category = form.option_label(receipts.desk_language, "service", VALID["service"])
     assert mail.subject == f"[SR-BDFF-XH99] {category}: {{name}} {{organization}} {{category}} {{reference}}"
