@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from jsonschema import Draft202012Validator, FormatChecker
 
@@ -42,6 +42,9 @@ from handler.dialect_shapes import (
 from handler.patterns import check_pattern, python_regex
 
 WIDGETS_DIR = Path(__file__).resolve().parent.parent / "site" / "widgets"
+# How the page reads a widget's value, and what kind of moment a value is (site/widgets/widget.schema.json).
+ValueKind = Literal["text", "number", "boolean", "list", "choice", "choices", "uploads"]
+Moment = Literal["date", "time", "datetime"]
 
 
 @dataclass(frozen=True)
@@ -104,10 +107,10 @@ class Widget:
     keywords: frozenset[str]  # the keywords it can enforce on the page
     item_keywords: frozenset[str]
     attributes: Mapping[str, Any]  # fixed HTML attributes of its control
-    value: str  # how the page reads its value: text, number, boolean, list, choice, choices, uploads
+    value: ValueKind  # how the page reads its value
     infer: Mapping[str, Any] | None  # fields without x-widget that match this schema get this widget
     folder: Path
-    moment: str | None = None  # the value is a day ("date"), a time of day ("time") or both ("datetime")
+    moment: Moment | None = None  # the value is a day ("date"), a time of day ("time") or both ("datetime")
     short: bool = False  # drawn narrow
     multiline: bool = False  # several lines of text
     character_count: bool = False  # the page counts the characters left against maxLength

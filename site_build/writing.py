@@ -85,7 +85,13 @@ def _render(env: Environment, templates: Path, template: str, context: dict[str,
     try:
         return env.get_template(template).render(context)
     except TemplateError as exc:
-        site = templates.parent
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(str(site))]
-        where = f"{Path(frames[-1].filename).relative_to(site)}:{frames[-1].lineno}" if frames else template
+        # Where in the templates (as "components/hint.html") or in a widget's macro ("widgets/text/macro.html").
+        folders = {templates: Path(), WIDGETS_DIR: Path("widgets")}
+        frames = [
+            (named / Path(f.filename).relative_to(folder), f.lineno)
+            for f in traceback.extract_tb(exc.__traceback__)
+            for folder, named in folders.items()
+            if Path(f.filename).is_relative_to(folder)
+        ]
+        where = f"{frames[-1][0]}:{frames[-1][1]}" if frames else template
         raise BuildError(f"{where}: {exc.message or exc}") from exc

@@ -111,7 +111,8 @@ def answer_schemas() -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, A
 
 
 def _without_titles(schema: Any) -> Any:
-    """``schema`` without the ``title`` pydantic gives each schema (its class's or its key's name, said again)."""
+    """``schema`` without the ``title`` pydantic gives each schema (its class's or its key's name, said again), its
+    descriptions (the classes' docstrings) each on one line."""
     if isinstance(schema, list):
         return [_without_titles(item) for item in schema]
     if not isinstance(schema, dict):
@@ -119,6 +120,8 @@ def _without_titles(schema: Any) -> Any:
     return {
         key: {name: _without_titles(inner) for name, inner in value.items()}
         if key in _NAMED_SCHEMAS and isinstance(value, dict)
+        else " ".join(value.split())
+        if key == "description" and isinstance(value, str)
         else _without_titles(value)
         for key, value in schema.items()
         if key != "title"

@@ -12,7 +12,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from handler.dialect import KEYWORD_NAMES, RANK, pointer
+from handler.dialect import KEYWORD_NAMES, RANK, Moment, ValueKind, pointer
 from handler.rules import OfficeHours, Rule, holiday_calendar, wall_clock
 from handler.schema import wording
 from handler.schema.values import json_equal, unreadable_number
@@ -62,8 +62,8 @@ class Field:
     widget: str
     shown_when: tuple[Path_, ...]
     required_when: tuple[Path_, ...]
-    value_kind: str = "text"  # how the page reads it: text, number, boolean, list, choice, choices, uploads
-    moment: str | None = None  # its value is a day ("date"), a time of day ("time") or both ("datetime")
+    value_kind: ValueKind = "text"  # how the page reads it (its widget's value)
+    moment: Moment | None = None  # its value is a day ("date"), a time of day ("time") or both ("datetime")
     multiline: bool = False  # its value is several lines of text
 
     @property

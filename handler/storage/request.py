@@ -72,8 +72,10 @@ class Attachment:
 
     @classmethod
     def of(cls, stored: Mapping[str, Any]) -> Attachment:
-        """The record as a document or a table item holds it."""
-        return cls(str(stored["id"]), str(stored["name"]), str(stored["type"]), int(stored["size"]), str(stored["key"]))
+        """The record as a document or a table item holds it; a document written before sizes were kept has none
+        (0: its copy's size is asked of the blobs where it matters)."""
+        size = int(stored.get("size", 0))
+        return cls(str(stored["id"]), str(stored["name"]), str(stored["type"]), size, str(stored["key"]))
 
     def as_json(self) -> answers.Attachment:
         """The file as the API shows it (never where it is kept)."""

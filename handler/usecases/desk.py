@@ -67,7 +67,7 @@ def status_mail(use: Desk, request: StoredRequest, summary: RequestSummary, even
     signed = None if closed else use.reply_to(summary.receipt.reference)
     answer_to = signed or use.desk_inbox
     link = f"{use.site_url}/{language}/my-requests/?id={summary.receipt.request_id}" if use.site_url else ""
-    words = use.catalog.common[language]["statuses"][event.status]
+    words = str(use.catalog.common[language]["statuses"][event.status])
     texts = use.catalog.email(language)
     return mails.status_mail(
         texts,

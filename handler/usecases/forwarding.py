@@ -149,7 +149,9 @@ def draft_of(use: Forwarding, request: StoredRequest) -> TicketDraft:
     contact = use.contacts.get_contact(request.requester or "")
     lines = field_lines(form, language, request.data) if form else [f"{k}: {v}" for k, v in request.data.items()]
     title = str(request.data.get(form.title_field, "")) if form else ""
-    files = tuple((a.name, a.type, use.blobs.head(a.key, a.size)) for a in request.attachments)
+    files = tuple(
+        (a.name, a.type, use.blobs.head(a.key, a.size or use.blobs.size(a.key) or 0)) for a in request.attachments
+    )
     return TicketDraft(
         reference=request.receipt.reference,
         subject=f"{request.receipt.reference}: {title}" if title else request.receipt.reference,

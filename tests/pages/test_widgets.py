@@ -74,15 +74,20 @@ def test_the_build_hands_each_field_the_params_its_macro_documents(catalog_with_
 
 
 def _widget_comparisons(tree: ast.AST) -> list[int]:
-    """Lines comparing a ``.widget`` attribute with anything (its name)."""
+    """Lines that compare or match a field's widget (``f.widget``, ``f["widget"]``) with anything: its name."""
 
     def names_widget(node: ast.expr) -> bool:
+        if isinstance(node, ast.Subscript):
+            return isinstance(node.slice, ast.Constant) and node.slice.value == "widget"
         return isinstance(node, ast.Attribute) and node.attr == "widget"
 
-    return [
+    compared = [
         node.lineno
         for node in ast.walk(tree)
         if isinstance(node, ast.Compare) and any(names_widget(n) for n in [node.left, *node.comparators])
+    ]
+    return compared + [
+        node.lineno for node in ast.walk(tree) if isinstance(node, ast.Match) and names_widget(node.subject)
     ]
 
 
@@ -90,14 +95,16 @@ def test_no_code_outside_a_widget_folder_asks_which_widget_a_field_has() -> None
     python = [*(ROOT / "handler").rglob("*.py"), *(ROOT / "site_build").glob("*.py"), ROOT / "build.py"]
     found = [
         f"{path.relative_to(ROOT)}:{line}"
-        for path in python
+        for path in [*python, ROOT / "site_assets.py"]
         for line in _widget_comparisons(ast.parse(path.read_text(encoding="utf-8")))
     ]
-    pages = [*(ROOT / "site" / "static").glob("*.js"), *(ROOT / "site").rglob("*.html")]
+    pages = [*(ROOT / "site").rglob("*.js"), *(ROOT / "site").rglob("*.html")]  # page code, templates, macros
     found += [
         f"{path.relative_to(ROOT)}: {match}"
         for path in pages
-        for match in re.findall(r"(?:field|params|f)\.widget\b.*", path.read_text(encoding="utf-8"))
+        for match in re.findall(
+            r"""(?:\.widget\b(?!\()|\[["']widget["']\]).*""", path.read_text(encoding="utf-8")
+        )  # not a call
     ]
     assert found == [], "ask what the widget declares (site/widgets/widget.schema.json), not its name"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -34,6 +35,7 @@ from handler.storage.base import (
     StorageUnavailable,
     Store,
     Submission,
+    stored_request,
 )
 from handler.storage.local import LocalStore
 from handler.uploads import Upload, take_upload
@@ -677,3 +679,13 @@ def test_a_forwarding_job_is_written_with_its_request_held_by_one_worker_and_kep
     assert forwards.request_of_ticket("jsm", "41") is None
     assert forwards.ticket_changed(job.request_id, later) and not forwards.ticket_changed(job.request_id, later)
     assert not forwards.ticket_changed(job.request_id, NOW)  # older than the newest seen
+
+
+def test_a_document_written_before_files_had_sizes_still_reads() -> None:
+    receipt = Receipt("3dce0de9-4347-4ca9-a8b1-5687742ce7d6", "SR-BDFF-XH99", "received", NOW)
+    legacy = {"id": "u-1", "name": "skjermbilde.png", "type": "image/png", "key": "requests/3dce/attachments/0"}
+    document = {"form": "service-request", "category": None, "requester": None, "language": "nb", "schemaHash": "x"}
+    body = json.dumps({**document, "data": DATA, "attachments": [legacy]}).encode()
+    found = stored_request(receipt, body)
+    assert found.attachments == (Attachment("u-1", "skjermbilde.png", "image/png", 0, legacy["key"]),)
+    assert found.attachments[0].as_json() == {"id": "u-1", "name": "skjermbilde.png", "type": "image/png", "size": 0}

@@ -37,7 +37,7 @@ def _message(request_id: str, item: Item) -> Message:
         item["body"],
         datetime.fromisoformat(item["at"]),
         Channel(item["channel"]),
-        tuple(Attachment(a["id"], a["name"], a["type"], int(a["size"]), a["key"]) for a in item.get("attachments", [])),
+        tuple(Attachment.of(a) for a in item.get("attachments", [])),
     )
 
 

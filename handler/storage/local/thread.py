@@ -24,7 +24,7 @@ def _row(message: Message, key: str) -> Sequence[Any]:
 
 def _message(row: Sequence[Any]) -> Message:
     id_, request_id, author, name, address, body, at, channel, files = row
-    attachments = tuple(Attachment(**a) for a in json.loads(files))
+    attachments = tuple(Attachment.of(a) for a in json.loads(files))
     when = datetime.fromisoformat(at)
     return Message(id_, request_id, Author(author), name, address, body, when, Channel(channel), attachments)
 

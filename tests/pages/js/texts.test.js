@@ -12,16 +12,16 @@ const SCHEMA = fileURLToPath(new URL("../../../schema/", import.meta.url));
 // Which pages' lists cover each script's texts (a module shared by pages needs its texts on each).
 const PAGES = {
   "common.js": ["common"], "form.js": ["form"], "signin.js": ["sign-in"], "my-requests.js": ["my-requests"],
-  "uploads.js": ["form", "my-requests"], "stop-emails.js": ["stop-emails"],
+  "widgets/attachments/uploads.js": ["form", "my-requests"], "stop-emails.js": ["stop-emails"],
 };
 
-// The page scripts, and the page code of each widget (site/widgets/<name>/*.js).
-const scripts = (folder) => readdirSync(folder).filter((name) => name.endsWith(".js"))
-  .map((name) => [name, readFileSync(folder + name, "utf8")]);
+// The page scripts by name, and the page code of each widget by its path ("widgets/<name>/<script>.js").
+const scripts = (folder, prefix) => readdirSync(folder).filter((name) => name.endsWith(".js"))
+  .map((name) => [prefix + name, readFileSync(folder + name, "utf8")]);
 const sources = Object.fromEntries([
-  ...scripts(STATIC),
+  ...scripts(STATIC, ""),
   ...readdirSync(WIDGETS, { withFileTypes: true }).filter((entry) => entry.isDirectory())
-    .flatMap((entry) => scripts(WIDGETS + entry.name + "/")),
+    .flatMap((entry) => scripts(WIDGETS + entry.name + "/", `widgets/${entry.name}/`)),
 ]);
 const languages = readdirSync(SCHEMA).map((name) => /^common\.([a-z-]+)\.json$/.exec(name)).filter(Boolean)
   .map((match) => [match[1], JSON.parse(readFileSync(SCHEMA + match[0], "utf8"))]);
