@@ -201,8 +201,11 @@ class OutboxMailer(Mailer):
         os.chmod(self.folder, 0o700)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         path = self.folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+        # Written under another name and then renamed, so whoever reads the folder never sees half a message.
+        writing = path.with_name(f".{path.name}.part")
+        with os.fdopen(os.open(writing, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
             out.write(message)
+        os.replace(writing, path)
         log.info("e-mail to %s: %s", ", ".join(recipients), path.resolve(), extra={"recipients": len(recipients)})
         return str(path)
 
