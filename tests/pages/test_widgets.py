@@ -20,7 +20,8 @@ from handler.schema.catalog import Catalog
 from site_build.fields import field_params
 from site_build.writing import environment
 from tests.helpers.clock import NOW
-from tests.helpers.paths import ROOT, TESTS
+from tests.helpers.forms import INCIDENT_FORM
+from tests.helpers.paths import ROOT
 
 DRAWING = sorted(w.name for w in widgets().values() if (w.folder / "macro.html").is_file())
 
@@ -157,10 +158,12 @@ from handler.schema.loader import load_catalog
 from site_build.writing import build
 form_file = Path(sys.argv[1])
 build(Path(sys.argv[2]), extra_forms=(form_file,))
-form = load_catalog(extra_forms=(form_file,)).forms["incident"]
+catalog = load_catalog(extra_forms=(form_file,))
+form, language = catalog.forms["incident"], catalog.default_language
 base = {"severity": "minor", "summary": "The export stops"}
 now = datetime.fromisoformat(sys.argv[3])  # the tests' clock
-print(json.dumps({str(v): sorted(e.keyword for e in form.validate(base | {"impact": v}, "en", now)) for v in (3, 9)}))
+found = {str(v): sorted(e.keyword for e in form.validate(base | {"impact": v}, language, now)) for v in (3, 9)}
+print(json.dumps(found))
 """
 
 
@@ -175,15 +178,16 @@ def test_a_widget_added_as_one_folder_draws_its_fields_and_the_handler_checks_th
     folder.mkdir()
     (folder / "widget.json").write_text(json.dumps(RATING, indent=2), encoding="utf-8")
     (folder / "macro.html").write_text(RATING_MACRO, encoding="utf-8")
-    forms = tmp_path / "forms"  # ... and a form whose field names it
-    shutil.copytree(TESTS / "forms", forms)
+    forms = tmp_path / "forms"  # ... and a form whose field names it (with texts for every language of schema/)
+    shutil.copytree(INCIDENT_FORM.parent, forms)
     schema = json.loads((forms / "incident.schema.json").read_text(encoding="utf-8"))
     schema["properties"]["impact"] = {"type": "integer", "minimum": 1, "maximum": 5, "x-widget": "rating"}
     (forms / "incident.schema.json").write_text(json.dumps(schema), encoding="utf-8")
-    for language in ("en", "nb"):
+    languages = [path.name.split(".")[1] for path in sorted(forms.glob("incident.*.json")) if "schema" not in path.name]
+    for language in languages:
         texts_file = forms / f"incident.{language}.json"
         texts = json.loads(texts_file.read_text(encoding="utf-8"))
-        texts["fields"]["impact"] = {"label": "Impact" if language == "en" else "Påvirkning"}
+        texts["fields"]["impact"] = {"label": f"Impact ({language})"}
         texts_file.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
 
     out = tmp_path / "site"
@@ -197,10 +201,10 @@ def test_a_widget_added_as_one_folder_draws_its_fields_and_the_handler_checks_th
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"3": [], "9": ["maximum"]}
-    soup = BeautifulSoup((out / "en" / "incident" / "index.html").read_text(encoding="utf-8"), "html.parser")
+    soup = BeautifulSoup((out / languages[0] / "incident" / "index.html").read_text(encoding="utf-8"), "html.parser")
     control = soup.select_one('[data-field="impact"] input.rating')
     assert control is not None and control["type"] == "range" and (control["min"], control["max"]) == ("1", "5")
     label = soup.find("label", attrs={"for": "impact"})
-    assert label is not None and label.get_text().startswith("Impact")
+    assert label is not None and label.get_text().startswith(f"Impact ({languages[0]})")
     model = json.loads(soup.select_one("#page-model").get_text())  # type: ignore[union-attr]
     assert next(f for f in model["fields"] if f["name"] == "impact")["value"] == "number"  # read as a number
