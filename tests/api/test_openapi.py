@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from tests.helpers.accounts import AUTHORIZED, SECRET, code_from_outbox
 from tests.helpers.examples import examples
 from tests.helpers.forms import INCIDENT_FORM
 from tests.helpers.paths import ROOT
+from tests.helpers.scripts import run_script
 from tests.helpers.shipped import stand_in
 
 DOCUMENT_URI = "urn:servicedesk-forms:openapi"
@@ -280,15 +279,7 @@ print(json.dumps([served, [name for name in lazy if name in sys.modules]]))
 
 def test_the_answers_types_wait_for_the_document(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir(mode=0o700)
-    result = subprocess.run(
-        [sys.executable, "-c", COLD_START, str(tmp_path / "data"), SECRET],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    served, documented = json.loads(result.stdout.strip().splitlines()[-1])
+    (served, documented), _ = run_script(COLD_START, str(tmp_path / "data"), SECRET, cwd=ROOT)
     assert served == [] and documented == ["handler.answers"]
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from handler.storage.local import LocalStore
 from tests.helpers.accounts import AUTHORIZED
 from tests.helpers.lambda_events import EVENTS, SECRET
 from tests.helpers.paths import ROOT
+from tests.helpers.scripts import run_script
 
 UNREADABLE_HTTP = ["http-api-v2-headers-null.json", "rest-api-v1-bad-forwarded-port.json"]
 NOT_HTTP = [("s3-put.json", ["aws:s3"]), ("sqs.json", ["aws:sqs"]), ("empty.json", []), ("not-an-object.json", None)]
@@ -127,16 +126,8 @@ def import_then_serve(tmp_path: Path, **environment: str) -> tuple[dict[str, Any
     """Import the entry module in a fresh interpreter, then serve a health check; what happened, and stderr."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SDF_", "AWS_LAMBDA_"))}
     env.update(SDF_DATA_DIR=str(tmp_path / "data"), SDF_SESSION_SECRET=SECRET, **environment)
-    result = subprocess.run(
-        [sys.executable, "-c", IMPORT_THEN_SERVE, str(EVENTS / "http-api-v2.json")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
+    happened, stderr = run_script(IMPORT_THEN_SERVE, str(EVENTS / "http-api-v2.json"), cwd=ROOT, env=env)
+    return happened, stderr
 
 
 def test_on_lambda_the_container_is_built_while_the_module_is_imported(tmp_path: Path) -> None:

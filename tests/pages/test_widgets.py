@@ -7,8 +7,6 @@ import ast
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from site_build.writing import environment
 from tests.helpers.clock import NOW
 from tests.helpers.forms import INCIDENT_FORM
 from tests.helpers.paths import ROOT
+from tests.helpers.scripts import run_script
 
 DRAWING = sorted(w.name for w in widgets().values() if (w.folder / "macro.html").is_file())
 
@@ -191,16 +190,10 @@ def test_a_widget_added_as_one_folder_draws_its_fields_and_the_handler_checks_th
         texts_file.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
 
     out = tmp_path / "site"
-    done = subprocess.run(
-        [sys.executable, "-c", CHECK, str(forms / "incident.schema.json"), str(out), NOW.isoformat()],
-        cwd=copy,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
+    refused, _ = run_script(
+        CHECK, str(forms / "incident.schema.json"), str(out), NOW.isoformat(), cwd=copy, timeout=300
     )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"3": [], "9": ["maximum"]}
+    assert refused == {"3": [], "9": ["maximum"]}
     soup = BeautifulSoup((out / languages[0] / "incident" / "index.html").read_text(encoding="utf-8"), "html.parser")
     control = soup.select_one('[data-field="impact"] input.rating')
     assert control is not None and control["type"] == "range" and (control["min"], control["max"]) == ("1", "5")
