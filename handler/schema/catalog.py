@@ -31,6 +31,10 @@ class Catalog:
     conversation: ConversationRules = field(default_factory=ConversationRules)
     tickets: Mapping[str, TicketMapping] = field(default_factory=dict)
 
+    def language_or_default(self, language: str | None) -> str:
+        """``language`` if the catalog has it (a stored request's may have been removed since), else the default."""
+        return language if language in self.languages else self.default_language
+
     def api_text(self, language: str, code: Code | Literal["code_sent"]) -> str:
         """What the API says in ``language`` for a problem's ``code`` (or that a code was sent)."""
         return str(self.common[language]["api"][code])

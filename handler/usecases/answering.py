@@ -20,15 +20,10 @@ if TYPE_CHECKING:
 EARLIER_IN_MAIL = 3  # the desk's answer e-mailed to the requester quotes this many earlier messages
 
 
-def language_of(use: Conversing, request: StoredRequest) -> str:
-    """The request's language, if the catalog still has it; else the catalog's default."""
-    return request.language if request.language in use.catalog.languages else use.catalog.default_language
-
-
 def to_requester(use: Conversing, request: StoredRequest, summary: RequestSummary, message: Message) -> list[Mail]:
     """The desk's message to the requester, answerable, and a copy to each address the request was copied to that
     has not asked to stop, with a link that stops them."""
-    language = language_of(use, request)
+    language = use.catalog.language_or_default(request.language)
     contact = use.contacts.get_contact(request.requester or "")
     request_id = summary.receipt.request_id
     link = f"{use.site_url}/{language}/my-requests/?id={request_id}" if use.site_url else ""

@@ -197,7 +197,7 @@ def receive(use: Conversing, raw: bytes, verdicts: Mapping[str, str] | None = No
         author = (Author.AGENT, incoming.sender_name or sender.split("@")[0], sender)
     else:
         return _counted(Received(Outcome.REFUSED, "from neither the requester nor an agent", reference))
-    language = answering.language_of(use, request)
+    language = use.catalog.language_or_default(request.language)
     text = replies.new_text(incoming, language, use.catalog.email(language).reply_above)
     if not text:
         return _counted(Received(Outcome.IGNORED, "no new text above the quoted mail", reference))

@@ -57,7 +57,7 @@ def find(use: Desk, id_or_reference: str) -> StoredRequest:
 
 def status_mail(use: Desk, request: StoredRequest, summary: RequestSummary, event: StatusEvent) -> Mail:
     """The e-mail telling the requester about a new status, in the language they wrote in."""
-    language = request.language if request.language in use.catalog.languages else use.catalog.default_language
+    language = use.catalog.language_or_default(request.language)
     contact = use.contacts.get_contact(request.requester or "")
     to = Recipient(request.requester or "", contact.name if contact else "")
     # An answer joins the conversation (the request's signed address) or goes to the desk's inbox, with the
