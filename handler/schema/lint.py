@@ -322,13 +322,13 @@ def rule_problems(form: Form, rule: Rule) -> list[str]:
         found = form.field(name)
         if found is None:
             problems.append(f"{name!r} is not a field")
-        elif _compared_as(found) not in _RULE_KINDS[rule.rule]:
+        elif (kind := _compared_as(found)) not in _RULE_KINDS[rule.rule]:
             problems.append(
                 f"{rule.rule!r} cannot compare {name!r}, a {found.widget!r} field "
                 f"(it compares {', '.join(sorted(_RULE_KINDS[rule.rule]))})"
             )
         else:
-            kinds.add(_compared_as(found))
+            kinds.add(kind)
     if len(kinds) > 1:
         problems.append(f"{rule.rule!r} compares fields of different kinds: {', '.join(rule.fields)}")
     return problems

@@ -284,12 +284,12 @@ def check_attachments(
         for index, upload_id in enumerate(data.get(field.name, ())):
             key = next(positions)
             try:
-                upload, copied = copy_upload(use.blobs, use.uploads, upload_id, new.requester, form.id, field, key, now)
+                upload, copy = copy_upload(use.blobs, use.uploads, upload_id, new.requester, form.id, field, key, now)
             except UploadRefused as exc:
                 message = form.message(new.language, field.name, exc.keyword, value=exc.value, limit=exc.limit)
                 problems.append(FieldError(field.name, f"/{field.name}/{index}", exc.keyword, message))
                 continue
-            kept.append(copied)
+            kept.append(copy)
             checked.append((field.name, index, upload))
     if not problems:
         for name, index, upload in checked:
